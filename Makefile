@@ -1,0 +1,42 @@
+# Choreoscope: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ONLY   ?=
+
+.PHONY: demo test lint bench kafka install clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: simulator -> collector -> SQLite -> dashboard on http://127.0.0.1:8501
+demo: $(STAMP)
+	$(VENV)/bin/choreoscope demo
+
+## make test: installs what the tests need, starts their services (Kafka, ...), runs the suite
+test: $(STAMP)
+	$(PY) scripts/kafka.py fetch
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check collector catalog dashboard tests bench scripts
+	$(VENV)/bin/mypy
+
+## make bench [ONLY=name]: one JSON line per benchmark
+bench: $(STAMP)
+	$(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
+
+## make kafka: a single-node Apache Kafka (KRaft) on 127.0.0.1, until Ctrl-C
+kafka: $(STAMP)
+	$(PY) scripts/kafka.py run
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

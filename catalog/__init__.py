@@ -1,0 +1,1 @@
+"""Choreoscope catalog: schema registry, compatibility, validation, event catalog and map."""

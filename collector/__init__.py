@@ -1,0 +1,1 @@
+"""Choreoscope collector: taps, envelope decoding, correlation, flow tracking, the store."""

@@ -1,0 +1,77 @@
+"""The ``choreoscope`` console script: parses the command line and routes to a subcommand.
+
+Each subcommand lives in the package that owns its work and exposes ``register(subparsers)``,
+which adds its parser and sets ``handler`` (a function of the parsed arguments returning the exit
+code). Modules are imported by name so that ``collector`` never imports ``dashboard``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from collector.exceptions import CollectorError, ConfigError
+
+__all__ = ["main"]
+
+COMMAND_MODULES = (
+    "collector.commands.demo",
+    "collector.commands.simulate",
+    "collector.commands.collect",
+    "collector.commands.flows",
+    "collector.commands.deadletters",
+    "collector.commands.schemas",
+    "collector.commands.catalog",
+    "collector.commands.dashboard",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="choreoscope",
+        description="Observability and event catalog for choreographed systems.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="configuration file (choreoscope.toml)")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a subcommand not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=(args.log_level or "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"choreoscope: {exc}", file=sys.stderr)
+        return 2
+    except CollectorError as exc:
+        print(f"choreoscope: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

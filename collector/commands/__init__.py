@@ -1,0 +1,1 @@
+"""Subcommands of the choreoscope console script, one module each."""

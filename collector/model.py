@@ -1,0 +1,117 @@
+"""Values that cross the collector's boundaries.
+
+Frozen dataclasses with no library types: a tap turns whatever its library hands it into an
+`Observation`; the envelope decoder turns an observation into an `Event` or a `DeadLetter`; the
+flow engine and the store only ever see these values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "DeadLetter",
+    "DeadLetterReason",
+    "Event",
+    "EventIdentity",
+    "Location",
+    "Observation",
+]
+
+JSON = Any
+"""A decoded JSON value (dict, list, str, int, float, bool or None)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an observation came from: the source kind and its position in that source.
+
+    For Kafka: ``Location("kafka", topic, partition, offset)``. For the in-process simulator the
+    position is the record's sequence number; for an imported log, the file and line.
+    """
+
+    source: str
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    def __str__(self) -> str:
+        if self.topic is None:
+            return self.source if self.offset is None else f"{self.source}@{self.offset}"
+        return f"{self.source}:{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One raw record as a tap received it, before anything is decoded."""
+
+    location: Location
+    received_at: datetime
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: datetime | None = None
+    """The transport's own timestamp (Kafka's record timestamp), if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventIdentity:
+    """An event's identity: the same pair wherever and however often the event is delivered."""
+
+    source: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A decoded business event (CloudEvents attributes plus correlation and causation ids)."""
+
+    id: str
+    type: str
+    source: str
+    occurred_at: datetime
+    correlation_id: str
+    data: JSON
+    location: Location
+    received_at: datetime
+    causation_id: str | None = None
+    subject: str | None = None
+    dataschema: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    sequence: int | None = None
+    """A sequence the source provides (position in an imported log); orders ties in a flow."""
+    business_keys: tuple[tuple[str, str], ...] = field(default=())
+    """Named business identifiers extracted from the payload, e.g. (("order_id", "4711"),)."""
+
+    @property
+    def identity(self) -> EventIdentity:
+        return EventIdentity(self.source, self.id)
+
+
+class DeadLetterReason(StrEnum):
+    """Why a record could not become an event."""
+
+    NOT_UTF8 = "not-utf8"
+    NOT_JSON = "not-json"
+    TOO_LARGE = "too-large"
+    NO_CORRELATION = "no-correlation"
+    UNKNOWN_ENVELOPE = "unknown-envelope"
+    INVALID_ENVELOPE = "invalid-envelope"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that could not become an event, with the reason and where it came from."""
+
+    reason: DeadLetterReason
+    detail: str
+    location: Location
+    received_at: datetime
+    raw: bytes | None
+    """The record's bytes, kept only where the capture policy allows it."""
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()

@@ -1,0 +1,1 @@
+"""Choreoscope dashboard: a read-only Streamlit app over the store."""
