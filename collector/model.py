@@ -8,17 +8,22 @@ flow engine and the store only ever see these values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "Alert",
+    "AlertKind",
     "DeadLetter",
     "DeadLetterReason",
     "Event",
     "EventIdentity",
+    "FlowSnapshot",
+    "FlowStatus",
     "Location",
     "Observation",
+    "Violation",
 ]
 
 JSON = Any
@@ -115,3 +120,71 @@ class DeadLetter:
     """The record's bytes, kept only where the capture policy allows it."""
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class FlowStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    COMPENSATED = "compensated"
+    STUCK = "stuck"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSnapshot:
+    """The state of one flow instance as the store keeps it (upserted by ``instance_id``)."""
+
+    instance_id: str
+    correlation_id: str
+    flow_type: str
+    definition_version: int
+    status: FlowStatus
+    started_at: datetime
+    last_event_at: datetime
+    last_event_type: str
+    event_count: int
+    ended_at: datetime | None = None
+    next_deadline: datetime | None = None
+    expected_next: tuple[str, ...] = ()
+    stuck_step: str | None = None
+    """The event type after which the flow waits past its deadline."""
+    stuck_since: datetime | None = None
+    sla_breached: bool = False
+    sla_over: timedelta | None = None
+    """By how much the worst step or the end-to-end SLA was exceeded."""
+    recovered: bool = False
+
+
+class AlertKind(StrEnum):
+    FLOW_STUCK = "FlowStuck"
+    SLA_BREACHED = "SlaBreached"
+    FLOW_RECOVERED = "FlowRecovered"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A finding about a flow, written to the outbox with the state change that caused it."""
+
+    alert_id: str
+    """Stable: the same finding always gets the same id, so receivers can drop re-sends."""
+    kind: AlertKind
+    instance_id: str
+    correlation_id: str
+    flow_type: str
+    step: str | None
+    at: datetime
+    details: JSON = None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """An event whose payload violates its schema: where, which keyword, and what it says."""
+
+    event: EventIdentity
+    event_type: str
+    producer: str
+    schema_version: int | None
+    pointer: str
+    keyword: str
+    message: str
+    occurred_at: datetime

@@ -148,7 +148,7 @@ def _check_semantics(d: _Definition) -> list[tuple[str, str]]:
 
 
 def parse_definition(raw: object, path: str = "<definition>") -> FlowDefinition:
-    """Validate one definition (already parsed JSON); raise `DefinitionError` on the first problem."""
+    """Validate one parsed definition; raise `DefinitionError` on the first problem."""
     flow = raw.get("flow_type") if isinstance(raw, Mapping) else None
     try:
         d = _Definition.model_validate(raw)

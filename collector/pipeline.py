@@ -1,0 +1,154 @@
+"""The collector's pipeline: observation -> envelope -> validation -> flow tracking -> store.
+
+Pure steps are injected as callables and objects; the only I/O here is the store write at the
+end of each step, which commits what a batch of observations produced together with the source
+positions it was read from.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from collector.model import (
+    Alert,
+    DeadLetter,
+    Event,
+    EventIdentity,
+    FlowSnapshot,
+    Observation,
+    Violation,
+)
+from collector.store.base import Batch, Position, Store
+
+__all__ = ["FlowUpdateLike", "Pipeline", "PipelineStats", "TrackerLike"]
+
+logger = logging.getLogger(__name__)
+
+Decoder = Callable[[Observation], Event | DeadLetter]
+EventValidator = Callable[[Event], Sequence[Violation]]
+
+
+class FlowUpdateLike(Protocol):
+    """What the flow tracker answers to an event or a tick."""
+
+    @property
+    def assignments(self) -> Sequence[tuple[EventIdentity, str]]: ...
+    @property
+    def flows(self) -> Sequence[FlowSnapshot]: ...
+    @property
+    def alerts(self) -> Sequence[Alert]: ...
+
+
+class TrackerLike(Protocol):
+    def on_event(self, event: Event) -> FlowUpdateLike: ...
+    def on_tick(self, now: datetime) -> FlowUpdateLike: ...
+    def next_deadline(self) -> datetime | None: ...
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    observations: int = 0
+    events: int = 0
+    dead_letters: int = 0
+    violations: int = 0
+    alerts: int = 0
+    writes: int = 0
+    write_seconds: float = 0.0
+    last_write_seconds: float = 0.0
+    dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class _Collected:
+    """Accumulates one batch; later flow snapshots and assignments replace earlier ones."""
+
+    def __init__(self, positions: Iterable[Position]) -> None:
+        self.batch = Batch(positions=list(positions))
+        self.flows: dict[str, FlowSnapshot] = {}
+        self.assignments: dict[EventIdentity, str] = {}
+
+    def add_update(self, update: FlowUpdateLike) -> None:
+        for flow in update.flows:
+            self.flows[flow.instance_id] = flow
+        for identity, instance in update.assignments:
+            self.assignments[identity] = instance
+        self.batch.alerts.extend(update.alerts)
+
+    def finish(self) -> Batch:
+        self.batch.flows = list(self.flows.values())
+        self.batch.assignments = list(self.assignments.items())
+        return self.batch
+
+
+class Pipeline:
+    """Turns observations into stored events, dead letters, violations, flows and alerts."""
+
+    def __init__(
+        self,
+        store: Store,
+        decode: Decoder,
+        *,
+        tracker: TrackerLike | None = None,
+        validate: EventValidator | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.store = store
+        self._decode = decode
+        self.tracker = tracker
+        self._validate = validate
+        self._clock = clock
+        self.stats = PipelineStats()
+
+    def process(self, observations: Sequence[Observation],
+                positions: Sequence[Position] = ()) -> Batch:
+        """Decode, validate and track a batch, then write it with its positions in one commit."""
+        collected = _Collected(positions)
+        batch = collected.batch
+        decode, validate, tracker = self._decode, self._validate, self.tracker
+        for obs in observations:
+            result = decode(obs)
+            if isinstance(result, DeadLetter):
+                batch.dead_letters.append(result)
+                continue
+            batch.events.append(result)
+            if validate is not None:
+                batch.violations.extend(validate(result))
+            if tracker is not None:
+                collected.add_update(tracker.on_event(result))
+        self._count(len(observations), batch)
+        return self._write(collected.finish())
+
+    def advance(self, now: datetime) -> Batch:
+        """Move the detection clock to ``now``: stuck flows and SLA breaches found are stored."""
+        collected = _Collected(())
+        if self.tracker is not None:
+            collected.add_update(self.tracker.on_tick(now))
+        batch = collected.finish()
+        if batch.flows or batch.alerts:
+            self._write(batch)
+        self.stats.alerts += len(batch.alerts)
+        return batch
+
+    def _count(self, observed: int, batch: Batch) -> None:
+        s = self.stats
+        s.observations += observed
+        s.events += len(batch.events)
+        s.dead_letters += len(batch.dead_letters)
+        s.violations += len(batch.violations)
+        s.alerts += len(batch.alerts)
+        for d in batch.dead_letters:
+            s.dead_letters_by_reason[d.reason.value] = (
+                s.dead_letters_by_reason.get(d.reason.value, 0) + 1)
+
+    def _write(self, batch: Batch) -> Batch:
+        started = self._clock()
+        self.store.write(batch)
+        elapsed = self._clock() - started
+        self.stats.writes += 1
+        self.stats.write_seconds += elapsed
+        self.stats.last_write_seconds = elapsed
+        return batch

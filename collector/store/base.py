@@ -1,0 +1,95 @@
+"""The store interface: write a batch in one transaction, read what the CLI and dashboard need.
+
+A batch carries everything one step of the pipeline produced together with the source positions
+it was read from, so that what was accepted and where to resume are committed atomically.
+Every row has a natural key, so writing the same batch twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from collector.exceptions import StoreError
+from collector.model import (
+    Alert,
+    DeadLetter,
+    Event,
+    EventIdentity,
+    FlowSnapshot,
+    Violation,
+)
+
+__all__ = ["Batch", "Position", "Store", "open_store"]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """The next offset to read in one partition of one source (e.g. a consumer group's topic)."""
+
+    source: str
+    """The reader, e.g. ``kafka:GROUP``; positions of different readers never mix."""
+    topic: str
+    partition: int
+    next_offset: int
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one pipeline step produced, written in one transaction."""
+
+    events: list[Event] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    flows: list[FlowSnapshot] = field(default_factory=list)
+    """Flow instances to insert or update (by instance id)."""
+    assignments: list[tuple[EventIdentity, str]] = field(default_factory=list)
+    """Events (possibly stored earlier) joined to a flow instance id."""
+    violations: list[Violation] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    """Written to the outbox; a publisher sends and marks them."""
+    positions: list[Position] = field(default_factory=list)
+    metrics: list[tuple[str, dict[str, str], float, datetime]] = field(default_factory=list)
+    """(name, labels, value, at): collector health samples."""
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.dead_letters)
+
+
+class Store(Protocol):
+    """Persistence for everything the collector accepts. Implementations are thread-confined."""
+
+    url: str
+
+    def write(self, batch: Batch) -> None:
+        """Commit the whole batch atomically; events already stored (same identity) are kept."""
+
+    def positions(self, source: str) -> dict[tuple[str, int], int]:
+        """The stored next offsets of a reader: ``{(topic, partition): next_offset}``."""
+
+    def open_flows(self) -> Iterator[FlowSnapshot]:
+        """Flows not yet ended (running or stuck), to rebuild the tracker after a restart."""
+
+    def flow_events(self, instance_id: str) -> list[Event]:
+        """The events of a flow instance, in event-time order."""
+
+    def events_by_correlation(self, correlation_id: str) -> list[Event]:
+        """Every stored event with this correlation id, in event-time order."""
+
+    def flows_by_correlation(self, correlation_id: str) -> list[FlowSnapshot]:
+        """Every flow instance with this correlation id, oldest first."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """A read-only query for reports and the dashboard (rows as dicts)."""
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str, *, read_only: bool = False) -> Store:
+    """Open (and migrate, unless read-only) the store at ``url``."""
+    if url.startswith("sqlite:///"):
+        from collector.store.sqlite import SqliteStore
+
+        return SqliteStore(url, read_only=read_only)
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH (PostgreSQL is planned)")

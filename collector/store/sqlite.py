@@ -1,0 +1,299 @@
+"""SQLite backend: WAL mode, versioned migrations, one transaction per batch."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from collector.exceptions import StoreError
+from collector.model import (
+    DeadLetter,
+    Event,
+    EventIdentity,
+    FlowSnapshot,
+    FlowStatus,
+    Location,
+)
+from collector.store._time import from_text, to_text
+from collector.store.base import Batch
+
+__all__ = ["SqliteStore", "migrations"]
+
+_OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The packaged migrations as (version, name, sql), in order."""
+    found = []
+    for entry in resources.files("collector.store").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append((int(number), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SqliteStore:
+    """The store in one SQLite file; a lock makes the connection safe to share between threads."""
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.url = url
+        self.path = Path(url.removeprefix("sqlite:///"))
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            if read_only:
+                if not self.path.exists():
+                    raise StoreError(f"no store at {self.path}: start the collector first")
+                uri = f"file:{self.path.resolve()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+            self._db.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {url}: {exc}") from exc
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL "
+            "DEFAULT CURRENT_TIMESTAMP)"
+        )
+        done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _statements(sql):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                           (version, name))
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK")
+                raise StoreError(f"migration {version:03d}_{name} failed: {exc}") from exc
+
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.url} is open read-only")
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                _write_events(db, batch.events)
+                _write_dead_letters(db, batch.dead_letters)
+                _write_flows(db, batch.flows)
+                if batch.assignments:
+                    db.executemany(
+                        "UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
+                        [(inst, ident.source, ident.id) for ident, inst in batch.assignments],
+                    )
+                if batch.violations:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO violations VALUES (?,?,?,?,?,?,?,?,?)",
+                        [(v.event.source, v.event.id, v.pointer, v.keyword, v.event_type,
+                          v.producer, v.schema_version, v.message, to_text(v.occurred_at))
+                         for v in batch.violations],
+                    )
+                if batch.alerts:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO outbox (alert_id, kind, instance_id, correlation_id,"
+                        " flow_type, step, at, details) VALUES (?,?,?,?,?,?,?,?)",
+                        [(a.alert_id, a.kind.value, a.instance_id, a.correlation_id,
+                          a.flow_type, a.step, to_text(a.at),
+                          orjson.dumps(a.details).decode() if a.details is not None else None)
+                         for a in batch.alerts],
+                    )
+                if batch.positions:
+                    db.executemany(
+                        "INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
+                        "partition) DO UPDATE SET next_offset = excluded.next_offset",
+                        [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions],
+                    )
+                if batch.metrics:
+                    db.executemany(
+                        "INSERT INTO metrics VALUES (?,?,?,?)",
+                        [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
+                          to_text(at)) for n, lbl, v, at in batch.metrics],
+                    )
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"cannot write to {self.url}: {exc}") from exc
+                raise
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one writing statement in its own transaction (retention, outbox marks)."""
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).rowcount
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write to {self.url}: {exc}") from exc
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def positions(self, source: str) -> dict[tuple[str, int], int]:
+        rows = self._rows("SELECT topic, partition, next_offset FROM positions WHERE reader = ?",
+                          (source,))
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+    def open_flows(self) -> Iterator[FlowSnapshot]:
+        rows = self._rows("SELECT * FROM flows WHERE status IN (?, ?) ORDER BY started_at",
+                          _OPEN_STATUSES)
+        return (flow_from_row(r) for r in rows)
+
+    def flow_events(self, instance_id: str) -> list[Event]:
+        rows = self._rows("SELECT * FROM events WHERE instance_id = ? "
+                          "ORDER BY occurred_at, sequence", (instance_id,))
+        return [event_from_row(r) for r in rows]
+
+    def events_by_correlation(self, correlation_id: str) -> list[Event]:
+        rows = self._rows("SELECT * FROM events WHERE correlation_id = ? "
+                          "ORDER BY occurred_at, sequence", (correlation_id,))
+        return [event_from_row(r) for r in rows]
+
+    def flows_by_correlation(self, correlation_id: str) -> list[FlowSnapshot]:
+        rows = self._rows("SELECT * FROM flows WHERE correlation_id = ? ORDER BY started_at",
+                          (correlation_id,))
+        return [flow_from_row(r) for r in rows]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                cur = self._db.execute(sql, params)
+                names = [d[0] for d in cur.description or ()]
+                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read {self.url}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (migrations hold no triggers and no '--' or ';' in
+    string literals)."""
+    lines = [ln.split("--", 1)[0] for ln in sql.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _write_events(db: sqlite3.Connection, events: list[Event]) -> None:
+    if not events:
+        return
+    dumps = orjson.dumps
+    rows: list[tuple[object, ...]] = []
+    keys: list[tuple[str, str, str, str, str]] = []
+    for e in events:
+        loc = e.location
+        rows.append((
+            e.source, e.id, e.type, to_text(e.occurred_at), to_text(e.received_at),
+            e.correlation_id, e.causation_id, e.subject, e.dataschema, e.trace_id, e.span_id,
+            e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
+            None if e.data is None else dumps(e.data).decode(),
+        ))
+        keys.extend((name, value, e.source, e.id, e.correlation_id)
+                    for name, value in e.business_keys)
+    db.executemany(
+        "INSERT OR IGNORE INTO events (source, id, type, occurred_at, received_at, "
+        "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
+        'loc_source, topic, partition, "offset", data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+        rows,
+    )
+    if keys:
+        db.executemany("INSERT OR IGNORE INTO business_keys VALUES (?,?,?,?,?)", keys)
+
+
+def _write_dead_letters(db: sqlite3.Connection, letters: list[DeadLetter]) -> None:
+    if not letters:
+        return
+    db.executemany(
+        "INSERT OR IGNORE INTO dead_letters (reason, detail, loc_source, topic, partition, "
+        '"offset", received_at, raw, key, headers) VALUES (?,?,?,?,?,?,?,?,?,?)',
+        [(d.reason.value, d.detail, d.location.source, d.location.topic, d.location.partition,
+          d.location.offset, to_text(d.received_at), d.raw, d.key,
+          orjson.dumps([[k, v.decode("utf-8", "replace")] for k, v in d.headers]).decode())
+         for d in letters],
+    )
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None else to_text(value)
+
+
+def _write_flows(db: sqlite3.Connection, flows: list[FlowSnapshot]) -> None:
+    if not flows:
+        return
+    db.executemany(
+        "INSERT OR REPLACE INTO flows (instance_id, correlation_id, flow_type, definition_version,"
+        " status, started_at, last_event_at, last_event_type, event_count, ended_at,"
+        " next_deadline, expected_next, stuck_step, stuck_since, sla_breached, sla_over_s,"
+        " recovered) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(f.instance_id, f.correlation_id, f.flow_type, f.definition_version, f.status.value,
+          to_text(f.started_at), to_text(f.last_event_at), f.last_event_type, f.event_count,
+          _opt_text(f.ended_at), _opt_text(f.next_deadline),
+          orjson.dumps(list(f.expected_next)).decode(), f.stuck_step, _opt_text(f.stuck_since),
+          int(f.sla_breached), None if f.sla_over is None else f.sla_over.total_seconds(),
+          int(f.recovered))
+         for f in flows],
+    )
+
+
+def _opt_time(value: str | None) -> Any:
+    return None if value is None else from_text(value)
+
+
+def flow_from_row(r: dict[str, Any]) -> FlowSnapshot:
+    return FlowSnapshot(
+        instance_id=r["instance_id"], correlation_id=r["correlation_id"],
+        flow_type=r["flow_type"], definition_version=r["definition_version"],
+        status=FlowStatus(r["status"]), started_at=from_text(r["started_at"]),
+        last_event_at=from_text(r["last_event_at"]), last_event_type=r["last_event_type"],
+        event_count=r["event_count"], ended_at=_opt_time(r["ended_at"]),
+        next_deadline=_opt_time(r["next_deadline"]),
+        expected_next=tuple(orjson.loads(r["expected_next"])), stuck_step=r["stuck_step"],
+        stuck_since=_opt_time(r["stuck_since"]), sla_breached=bool(r["sla_breached"]),
+        sla_over=None if r["sla_over_s"] is None else timedelta(seconds=r["sla_over_s"]),
+        recovered=bool(r["recovered"]),
+    )
+
+
+def event_from_row(r: dict[str, Any]) -> Event:
+    return Event(
+        id=r["id"], type=r["type"], source=r["source"], occurred_at=from_text(r["occurred_at"]),
+        correlation_id=r["correlation_id"],
+        data=None if r["data"] is None else orjson.loads(r["data"]),
+        location=Location(r["loc_source"], r["topic"], r["partition"], r["offset"]),
+        received_at=from_text(r["received_at"]), causation_id=r["causation_id"],
+        subject=r["subject"], dataschema=r["dataschema"], trace_id=r["trace_id"],
+        span_id=r["span_id"], sequence=r["sequence"],
+    )
+
+
+def identity_of(row: dict[str, Any]) -> EventIdentity:
+    return EventIdentity(row["source"], row["id"])
