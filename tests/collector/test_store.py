@@ -1,0 +1,143 @@
+"""The SQLite store: migrations, idempotent writes, positions in the same commit, read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from collector.exceptions import StoreError
+from collector.model import (
+    Alert,
+    AlertKind,
+    DeadLetter,
+    DeadLetterReason,
+    Event,
+    EventIdentity,
+    FlowSnapshot,
+    FlowStatus,
+    Location,
+)
+from collector.store import Batch, Position, open_store
+from collector.store.sqlite import migrations
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def event(i: int, *, corr: str = "c1", type_: str = "OrderPlaced") -> Event:
+    return Event(
+        id=f"e{i}", type=type_, source="order-service", occurred_at=T0 + timedelta(seconds=i),
+        correlation_id=corr, data={"order_id": corr, "amount": i},
+        location=Location("kafka", "orders", 0, i), received_at=T0,
+        business_keys=(("order_id", corr),),
+    )
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def count(url: str, table: str) -> int:
+    store = open_store(url, read_only=True)
+    try:
+        return int(store.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
+    finally:
+        store.close()
+
+
+def test_migrations_applied_once_and_in_order(url: str) -> None:
+    latest = max(v for v, _, _ in migrations())
+    for _ in range(2):  # opening again must not re-apply anything
+        store = open_store(url)
+        assert store.schema_version() == latest  # type: ignore[attr-defined]
+        store.close()
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    assert versions == sorted({v for v, _, _ in migrations()})
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_event_is_stored_once_however_often_written(url: str) -> None:
+    store = open_store(url)
+    store.write(Batch(events=[event(1), event(1), event(2)]))
+    store.write(Batch(events=[event(1)]))
+    assert count(url, "events") == 2
+    assert count(url, "business_keys") == 2
+    found = store.events_by_correlation("c1")
+    assert [e.id for e in found] == ["e1", "e2"]
+    assert found[0].data == {"order_id": "c1", "amount": 1}
+    assert found[0].occurred_at == T0 + timedelta(seconds=1)
+
+
+def test_positions_commit_with_the_batch_and_update(url: str) -> None:
+    store = open_store(url)
+    store.write(Batch(events=[event(1)], positions=[Position("kafka:g", "orders", 0, 2)]))
+    store.write(Batch(events=[event(2)], positions=[Position("kafka:g", "orders", 0, 3),
+                                                    Position("kafka:g", "orders", 1, 7)]))
+    assert store.positions("kafka:g") == {("orders", 0): 3, ("orders", 1): 7}
+    assert store.positions("kafka:other") == {}
+
+
+def test_a_failed_batch_leaves_nothing_behind(url: str) -> None:
+    store = open_store(url)
+    naive = Event(id="bad", type="X", source="s", occurred_at=datetime(2026, 1, 1),
+                  correlation_id="c", data=None, location=Location("t"), received_at=T0)
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.write(Batch(events=[event(1), naive], positions=[Position("r", "t", 0, 5)]))
+    assert count(url, "events") == 0
+    assert store.positions("r") == {}
+
+
+def test_dead_letters_keep_reason_raw_and_location_once(url: str) -> None:
+    store = open_store(url)
+    letter = DeadLetter(DeadLetterReason.NOT_JSON, "expected JSON at byte 0",
+                        Location("kafka", "orders", 2, 41), T0, b"\xffnot json",
+                        key=b"k", headers=(("x", b"y"),))
+    store.write(Batch(dead_letters=[letter]))
+    store.write(Batch(dead_letters=[letter]))
+    rows = store.query("SELECT * FROM dead_letters")
+    assert len(rows) == 1
+    assert rows[0]["reason"] == "not-json"
+    assert rows[0]["raw"] == b"\xffnot json"
+    assert (rows[0]["topic"], rows[0]["partition"], rows[0]["offset"]) == ("orders", 2, 41)
+
+
+def test_flows_upsert_and_assignments(url: str) -> None:
+    store = open_store(url)
+    store.write(Batch(events=[event(1), event(2, type_="PaymentProcessed")]))
+    flow = FlowSnapshot("i1", "c1", "order", 1, FlowStatus.RUNNING, T0, T0, "OrderPlaced", 1,
+                        expected_next=("PaymentProcessed", "PaymentFailed"))
+    store.write(Batch(flows=[flow], assignments=[(EventIdentity("order-service", "e1"), "i1")]))
+    stuck = FlowSnapshot("i1", "c1", "order", 1, FlowStatus.STUCK, T0, T0, "OrderPlaced", 1,
+                         stuck_step="OrderPlaced", stuck_since=T0 + timedelta(seconds=10),
+                         sla_breached=True, sla_over=timedelta(seconds=3))
+    store.write(Batch(flows=[stuck]))
+    flows = store.flows_by_correlation("c1")
+    assert flows == [stuck]
+    assert [f.instance_id for f in store.open_flows()] == ["i1"]
+    assert [e.id for e in store.flow_events("i1")] == ["e1"]
+
+
+def test_alerts_are_written_once_per_id(url: str) -> None:
+    store = open_store(url)
+    alert = Alert("a1", AlertKind.FLOW_STUCK, "i1", "c1", "order", "OrderPlaced", T0, {"late_s": 3})
+    store.write(Batch(alerts=[alert]))
+    store.write(Batch(alerts=[alert]))
+    assert count(url, "outbox") == 1
+
+
+def test_read_only_store_refuses_writes_and_missing_file(url: str, tmp_path: Path) -> None:
+    open_store(url).close()
+    ro = open_store(url, read_only=True)
+    with pytest.raises(StoreError, match="read-only"):
+        ro.write(Batch(events=[event(1)]))
+    with pytest.raises(StoreError, match="start the collector"):
+        open_store(f"sqlite:///{tmp_path / 'nope.db'}", read_only=True)
+
+
+def test_unknown_store_url_is_refused() -> None:
+    with pytest.raises(StoreError, match="unsupported store URL"):
+        open_store("mysql://x")
