@@ -1,0 +1,20 @@
+"""Choreoscope dashboard: ``streamlit run dashboard/app.py`` (or ``choreoscope dashboard``).
+
+The store is read-only here; its URL comes from the settings (``CHOREOSCOPE_STORE``, the config
+file, or the default ``sqlite:///choreoscope.db``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="Choreoscope", layout="wide")
+navigation = st.navigation([
+    st.Page(PAGES / "overview.py", title="Overview", default=True),
+    st.Page(PAGES / "search.py", title="Flow search", url_path="search"),
+])
+navigation.run()
