@@ -7,6 +7,7 @@ flow engine and the store only ever see these values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,6 +24,10 @@ __all__ = [
     "FlowStatus",
     "Location",
     "Observation",
+    "Span",
+    "SpanKind",
+    "SpanLink",
+    "SpanStatus",
     "Violation",
 ]
 
@@ -188,3 +193,63 @@ class Violation:
     keyword: str
     message: str
     occurred_at: datetime
+
+
+class SpanKind(StrEnum):
+    """A span's role, as OTLP's ``Span.SpanKind`` names it."""
+
+    UNSPECIFIED = "unspecified"
+    INTERNAL = "internal"
+    SERVER = "server"
+    CLIENT = "client"
+    PRODUCER = "producer"
+    CONSUMER = "consumer"
+
+
+class SpanStatus(StrEnum):
+    UNSET = "unset"
+    OK = "ok"
+    ERROR = "error"
+
+
+AttributeValue = Any
+"""An attribute value: str, bool, int, float, a list of them, or a dict (OTLP kvlist)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpanLink:
+    """A link from a span to another span (a batch consumer links to each message's producer)."""
+
+    trace_id: str
+    span_id: str
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One finished span, whichever way it arrived (OTLP/HTTP, OTLP/gRPC, a Kafka topic).
+
+    Ids are lowercase hex (32 digits for a trace, 16 for a span), as in a W3C ``traceparent``,
+    so they compare directly with `Event.trace_id` and `Event.span_id`. The natural key is
+    ``(trace_id, span_id)``.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    kind: SpanKind
+    service: str
+    """The resource's ``service.name``."""
+    start: datetime
+    end: datetime
+    status: SpanStatus = SpanStatus.UNSET
+    status_message: str = ""
+    links: tuple[SpanLink, ...] = ()
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    scope: str = ""
+    """The instrumentation scope's name (e.g. ``opentelemetry.instrumentation.kafka``)."""
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start

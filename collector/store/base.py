@@ -19,6 +19,7 @@ from collector.model import (
     Event,
     EventIdentity,
     FlowSnapshot,
+    Span,
     Violation,
 )
 
@@ -52,6 +53,8 @@ class Batch:
     positions: list[Position] = field(default_factory=list)
     metrics: list[tuple[str, dict[str, str], float, datetime]] = field(default_factory=list)
     """(name, labels, value, at): collector health samples."""
+    spans: list[Span] = field(default_factory=list)
+    """Spans to insert; one already stored (same trace id and span id) is kept as it was."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)

@@ -20,6 +20,7 @@ from collector.model import (
     FlowSnapshot,
     FlowStatus,
     Location,
+    Span,
 )
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
@@ -103,6 +104,7 @@ class SqliteStore:
                 _write_events(db, batch.events)
                 _write_dead_letters(db, batch.dead_letters)
                 _write_flows(db, batch.flows)
+                _write_spans(db, batch.spans)
                 if batch.assignments:
                     db.executemany(
                         "UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
@@ -297,3 +299,35 @@ def event_from_row(r: dict[str, Any]) -> Event:
 
 def identity_of(row: dict[str, Any]) -> EventIdentity:
     return EventIdentity(row["source"], row["id"])
+
+
+# -- spans (issue 6) --------------------------------------------------------------------------
+
+
+def _write_spans(db: sqlite3.Connection, spans: list[Span]) -> None:
+    """Insert spans by their natural key (trace id, span id): a span stored before is kept."""
+    if not spans:
+        return
+    dumps = orjson.dumps
+    rows: list[tuple[object, ...]] = []
+    links: list[tuple[str, str, str, str]] = []
+    for sp in spans:
+        duration = sp.end - sp.start
+        rows.append((
+            sp.trace_id, sp.span_id, sp.parent_id, sp.name, sp.kind.value, sp.service,
+            to_text(sp.start), to_text(sp.end),
+            (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds,
+            sp.status.value, sp.status_message, sp.scope,
+            dumps(sp.attributes).decode() if sp.attributes else "{}",
+            dumps([[ln.trace_id, ln.span_id, ln.attributes] for ln in sp.links]).decode()
+            if sp.links else "[]",
+        ))
+        links.extend((ln.trace_id, ln.span_id, sp.trace_id, sp.span_id) for ln in sp.links)
+    db.executemany(
+        "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_id, name, kind, service, start_at,"
+        " end_at, duration_us, status, status_message, scope, attributes, links)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    if links:
+        db.executemany("INSERT OR IGNORE INTO span_links VALUES (?,?,?,?)", links)
