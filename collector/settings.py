@@ -9,9 +9,11 @@ Precedence: command-line flag, then ``CHOREOSCOPE_*`` environment variables (nes
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
 from pydantic_settings import (
@@ -23,7 +25,9 @@ from pydantic_settings import (
 
 from collector.exceptions import ConfigError
 
-__all__ = ["CaptureSettings", "DashboardSettings", "Settings", "load_settings"]
+__all__ = ["CaptureSettings", "DashboardSettings", "EnvelopeSettings", "KafkaSettings",
+    "OtlpSettings", "RetentionSettings", "Settings",
+    "TopicEnvelopeSettings", "load_settings"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
 
@@ -46,6 +50,120 @@ class CaptureSettings(_Section):
     """JSON Pointers replaced by ``"[redacted]"`` before anything is stored."""
 
 
+def _locator(value: str) -> str:
+    from collector.envelope import Locator
+
+    Locator.parse(value)  # raises ValueError naming what is expected
+    return value
+
+
+_LocatorText = Annotated[str, pydantic.AfterValidator(_locator)]
+
+
+class TopicEnvelopeSettings(_Section):
+    """How one topic's records are read (``[envelope.topics.NAME]``; ``"*"`` for the rest).
+
+    Values are locators: ``/json/pointer``, ``header:NAME``, ``key``, ``extension:NAME``,
+    ``traceparent``. A topic with ``type`` and ``id`` is read as the team's own JSON shape.
+    """
+
+    envelope: Literal["auto", "cloudevents", "eventbridge", "plain"] = "auto"
+    type: _LocatorText | None = None
+    id: _LocatorText | None = None
+    time: _LocatorText | None = None
+    source: _LocatorText | None = None
+    causation: _LocatorText | None = None
+    data: _LocatorText | None = None
+    correlation: tuple[_LocatorText, ...] | None = None
+
+
+class EnvelopeSettings(_Section):
+    """Envelope decoding: correlation rules tried in order, per-topic rules, business keys."""
+
+    correlation: tuple[_LocatorText, ...] = ("header:x-correlation-id", "extension:correlationid")
+    topics: dict[str, TopicEnvelopeSettings] = {}
+    business_keys: dict[str, dict[str, _LocatorText]] = {}
+    """By event type (``"*"`` for all): name to pointer, e.g. ``order_id = "/data/order_id"``."""
+
+
+class KafkaSettings(_Section):
+    """The Kafka tap: the cluster, what to read, and the collector's own health endpoint."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topics: tuple[str, ...] = (
+        "orders", "payments", "inventory", "shipping", "notifications", "customers")
+    topic_pattern: str | None = None
+    """A regular expression; when set it replaces ``topics`` and new matching topics are read."""
+    group_id: str = "choreoscope"
+    client_id: str = "choreoscope-collector"
+    start: str = "earliest"
+    """Where a partition without a stored position starts: earliest, latest or an ISO time."""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: pydantic.SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_password: pydantic.SecretStr | None = None
+    ssl_check_hostname: bool = True
+    max_poll_records: int = pydantic.Field(default=5000, ge=1)
+    batch_max: int = pydantic.Field(default=5000, ge=1)
+    """Most records written in one store transaction."""
+    batch_wait_ms: int = pydantic.Field(default=200, ge=0)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = pydantic.Field(default=9464, ge=0, le=65535)
+    """Prometheus text endpoint (``/metrics``); 0 turns it off."""
+    metrics_every_s: float = pydantic.Field(default=10.0, gt=0)
+
+    @pydantic.field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        if value in ("earliest", "latest"):
+            return value
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("earliest, latest or an ISO 8601 time with offset") from None
+        if at.tzinfo is None:
+            raise ValueError("an ISO 8601 time with a UTC offset (e.g. 2026-01-01T00:00:00Z)")
+        return value
+
+    @pydantic.field_validator("topic_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"a regular expression ({exc})") from None
+        return value
+
+
+class RetentionSettings(_Section):
+    """Events, spans and dead letters older than ``max_age_days`` are deleted in batches."""
+
+    max_age_days: float | None = pydantic.Field(default=None, gt=0)
+    batch_size: int = pydantic.Field(default=5000, ge=1)
+    every_s: float = pydantic.Field(default=60.0, gt=0)
+
+
+class OtlpSettings(_Section):
+    """The OTLP trace receivers (issue 6): OTLP/HTTP on ``host:port``, optionally OTLP/gRPC."""
+
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(default=4318, ge=0, le=65535)
+    grpc_port: int | None = pydantic.Field(default=None, ge=0, le=65535)
+    """OTLP/gRPC (conventionally 4317) on the same host; off when unset."""
+    max_body_bytes: int = pydantic.Field(default=20 * 1024 * 1024, ge=1)
+    """Request size limit, before and after decompression (the OTLP spec's recommended 20 MiB)."""
+    max_pending_spans: int = pydantic.Field(default=200_000, ge=1)
+    """Spans accepted but not yet stored; past this, requests get 503 with Retry-After."""
+    retry_after_s: int = pydantic.Field(default=1, ge=1)
+    token: pydantic.SecretStr | None = None
+    """When set, exporters must send ``Authorization: Bearer <token>``."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHOREOSCOPE_",
@@ -60,7 +178,11 @@ class Settings(BaseSettings):
     """Event schemas (``*.json``) and flow definitions (``flows/*.json``)."""
     dashboard: DashboardSettings = DashboardSettings()
     capture: CaptureSettings = CaptureSettings()
+    otlp: OtlpSettings = OtlpSettings()
     max_record_bytes: int = pydantic.Field(default=1_048_576, ge=1)
+    envelope: EnvelopeSettings = EnvelopeSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @pydantic.field_validator("store")
     @classmethod

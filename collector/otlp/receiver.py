@@ -1,0 +1,208 @@
+"""The OTLP/HTTP receiver: the HTTP edge that moves bytes to `ExportHandler` and back.
+
+The server is the standard library's ``ThreadingHTTPServer`` (HTTP/1.1, keep-alive, a thread
+per connection): OTLP exporters send few, large requests (the SDK batches up to 512 spans), so
+the work is decoding and storing, not connection handling, and no framework is needed for one
+POST route. The edge does what the handler cannot decide from values: reading a body by
+``Content-Length`` or chunked transfer coding, within the size limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from collector.otlp.handler import ExportHandler, HandlerSettings, Response
+from collector.otlp.sink import SinkStats, SpanSink
+from collector.settings import OtlpSettings, Settings
+from collector.store.base import Store, open_store
+
+__all__ = ["OtlpHttpReceiver", "OtlpService", "serve_otlp"]
+
+logger = logging.getLogger(__name__)
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: ExportHandler,
+                 read_timeout: float) -> None:
+        self.export_handler = handler
+        handler_class = type("_TimedRequestHandler", (_RequestHandler,),
+                             {"timeout": read_timeout})
+        super().__init__(address, handler_class)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "choreoscope-otlp"
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def _handle(self, method: str) -> None:
+        handler = self.server.export_handler
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        early = handler.preflight(method, self.path, headers)
+        if early is not None:
+            self._send(early)
+            return
+        try:
+            body = self._read_body(headers, handler.settings.max_body_bytes)
+        except _BodyError as exc:
+            self._send(handler.unreadable(headers, exc.status, str(exc)))
+            return
+        self._send(handler.export(headers, body))
+
+    def _read_body(self, headers: dict[str, str], limit: int) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return _read_chunked(self.rfile, limit)
+        length = headers.get("content-length")
+        if length is None:
+            raise _BodyError(411, "Content-Length or chunked transfer coding required")
+        if not length.strip().isdigit():
+            raise _BodyError(400, f"bad Content-Length {length!r}")
+        body: bytes = self.rfile.read(int(length))
+        if len(body) != int(length):
+            raise _BodyError(400, "body shorter than its Content-Length")
+        return body
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        if response.close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+def _read_chunked(rfile: Any, limit: int) -> bytes:
+    """A body in HTTP/1.1 chunked transfer coding (RFC 9112 §7.1), at most ``limit`` bytes."""
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = rfile.readline(1026)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise _BodyError(400, "malformed chunk size") from None
+        if size == 0:
+            break
+        total += size
+        if total > limit:
+            raise _BodyError(413, "body over the limit")
+        chunk = rfile.read(size)
+        if len(chunk) != size or rfile.read(2) != b"\r\n":
+            raise _BodyError(400, "truncated chunk")
+        parts.append(chunk)
+    while rfile.readline(1026) not in (b"\r\n", b"\n", b""):
+        pass  # trailer fields, ignored
+    return b"".join(parts)
+
+
+class OtlpHttpReceiver:
+    """Serves ``ExportHandler`` over HTTP/1.1 on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(self, handler: ExportHandler, host: str = "127.0.0.1", port: int = 4318,
+                 *, read_timeout: float = 30.0) -> None:
+        self._server = _Server((host, port), handler, read_timeout)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.address
+        return f"http://{host}:{port}{self._server.export_handler.settings.path}"
+
+    def start(self) -> OtlpHttpReceiver:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="otlp-http", daemon=True)
+        self._thread.start()
+        logger.info("OTLP/HTTP receiver listening on %s", self.endpoint)
+        return self
+
+    def serve_forever(self) -> None:
+        logger.info("OTLP/HTTP receiver listening on %s", self.endpoint)
+        self._server.serve_forever()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+class OtlpService:
+    """The OTLP intake running: the span sink's writer and the HTTP receiver, started together.
+
+    ``store`` is shared with whatever else writes (the Kafka tap); the store serialises writes.
+    """
+
+    def __init__(self, settings: OtlpSettings, store: Store) -> None:
+        self.sink = SpanSink(store, max_pending_spans=settings.max_pending_spans)
+        token = settings.token.get_secret_value() if settings.token is not None else None
+        handler = ExportHandler(self.sink.submit, HandlerSettings(
+            max_body_bytes=settings.max_body_bytes, token=token,
+            retry_after_s=settings.retry_after_s))
+        self.http = OtlpHttpReceiver(handler, settings.host, settings.port)
+
+    def start(self) -> OtlpService:
+        self.sink.start()
+        self.http.start()
+        return self
+
+    def close(self) -> None:
+        """Stop accepting, then write what was accepted."""
+        self.http.close()
+        self.sink.close()
+
+    def __enter__(self) -> OtlpService:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_otlp(settings: Settings, store_url: str | None = None, *,
+               stop: threading.Event | None = None, store: Store | None = None) -> SinkStats:
+    """Run the OTLP intake until ``stop`` is set (or Ctrl-C); the store is opened from
+    ``store_url`` (default: the settings') unless an open ``store`` is given."""
+    own_store = store is None
+    opened = open_store(store_url or settings.store) if store is None else store
+    service = OtlpService(settings.otlp, opened).start()
+    try:
+        (stop or threading.Event()).wait()
+    finally:
+        service.close()
+        if own_store:
+            opened.close()
+        logger.info("OTLP intake stopped: %s", service.sink.stats)
+    return service.sink.stats
