@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pydantic
 
-from collector.exceptions import CollectorError
+from collector.flows.exceptions import FlowError
 
 __all__ = [
     "Compensation",
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-class DefinitionError(CollectorError):
+class DefinitionError(FlowError):
     """A flow definition file is invalid: names the file, the flow and the field."""
 
     def __init__(self, path: str, flow: str | None, field: str, problem: str) -> None:
@@ -68,6 +68,8 @@ class FlowDefinition:
     sla: timedelta
     description: str = ""
     owner: str = ""
+    effective_from: datetime | None = None
+    """Flows started at or after this time are judged by this version (None: from the start)."""
 
     @property
     def terminal(self) -> frozenset[str]:
@@ -128,6 +130,7 @@ class _Definition(_Strict):
     transitions: list[_Transition]
     compensations: list[_Compensation] = []
     sla: timedelta
+    effective_from: datetime | None = None
 
 
 def _check_semantics(d: _Definition) -> list[tuple[str, str]]:
@@ -144,6 +147,11 @@ def _check_semantics(d: _Definition) -> list[tuple[str, str]]:
             problems.append((f"transitions.{i}.from", f"{t.source!r} is a terminal event"))
     if d.sla <= timedelta(0):
         problems.append(("sla", "must be positive"))
+    if d.effective_from is not None and d.effective_from.tzinfo is None:
+        problems.append(("effective_from", "must carry a UTC offset, e.g. 2026-01-01T00:00:00Z"))
+    for i, c in enumerate(d.compensations):
+        if c.within <= timedelta(0):
+            problems.append((f"compensations.{i}.within", "must be positive"))
     return problems
 
 
@@ -171,6 +179,7 @@ def parse_definition(raw: object, path: str = "<definition>") -> FlowDefinition:
         compensations=tuple(Compensation(c.after, c.on, c.expect, c.within)
                             for c in d.compensations),
         sla=d.sla,
+        effective_from=d.effective_from,
     )
 
 
@@ -187,4 +196,21 @@ def load_definitions(paths: Iterable[Path]) -> tuple[FlowDefinition, ...]:
             except (OSError, ValueError) as exc:
                 raise DefinitionError(str(f), None, "<file>", f"cannot read JSON: {exc}") from exc
             found.append(parse_definition(raw, str(f)))
+    _check_versions(found)
     return tuple(sorted(found, key=lambda d: (d.flow_type, d.version)))
+
+
+def _check_versions(found: list[FlowDefinition]) -> None:
+    """A (flow type, version) pair is defined once; a start event names one flow type."""
+    seen: dict[tuple[str, int], FlowDefinition] = {}
+    starts: dict[str, str] = {}
+    for d in found:
+        if (d.flow_type, d.version) in seen:
+            raise DefinitionError("<definitions>", d.flow_type, "version",
+                                  f"version {d.version} is defined twice")
+        seen[d.flow_type, d.version] = d
+        for name in sorted(d.start):
+            other = starts.setdefault(name, d.flow_type)
+            if other != d.flow_type:
+                raise DefinitionError("<definitions>", d.flow_type, "start",
+                                      f"{name!r} already starts flow {other!r}")

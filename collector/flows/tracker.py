@@ -1,0 +1,398 @@
+"""The flow tracker: correlated events in, flow states, event assignments and alerts out.
+
+Pure: no I/O and no clock but the one the runner passes to `FlowTracker.on_tick`. The runner
+(`collector.pipeline`) writes each `FlowUpdate` in the same store transaction as the events
+that caused it, and calls `on_tick` at `next_deadline()` (wall clock live, the event-time
+watermark on replay).
+
+Rules (docs/FLOWS.md): only a start event opens an instance, identified by the start event's
+identity; every other event joins the latest instance of its correlation id started at or before
+its event time, or waits (bounded) until such a start arrives. Inside an instance events are
+ordered by event time, then causation, then source sequence, so any delivery order of the same
+events gives the same state. Stuck and open-flow SLA verdicts come from the detection clock;
+everything else is a function of the events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from sys import intern
+
+from collector.flows._state import ID, SRC, STATUS, TYPE, Compiled, Entry, Flow, T, order_entries
+from collector.flows.definition import FlowDefinition
+from collector.flows.exceptions import FlowError
+from collector.model import (
+    Alert,
+    AlertKind,
+    Event,
+    EventIdentity,
+    FlowSnapshot,
+    FlowStatus,
+)
+
+__all__ = ["FlowTracker", "FlowUpdate", "alert_id", "instance_id"]
+
+_Slot = Flow | list[Flow]
+
+
+def instance_id(source: str, event_id: str) -> str:
+    """A flow instance's id: derived from its start event's identity, so replays agree."""
+    raw = f"{source}\x1f{event_id}".encode()
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def alert_id(instance: str, kind: AlertKind, step: str | None) -> str:
+    """The same finding about the same instance always has the same id."""
+    raw = f"{instance}\x1f{kind.value}\x1f{step or ''}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+@dataclass(slots=True)
+class FlowUpdate:
+    """What one event, batch or tick changed: write it all in one transaction."""
+
+    assignments: list[tuple[EventIdentity, str]] = field(default_factory=list)
+    flows: list[FlowSnapshot] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.assignments or self.flows or self.alerts)
+
+
+class FlowTracker:
+    """Tracks every open flow instance of the given definitions.
+
+    ``retention``: how long (in detection-clock time) an ended flow stays in memory so late
+    events (a notification, a redelivery) still join it; default the longest step deadline or
+    SLA of any definition. ``max_held``: events waiting for their start event, at most.
+    """
+
+    def __init__(self, definitions: Iterable[FlowDefinition], *,
+                 retention: timedelta | None = None, max_held: int = 100_000) -> None:
+        defs = list(definitions)
+        if not defs:
+            raise FlowError("no flow definitions: add schemas/flows/*.json")
+        keep = retention if retention is not None else max(d.longest_wait for d in defs)
+        self._by_key: dict[tuple[str, int], Compiled] = {}
+        self._starts: dict[str, list[Compiled]] = {}
+        for d in sorted(defs, key=lambda x: (x.flow_type, x.version)):
+            c = Compiled(d, keep)
+            self._by_key[d.flow_type, d.version] = c
+            for name in d.start:
+                self._starts.setdefault(intern(name), []).append(c)
+        self._corr: dict[str, _Slot] = {}
+        self._held: dict[str, list[Entry]] = {}
+        self._held_order: deque[str] = deque()
+        self._held_count = 0
+        self._max_held = max_held
+        self._heap: list[tuple[datetime, int, Flow]] = []
+        self._seq = 0
+        self._now: datetime | None = None
+        self._dirty: dict[str, Flow] = {}
+        self._assign: list[tuple[EventIdentity, str]] = []
+        self._alerts: list[Alert] = []
+        self.held_dropped = 0
+        """Events dropped from the waiting buffer because it was full (still stored)."""
+
+    # -- the runner's interface -------------------------------------------------------------
+
+    def on_event(self, event: Event) -> FlowUpdate:
+        self._ingest(event)
+        return self._flush()
+
+    def on_events(self, events: Iterable[Event]) -> FlowUpdate:
+        """Several events at once: one snapshot per changed flow (cheaper than one per event)."""
+        ingest = self._ingest
+        for event in events:
+            ingest(event)
+        return self._flush()
+
+    def on_tick(self, now: datetime) -> FlowUpdate:
+        """Advance the detection clock to ``now``: flag stuck flows and open-flow breaches."""
+        if self._now is None or now > self._now:
+            self._now = now
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, seq, flow = heapq.heappop(heap)
+            if flow.wake_seq == seq and flow.wake is not None:
+                flow.wake = None
+                self._detect(flow, now)
+        return self._flush()
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest detection-clock time at which `on_tick` has something to decide."""
+        heap = self._heap
+        while heap and (heap[0][2].wake_seq != heap[0][1] or heap[0][2].wake is None):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def restore(self, flows: Iterable[tuple[FlowSnapshot, Sequence[Event]]],
+                held: Iterable[Event] = ()) -> FlowUpdate:
+        """Rebuild open flows after a restart from the store's snapshots and their events.
+
+        The verdicts already given (stuck, breached, alerted) are kept as stored; ``held`` are
+        recent events no instance had claimed, which wait for their start event again.
+        """
+        for snap, events in flows:
+            self._restore_one(snap, events)
+        for event in held:
+            self._ingest(event)
+        self._dirty.clear()
+        self._alerts.clear()
+        return self._flush()
+
+    @property
+    def open_flows(self) -> int:
+        return sum(1 if isinstance(s, Flow) else len(s) for s in self._corr.values())
+
+    @property
+    def held(self) -> int:
+        return self._held_count
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _ingest(self, e: Event) -> None:
+        kind = e.type
+        t = e.occurred_at
+        entry: Entry = (t, e.sequence or 0, e.source, e.id, kind, e.causation_id)
+        defs = self._starts.get(kind)
+        if defs is not None:
+            self._open(e.correlation_id, entry, defs)
+            return
+        corr = e.correlation_id
+        slot = self._corr.get(corr)
+        flow: Flow | None
+        if slot is None:
+            flow = None
+        elif isinstance(slot, Flow):
+            flow = slot if slot.start[T] <= t else None
+        else:
+            flow = _instance_at(slot, t)
+        if flow is None:
+            self._hold(corr, entry)
+        elif self._add(flow, entry):
+            self._assign.append((EventIdentity(e.source, e.id), flow.iid))
+            self._changed(flow)
+
+    def _add(self, flow: Flow, entry: Entry) -> bool:
+        """Place the event in flow order and move the progress on; False for a duplicate."""
+        entries = flow.entries
+        last = entries[-1]
+        if entry[T] > last[T]:
+            entries.append(entry)
+            flow.apply(entry[TYPE], entry[T])
+            return True
+        for x in entries:
+            if x[ID] == entry[ID] and x[SRC] == entry[SRC]:
+                return False
+        entries.append(entry)
+        order_entries(entries)
+        flow.replay()
+        return True
+
+    def _open(self, corr: str, entry: Entry, defs: list[Compiled]) -> None:
+        slot = self._corr.get(corr)
+        flows = _flows(slot)
+        for f in flows:
+            if f.start[ID] == entry[ID] and f.start[SRC] == entry[SRC]:
+                return  # a redelivered start event
+        flow = Flow(instance_id(entry[SRC], entry[ID]), intern(corr), _version_at(defs, entry[T]),
+                    entry)
+        t = entry[T]
+        before = [f for f in flows if f.start <= entry]
+        after = [f for f in flows if f.start > entry]
+        joined: list[Entry] = []
+        if before:  # later events of the previous instance belong to this one
+            prev = before[-1]
+            moved = [x for x in prev.entries if x[T] >= t and x is not prev.start]
+            if moved:
+                prev.entries = [x for x in prev.entries if x[T] < t or x is prev.start]
+                prev.replay()
+                joined.extend(moved)
+                self._changed(prev)
+        joined.extend(self._unhold(corr, t, after[0].start[T] if after else None))
+        ordered = [*before, flow, *after]
+        self._corr[corr] = ordered[0] if len(ordered) == 1 else ordered
+        self._assign.append((EventIdentity(entry[SRC], entry[ID]), flow.iid))
+        if joined:
+            for x in joined:
+                if not any(y[ID] == x[ID] and y[SRC] == x[SRC] for y in flow.entries):
+                    flow.entries.append(x)
+                self._assign.append((EventIdentity(x[SRC], x[ID]), flow.iid))
+            order_entries(flow.entries)
+            flow.replay()
+        self._changed(flow)
+
+    # -- events waiting for their start -----------------------------------------------------
+
+    def _hold(self, corr: str, entry: Entry) -> None:
+        waiting = self._held.get(corr)
+        if waiting is None:
+            waiting = self._held[corr] = []
+            self._held_order.append(corr)
+        elif any(x[ID] == entry[ID] and x[SRC] == entry[SRC] for x in waiting):
+            return
+        waiting.append(entry)
+        self._held_count += 1
+        while self._held_count > self._max_held and self._held_order:
+            dropped = self._held.pop(self._held_order.popleft(), [])
+            self._held_count -= len(dropped)
+            self.held_dropped += len(dropped)
+
+    def _unhold(self, corr: str, t: datetime, until: datetime | None) -> list[Entry]:
+        waiting = self._held.get(corr)
+        if not waiting:
+            return []
+        take = [x for x in waiting if x[T] >= t and (until is None or x[T] < until)]
+        if take:
+            rest = [x for x in waiting if not (x[T] >= t and (until is None or x[T] < until))]
+            self._held_count -= len(take)
+            if rest:
+                self._held[corr] = rest
+            else:
+                del self._held[corr]  # its place in the order queue is skipped when reached
+        return take
+
+    # -- detection --------------------------------------------------------------------------
+
+    def _detect(self, flow: Flow, now: datetime) -> None:
+        if flow.status:
+            self._evict(flow)
+            return
+        changed = False
+        deadline = flow.deadline
+        if not flow.flagged and deadline is not None and now >= deadline:
+            flow.flagged, flow.stuck_step, flow.stuck_since = True, flow.step, deadline
+            flow.stuck_n = flow.n_steps
+            if flow.det_over is None:
+                flow.det_over, flow.det_step = now - deadline, flow.step
+            self._alert(flow, AlertKind.FLOW_STUCK, flow.step, deadline)
+            changed = True
+        if flow.det_over is None and flow.late is None and now >= flow.sla_deadline:
+            flow.det_over, flow.det_step = now - flow.sla_deadline, None
+            changed = True
+        if changed:
+            self._changed(flow)
+        else:
+            self._schedule(flow)
+
+    def _changed(self, flow: Flow) -> None:
+        """After any change: recovery, a first breach, the next wake, the snapshot."""
+        if flow.flagged and (flow.status or flow.n_steps > flow.stuck_n):
+            flow.flagged, flow.recovered = False, True
+            self._alert(flow, AlertKind.FLOW_RECOVERED, flow.stuck_step, flow.entries[-1][T])
+        if not flow.alerted and flow.breached:
+            flow.alerted = True
+            step = flow.late_step if flow.late is not None else flow.det_step
+            at = flow.entries[-1][T] if flow.late is not None else (self._now or flow.start[T])
+            self._alert(flow, AlertKind.SLA_BREACHED, step, at)
+        self._dirty[flow.iid] = flow
+        self._schedule(flow)
+
+    def _schedule(self, flow: Flow) -> None:
+        wake = flow.next_wake()
+        if wake != flow.wake or (wake is not None and flow.wake_seq == 0):
+            self._seq += 1
+            flow.wake, flow.wake_seq = wake, self._seq
+            if wake is not None:
+                heapq.heappush(self._heap, (wake, self._seq, flow))
+
+    def _evict(self, flow: Flow) -> None:
+        slot = self._corr.get(flow.corr)
+        if slot is flow:
+            del self._corr[flow.corr]
+        elif isinstance(slot, list) and flow in slot:
+            slot.remove(flow)
+            self._corr[flow.corr] = slot[0] if len(slot) == 1 else slot
+
+    def _alert(self, flow: Flow, kind: AlertKind, step: str | None, at: datetime) -> None:
+        over = flow.over
+        self._alerts.append(Alert(
+            alert_id=alert_id(flow.iid, kind, step), kind=kind, instance_id=flow.iid,
+            correlation_id=flow.corr, flow_type=flow.d.flow_type, step=step, at=at,
+            details={
+                "definition_version": flow.d.version,
+                "started_at": flow.start[T].isoformat(),
+                "deadline": None if flow.deadline is None else flow.deadline.isoformat(),
+                "sla_deadline": flow.sla_deadline.isoformat(),
+                "expected_next": list(flow.expected),
+                "over_s": None if over is None else over.total_seconds(),
+            },
+        ))
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _flush(self) -> FlowUpdate:
+        update = FlowUpdate(self._assign, [snapshot(f) for f in self._dirty.values()],
+                            self._alerts)
+        if self._dirty:
+            self._dirty = {}
+        self._assign, self._alerts = [], []
+        return update
+
+    def _restore_one(self, snap: FlowSnapshot, events: Sequence[Event]) -> None:
+        d = self._by_key.get((snap.flow_type, snap.definition_version))
+        if d is None:
+            raise FlowError(f"flow {snap.instance_id}: definition {snap.flow_type!r} version "
+                            f"{snap.definition_version} is not loaded; keep old versions beside "
+                            "the new ones in schemas/flows/")
+        entries = [(e.occurred_at, e.sequence or 0, e.source, e.id, e.type, e.causation_id)
+                   for e in events]
+        starts = [x for x in entries if x[TYPE] in d.definition.start]
+        if not starts:
+            raise FlowError(f"flow {snap.instance_id}: its start event is not in the store")
+        flow = Flow(snap.instance_id, intern(snap.correlation_id), d, min(starts))
+        flow.entries = entries
+        order_entries(entries)
+        flow.replay()
+        flow.flagged = snap.status == FlowStatus.STUCK
+        flow.stuck_step, flow.stuck_since = snap.stuck_step, snap.stuck_since
+        flow.stuck_n = flow.n_steps if flow.flagged else 0
+        flow.recovered = snap.recovered
+        if snap.sla_breached and flow.late is None:
+            flow.det_over, flow.det_step = snap.sla_over or timedelta(0), snap.stuck_step
+        flow.alerted = snap.sla_breached
+        flows = _flows(self._corr.get(flow.corr))
+        ordered = sorted([*flows, flow], key=lambda f: f.start)
+        self._corr[flow.corr] = ordered[0] if len(ordered) == 1 else ordered
+        self._schedule(flow)
+
+
+def _flows(slot: _Slot | None) -> list[Flow]:
+    return [] if slot is None else [slot] if isinstance(slot, Flow) else slot
+
+
+def _instance_at(flows: list[Flow], t: datetime) -> Flow | None:
+    for f in reversed(flows):
+        if f.start[T] <= t:
+            return f
+    return None
+
+
+def _version_at(defs: list[Compiled], t: datetime) -> Compiled:
+    """The version in force at ``t``: the newest whose ``effective_from`` is not after it."""
+    chosen = defs[0]
+    for c in defs:
+        since = c.definition.effective_from
+        if since is None or since <= t:
+            chosen = c if c.version >= chosen.version else chosen
+    return chosen
+
+
+def snapshot(f: Flow) -> FlowSnapshot:
+    last = f.entries[-1]
+    status = STATUS[f.status] if f.status else (FlowStatus.STUCK if f.flagged
+                                                else FlowStatus.RUNNING)
+    return FlowSnapshot(
+        instance_id=f.iid, correlation_id=f.corr, flow_type=f.d.flow_type,
+        definition_version=f.d.version, status=status, started_at=f.start[T],
+        last_event_at=last[T], last_event_type=last[TYPE], event_count=len(f.entries),
+        ended_at=f.ended, next_deadline=f.deadline, expected_next=f.expected,
+        stuck_step=f.stuck_step, stuck_since=f.stuck_since, sla_breached=f.breached,
+        sla_over=f.over, recovered=f.recovered,
+    )
