@@ -1,0 +1,153 @@
+"""Compatibility of ``allOf``, ``anyOf`` and ``oneOf``.
+
+Before the rules run, `prelude` reshapes a pair so that equivalent spellings compare alike:
+an ``allOf`` on one side only is folded into its parent where no keyword clashes, and a sum
+(``anyOf``/``oneOf``) on one side only is distributed: its parent's keywords join each branch and
+the other side becomes a sum of one branch (or one per type, for ``type: [a, b]``).
+
+Sums are compared branch by branch: every old branch must be accepted by some new branch.
+Products (``allOf``) the other way round: every new branch must be implied by some old branch.
+Each check of a pair is one memoised comparison, so a union of n and m branches costs n*m
+comparisons at most, all counted against the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from catalog._diff import Differ, Node, RawChange, merge
+from catalog._rules import type_set
+from catalog.changes import ChangeType as T
+
+__all__ = ["combined", "prelude"]
+
+_KWS = ("allOf", "anyOf", "oneOf")
+_SUMS = ("anyOf", "oneOf")
+
+
+def _kws(node: Node, among: tuple[str, ...] = _KWS) -> list[str]:
+    return [k for k in among if isinstance(node.get(k), list)]
+
+
+def _without(node: Node, *keys: str) -> Node:
+    return Node({k: v for k, v in node.schema.items() if k not in keys}, node.resolver)
+
+
+def _flatten(d: Differ, node: Node) -> Node:
+    """Fold ``allOf`` branches into the parent where no keyword clashes."""
+    merged: dict[str, Any] = {k: v for k, v in node.schema.items() if k != "allOf"}
+    residual = []
+    for i, branch in enumerate(node.get("allOf")):
+        target = d.deref(node.at("allOf", i)).schema
+        folded = merge(merged, target) if isinstance(target, dict) else None
+        if folded is None:
+            residual.append(branch)
+        else:
+            merged = folded
+    if residual:
+        merged["allOf"] = residual
+    return Node(merged, node.resolver)
+
+
+def _branches(d: Differ, node: Node, kw: str) -> list[Node]:
+    base = {k: v for k, v in node.schema.items() if k != kw}
+    out = []
+    for i in range(len(node.get(kw))):
+        branch = d.deref(node.at(kw, i))
+        folded = merge(base, branch.schema) if isinstance(branch.schema, dict) else None
+        out.append(Node(folded, branch.resolver) if folded is not None else branch)
+    return out
+
+
+def _split_types(node: Node) -> list[Node]:
+    types = type_set(node.schema)
+    if types is None or len(types) < 2:
+        return [node]
+    return [Node({**node.schema, "type": t}, node.resolver) for t in sorted(types)]
+
+
+def prelude(d: Differ, old: Node, new: Node) -> tuple[Node, Node, list[RawChange] | None]:
+    if isinstance(old.schema, dict) and isinstance(new.schema, dict):
+        if old.has("allOf") != new.has("allOf"):
+            old = _flatten(d, old) if old.has("allOf") else old
+            new = _flatten(d, new) if new.has("allOf") else new
+        o, n = _kws(old, _SUMS), _kws(new, _SUMS)
+        if len(o) + len(n) == 1:
+            if n:
+                olds, news, kw = _split_types(old), _branches(d, new, n[0]), n[0]
+            else:
+                olds, news, kw = _branches(d, old, o[0]), _split_types(new), o[0]
+            return old, new, list(_sum(d, olds, news, kw))
+    return old, new, None
+
+
+def _find(d: Differ, pairs: list[tuple[Node, Node]], prefer: int) -> int | None:
+    order = [prefer, *(j for j in range(len(pairs)) if j != prefer)] if prefer < len(pairs) \
+        else list(range(len(pairs)))
+    for j in order:
+        if d.compatible(*pairs[j]):
+            return j
+    return None
+
+
+def _sum(d: Differ, olds: list[Node], news: list[Node], kw: str) -> Iterator[RawChange]:
+    """Every old branch must be accepted by some new branch."""
+    unmatched = False
+    for i, o in enumerate(olds):
+        j = _find(d, [(o, n) for n in news], i)
+        if j is None:
+            unmatched = True
+            if len(news) >= len(olds):
+                yield T.COMBINED_TYPE_SUBSCHEMAS_CHANGED, (kw, i)
+        else:
+            yield from d.compare(o, news[j], (kw, j))
+    if len(news) > len(olds):
+        yield T.SUM_TYPE_EXTENDED, (kw,)
+    elif len(news) < len(olds) and (unmatched or len(news) == 0):
+        yield T.SUM_TYPE_NARROWED, (kw,)
+
+
+def _product(d: Differ, olds: list[Node], news: list[Node], kw: str) -> Iterator[RawChange]:
+    """Every new branch must be implied by some old branch."""
+    for j, n in enumerate(news):
+        i = _find(d, [(o, n) for o in olds], j)
+        if i is None:
+            yield ((T.PRODUCT_TYPE_EXTENDED if len(news) > len(olds)
+                    else T.COMBINED_TYPE_SUBSCHEMAS_CHANGED), (kw, j))
+        else:
+            yield from d.compare(olds[i], n, (kw, j))
+    if len(news) < len(olds):
+        yield T.PRODUCT_TYPE_NARROWED, (kw,)
+
+
+def _listed(node: Node, kw: str) -> list[Node]:
+    return [node.at(kw, i) for i in range(len(node.get(kw)))]
+
+
+def combined(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:
+    """Combinators on both sides: same keyword paired, a criterion change, or leftovers."""
+    o, n = _kws(old), _kws(new)
+    for kw in _KWS:
+        if kw in o and kw in n:
+            pair = _sum if kw in _SUMS else _product
+            yield from pair(d, _listed(old, kw), _listed(new, kw), kw)
+    only_o = [k for k in o if k not in n]
+    only_n = [k for k in n if k not in o]
+    if len(only_o) == 1 and len(only_n) == 1:
+        ok, nk = only_o[0], only_n[0]
+        if nk == "anyOf":
+            yield T.COMBINED_TYPE_EXTENDED, (nk,)
+            yield from _sum(d, _listed(old, ok), _listed(new, nk), nk)
+        else:
+            yield T.COMBINED_TYPE_CHANGED, (nk,)
+        return
+    for kw in only_n:
+        if kw == "allOf":
+            rest = _without(old, *_KWS)
+            for j, branch in enumerate(_listed(new, kw)):
+                yield from d.compare(rest, branch, (kw, j))
+        else:
+            yield T.COMBINED_TYPE_CHANGED, (kw,)
+    for kw in only_o:
+        yield (T.PRODUCT_TYPE_NARROWED if kw == "allOf" else T.SUM_TYPE_EXTENDED), (kw,)
