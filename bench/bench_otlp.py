@@ -1,0 +1,136 @@
+"""OTLP/HTTP intake throughput: spans/s through the receiver (protobuf) into the SQLite store.
+
+Requests are real OpenTelemetry SDK spans (a server span, a producer span with Kafka messaging
+attributes, a consumer span linked to it, repeated) encoded by the SDK's OTLP encoder in
+batches of 512, the SDK's default export batch. Two client connections send them over HTTP/1.1
+keep-alive; every request is answered only once its spans are committed. The baseline, measured
+in the same run, is the same bodies decoded and written in-process with no HTTP at all, so the
+ratio is the share of the store's own speed the receiver delivers. The target is >= 20,000
+spans/s (the OpenTelemetry Collector's published sizing is about 10,000 spans/s per core).
+"""
+
+from __future__ import annotations
+
+import http.client
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from collector.otlp import Encoding, decode_traces
+from collector.otlp.receiver import OtlpService
+from collector.settings import OtlpSettings
+from collector.store.base import Batch, open_store
+
+BATCH = 512
+REQUESTS = 160
+CLIENTS = 2
+
+
+def _sdk_spans(count: int) -> list[ReadableSpan]:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "orders"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bench.otlp")
+    for i in range(count // 3 + 1):
+        produced = {"messaging.system": "kafka", "messaging.destination.name": "orders",
+                    "messaging.kafka.message.key": f"o-{i}", "messaging.operation.type": "send"}
+        with (tracer.start_as_current_span("POST /orders", kind=trace.SpanKind.SERVER,
+                                           attributes={"http.request.method": "POST"}),
+              tracer.start_as_current_span("orders send", kind=trace.SpanKind.PRODUCER,
+                                           attributes=produced) as producer):
+            context = producer.get_span_context()
+        with tracer.start_as_current_span("orders process", kind=trace.SpanKind.CONSUMER,
+                                          links=[trace.Link(context)],
+                                          attributes={"messaging.system": "kafka",
+                                                      "messaging.kafka.offset": i,
+                                                      "messaging.consumer.group.name": "billing"}):
+            pass
+    provider.shutdown()
+    return list(memory.get_finished_spans())[:count]
+
+
+def _bodies(spans: list[ReadableSpan]) -> list[bytes]:
+    return [bytes(encode_spans(spans[i:i + BATCH]).SerializeToString())
+            for i in range(0, len(spans), BATCH)]
+
+
+def _baseline(bodies: list[bytes], directory: Path) -> float:
+    store = open_store(f"sqlite:///{directory / 'baseline.db'}")
+    started = time.perf_counter()
+    for body in bodies:
+        store.write(Batch(spans=decode_traces(body, Encoding.PROTOBUF).spans))
+    elapsed = time.perf_counter() - started
+    store.close()
+    return len(bodies) * BATCH / elapsed
+
+
+def _client(host: str, port: int, bodies: list[bytes], latencies: list[float]) -> None:
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    headers = {"Content-Type": "application/x-protobuf"}
+    for body in bodies:
+        started = time.perf_counter()
+        conn.request("POST", "/v1/traces", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise RuntimeError(f"receiver answered {response.status}")
+    conn.close()
+
+
+def _through_http(bodies: list[bytes], directory: Path) -> tuple[float, list[float], int]:
+    store = open_store(f"sqlite:///{directory / 'http.db'}")
+    service = OtlpService(OtlpSettings(port=0), store).start()
+    host, port = service.http.address
+    latencies: list[float] = []
+    shares = [bodies[i::CLIENTS] for i in range(CLIENTS)]
+    threads = [threading.Thread(target=_client, args=(host, port, share, latencies))
+               for share in shares]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    service.close()
+    stored = int(store.query("SELECT COUNT(*) AS n FROM spans")[0]["n"])
+    store.close()
+    return len(bodies) * BATCH / elapsed, latencies, stored
+
+
+def otlp_http_spans_per_s() -> dict[str, Any]:
+    spans = _sdk_spans(2 * REQUESTS * BATCH)
+    bodies = _bodies(spans)
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = _baseline(bodies[REQUESTS:], Path(tmp))
+        rate, latencies, stored = _through_http(bodies[:REQUESTS], Path(tmp))
+    if stored != REQUESTS * BATCH:
+        raise RuntimeError(f"stored {stored} spans of {REQUESTS * BATCH}")
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return {
+        "bench": "otlp_http_spans_per_s",
+        "value": round(rate),
+        "unit": "spans/s",
+        "baseline": round(baseline),
+        "ratio": round(rate / baseline, 3),
+        "baseline_is": "the same bodies decoded and written in-process, no HTTP",
+        "p99_request_ms": round(p99 * 1000, 1),
+        "p50_request_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "spans_per_request": BATCH,
+        "requests": REQUESTS,
+        "clients": CLIENTS,
+        "target": 20_000,
+    }
+
+
+BENCHES = {"otlp_http_spans_per_s": otlp_http_spans_per_s}
