@@ -119,17 +119,34 @@ class FlowTracker:
         heap = self._heap
         while heap and heap[0][0] <= now:
             _, seq, flow = heapq.heappop(heap)
-            if flow.wake_seq == seq and flow.wake is not None:
-                flow.wake = None
+            if flow.wake_seq != seq:
+                continue  # superseded by an earlier wake
+            flow.wake = None
+            wake = flow.next_wake()
+            if wake is None:
+                continue
+            if wake > now:  # the flow moved on since: check again later
+                self._push(flow, wake)
+            else:
                 self._detect(flow, now)
         return self._flush()
 
     def next_deadline(self) -> datetime | None:
         """The earliest detection-clock time at which `on_tick` has something to decide."""
         heap = self._heap
-        while heap and (heap[0][2].wake_seq != heap[0][1] or heap[0][2].wake is None):
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        while heap:
+            wake, seq, flow = heap[0]
+            if flow.wake_seq == seq:
+                real = flow.next_wake()
+                if real == wake:
+                    return wake
+                heapq.heappop(heap)
+                flow.wake = None
+                if real is not None:
+                    self._push(flow, real)
+            else:
+                heapq.heappop(heap)
+        return None
 
     def restore(self, flows: Iterable[tuple[FlowSnapshot, Sequence[Event]]],
                 held: Iterable[Event] = ()) -> FlowUpdate:
@@ -286,7 +303,8 @@ class FlowTracker:
         if flow.flagged and (flow.status or flow.n_steps > flow.stuck_n):
             flow.flagged, flow.recovered = False, True
             self._alert(flow, AlertKind.FLOW_RECOVERED, flow.stuck_step, flow.entries[-1][T])
-        if not flow.alerted and flow.breached:
+        if not flow.alerted and (flow.late is not None or flow.det_over is not None) \
+                and flow.breached:
             flow.alerted = True
             step = flow.late_step if flow.late is not None else flow.det_step
             at = flow.entries[-1][T] if flow.late is not None else (self._now or flow.start[T])
@@ -295,12 +313,16 @@ class FlowTracker:
         self._schedule(flow)
 
     def _schedule(self, flow: Flow) -> None:
+        """Make sure the heap wakes the flow no later than it needs; a wake that comes early
+        is re-pushed when popped, so most steps (whose deadlines only move later) cost nothing."""
         wake = flow.next_wake()
-        if wake != flow.wake or (wake is not None and flow.wake_seq == 0):
-            self._seq += 1
-            flow.wake, flow.wake_seq = wake, self._seq
-            if wake is not None:
-                heapq.heappush(self._heap, (wake, self._seq, flow))
+        if wake is not None and (flow.wake is None or wake < flow.wake):
+            self._push(flow, wake)
+
+    def _push(self, flow: Flow, wake: datetime) -> None:
+        self._seq += 1
+        flow.wake, flow.wake_seq = wake, self._seq
+        heapq.heappush(self._heap, (wake, self._seq, flow))
 
     def _evict(self, flow: Flow) -> None:
         slot = self._corr.get(flow.corr)
@@ -386,13 +408,13 @@ def _version_at(defs: list[Compiled], t: datetime) -> Compiled:
 
 def snapshot(f: Flow) -> FlowSnapshot:
     last = f.entries[-1]
-    status = STATUS[f.status] if f.status else (FlowStatus.STUCK if f.flagged
-                                                else FlowStatus.RUNNING)
+    status = STATUS[f.status] if f.status else (_STUCK if f.flagged else _RUNNING)
+    d = f.d
     return FlowSnapshot(
-        instance_id=f.iid, correlation_id=f.corr, flow_type=f.d.flow_type,
-        definition_version=f.d.version, status=status, started_at=f.start[T],
-        last_event_at=last[T], last_event_type=last[TYPE], event_count=len(f.entries),
-        ended_at=f.ended, next_deadline=f.deadline, expected_next=f.expected,
-        stuck_step=f.stuck_step, stuck_since=f.stuck_since, sla_breached=f.breached,
-        sla_over=f.over, recovered=f.recovered,
+        f.iid, f.corr, d.flow_type, d.version, status, f.start[0], last[0], last[4],
+        len(f.entries), f.ended, f.deadline, f.expected, f.stuck_step, f.stuck_since,
+        f.breached, f.over, f.recovered,
     )
+
+
+_STUCK, _RUNNING = FlowStatus.STUCK, FlowStatus.RUNNING

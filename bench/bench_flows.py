@@ -1,0 +1,163 @@
+"""Flow engine benchmarks: correlation throughput, memory per open flow, discovery, accuracy.
+
+Each function returns one JSON-able line; baselines are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from collector.flows.definition import FlowDefinition, load_definitions
+from collector.flows.tracker import FlowTracker
+from collector.model import Event, Location
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PATH = ("OrderPlaced", "PaymentProcessed", "CustomerNotified", "InventoryReserved",
+        "ShippingScheduled", "OrderCompleted")
+LOC = Location("bench")
+
+
+def _definitions() -> tuple[FlowDefinition, ...]:
+    return load_definitions([ROOT / "schemas" / "flows"])
+
+
+def _order_events(flows: int, *, first: int = 0) -> list[Event]:
+    """Order flows starting 10 ms apart, each step 1 s after the last, interleaved in time."""
+    out: list[Event] = []
+    step = timedelta(seconds=1)
+    for n in range(first, first + flows):
+        corr = f"order-{n:08d}"
+        t = T0 + timedelta(milliseconds=10 * n)
+        prev = None
+        for i, kind in enumerate(PATH):
+            eid = f"{corr}-{i}"
+            out.append(Event(id=eid, type=kind, source="shop", occurred_at=t + i * step,
+                             correlation_id=corr, data=None, location=LOC, received_at=T0,
+                             causation_id=prev))
+            prev = eid
+    out.sort(key=lambda e: e.occurred_at)
+    return out
+
+
+def _line(name: str, value: float, unit: str, baseline: float | None,
+          **extra: Any) -> dict[str, Any]:
+    ratio = None if not baseline else round(value / baseline, 4)
+    return {"bench": name, "value": round(value, 4), "unit": unit, "baseline": baseline,
+            "ratio": ratio, **extra}
+
+
+def _rate(fn: Callable[[list[Event]], object], events: list[Event]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    fn(events)
+    return len(events) / (time.perf_counter() - started)
+
+
+def _track(events: list[Event], batch: int = 1000) -> None:
+    tracker = FlowTracker(_definitions())
+    lateness = timedelta(seconds=5)
+    for i in range(0, len(events), batch):
+        chunk = events[i:i + batch]
+        tracker.on_events(chunk)
+        tracker.on_tick(chunk[-1].occurred_at - lateness)
+
+
+def _group(events: list[Event]) -> None:
+    groups: dict[str, list[Event]] = {}
+    for e in events:
+        groups.setdefault(e.correlation_id, []).append(e)
+
+
+def bench_correlation() -> dict[str, Any]:
+    """Correlation and tracking in-process (batches of 1000, watermark ticks), events/s."""
+    events = _order_events(50_000)
+    baseline = _rate(_group, events)
+    value = max(_rate(_track, events) for _ in range(2))
+    return _line("correlation_events_per_s", value, "events/s", round(baseline),
+                 events=len(events), note="baseline: grouping events by correlation id only")
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _starts(first: int, count: int) -> Iterator[Event]:
+    for n in range(first, first + count):
+        yield Event(id=f"s-{n:08d}", type="OrderPlaced", source="shop",
+                    occurred_at=T0 + timedelta(microseconds=n * 37),
+                    correlation_id=f"order-{n:08d}", data=None, location=LOC, received_at=T0)
+
+
+def bench_open_flow_bytes(flows: int = 1_000_000) -> dict[str, Any]:
+    """RSS added per open flow with 1,000,000 flows open (each waiting after its start)."""
+    gc.collect()
+    before = _rss()
+    tracker = FlowTracker(_definitions())
+    for first in range(0, flows, 10_000):
+        tracker.on_events(_starts(first, 10_000))
+    gc.collect()
+    after = _rss()
+    assert tracker.open_flows == flows
+    per_flow = (after - before) / flows
+    baseline_dict = _dict_baseline(flows)
+    return _line("open_flow_bytes", per_flow, "bytes/flow", round(baseline_dict, 1),
+                 open_flows=flows, rss_total_mb=round(after / 2**20, 1),
+                 note="baseline: a dict of correlation id -> start time only")
+
+
+def _dict_baseline(flows: int) -> float:
+    gc.collect()
+    before = _rss()
+    d = {f"order-{n:08d}": T0 + timedelta(microseconds=n * 37) for n in range(flows)}
+    after = _rss()
+    del d
+    return (after - before) / flows
+
+
+BENCHES = {
+    "correlation_events_per_s": bench_correlation,
+    "open_flow_bytes": bench_open_flow_bytes,
+}
+
+
+BPIC2012 = SHARED / "datasets" / "bpic2012.xes.gz"
+
+
+def _plain_df(events: list[Event]) -> object:
+    traces: dict[str, list[tuple[datetime, int, str]]] = {}
+    for e in events:
+        traces.setdefault(e.correlation_id, []).append((e.occurred_at, e.sequence or 0, e.type))
+    counts: dict[tuple[str, str], int] = {}
+    for steps in traces.values():
+        steps.sort()
+        for a, b in itertools.pairwise(steps):
+            counts[a[2], b[2]] = counts.get((a[2], b[2]), 0) + 1
+    return counts
+
+
+def bench_discovery() -> dict[str, Any]:
+    """Discovery (DF graph with duration percentiles, variants) over BPIC 2012, events/s."""
+    from collector.flows.discovery import Discovery
+    from collector.xes import read_xes
+
+    started = time.perf_counter()
+    events = list(read_xes(BPIC2012, received_at=T0, keep_attributes=False))
+    parse_rate = len(events) / (time.perf_counter() - started)
+    baseline = _rate(_plain_df, events)
+    value = _rate(lambda evs: Discovery().add(evs).report(), events)
+    return _line("discovery_events_per_s", value, "events/s", round(baseline),
+                 events=len(events), xes_parse_events_per_s=round(parse_rate),
+                 note="baseline: plain directly-follows counting without durations or variants")
+
+
+BENCHES["discovery_events_per_s"] = bench_discovery

@@ -1,0 +1,95 @@
+"""Discovery: directly-follows graph, variants and deviations, checked on a real log."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import xml.etree.ElementTree as ET
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from collector.flows.discovery import Discovery, deviations, percentiles
+from collector.xes import read_xes
+
+from .conftest import ROOT, ev
+
+HELPDESK = ROOT.parent / "shared" / "datasets" / "helpdesk.xes.gz"
+NS = "{http://www.xes-standard.org/}"
+
+
+def independent_df_counts(path: Path) -> Counter[tuple[str, str]]:
+    """Straight from the log, another way: parse the whole tree, sort each trace by
+    (timestamp, position), count consecutive pairs."""
+    with gzip.open(path) as stream:
+        tree = ET.parse(stream)
+    counts: Counter[tuple[str, str]] = Counter()
+    for trace in tree.getroot().iter(f"{NS}trace"):
+        steps = []
+        for position, event in enumerate(trace.iter(f"{NS}event")):
+            attrs = {a.get("key"): a.get("value") for a in event}
+            steps.append((datetime.fromisoformat(attrs["time:timestamp"]), position,
+                          attrs["concept:name"]))
+        steps.sort()
+        counts.update((a[2], b[2]) for a, b in itertools.pairwise(steps))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def helpdesk_report():
+    events = list(read_xes(HELPDESK, received_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    return events, Discovery().add(events).report()
+
+
+def test_helpdesk_replay_directly_follows_counts_match_the_log(helpdesk_report):
+    events, report = helpdesk_report
+    assert len(events) == 21_348
+    ours: Counter[tuple[str, str]] = Counter()
+    for flow in report.values():
+        ours.update({(e.source, e.target): e.count for e in flow.edges})
+    expected = independent_df_counts(HELPDESK)
+    assert sum(expected.values()) == 21_348 - 4_580
+    assert ours == expected
+
+
+def test_helpdesk_variants(helpdesk_report):
+    _, report = helpdesk_report
+    variants = [v for flow in report.values() for v in flow.variants]
+    assert sum(v.count for v in variants) == 4_580
+    assert len({v.path for v in variants}) == len(variants)
+    top = max(variants, key=lambda v: v.count)
+    assert top.count == max(flow.variants[0].count for flow in report.values())
+
+
+def test_durations_and_percentiles():
+    report = Discovery().add([
+        ev("OrderPlaced", 0, "a"), ev("PaymentProcessed", 2, "a"),
+        ev("OrderPlaced", 0, "b"), ev("PaymentProcessed", 4, "b"),
+        ev("PaymentProcessed", 4, "b"),  # redelivered: counted once
+        ev("OrderPlaced", 0, "c"), ev("PaymentFailed", 1, "c"),
+    ]).report()
+    order = report["OrderPlaced"]
+    assert order.cases == 3
+    edge = next(e for e in order.edges if e.target == "PaymentProcessed")
+    assert (edge.count, edge.p50_s) == (2, 3.0)
+    assert [(v.path, v.count) for v in order.variants] == [
+        (("OrderPlaced", "PaymentProcessed"), 2), (("OrderPlaced", "PaymentFailed"), 1)]
+    assert percentiles([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx((3.0, 4.8, 4.96))
+
+
+def test_deviations_against_the_definition(definitions):
+    order = next(d for d in definitions if d.flow_type == "order")
+    happy = ["OrderPlaced", "PaymentProcessed", "InventoryReserved", "ShippingScheduled",
+             "OrderCompleted"]
+    assert deviations(happy, order) == []
+    found = deviations(["OrderPlaced", "CustomerNotified", "InventoryReserved",
+                        "PaymentProcessed", "OrderCompleted", "ShippingScheduled"], order)
+    assert [(d.kind, d.event_type) for d in found] == [
+        ("unexpected-event", "CustomerNotified"),
+        ("skipped-step", "InventoryReserved"),
+        ("wrong-order", "PaymentProcessed"),
+        ("skipped-step", "OrderCompleted"),
+        ("wrong-order", "ShippingScheduled"),
+    ]
