@@ -174,7 +174,8 @@ def deviations(path: Sequence[str], definition: FlowDefinition) -> list[Deviatio
         elif ended:
             found.append(Deviation("wrong-order", i, kind, current))
         elif kind not in nxt.get(current, ()):
-            gap = "skipped-step" if kind in _reachable(nxt, current) else "wrong-order"
+            gap: DeviationKind = ("skipped-step" if kind in _reachable(nxt, current)
+                                  else "wrong-order")
             found.append(Deviation(gap, i, kind, current))
         current = kind
         ended = ended or kind in definition.terminal
