@@ -8,6 +8,7 @@ __all__ = [
     "SchemaNotFound",
     "SchemaRejected",
     "TooComplex",
+    "VersionExists",
 ]
 
 
@@ -56,3 +57,12 @@ class TooComplex(CatalogError):
         )
         self.steps = steps
         self.pointer = pointer
+
+
+class VersionExists(CatalogError):
+    """A subject already has a version with that number."""
+
+    def __init__(self, subject: str, version: int) -> None:
+        super().__init__(f"{subject!r} already has a version {version}")
+        self.subject = subject
+        self.version = version

@@ -17,7 +17,8 @@ import pytest
 
 from catalog.compatibility import check
 
-CORPUS = Path(__file__).parents[2] / "../shared/acceptance/apicurio/jsonschema-compatibility-test-data.json"
+SHARED = Path(__file__).parents[2] / "../shared"
+CORPUS = SHARED / "acceptance/apicurio/jsonschema-compatibility-test-data.json"
 
 # (case key, direction) -> why this project's verdict differs from Apicurio's expectation.
 EXPECTED_DISAGREEMENTS: dict[tuple[str, str], str] = {

@@ -1,0 +1,98 @@
+"""The registry's file edge: ``<dir>/<EventType>/v<N>.json``, one file per version.
+
+The directory is the registry's storage: `load_registry` reads it (every file meta-schema
+checked; a refusal names the file and the keyword) and `write_version` adds the next file for a
+version `Registry.with_version` accepted. A subject may keep its own compatibility settings in
+``<dir>/<EventType>/compatibility.json`` (``{"mode": "FULL", "policy": "LENIENT"}``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from catalog.changes import Mode, Policy
+from catalog.exceptions import SchemaRejected
+from catalog.registry import Registry, SchemaVersion
+
+__all__ = ["load_registry", "read_schema", "write_settings", "write_version"]
+
+_VERSION_FILE = re.compile(r"^v(\d+)\.json$")
+SETTINGS_FILE = "compatibility.json"
+
+
+def read_schema(path: Path | str) -> Any:
+    """A schema document from a file; unreadable or not JSON raises `SchemaRejected`."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SchemaRejected(str(path), "", "", f"cannot read the file ({exc.strerror})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaRejected(str(path), "", "", f"not valid JSON ({exc})") from exc
+
+
+def load_registry(
+    directory: Path | str, mode: Mode = Mode.BACKWARD, policy: Policy = Policy.STRICT
+) -> Registry:
+    """Every subject under ``directory``; a missing directory is an empty registry."""
+    registry = Registry(mode=mode, policy=policy)
+    root = Path(directory)
+    if not root.is_dir():
+        return registry
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for number, path in _version_files(folder):
+            registry = registry.with_loaded(
+                folder.name, read_schema(path), source=str(path), version=number
+            )
+        settings = folder / SETTINGS_FILE
+        if settings.is_file():
+            registry = _with_settings(registry, folder.name, settings)
+    return registry
+
+
+def _version_files(folder: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in folder.iterdir():
+        match = _VERSION_FILE.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def _with_settings(registry: Registry, name: str, path: Path) -> Registry:
+    raw = read_schema(path)
+    try:
+        if not isinstance(raw, dict):
+            raise TypeError(raw)
+        mode = Mode(raw["mode"]) if "mode" in raw else None
+        policy = Policy(raw["policy"]) if "policy" in raw else None
+    except (TypeError, ValueError) as exc:
+        raise SchemaRejected(str(path), "mode", "", f"expected mode one of "
+                             f"{[m.value for m in Mode]} and policy STRICT or LENIENT") from exc
+    return registry.with_settings(name, mode, policy)
+
+
+def write_version(directory: Path | str, version: SchemaVersion) -> Path:
+    """Write an accepted version as ``<dir>/<subject>/v<N>.json``; never overwrites."""
+    folder = Path(directory) / version.subject
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"v{version.version}.json"
+    with path.open("x", encoding="utf-8") as out:
+        json.dump(version.schema, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    return path
+
+
+def write_settings(
+    directory: Path | str, subject: str, mode: Mode | None, policy: Policy | None
+) -> Path:
+    """Store a subject's own compatibility settings."""
+    folder = Path(directory) / subject
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SETTINGS_FILE
+    body = {k: v.value for k, v in (("mode", mode), ("policy", policy)) if v is not None}
+    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return path

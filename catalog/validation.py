@@ -1,0 +1,156 @@
+"""Live validation of event payloads against the registry: the per-event hot path.
+
+`Validator` compiles each (event type, version) once with jsonschema-rs (a compiled validator
+for draft 2020-12 and draft-07) and answers with `Finding` values: the JSON Pointer in the
+payload, the schema keyword that failed and its message. `ReferenceValidator` gives the same
+answers with jsonschema, the reference implementation, for readable messages and for checking
+the compiled one. Formats are annotations (not asserted), as both drafts' defaults say.
+
+The version an event names comes from its ``dataschema`` (``.../OrderPlaced/v2``), see
+`parse_dataschema`; without one the latest version is used. Counting findings per producer,
+event type and version is the pipeline's job; `tally` is a pure helper for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import jsonschema.validators
+import jsonschema_rs
+
+from catalog.metaschema import validator_class
+from catalog.registry import Registry
+
+__all__ = [
+    "Finding",
+    "ReferenceValidator",
+    "Tally",
+    "Validator",
+    "findings_of",
+    "parse_dataschema",
+    "tally",
+]
+
+_DATASCHEMA = re.compile(r"(?:^|/)(?P<type>[^/]+)/v(?P<version>\d+)(?:\.json)?/?(?:[?#].*)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One violation: where in the payload, which keyword, and what it says."""
+
+    pointer: str
+    keyword: str
+    message: str
+
+
+def parse_dataschema(dataschema: str | None) -> tuple[str | None, int | None]:
+    """``"https://x/schemas/OrderPlaced/v2"`` -> ``("OrderPlaced", 2)``; else ``(None, None)``."""
+    if not dataschema:
+        return None, None
+    match = _DATASCHEMA.search(dataschema)
+    if match is None:
+        return None, None
+    return match.group("type"), int(match.group("version"))
+
+
+def _pointer(path: Sequence[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _keyword(schema_path: Sequence[str | int]) -> str:
+    for part in reversed(schema_path):
+        if isinstance(part, str):
+            return part
+    return "false"
+
+
+def findings_of(compiled: Any, data: Any) -> list[Finding]:
+    """The findings of a compiled jsonschema-rs validator for ``data`` (empty when valid)."""
+    if compiled.is_valid(data):
+        return []
+    return [
+        Finding(_pointer(e.instance_path), _keyword(e.schema_path), e.message)
+        for e in compiled.iter_errors(data)
+    ]
+
+
+class Validator:
+    """Validates payloads against a registry; compiled validators are cached per version.
+
+    The registry is a value, so the cache never goes stale: build a new `Validator` (or call
+    `with_registry`) when a new registry is loaded.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._compiled: dict[tuple[str, int | None], Any] = {}
+
+    def with_registry(self, registry: Registry) -> Validator:
+        return Validator(registry)
+
+    def knows(self, event_type: str) -> bool:
+        return event_type in self.registry and self.registry.subject(event_type).latest is not None
+
+    def compiled(self, event_type: str, version: int | None) -> Any:
+        """The compiled validator; raises `SchemaNotFound` for an unknown type or version."""
+        key = (event_type, version)
+        found = self._compiled.get(key)
+        if found is None:
+            schema = self.registry.get(event_type, version).schema
+            found = self._compiled[key] = jsonschema_rs.validator_for(schema)
+        return found
+
+    def validate(self, event_type: str, version: int | None, data: Any) -> list[Finding]:
+        """Findings of ``data`` against the type's version (latest when None); [] when valid."""
+        return findings_of(self.compiled(event_type, version), data)
+
+    def is_valid(self, event_type: str, version: int | None, data: Any) -> bool:
+        return bool(self.compiled(event_type, version).is_valid(data))
+
+
+class ReferenceValidator:
+    """The same answers as `Validator`, computed by jsonschema (slower, reference messages)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._validators: dict[tuple[str, int | None], Any] = {}
+
+    def validate(self, event_type: str, version: int | None, data: Any) -> list[Finding]:
+        key = (event_type, version)
+        validator = self._validators.get(key)
+        if validator is None:
+            schema = self.registry.get(event_type, version).schema
+            cls = validator_class(schema) or jsonschema.Draft202012Validator
+            validator = self._validators[key] = cls(schema)
+        return [
+            Finding(_pointer(list(e.absolute_path)), str(e.validator), e.message)
+            for e in validator.iter_errors(data)
+        ]
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts for one (producer, event type, version)."""
+
+    checked: int = 0
+    invalid: int = 0
+    keywords: Counter[str] = field(default_factory=Counter)
+
+
+def tally(
+    results: Iterable[tuple[str, str, int | None, Sequence[Finding]]],
+) -> dict[tuple[str, str, int | None], Tally]:
+    """Fold (producer, event type, version, findings) into counts per key."""
+    out: dict[tuple[str, str, int | None], Tally] = {}
+    for producer, event_type, version, findings in results:
+        counts = out.setdefault((producer, event_type, version), Tally())
+        counts.checked += 1
+        if findings:
+            counts.invalid += 1
+            counts.keywords.update(f.keyword for f in findings)
+    return out
