@@ -1,0 +1,173 @@
+"""``choreoscope flows show|stuck|breaches|variants|settle``: the flows in a store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.exceptions import ConfigError
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "flows", help="flow instances: show one, list stuck flows and SLA breaches, variants")
+    sub = p.add_subparsers(dest="flows_command", metavar="ACTION", required=True)
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        a: argparse.ArgumentParser = sub.add_parser(name, help=help)
+        a.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
+        a.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return a
+
+    show = action("show", "one flow by instance id or correlation id, with its events")
+    show.add_argument("id", metavar="ID", help="instance id or correlation id")
+    show.set_defaults(handler=_show)
+    for name, help, handler in (("stuck", "flows stuck now, with the step", _stuck),
+                                ("breaches", "flows that broke a deadline or SLA", _breaches)):
+        a = action(name, help)
+        a.add_argument("--flow-type", help="only this flow type")
+        a.set_defaults(handler=handler)
+    variants = action("variants", "paths the flows really take, and directly-follows counts")
+    variants.add_argument("--flow-type", help="only this flow type")
+    variants.add_argument("--limit", type=int, default=20, help="variants per flow type")
+    variants.set_defaults(handler=_variants)
+    settle = action("settle", "advance the detection clock of a stored history to TIME")
+    settle.add_argument("--at", required=True, metavar="TIME",
+                        help="ISO 8601 time with a UTC offset, e.g. 2026-01-01T12:00:00Z")
+    settle.set_defaults(handler=_settle)
+
+
+def _context(args: argparse.Namespace, *, read_only: bool = True) -> tuple[Any, Any]:
+    from collector.flows.definition import load_definitions
+    from collector.settings import load_settings
+    from collector.store.base import open_store
+
+    settings = load_settings(args.config, store=args.store)
+    folder = settings.schemas_dir / "flows"
+    definitions = load_definitions([folder]) if folder.is_dir() else ()
+    return open_store(settings.store, read_only=read_only), definitions
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)  # the CLI is an edge: "now" for how long a flow has been stuck
+
+
+def _emit(args: argparse.Namespace, value: Any, table: list[str]) -> int:
+    if args.json:
+        sys.stdout.write(json.dumps(value, indent=None if isinstance(value, list) else 2,
+                                    default=str) + "\n")
+    else:
+        sys.stdout.write("\n".join(table) + ("\n" if table else ""))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from collector.flows.query import show
+
+    store, definitions = _context(args)
+    try:
+        found = show(store, args.id, definitions, now=_now())
+    finally:
+        store.close()
+    if not found:
+        print(f"choreoscope: no flow with instance or correlation id {args.id!r}",
+              file=sys.stderr)
+        return 1
+    lines: list[str] = []
+    for f in found:
+        lines.append(f"{f['flow_type']} v{f['definition_version']} {f['instance_id']} "
+                     f"(correlation {f['correlation_id']}): {f['status']}"
+                     + (" (recovered)" if f["recovered"] else ""))
+        if f["stuck_step"]:
+            lines.append(f"  stuck after {f['stuck_step']} since {f['stuck_since']}")
+        if f["sla_breached"]:
+            lines.append(f"  SLA breached by {f['sla_over_s']} s")
+        if f["time_left_s"] is not None:
+            lines.append(f"  next: {', '.join(f['expected_next'])} by {f['next_deadline']} "
+                         f"({f['time_left_s']:.1f} s left)")
+        for e in f["events"]:
+            took = f" +{e['duration_s']:.3f} s" if "duration_s" in e else ""
+            late = " LATE" if e.get("late") else ""
+            lines.append(f"  {e['at']}  {e['type']}{took}{late}")
+        lines.extend(f"  deviation: {d['kind']} {d['event_type']} after {d['after']}"
+                     for d in f["deviations"])
+    return _emit(args, found if len(found) > 1 else found[0], lines)
+
+
+def _stuck(args: argparse.Namespace) -> int:
+    from collector.flows.query import stuck
+
+    store, _ = _context(args)
+    try:
+        rows = stuck(store, now=_now(), flow_type=args.flow_type)
+    finally:
+        store.close()
+    lines = [f"{r['correlation_id']}\t{r['flow_type']}\tstuck after {r['step']}\t"
+             f"since {r['stuck_since']}" for r in rows]
+    return _emit(args, rows, lines or ["no stuck flows"])
+
+
+def _breaches(args: argparse.Namespace) -> int:
+    from collector.flows.query import breaches
+
+    store, _ = _context(args)
+    try:
+        rows = breaches(store, flow_type=args.flow_type)
+    finally:
+        store.close()
+    lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\tover {r['over_s']} s\t"
+             f"{r['status']}" for r in rows]
+    return _emit(args, rows, lines or ["no SLA breaches"])
+
+
+def _variants(args: argparse.Namespace) -> int:
+    from collector.flows.query import discover
+
+    store, definitions = _context(args)
+    try:
+        report = discover(store, definitions, flow_type=args.flow_type)
+    finally:
+        store.close()
+    out: dict[str, Any] = {}
+    lines: list[str] = []
+    for ft, r in report.items():
+        out[ft] = {
+            "cases": r.cases, "events": r.events,
+            "variants": [{"path": list(v.path), "count": v.count, "share": round(v.share, 6)}
+                         for v in r.variants[:args.limit]],
+            "variant_count": len(r.variants),
+            "edges": [{"from": e.source, "to": e.target, "count": e.count, "p50_s": e.p50_s,
+                       "p95_s": e.p95_s, "p99_s": e.p99_s} for e in r.edges],
+        }
+        lines.append(f"{ft}: {r.cases} flows, {len(r.variants)} variants")
+        lines.extend(f"  {v.count:>7}  {v.share:6.1%}  {' -> '.join(v.path)}"
+                     for v in r.variants[:args.limit])
+    return _emit(args, out, lines or ["no events"])
+
+
+def _settle(args: argparse.Namespace) -> int:
+    from collector.flows.query import settle
+
+    try:
+        at = datetime.fromisoformat(args.at)
+    except ValueError:
+        raise ConfigError("--at", args.at, "an ISO 8601 time such as 2026-01-01T12:00:00Z") \
+            from None
+    if at.tzinfo is None:
+        raise ConfigError("--at", args.at, "a time with a UTC offset (Z or +HH:MM)")
+    store, definitions = _context(args, read_only=False)
+    try:
+        result = settle(store, definitions, at)
+    finally:
+        store.close()
+    value = {"at": at.isoformat(), "open_before": result.open_before,
+             "changed": result.changed, "stuck": result.stuck, "breached": result.breached,
+             "alerts": result.alerts}
+    return _emit(args, value, [
+        f"settled at {at.isoformat()}: {result.open_before} open flows, {result.changed} "
+        f"changed, {result.stuck} stuck, {result.breached} breached, {result.alerts} alerts"])

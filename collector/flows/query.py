@@ -1,0 +1,192 @@
+"""Reading flows back from the store: one flow, stuck flows, breaches, discovery, settling.
+
+The store edge of the flow engine, for the CLI and the dashboard: each function takes a `Store`
+and returns plain values (dicts ready for JSON). Settling is the one writer: it rebuilds the open
+flows, advances the detection clock and commits what it found in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from collector.flows.definition import FlowDefinition
+from collector.flows.discovery import Discovery, deviations
+from collector.flows.tracker import FlowTracker
+from collector.model import Event, FlowSnapshot, Location
+from collector.store._time import from_text, to_text
+from collector.store.base import Batch, Store
+
+__all__ = ["SettleResult", "breaches", "discover", "restore_tracker", "settle", "show", "stuck"]
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return round((later - earlier).total_seconds(), 6)
+
+
+def stuck(store: Store, *, now: datetime, flow_type: str | None = None) -> list[dict[str, Any]]:
+    """Flows stuck now: the step each waits after, since when and for how long."""
+    sql = ("SELECT instance_id, correlation_id, flow_type, stuck_step, stuck_since, started_at, "
+           "last_event_type, last_event_at, expected_next, definition_version FROM flows "
+           "WHERE status = 'stuck'")
+    rows = store.query(*_by_type(sql, flow_type, "stuck_since"))
+    out = []
+    for r in rows:
+        since = from_text(r["stuck_since"]) if r["stuck_since"] else None
+        out.append({
+            "correlation_id": r["correlation_id"], "flow_type": r["flow_type"],
+            "step": r["stuck_step"], "instance_id": r["instance_id"],
+            "stuck_since": r["stuck_since"], "stuck_for_s": _seconds(now, since),
+            "expected_next": _json_list(r["expected_next"]), "started_at": r["started_at"],
+            "last_event_type": r["last_event_type"], "last_event_at": r["last_event_at"],
+            "definition_version": r["definition_version"],
+        })
+    return out
+
+
+def breaches(store: Store, *, flow_type: str | None = None) -> list[dict[str, Any]]:
+    """Flows that broke a step deadline or their SLA: the step (``end-to-end`` for the whole
+    flow) comes from the SlaBreached alert written with the verdict."""
+    sql = ("SELECT f.instance_id, f.correlation_id, f.flow_type, f.status, f.sla_over_s, "
+           "f.started_at, f.ended_at, f.definition_version, o.step AS alert_step, "
+           "o.alert_id, f.stuck_step FROM flows f LEFT JOIN outbox o ON o.instance_id = "
+           "f.instance_id AND o.kind = 'SlaBreached' WHERE f.sla_breached = 1")
+    rows = store.query(*_by_type(sql, flow_type, "f.started_at", column="f.flow_type"))
+    return [{
+        "correlation_id": r["correlation_id"], "flow_type": r["flow_type"],
+        "step": r["alert_step"] or (r["stuck_step"] if r["alert_id"] is None and r["stuck_step"]
+                                    else "end-to-end"),
+        "instance_id": r["instance_id"], "status": r["status"], "over_s": r["sla_over_s"],
+        "started_at": r["started_at"], "ended_at": r["ended_at"], "alert_id": r["alert_id"],
+        "definition_version": r["definition_version"],
+    } for r in rows]
+
+
+def show(store: Store, key: str, definitions: Sequence[FlowDefinition], *,
+         now: datetime) -> list[dict[str, Any]]:
+    """Every instance with this instance id or correlation id: state, events with per-step
+    durations, deviations from its definition, and time left before its next deadline."""
+    snaps = store.flows_by_correlation(key)
+    if not snaps:
+        rows = store.query("SELECT correlation_id FROM flows WHERE instance_id = ?", (key,))
+        snaps = [s for r in rows for s in store.flows_by_correlation(r["correlation_id"])
+                 if s.instance_id == key]
+    by_version = {(d.flow_type, d.version): d for d in definitions}
+    return [_show_one(store, s, by_version.get((s.flow_type, s.definition_version)), now)
+            for s in snaps]
+
+
+def _show_one(store: Store, s: FlowSnapshot, d: FlowDefinition | None,
+              now: datetime) -> dict[str, Any]:
+    events = store.flow_events(s.instance_id)
+    trace = Discovery().add(events).traces().get(s.correlation_id, [])
+    steps = _steps(trace, d)
+    left = None
+    if s.next_deadline is not None and s.ended_at is None:
+        left = _seconds(s.next_deadline, now)
+    return {
+        "instance_id": s.instance_id, "correlation_id": s.correlation_id,
+        "flow_type": s.flow_type, "definition_version": s.definition_version,
+        "status": s.status.value, "started_at": _t(s.started_at), "ended_at": _t(s.ended_at),
+        "last_event_type": s.last_event_type, "last_event_at": _t(s.last_event_at),
+        "event_count": s.event_count, "expected_next": list(s.expected_next),
+        "next_deadline": _t(s.next_deadline), "time_left_s": left,
+        "stuck_step": s.stuck_step, "stuck_since": _t(s.stuck_since), "recovered": s.recovered,
+        "sla_breached": s.sla_breached,
+        "sla_over_s": None if s.sla_over is None else s.sla_over.total_seconds(),
+        "events": steps,
+        "deviations": [] if d is None else [
+            {"kind": x.kind, "event_type": x.event_type, "after": x.after, "position": x.position}
+            for x in deviations([k for k, _ in trace], d)],
+    }
+
+
+def _steps(trace: list[tuple[str, datetime]], d: FlowDefinition | None) -> list[dict[str, Any]]:
+    """Each event with the time since the previous step event, against its deadline."""
+    out: list[dict[str, Any]] = []
+    known = d.event_types if d is not None else None
+    prev: tuple[str, datetime] | None = None
+    for kind, at in trace:
+        is_step = known is None or kind in known
+        row: dict[str, Any] = {"type": kind, "at": _t(at), "step": is_step}
+        if is_step and prev is not None:
+            row["after"] = prev[0]
+            row["duration_s"] = _seconds(at, prev[1])
+            t = d.transition_from(prev[0]) if d is not None else None
+            if t is not None:
+                row["deadline_s"] = t.deadline.total_seconds()
+                row["late"] = at - prev[1] > t.deadline
+        if is_step:
+            prev = (kind, at)
+        out.append(row)
+    return out
+
+
+def discover(store: Store, definitions: Sequence[FlowDefinition], *,
+             flow_type: str | None = None) -> dict[str, Any]:
+    """Directly-follows graphs and variants of the stored events, per flow type."""
+    rows = store.query("SELECT source, id, type, occurred_at, correlation_id, causation_id, "
+                       "sequence FROM events")
+    discovery = Discovery.for_definitions(definitions).add(_light_events(rows))
+    report = discovery.report()
+    return {ft: r for ft, r in report.items() if flow_type is None or ft == flow_type}
+
+
+def _light_events(rows: Iterable[dict[str, Any]]) -> Iterable[Event]:
+    loc = Location("store")
+    for r in rows:
+        at = from_text(r["occurred_at"])
+        yield Event(id=r["id"], type=r["type"], source=r["source"], occurred_at=at,
+                    correlation_id=r["correlation_id"], data=None, location=loc,
+                    received_at=at, causation_id=r["causation_id"], sequence=r["sequence"])
+
+
+def restore_tracker(store: Store, definitions: Sequence[FlowDefinition]) -> FlowTracker:
+    """A tracker holding the store's open flows, their verdicts as stored."""
+    tracker = FlowTracker(definitions)
+    tracker.restore((snap, store.flow_events(snap.instance_id)) for snap in store.open_flows())
+    return tracker
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    at: datetime
+    open_before: int
+    changed: int
+    stuck: int
+    breached: int
+    alerts: int
+
+
+def settle(store: Store, definitions: Sequence[FlowDefinition], at: datetime) -> SettleResult:
+    """Advance the detection clock of a stored history to ``at`` and commit the verdicts."""
+    tracker = restore_tracker(store, definitions)
+    open_before = tracker.open_flows
+    update = tracker.on_tick(at)
+    store.write(Batch(flows=list(update.flows), alerts=list(update.alerts)))
+    return SettleResult(
+        at=at, open_before=open_before, changed=len(update.flows),
+        stuck=sum(1 for f in update.flows if f.status.value == "stuck"),
+        breached=sum(1 for f in update.flows if f.sla_breached), alerts=len(update.alerts),
+    )
+
+
+def _by_type(sql: str, flow_type: str | None, order: str,
+             column: str = "flow_type") -> tuple[str, tuple[Any, ...]]:
+    if flow_type is None:
+        return f"{sql} ORDER BY {order}", ()
+    return f"{sql} AND {column} = ? ORDER BY {order}", (flow_type,)
+
+
+def _json_list(text: str | None) -> list[Any]:
+    import orjson
+
+    return list(orjson.loads(text)) if text else []
+
+
+def _t(at: datetime | None) -> str | None:
+    return None if at is None else to_text(at)
