@@ -86,6 +86,14 @@ class Store(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """A read-only query for reports and the dashboard (rows as dicts)."""
 
+    def delete_older_than(self, cutoff: datetime, limit: int) -> int:
+        """Retention: delete at most ``limit`` rows of each of events (with their business keys),
+        spans, dead letters and metrics older than ``cutoff``, in one short transaction; flows
+        keep their summary. Returns how many rows went; call again until it answers 0."""
+
+    def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
+        """Remove dead letters (by ``dl_id``) that a replay turned into events."""
+
     def close(self) -> None: ...
 
 

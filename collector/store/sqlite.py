@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,9 @@ from collector.store.base import Batch
 __all__ = ["SqliteStore", "migrations"]
 
 _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
+_RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("dead_letters", "received_at"),
+             ("metrics", "at"))
+"""Tables retention deletes from, with the time column it goes by (constants, not input)."""
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -153,6 +156,42 @@ class SqliteStore:
                 return self._db.execute(sql, params).rowcount
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write to {self.url}: {exc}") from exc
+
+    def delete_older_than(self, cutoff: datetime, limit: int) -> int:
+        at = to_text(cutoff)
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                gone = db.execute(
+                    "DELETE FROM business_keys WHERE (source, id) IN (SELECT source, id FROM "
+                    "events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
+                    (at, limit)).rowcount
+                for table, column in _RETAINED:
+                    gone += db.execute(
+                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
+                        f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+                db.execute("COMMIT")
+                return gone
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"cannot apply retention to {self.url}: {exc}") from exc
+                raise
+
+    def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                n = sum(self._db.execute("DELETE FROM dead_letters WHERE dl_id = ?",
+                                         (i,)).rowcount for i in dl_ids)
+                self._db.execute("COMMIT")
+                return n
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StoreError(f"cannot apply retention to {self.url}: {exc}") from exc
 
     # -- reads ------------------------------------------------------------------------------
 
