@@ -222,7 +222,7 @@ class SpanLink:
 
     trace_id: str
     span_id: str
-    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +246,7 @@ class Span:
     status: SpanStatus = SpanStatus.UNSET
     status_message: str = ""
     links: tuple[SpanLink, ...] = ()
-    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict, hash=False)
     scope: str = ""
     """The instrumentation scope's name (e.g. ``opentelemetry.instrumentation.kafka``)."""
 
