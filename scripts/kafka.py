@@ -171,8 +171,9 @@ class KafkaBroker:
             raise BrokerError(f"no Kafka jars in {self.libs}: run scripts/kafka.py fetch")
         props = self._write_config()
         if not self._formatted:
-            self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props),
-                       "--ignore-formatted")
+            # --cluster-id=ID: a base64url id may start with '-', which argparse takes for a flag
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}",
+                       "--config", str(props), "--ignore-formatted")
             self._formatted = True
         start_at = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")

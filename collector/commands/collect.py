@@ -1,0 +1,131 @@
+"""``choreoscope collect``: run the collector against the configured Kafka cluster.
+
+Reads the watched topics with its own consumer group, writes events, flows, dead letters and
+the positions they were read from in one store transaction per batch, serves its health in the
+Prometheus text format, and stops cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collector.pipeline import Pipeline
+    from collector.settings import Settings
+    from collector.store.base import Store
+
+__all__ = ["build_pipeline", "register"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "collect", help="collect events from Kafka into the store")
+    p.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]")
+    p.add_argument("--topics", metavar="T1,T2", help="topics to read (comma-separated)")
+    p.add_argument("--topic-pattern", metavar="REGEX", help="read every topic matching REGEX")
+    p.add_argument("--group-id", help="the collector's own consumer group")
+    p.add_argument("--start", metavar="earliest|latest|TIME",
+                   help="where partitions without a stored position start")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="Prometheus endpoint port (0: off)")
+    p.add_argument("--until-idle", type=float, metavar="SECONDS",
+                   help="exit once no record has arrived for SECONDS and nothing is lagging")
+    p.set_defaults(handler=_collect)
+
+
+def build_pipeline(settings: Settings, store: Store) -> Pipeline:
+    """The pipeline the collector runs: envelope rules, flow tracker restored from the store."""
+    from collector.envelope import Decoder, build_rules
+    from collector.flows.definition import load_definitions
+    from collector.flows.query import restore_tracker
+    from collector.pipeline import Pipeline
+
+    folder = settings.schemas_dir / "flows"
+    definitions = load_definitions([folder]) if folder.is_dir() else ()
+    tracker = restore_tracker(store, definitions) if definitions else None
+    return Pipeline(store, Decoder(build_rules(settings)), tracker=tracker)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from collector.settings import load_settings
+
+    kafka = {
+        "bootstrap_servers": args.bootstrap_servers,
+        "topics": None if args.topics is None else tuple(
+            t.strip() for t in args.topics.split(",") if t.strip()),
+        "topic_pattern": args.topic_pattern,
+        "group_id": args.group_id,
+        "start": args.start,
+        "metrics_port": args.metrics_port,
+    }
+    return load_settings(args.config, store=args.store, kafka=kafka)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from collector.kafka._client import client_config, masked
+    from collector.kafka.health import Health, MetricsServer
+    from collector.kafka.runner import CollectOptions, KafkaCollector
+    from collector.kafka.tap import KafkaTap, TapOptions
+    from collector.store.base import open_store
+
+    settings = _settings(args)
+    if logging.getLogger().level > logging.DEBUG:
+        # kafka-python logs every failed reconnect; the tap logs one line per state change.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    k = settings.kafka
+    logger.info("kafka client %s", masked(client_config(k)))
+    store = open_store(settings.store)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server = None
+    try:
+        pipeline = build_pipeline(settings, store)
+        tap = KafkaTap(TapOptions.from_settings(k), store.positions)
+        health = Health(monotonic=time.monotonic)
+        if k.metrics_port:
+            server = MetricsServer(health.registry, k.metrics_host, k.metrics_port)
+            logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
+        r = settings.retention
+        options = CollectOptions(
+            batch_max=k.batch_max, batch_wait=k.batch_wait_ms / 1000,
+            health_every=k.metrics_every_s, retention_batch=r.batch_size,
+            retention_every=r.every_s,
+            retention=None if r.max_age_days is None else timedelta(days=r.max_age_days))
+        collector = KafkaCollector(tap, pipeline, options=options, health=health,
+                                   now=lambda: datetime.now(UTC))
+        collector.run(stop, _idle_check(args.until_idle, time.monotonic))
+    finally:
+        if server is not None:
+            server.close()
+        store.close()
+    s = pipeline.stats
+    print(f"collected {s.observations} records: {s.events} events, "
+          f"{s.dead_letters} dead letters, {s.writes} store transactions")
+    return 0
+
+
+def _idle_check(seconds: float | None, monotonic: Any) -> Any:
+    if seconds is None:
+        return None
+    state = {"seen": -1, "since": monotonic()}
+
+    def idle(collector: Any) -> bool:
+        seen = collector.pipeline.stats.observations
+        if seen != state["seen"]:
+            state["seen"], state["since"] = seen, monotonic()
+            return False
+        lagging = any(collector.tap.lag().values())
+        return not lagging and monotonic() - state["since"] >= seconds
+
+    return idle

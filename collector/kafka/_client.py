@@ -1,0 +1,46 @@
+"""kafka-python client configuration from the settings: connection and security passthrough.
+
+Secrets travel as `pydantic.SecretStr` until the very dict handed to kafka-python; `masked`
+gives the same dict with every secret replaced, for log lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.settings import KafkaSettings
+
+__all__ = ["client_config", "masked"]
+
+_SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
+
+
+def client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """The connection and security arguments shared by the consumer and the producer."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers.split(","),
+        "client_id": kafka.client_id,
+        "security_protocol": kafka.security_protocol,
+        "reconnect_backoff_ms": 100,
+        "reconnect_backoff_max_ms": 10_000,
+        "retry_backoff_ms": 200,
+    }
+    if kafka.sasl_mechanism is not None:
+        config["sasl_mechanism"] = kafka.sasl_mechanism
+        config["sasl_plain_username"] = kafka.sasl_username
+        if kafka.sasl_password is not None:
+            config["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        config["ssl_check_hostname"] = kafka.ssl_check_hostname
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(kafka, name)
+            if path is not None:
+                config[name] = str(path)
+        if kafka.ssl_password is not None:
+            config["ssl_password"] = kafka.ssl_password.get_secret_value()
+    return config
+
+
+def masked(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration safe to log: secrets replaced by ``***``."""
+    return {k: ("***" if k in _SECRET_KEYS and v is not None else v) for k, v in config.items()}

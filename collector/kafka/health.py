@@ -1,0 +1,100 @@
+"""The collector's own health: lag per partition, records/s, dead letters/s, store write latency.
+
+`Health` keeps the numbers in a private Prometheus registry (served in the text format on a
+local port, so existing alerting can watch the collector) and turns them into store samples
+(``Batch.metrics``) for the dashboard.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from collector.pipeline import PipelineStats
+
+__all__ = ["Health", "MetricsServer"]
+
+Sample = tuple[str, dict[str, str], float, datetime]
+
+
+class Health:
+    """Collector health, updated after each pipeline step and sampled every few seconds."""
+
+    def __init__(self, *, monotonic: Callable[[], float]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.records = Counter("choreoscope_records", "Records read from Kafka", registry=r)
+        self.dead = Counter("choreoscope_dead_letters", "Records that became dead letters",
+                            ["reason"], registry=r)
+        self.lag = Gauge("choreoscope_consumer_lag", "Records not read yet",
+                         ["topic", "partition"], registry=r)
+        self.rate = Gauge("choreoscope_records_per_second", "Records read per second",
+                          registry=r)
+        self.dead_rate = Gauge("choreoscope_dead_letters_per_second",
+                               "Dead letters per second", registry=r)
+        self.write_latency = Histogram(
+            "choreoscope_store_write_seconds", "Time of one store transaction", registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+        self.kafka_up = Gauge("choreoscope_kafka_up", "1 when the broker is reachable",
+                              registry=r)
+        self._monotonic = monotonic
+        self._last_at = monotonic()
+        self._last_records = 0
+        self._last_dead = 0
+        self._seen_dead: dict[str, int] = {}
+        self._counted_records = 0
+
+    def on_step(self, stats: PipelineStats, wrote: bool) -> None:
+        """After a pipeline step: count what it did (from the pipeline's running totals)."""
+        self.records.inc(stats.observations - self._counted_records)
+        self._counted_records = stats.observations
+        for reason, n in stats.dead_letters_by_reason.items():
+            seen = self._seen_dead.get(reason, 0)
+            if n > seen:
+                self.dead.labels(reason).inc(n - seen)
+                self._seen_dead[reason] = n
+        if wrote:
+            self.write_latency.observe(stats.last_write_seconds)
+
+    def sample(self, stats: PipelineStats, lag: Mapping[tuple[str, int], int], kafka_up: bool,
+               at: datetime) -> list[Sample]:
+        """Update the rates and gauges; the samples to store with the next batch."""
+        now = self._monotonic()
+        elapsed = max(now - self._last_at, 1e-9)
+        rate = (stats.observations - self._last_records) / elapsed
+        dead_rate = (stats.dead_letters - self._last_dead) / elapsed
+        self._last_at, self._last_records, self._last_dead = (
+            now, stats.observations, stats.dead_letters)
+        self.rate.set(rate)
+        self.dead_rate.set(dead_rate)
+        self.kafka_up.set(1.0 if kafka_up else 0.0)
+        samples: list[Sample] = [
+            ("records_per_second", {}, rate, at),
+            ("dead_letters_per_second", {}, dead_rate, at),
+            ("store_write_seconds", {}, stats.last_write_seconds, at),
+            ("kafka_up", {}, 1.0 if kafka_up else 0.0, at),
+        ]
+        for (topic, partition), n in sorted(lag.items()):
+            self.lag.labels(topic, str(partition)).set(n)
+            samples.append(("consumer_lag", {"topic": topic, "partition": str(partition)},
+                            float(n), at))
+        return samples
+
+
+class MetricsServer:
+    """The Prometheus text endpoint (``GET /metrics``) on a local port, in a daemon thread."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self._server: Any
+        self._thread: threading.Thread
+        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        self.port: int = self._server.server_port
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

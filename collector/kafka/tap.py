@@ -1,0 +1,310 @@
+"""The Kafka tap: records of the watched topics in, `Observation` values and positions out.
+
+It reads with its own consumer group and never writes to the topics. Where to read from is the
+store's business: when partitions are assigned, each is positioned at the next offset stored
+with the events read from it (``Store.positions``), or by the start policy if none is stored.
+Offsets are committed to Kafka only after the store commit, so lag tools keep working.
+
+A broker that goes away is not an error: kafka-python reconnects with backoff, and the tap logs
+one line when the link is lost and one when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+
+from collector.kafka._client import client_config
+from collector.kafka.exceptions import KafkaEdgeError
+from collector.model import Location, Observation
+from collector.settings import KafkaSettings
+from collector.store.base import Position
+
+__all__ = ["KafkaTap", "TapOptions", "consumer_config"]
+
+logger = logging.getLogger(__name__)
+
+StartPolicy = Literal["earliest", "latest"] | datetime
+StoredPositions = Callable[[str], Mapping[tuple[str, int], int]]
+
+
+@dataclass(frozen=True, slots=True)
+class TapOptions:
+    """What the tap reads and how it connects (plain values, built from `KafkaSettings`)."""
+
+    topics: tuple[str, ...] = ()
+    pattern: str | None = None
+    group_id: str = "choreoscope"
+    start: StartPolicy = "earliest"
+    max_poll_records: int = 5000
+    metadata_max_age_ms: int = 10_000
+    """How soon new topics matching the pattern are found."""
+    client: Mapping[str, Any] = field(default_factory=dict)
+    """Connection and security arguments for kafka-python (see ``_client.client_config``)."""
+
+    @classmethod
+    def from_settings(cls, kafka: KafkaSettings) -> TapOptions:
+        start: StartPolicy = "earliest"
+        if kafka.start == "latest":
+            start = "latest"
+        elif kafka.start != "earliest":
+            start = datetime.fromisoformat(kafka.start)
+        return cls(topics=kafka.topics, pattern=kafka.topic_pattern, group_id=kafka.group_id,
+                   start=start, max_poll_records=kafka.max_poll_records,
+                   client=client_config(kafka))
+
+    @property
+    def source(self) -> str:
+        """The reader name positions are stored under."""
+        return f"kafka:{self.group_id}"
+
+
+def consumer_config(options: TapOptions) -> dict[str, Any]:
+    """The consumer configuration; the benchmark's raw baseline uses exactly the same."""
+    return {
+        **options.client,
+        "group_id": options.group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest" if options.start == "earliest" else "latest",
+        "max_poll_records": options.max_poll_records,
+        "fetch_max_bytes": 64 * 1024 * 1024,
+        "max_partition_fetch_bytes": 8 * 1024 * 1024,
+        "metrics_enabled": False,
+        "allow_auto_create_topics": False,
+        "metadata_max_age_ms": options.metadata_max_age_ms,
+    }
+
+
+class _Link:
+    """The broker link's state: logs one line per change, and how long to back off."""
+
+    def __init__(self, where: str, monotonic: Callable[[], float]) -> None:
+        self.where = where
+        self.up = True
+        self._monotonic = monotonic
+        self._since = monotonic()
+        self.backoff = 0.5
+
+    def ok(self) -> None:
+        if not self.up:
+            logger.warning("Kafka at %s reachable again after %.1f s; resuming", self.where,
+                           self._monotonic() - self._since)
+            self.up, self._since = True, self._monotonic()
+        self.backoff = 0.5
+
+    def failed(self, exc: BaseException) -> None:
+        if self.up:
+            logger.warning("Kafka at %s unreachable (%s); retrying with backoff", self.where,
+                           type(exc).__name__)
+            self.up, self._since = False, self._monotonic()
+        self.backoff = min(self.backoff * 2, 30.0)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, tap: KafkaTap) -> None:
+        self.tap = tap
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        logger.info("partitions revoked: %s", _names(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.tap.position(list(assigned))
+
+
+def _names(partitions: Any) -> str:
+    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)) or "none"
+
+
+class KafkaTap:
+    """Reads the watched topics; `poll` answers observations and the positions after them."""
+
+    def __init__(
+        self,
+        options: TapOptions,
+        stored_positions: StoredPositions,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not options.topics and not options.pattern:
+            raise KafkaEdgeError("no topics to read: set kafka.topics or kafka.topic_pattern")
+        self.options = options
+        self._stored = stored_positions
+        self._now = now
+        self._monotonic = monotonic
+        where = ",".join(options.client.get("bootstrap_servers", ["?"]))
+        self.link = _Link(where, monotonic)
+        self._consumer: KafkaConsumer | None = None
+        self._next_probe = 0.0
+
+    @property
+    def source(self) -> str:
+        return self.options.source
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        try:
+            consumer = KafkaConsumer(**consumer_config(self.options))
+        except KafkaError as exc:
+            raise KafkaEdgeError(f"cannot connect to Kafka at {self.link.where}: {exc}") from exc
+        listener = _Rebalance(self)
+        if self.options.pattern:
+            consumer.subscribe(pattern=self.options.pattern, listener=listener)
+        else:
+            consumer.subscribe(topics=list(self.options.topics), listener=listener)
+        self._consumer = consumer
+        logger.info("reading %s as group %s from %s", self.options.pattern or
+                    ",".join(self.options.topics), self.options.group_id, self.link.where)
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close(autocommit=False)
+
+    def __enter__(self) -> KafkaTap:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _require(self) -> KafkaConsumer:
+        if self._consumer is None:
+            raise KafkaEdgeError("the tap is not open")
+        return self._consumer
+
+    # -- positions ------------------------------------------------------------------------------
+
+    def position(self, partitions: list[Any]) -> None:
+        """Seek newly assigned partitions to their stored positions, else by the start policy."""
+        consumer = self._require()
+        stored = self._stored(self.source)
+        resumed, fresh = [], []
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                fresh.append(tp)
+            else:
+                consumer.seek(tp, offset)
+                resumed.append(tp)
+        if fresh:
+            self._start(consumer, fresh)
+        logger.info("assigned: resumed %s from the store; %s from %s", _names(resumed),
+                    _names(fresh), self._start_name())
+
+    def _start_name(self) -> str:
+        start = self.options.start
+        return start if isinstance(start, str) else start.isoformat()
+
+    def _start(self, consumer: KafkaConsumer, partitions: list[Any]) -> None:
+        start = self.options.start
+        if start == "earliest":
+            consumer.seek_to_beginning(*partitions)
+        elif start == "latest":
+            consumer.seek_to_end(*partitions)
+        else:
+            ms = int(start.timestamp() * 1000)
+            found = consumer.offsets_for_times(dict.fromkeys(partitions, ms))
+            for tp in partitions:
+                hit = found.get(tp)
+                if hit is None:
+                    consumer.seek_to_end(tp)
+                else:
+                    consumer.seek(tp, hit.offset)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def poll(self, timeout_ms: int = 200) -> tuple[list[Observation], list[Position]]:
+        """The next records as observations, and for each partition the offset after them."""
+        consumer = self._require()
+        try:
+            polled = consumer.poll(timeout_ms=timeout_ms,
+                                   max_records=self.options.max_poll_records)
+        except KafkaError as exc:
+            self.link.failed(exc)
+            return [], []
+        if polled:
+            self.link.ok()
+        elif self._monotonic() >= self._next_probe:
+            self.probe()
+        return self._convert(polled)
+
+    def _convert(self, polled: Mapping[Any, Sequence[Any]]) -> tuple[
+            list[Observation], list[Position]]:
+        observations: list[Observation] = []
+        positions: list[Position] = []
+        received = self._now()
+        source = self.source
+        append = observations.append
+        for tp, records in polled.items():
+            if not records:
+                continue
+            topic, partition = tp.topic, tp.partition
+            for r in records:
+                headers = r.headers
+                ts = r.timestamp
+                append(Observation(
+                    Location("kafka", topic, partition, r.offset), received,
+                    r.value if r.value is not None else b"", r.key,
+                    tuple((k, v if v is not None else b"") for k, v in headers) if headers
+                    else (),
+                    datetime.fromtimestamp(ts / 1000, UTC) if ts is not None and ts >= 0
+                    else None,
+                ))
+            positions.append(Position(source, topic, partition, records[-1].offset + 1))
+        return observations, positions
+
+    def probe(self) -> bool:
+        """Ask the broker for the end offsets of the assignment: whether the link is up."""
+        consumer = self._require()
+        try:
+            assigned = list(consumer.assignment())
+            if assigned:
+                consumer.end_offsets(assigned, timeout_ms=2000)
+            else:
+                consumer.topics()
+        except KafkaError as exc:
+            self.link.failed(exc)
+            self._next_probe = self._monotonic() + self.link.backoff
+            return False
+        self.link.ok()
+        self._next_probe = self._monotonic() + 5.0
+        return True
+
+    def commit(self, positions: Sequence[Position]) -> bool:
+        """Commit positions (already in the store) to Kafka; a failure is logged, not raised."""
+        if not positions:
+            return True
+        consumer = self._require()
+        offsets = {TopicPartition(p.topic, p.partition): OffsetAndMetadata(p.next_offset, "", -1)
+                   for p in positions}
+        try:
+            consumer.commit(offsets, timeout_ms=5000)
+        except KafkaError as exc:
+            # The store holds the positions; the next successful commit carries these.
+            logger.debug("offset commit to Kafka failed: %s", exc)
+            self.link.failed(exc)
+            return False
+        return True
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records not read yet per assigned partition, from the last fetch (no request)."""
+        consumer = self._require()
+        lag = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            try:
+                pos = consumer.position(tp, timeout_ms=0)
+            except KafkaError:
+                pos = None
+            if high is not None and pos is not None:
+                lag[(tp.topic, tp.partition)] = max(0, high - pos)
+        return lag
