@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "collector.commands.schemas",
     "collector.commands.catalog",
     "collector.commands.dashboard",
+    "collector.commands.otlp",
+    "collector.commands.timeline",
 )
 
 Handler = Callable[[argparse.Namespace], int]
