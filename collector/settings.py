@@ -26,7 +26,7 @@ from pydantic_settings import (
 from collector.exceptions import ConfigError
 
 __all__ = ["CaptureSettings", "DashboardSettings", "EnvelopeSettings", "KafkaSettings",
-    "OtlpSettings", "RetentionSettings", "Settings",
+    "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
     "TopicEnvelopeSettings", "load_settings"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
@@ -164,6 +164,14 @@ class OtlpSettings(_Section):
     """When set, exporters must send ``Authorization: Bearer <token>``."""
 
 
+class RegistrySettings(_Section):
+    """Schema registry defaults for subjects without their own ``compatibility.json``."""
+
+    mode: Literal["NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
+                  "FULL", "FULL_TRANSITIVE"] = "BACKWARD"
+    policy: Literal["STRICT", "LENIENT"] = "STRICT"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHOREOSCOPE_",
@@ -183,6 +191,7 @@ class Settings(BaseSettings):
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
     retention: RetentionSettings = RetentionSettings()
+    registry: RegistrySettings = RegistrySettings()
 
     @pydantic.field_validator("store")
     @classmethod

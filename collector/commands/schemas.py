@@ -1,0 +1,261 @@
+"""``choreoscope schemas check|register|report|propose``: the schema registry from pipelines.
+
+Exit codes are a contract users gate on: ``check`` exits 0 when compatible, 1 when not and 2
+on bad input (unreadable file, invalid JSON, a schema its meta-schema refuses, an unknown mode).
+``check --json`` prints ``{"compatible", "mode", "policy", "changes": [{"type", "path",
+"compatible"}]}``. ``check --against-traffic SUBJECT NEW.json`` validates the recent stored
+payloads of that event type against the proposed schema instead (exit 1 if any would be
+rejected). The registry lives in ``<schemas_dir>/events/<EventType>/v<N>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from catalog.compatibility import Report
+    from catalog.registry import Registry
+
+__all__ = ["register"]
+
+MODES = ("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
+         "FULL_TRANSITIVE")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "schemas", help="schema registry: compatibility checks, registration, reports")
+    sub = p.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
+
+    check = sub.add_parser("check", help="is NEW compatible with OLD (exit 0 yes, 1 no, 2 bad "
+                           "input); or, with --against-traffic, with stored payloads")
+    check.add_argument("files", nargs="+", metavar="FILE", help="OLD.json NEW.json, or NEW.json "
+                       "with --against-traffic")
+    check.add_argument("--mode", type=str.upper, help=f"one of {', '.join(MODES)}")
+    check.add_argument("--policy", type=str.upper, help="STRICT or LENIENT")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--against-traffic", metavar="SUBJECT",
+                       help="validate stored payloads of event type SUBJECT against NEW.json")
+    check.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
+    check.add_argument("--since", help="only payloads this recent: 30m, 1h, 2d, or an ISO time")
+    check.add_argument("--limit", type=int, default=10_000, help="most recent payloads to check")
+    check.add_argument("--examples", type=int, default=3, help="examples per producer")
+    check.set_defaults(handler=_check)
+
+    reg = sub.add_parser("register", help="add FILE as the next version of SUBJECT, if compatible")
+    reg.add_argument("subject", metavar="SUBJECT", help="the event type")
+    reg.add_argument("file", metavar="FILE", help="the JSON Schema document")
+    reg.add_argument("--json", action="store_true", help="print the report as JSON")
+    reg.set_defaults(handler=_register)
+
+    rep = sub.add_parser("report", help="the compatibility report of every subject")
+    rep.add_argument("--json", action="store_true", help="print JSON instead of text")
+    rep.set_defaults(handler=_report)
+
+    prop = sub.add_parser("propose", help="infer a schema for EVENT_TYPE from stored payloads")
+    prop.add_argument("event_type", metavar="EVENT_TYPE")
+    prop.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
+    prop.add_argument("--limit", type=int, default=1000, help="most recent payloads to sample")
+    prop.set_defaults(handler=_propose)
+
+
+def _fail(message: str) -> int:
+    print(f"choreoscope: {message}", file=sys.stderr)
+    return 2
+
+
+def _registry_dir(args: argparse.Namespace) -> tuple[Path, Any]:
+    from collector.settings import load_settings
+
+    settings = load_settings(getattr(args, "config", None), store=getattr(args, "store", None))
+    return settings.schemas_dir / "events", settings
+
+
+def _load(args: argparse.Namespace) -> tuple[Registry, Path]:
+    from catalog.changes import Mode, Policy
+    from catalog.files import load_registry
+
+    folder, settings = _registry_dir(args)
+    registry = load_registry(folder, Mode(settings.registry.mode),
+                             Policy(settings.registry.policy))
+    return registry, folder
+
+
+def _check(args: argparse.Namespace) -> int:
+    from catalog.changes import Mode, Policy
+    from catalog.compatibility import check
+    from catalog.exceptions import CatalogError
+    from catalog.files import read_schema
+    from catalog.metaschema import check_schema
+
+    if args.against_traffic:
+        if len(args.files) != 1:
+            return _fail("--against-traffic SUBJECT takes one file: NEW.json")
+        return _against_traffic(args)
+    if len(args.files) != 2:
+        return _fail("schemas check takes two files: OLD.json NEW.json")
+    try:
+        _, settings = _registry_dir(args)
+        mode = Mode(args.mode or settings.registry.mode)
+        policy = Policy(args.policy or settings.registry.policy)
+    except ValueError:
+        return _fail(f"--mode must be one of {', '.join(MODES)}; --policy STRICT or LENIENT")
+    try:
+        old, new = (read_schema(f) for f in args.files)
+        check_schema(old, args.files[0])
+        check_schema(new, args.files[1])
+        report = check(old, new, mode, policy)
+    except CatalogError as exc:
+        return _fail(str(exc))
+    _print_report(report, args.json)
+    return 0 if report.compatible else 1
+
+
+def _print_report(report: Report, as_json: bool, title: str = "") -> None:
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+        return
+    verdict = "compatible" if report.compatible else "NOT compatible"
+    print(f"{title}{report.mode.value} ({report.policy.value}): {verdict}")
+    for change in report.changes:
+        mark = "ok  " if change.compatible else "FAIL"
+        print(f"  {mark} {change.type.value:<60} {change.path}")
+
+
+def _register(args: argparse.Namespace) -> int:
+    from catalog.exceptions import CatalogError, IncompatibleSchema
+    from catalog.files import read_schema, write_version
+
+    try:
+        registry, folder = _load(args)
+        schema = read_schema(args.file)
+        if not isinstance(schema, dict):
+            return _fail(f"{args.file}: an event schema must be a JSON object")
+        report = registry.check(args.subject, schema, source=args.file)
+        _, version = registry.with_version(args.subject, schema, source=args.file)
+    except IncompatibleSchema as exc:
+        _print_report(exc.report, args.json, f"{args.subject}: ")  # type: ignore[arg-type]
+        print(f"choreoscope: refused: not compatible with {args.subject}", file=sys.stderr)
+        return 1
+    except CatalogError as exc:
+        return _fail(str(exc))
+    _print_report(report, args.json, f"{args.subject}: ")
+    path = write_version(folder, version)
+    print(f"registered {args.subject} version {version.version} ({path})", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from catalog.exceptions import CatalogError
+
+    try:
+        registry, _ = _load(args)
+        reports = registry.report()
+    except CatalogError as exc:
+        return _fail(str(exc))
+    by_subject: dict[str, list[Any]] = {}
+    for item in reports:
+        by_subject.setdefault(item.subject, []).append(item)
+    out: list[dict[str, Any]] = []
+    for subject in registry:
+        mode, policy = registry.settings(subject.name)
+        out.append({
+            "subject": subject.name, "mode": mode.value, "policy": policy.value,
+            "versions": [v.version for v in subject.versions],
+            "checks": [{"version": r.version, **r.report.to_json()}
+                       for r in by_subject.get(subject.name, [])],
+        })
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for entry in out:
+        versions = ", ".join(f"v{v}" for v in entry["versions"])
+        print(f"{entry['subject']} [{entry['mode']}, {entry['policy']}]: {versions}")
+        for item in by_subject.get(entry["subject"], []):
+            _print_report(item.report, False, f"  v{item.version} ")
+    return 0
+
+
+def _since(value: str | None) -> str | None:
+    """A duration (``30m``) or ISO time as the store's UTC text, or None."""
+    if not value:
+        return None
+    unit = _UNITS.get(value[-1:])
+    if unit is not None and value[:-1].isdigit():
+        at = datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * unit)  # the CLI's edge
+    else:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if at.tzinfo is None:
+            raise ValueError(value)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _stored_samples(args: argparse.Namespace, event_type: str, since: str | None) -> list[Any]:
+    import orjson
+
+    from catalog.backtest import Sample
+    from collector.store.base import open_store
+
+    _, settings = _registry_dir(args)
+    store = open_store(settings.store, read_only=True)
+    try:
+        where = "type = ? AND data IS NOT NULL" + (" AND occurred_at >= ?" if since else "")
+        params: list[Any] = [event_type, *([since] if since else []), args.limit]
+        rows = store.query(
+            f"SELECT id, source, occurred_at, data FROM events WHERE {where} "  # noqa: S608
+            "ORDER BY occurred_at DESC LIMIT ?", params)
+    finally:
+        store.close()
+    return [Sample(r["source"], orjson.loads(r["data"]), r["occurred_at"], r["id"])
+            for r in rows]
+
+
+def _against_traffic(args: argparse.Namespace) -> int:
+    from catalog.backtest import backtest
+    from catalog.exceptions import CatalogError
+    from catalog.files import read_schema
+
+    try:
+        since = _since(args.since)
+    except ValueError:
+        return _fail(f"--since {args.since!r}: expected 30m, 1h, 2d or an ISO time with offset")
+    try:
+        schema = read_schema(args.files[0])
+        samples = _stored_samples(args, args.against_traffic, since)
+        result = backtest(schema, samples, examples=args.examples, source=args.files[0])
+    except CatalogError as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps({"subject": args.against_traffic, **result.to_json()}, indent=2))
+    else:
+        _print_backtest(args.against_traffic, result)
+    return 1 if result.rejected else 0
+
+
+def _print_backtest(subject: str, result: Any) -> None:
+    print(f"{subject}: {result.rejected} of {result.checked} stored payloads would be rejected")
+    for p in result.producers:
+        print(f"  {p.producer}: {p.rejected} of {p.checked} rejected")
+        for (path, keyword), n in p.paths.most_common(10):
+            print(f"    {n:>6}  {path or '/'}  ({keyword})")
+        for e in p.examples:
+            first = e.findings[0]
+            print(f"    e.g. event {e.event_id} at {e.occurred_at}: {first.pointer or '/'}: "
+                  f"{first.message}")
+
+
+def _propose(args: argparse.Namespace) -> int:
+    from catalog.inference import infer_schema
+
+    samples = _stored_samples(args, args.event_type, None)
+    if not samples:
+        return _fail(f"no stored payloads of type {args.event_type!r}")
+    schema = infer_schema((s.data for s in samples), event_type=args.event_type)
+    print(json.dumps(schema, indent=2))
+    return 0
