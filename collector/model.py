@@ -111,6 +111,8 @@ class DeadLetterReason(StrEnum):
     NO_CORRELATION = "no-correlation"
     UNKNOWN_ENVELOPE = "unknown-envelope"
     INVALID_ENVELOPE = "invalid-envelope"
+    NOT_OTLP = "not-otlp"
+    """A record on a spans topic (``otlp_spans``) that is not an OTLP trace export."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,15 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from collector.model import SpanKind, SpanLink, SpanStatus
+from collector.model import (
+    DeadLetter,
+    DeadLetterReason,
+    Location,
+    Observation,
+    SpanKind,
+    SpanLink,
+    SpanStatus,
+)
 from collector.otlp import (
     DecodeError,
     Encoding,
@@ -21,6 +29,7 @@ from collector.otlp import (
     decode_otlp_record,
     decode_traces,
 )
+from collector.otlp.record import decode_span_record
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 SPAN, PARENT = "eee19b7ec3c1b174", "eee19b7ec3c1b173"
@@ -167,3 +176,23 @@ def test_kafka_record_in_otlp_json_decodes() -> None:
 def test_kafka_record_that_is_not_otlp_raises() -> None:
     with pytest.raises(DecodeError):
         decode_otlp_record(b'{"not": "protobuf"}')
+
+
+def _observation(value: bytes, *headers: tuple[str, bytes]) -> Observation:
+    return Observation(Location("kafka", "otlp_spans", 2, 17), datetime.now(UTC), value,
+                       key=None, headers=headers)
+
+
+def test_span_record_hook_gives_spans_or_a_dead_letter() -> None:
+    spans = decode_span_record(_observation(_traces_data()))
+    assert not isinstance(spans, DeadLetter)
+    assert [s.span_id for s in spans] == [SPAN]
+    as_json = decode_span_record(_observation(_request(SPAN_JSON),
+                                              ("content-type", b"application/json")))
+    assert not isinstance(as_json, DeadLetter)
+    assert [s.span_id for s in as_json] == [SPAN]
+    bad = decode_span_record(_observation(b"\xff\x00 not otlp"))
+    assert isinstance(bad, DeadLetter)
+    assert (bad.reason, bad.raw, str(bad.location)) == (
+        DeadLetterReason.NOT_OTLP, b"\xff\x00 not otlp", "kafka:otlp_spans[2]@17")
+    assert "cannot decode OTLP protobuf" in bad.detail
