@@ -1,0 +1,215 @@
+"""``choreoscope simulate``: run the built-in simulator and send its records somewhere.
+
+Where the records go: ``--out FILE`` (JSON lines, format in `collector.simulator.record`),
+``--store URL`` (the in-process collector, whose detection clock is advanced to settle time at
+the end), ``--bootstrap-servers HOST:PORT`` (a real Kafka cluster), any together. ``--truth``
+and ``--expectations`` write what the collector should find (format in
+`collector.simulator.truth`). Unpaced by default; ``--rate R`` paces it at R events a second in
+wall time (without ``--flows`` it then runs until Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from collector.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from collector.model import Observation
+    from collector.pipeline import Pipeline
+    from collector.simulator import SimRecord, Simulation
+
+__all__ = ["register", "run_simulation"]
+
+DEFAULT_FLOWS = 1000
+_BATCH = 1000
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "simulate", help="simulate a choreographed system, with faults and ground truth",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--flows", type=int, metavar="N",
+                   help=f"flow instances to play (default {DEFAULT_FLOWS}; "
+                        "with --rate, unbounded)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed: the same seed gives the same records (default 0)")
+    p.add_argument("--fault-rate", action="append", default=[], metavar="NAME=RATE",
+                   help="share of flows that get the fault NAME (repeatable): lost, slow, "
+                        "duplicate, reorder, bad-schema, unknown-type, orphan, undecodable, "
+                        "no-correlation")
+    p.add_argument("--out", metavar="FILE", help="write the records as JSON lines")
+    p.add_argument("--truth", metavar="FILE", help="write the ground truth, one flow a line")
+    p.add_argument("--expectations", metavar="FILE",
+                   help="write the expected violations, dead letters, orphans and "
+                        "undocumented events, one a line")
+    p.add_argument("--store", metavar="URL",
+                   help="feed the in-process collector storing into URL (sqlite:///PATH)")
+    p.add_argument("--rate", type=float, metavar="R",
+                   help="pace in wall time at about R events per second")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT",
+                   help="publish the records to this Kafka cluster")
+    p.set_defaults(handler=_run)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.flows is not None and args.flows < 0:
+        raise ConfigError("--flows", args.flows, "a number of flows, 0 or more")
+    if args.rate is not None and not args.rate > 0:
+        raise ConfigError("--rate", args.rate, "events per second, more than 0")
+    if args.rate is not None and args.flows is None and (args.truth or args.expectations):
+        raise ConfigError("--flows", None, "a number of flows when --truth or --expectations "
+                                           "is written in paced mode")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+    from datetime import UTC
+
+    from collector.flows.definition import load_definitions
+    from collector.settings import load_settings
+    from collector.simulator import Pacing, Simulation, parse_fault_rates
+
+    _check(args)
+    rates = parse_fault_rates(args.fault_rate)
+    settings = load_settings(args.config, store=args.store)
+    definitions = load_definitions([settings.schemas_dir / "flows"])
+    pacing = None
+    if args.rate is not None:
+        pacing = Pacing(args.rate, now=lambda: datetime.now(UTC), sleep=time.sleep)
+    flows = args.flows if args.flows is not None else (None if pacing else DEFAULT_FLOWS)
+    sim = Simulation(definitions, flows=flows, seed=args.seed, fault_rates=rates,
+                     pacing=pacing)
+    pipeline = None
+    if args.store:
+        from collector.commands.collect import build_pipeline
+        from collector.store.base import open_store
+
+        pipeline = build_pipeline(settings, open_store(settings.store))
+    started = time.perf_counter()
+    try:
+        run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
+                       progress=sys.stderr.isatty(), wall=lambda: datetime.now(UTC))
+    except KeyboardInterrupt:
+        print("simulate: stopped", file=sys.stderr)
+        _summary(sim, time.perf_counter() - started)
+        return 130
+    finally:
+        if pipeline is not None:
+            pipeline.store.close()
+    if args.truth:
+        _write_lines(args.truth, [r.to_json() for r in sim.truth()])
+    if args.expectations:
+        _write_lines(args.expectations, sim.expectations())
+    _summary(sim, time.perf_counter() - started)
+    return 0
+
+
+def run_simulation(sim: Simulation, *, out: str | Path | None = None,
+                   store: Pipeline | None = None, kafka: str | None = None,
+                   progress: bool = False,
+                   wall: Callable[[], datetime] | None = None) -> None:
+    """Run ``sim`` to its end, sending every record to each destination given."""
+    with ExitStack() as stack:
+        sinks: list[Callable[[SimRecord, int], None]] = []
+        if out is not None:
+            sinks.append(_file_sink(stack.enter_context(Path(out).open("wb"))))
+        feed = None
+        if store is not None:
+            feed = _StoreFeed(store, wall if sim.paced else None)
+            sinks.append(feed.add)
+        records = _tapped(sim, sinks, progress)
+        if kafka is not None:
+            from collector.kafka.producer import publish
+
+            publish(records, kafka)
+        else:
+            for _ in records:
+                pass
+        if feed is not None:
+            feed.finish(sim.settle_time)
+
+
+def _tapped(sim: Simulation, sinks: Iterable[Callable[[SimRecord, int], None]],
+            progress: bool) -> Iterator[SimRecord]:
+    from tqdm import tqdm
+
+    sinks = tuple(sinks)
+    with tqdm(total=sim.flows_wanted, unit="flow", disable=not progress) as bar:
+        for seq, record in enumerate(sim.records()):
+            for sink in sinks:
+                sink(record, seq)
+            if not seq & 1023:
+                bar.update(sim.stats.flows - bar.n)
+            yield record
+        bar.update(sim.stats.flows - bar.n)
+
+
+def _file_sink(f: IO[bytes]) -> Callable[[SimRecord, int], None]:
+    from collector.simulator import encode_json_line
+
+    def write(record: SimRecord, seq: int) -> None:
+        f.write(encode_json_line(record))
+
+    return write
+
+
+class _StoreFeed:
+    """Feeds the in-process collector in batches; paced, it also ticks the detection clock."""
+
+    def __init__(self, pipeline: Pipeline, wall: Callable[[], datetime] | None) -> None:
+        self._pipeline = pipeline
+        self._wall = wall
+        self._batch: list[Observation] = []
+        self._next: dict[str, int] = {}
+        self._last_flush: datetime | None = None
+
+    def add(self, record: SimRecord, seq: int) -> None:
+        from collector.simulator import to_observation
+
+        self._batch.append(to_observation(record, seq))
+        self._next[record.topic] = seq + 1
+        if len(self._batch) >= _BATCH or (self._wall is not None and self._due()):
+            self._flush()
+
+    def _due(self) -> bool:
+        assert self._wall is not None
+        now = self._wall()
+        if self._last_flush is None or (now - self._last_flush).total_seconds() >= 0.5:
+            self._last_flush = now
+            return True
+        return False
+
+    def _flush(self) -> None:
+        from collector.simulator.record import SOURCE
+        from collector.store.base import Position
+
+        if self._batch:
+            positions = [Position(SOURCE, t, 0, n) for t, n in sorted(self._next.items())]
+            self._pipeline.process(self._batch, positions)
+            self._batch, self._next = [], {}
+        if self._wall is not None:
+            self._pipeline.advance(self._wall())
+
+    def finish(self, settle: datetime) -> None:
+        self._flush()
+        self._pipeline.advance(settle)
+
+
+def _write_lines(path: str, rows: list[dict[str, Any]]) -> None:
+    from collector.simulator.truth import encode_rows
+
+    Path(path).write_bytes(encode_rows(rows))
+
+
+def _summary(sim: Simulation, elapsed: float) -> None:
+    s = sim.stats
+    faults = ", ".join(f"{k}={v}" for k, v in sorted(s.faults.items())) or "none"
+    print(f"simulated {s.flows} flows: {s.events} events in {s.records} records; "
+          f"faults injected: {faults}; elapsed {elapsed:.1f} s", flush=True)

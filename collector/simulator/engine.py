@@ -1,0 +1,492 @@
+"""The discrete-event simulation: flows start, services react, the broker delivers, faults strike.
+
+One heap ordered by time (then by insertion) holds three kinds of work: a flow's start, the
+publication of an event (its record is delivered and every subscribed service reacts, each
+reaction scheduled after its own delay) and a late delivery (a duplicate, a reordered event).
+Records come out in delivery order.
+
+Randomness is split so that runs compare: a workload source draws start times, flow types and
+one seed per flow; each flow draws its business decisions and ids from its own source; faults
+draw from a third. So flows do not depend on each other, nor on which faults are on.
+
+Two clocks: unpaced (default), event times run from `EPOCH` with the flows spread over a
+simulated business day, as fast as the machine goes, identical for a seed; paced (`Pacing`),
+flows start so that about ``rate`` events a second flow, and each record is released when the
+injected wall clock reaches its time, so event time is wall time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from random import Random
+from typing import Any
+
+from collector.flows.definition import FlowDefinition
+from collector.simulator._envelope import (
+    CONTENT_TYPE,
+    corrupt,
+    encode_event,
+    extra_data,
+    new_id,
+    new_span,
+    new_trace,
+)
+from collector.simulator.domain import (
+    EVENT_TYPES,
+    NO_CORRELATION_TYPE,
+    ORPHAN_TYPES,
+    UNKNOWN_TYPES,
+)
+from collector.simulator.exceptions import SimulatorError
+from collector.simulator.faults import Fault, FaultPlan, draw_plan
+from collector.simulator.record import SimRecord
+from collector.simulator.services import (
+    CustomerService,
+    Emission,
+    NotificationService,
+    OrderService,
+    Service,
+    build_services,
+)
+from collector.simulator.truth import TruthRow, judge
+
+__all__ = ["BUSINESS_DAY", "EPOCH", "Pacing", "SimStats", "Simulation"]
+
+EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+"""Unpaced event times start here (a Monday, 08:00 UTC)."""
+BUSINESS_DAY = timedelta(hours=10)
+"""Unpaced flows start spread over this much simulated time."""
+EVENTS_PER_FLOW = 6.5
+"""About how many records a flow makes (steps and notifications): spaces paced starts."""
+ORDER_SHARE = 0.7
+"""The share of flows that are orders; the rest are onboardings."""
+
+_START, _PUBLISH, _DELIVER = 0, 1, 2
+_US = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Paced mode: ``rate`` events per second, released by the injected clock and sleep."""
+
+    rate: float
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+
+
+@dataclass(slots=True)
+class SimStats:
+    flows: int = 0
+    events: int = 0
+    """Distinct events delivered (extra events of faults included)."""
+    records: int = 0
+    """Records delivered: events, their duplicates and the undecodable ones."""
+    faults: Counter[str] = field(default_factory=Counter)
+
+
+class _Compiled:
+    """A definition with the lookups the hot path needs."""
+
+    __slots__ = ("deadlines", "definition", "steps", "terminal")
+
+    def __init__(self, d: FlowDefinition) -> None:
+        self.definition = d
+        self.steps = d.event_types
+        self.terminal = d.terminal
+        self.deadlines = {t.source: int(t.deadline / _US) for t in d.transitions}
+
+
+class _Flow:
+    __slots__ = ("compiled", "correlation", "events", "faults", "flow_type", "key", "n",
+                 "pending", "plan", "rng", "start", "steps", "terminal", "trace")
+
+    def __init__(self, flow_type: str, compiled: _Compiled, rng: Random,
+                 plan: FaultPlan | None) -> None:
+        self.flow_type, self.compiled, self.plan = flow_type, compiled, plan
+        self.rng: Random | None = rng
+        self.correlation = new_id(rng)
+        self.key = self.correlation.encode()
+        self.trace = new_trace(rng)
+        self.n = 0
+        self.pending = 0
+        self.events: list[tuple[int, int, str, str]] = []
+        self.steps: list[tuple[str, int]] = []
+        self.terminal: str | None = None
+        self.faults: list[dict[str, Any]] = []
+        self.start: tuple[str, str] = ("", "")
+
+
+class _Event:
+    __slots__ = ("causation", "data", "flow", "id", "n", "source", "span", "time", "type",
+                 "version")
+
+    def __init__(self, flow: _Flow, source: str, em: Emission, time: int,
+                 causation: str | None, rng: Random) -> None:
+        self.flow, self.source, self.time, self.causation = flow, source, time, causation
+        self.type, self.data, self.version = em.type, em.data, em.version
+        self.id = new_id(rng)
+        self.span = new_span(rng)
+        flow.n += 1
+        self.n = flow.n
+
+
+_Delivery = tuple[SimRecord, _Flow | None, _Event | None, tuple[dict[str, Any], ...]]
+"""A record to deliver; the flow and event it registers (none for a duplicate); dicts that get
+the record's offset once it is known."""
+
+
+_NO_FLOW: Any = None
+
+
+def _delay(rng: Random, low_ms: int, high_ms: int) -> int:
+    return low_ms * 1000 + int(rng.random() * (high_ms - low_ms) * 1000)
+
+
+class Simulation:
+    """One run: iterate `records` once, then read `truth`, `expectations` and `settle_time`."""
+
+    def __init__(self, definitions: Iterable[FlowDefinition], *, flows: int | None,
+                 seed: int = 0, fault_rates: Mapping[Fault, float] | None = None,
+                 pacing: Pacing | None = None, epoch: datetime = EPOCH) -> None:
+        if flows is None and pacing is None:
+            raise SimulatorError("an unpaced simulation needs a number of flows")
+        self._flows_wanted = flows
+        self._rates = dict(fault_rates or {})
+        self._pacing = pacing
+        self._epoch = epoch
+        self._workload = Random(seed)
+        self._fault_rng = Random(f"choreoscope:{seed}:faults")
+        self._services = build_services()
+        self._subscribers: dict[str, tuple[Service, ...]] = {}
+        for svc in self._services:
+            for t in sorted(svc.consumes):
+                self._subscribers[t] = (*self._subscribers.get(t, ()), svc)
+        self._versions = self._compile(definitions)
+        self._longest_wait = max(d.definition.longest_wait
+                                 for vs in self._versions.values() for _, d in vs)
+        order = next(s for s in self._services if isinstance(s, OrderService))
+        customer = next(s for s in self._services if isinstance(s, CustomerService))
+        self._starters: dict[str, Callable[[Random], Emission]] = {
+            "order": order.place, "onboarding": customer.register}
+        self._notifier = NotificationService.notice
+        if flows is not None:
+            self._spacing = BUSINESS_DAY / _US / max(flows, 1)
+        else:
+            self._spacing = 0.0
+        if pacing is not None:
+            self._spacing = EVENTS_PER_FLOW / pacing.rate * 1e6
+        self._heap: list[tuple[int, int, int, Any, _Flow]] = []
+        self._pushed = 0
+        self._seq = 0
+        self._last_at = 0
+        self._base = epoch
+        self._all_flows: list[_Flow] = []
+        self._expectations: list[dict[str, Any]] = []
+        self._state = "new"
+        self.stats = SimStats()
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _compile(definitions: Iterable[FlowDefinition]
+                 ) -> dict[str, list[tuple[datetime | None, _Compiled]]]:
+        versions: dict[str, list[tuple[datetime | None, _Compiled]]] = {}
+        for d in sorted(definitions, key=lambda d: (d.flow_type, d.version)):
+            unknown = sorted(d.event_types - EVENT_TYPES.keys())
+            if unknown:
+                raise SimulatorError(
+                    f"flow {d.flow_type!r} v{d.version} names event types the simulator does "
+                    f"not play: {', '.join(unknown)}")
+            versions.setdefault(d.flow_type, []).append((d.effective_from, _Compiled(d)))
+        for needed, start in (("order", "OrderPlaced"), ("onboarding", "CustomerRegistered")):
+            if needed not in versions:
+                raise SimulatorError(f"no definition of the {needed!r} flow")
+            if any(start not in c.definition.start for _, c in versions[needed]):
+                raise SimulatorError(f"the {needed!r} flow must start with {start}")
+        return versions
+
+    def _compiled_at(self, flow_type: str, at: datetime) -> _Compiled:
+        """The definition version in force for a flow started at ``at``."""
+        chosen = None
+        for since, compiled in self._versions[flow_type]:
+            if since is None or since <= at:
+                chosen = compiled
+        return chosen if chosen is not None else self._versions[flow_type][0][1]
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def records(self) -> Iterator[SimRecord]:
+        """The records in delivery order (a simulation runs once)."""
+        if self._state != "new":
+            raise SimulatorError("a simulation runs once: create a new Simulation")
+        self._state = "running"
+        pacing = self._pacing
+        self._base = pacing.now() if pacing is not None else self._epoch
+        heap = self._heap
+        if self._flows_wanted != 0:
+            self._schedule_start()
+        stats = self.stats
+        while heap:
+            t, _, kind, item, owner = heapq.heappop(heap)
+            if pacing is not None:
+                self._wait(pacing, t)
+            if kind == _START:
+                ev = self._start_flow(t)
+                owner = ev.flow
+                owner.pending += 1
+                out = self._publish(ev)
+            elif kind == _PUBLISH:
+                out = self._publish(item)
+            else:
+                out = [item]
+            owner.pending -= 1
+            if not owner.pending:  # nothing more will happen to this flow
+                owner.rng = owner.plan = None
+            for record, flow, event, fill in out:
+                if event is not None and flow is not None:
+                    flow.events.append((event.time, event.n, event.source, event.id))
+                    stats.events += 1
+                for d in fill:
+                    d["offset"] = self._seq
+                self._seq += 1
+                self._last_at = t
+                stats.records += 1
+                yield record
+        self._state = "done"
+
+    def _wait(self, pacing: Pacing, t: int) -> None:
+        due = self._base + timedelta(microseconds=t)
+        now = pacing.now()
+        if due > now:
+            pacing.sleep((due - now).total_seconds())
+
+    def _push(self, t: int, kind: int, item: Any, flow: _Flow) -> None:
+        self._pushed += 1
+        flow.pending += 1
+        heapq.heappush(self._heap, (t, self._pushed, kind, item, flow))
+
+    def _schedule_start(self) -> None:
+        i = self.stats.flows
+        t = int(i * self._spacing + self._workload.random() * self._spacing)
+        self._pushed += 1
+        heapq.heappush(self._heap, (t, self._pushed, _START, None, _NO_FLOW))
+
+    def _start_flow(self, t: int) -> _Event:
+        w = self._workload
+        flow_type = "order" if w.random() < ORDER_SHARE else "onboarding"
+        rng = Random(w.getrandbits(64))
+        plan = draw_plan(self._fault_rng, self._rates) if self._rates else None
+        compiled = self._compiled_at(flow_type, self._base + timedelta(microseconds=t))
+        flow = _Flow(flow_type, compiled, rng, plan)
+        self._all_flows.append(flow)
+        self.stats.flows += 1
+        if self._flows_wanted is None or self.stats.flows < self._flows_wanted:
+            self._schedule_start()
+        em = self._starters[flow_type](rng)
+        start = _Event(flow, EVENT_TYPES[em.type].producer, em, t, None, rng)
+        flow.start = (start.source, start.id)
+        return start
+
+    def _publish(self, ev: _Event) -> list[_Delivery]:
+        """Deliver one event's record and let its subscribers react (unless it is lost)."""
+        flow = ev.flow
+        compiled, plan = flow.compiled, flow.plan
+        step = ev.type in compiled.steps
+        last = ev.type in compiled.terminal
+        if plan is not None and step and ev.causation is not None and \
+                plan.lands(Fault.LOST, last):
+            self._fault(flow, Fault.LOST, ev)
+            return []  # never delivered: nobody reacts
+        rng = flow.rng
+        assert rng is not None  # released only once nothing is pending
+        children = [_Event(flow, svc.name, em, ev.time + em.delay_us, ev.id, rng)
+                    for svc in self._subscribers.get(ev.type, ())
+                    for em in svc.react(ev.type, ev.data, rng)]
+        successor = None
+        if step:
+            for child in children:
+                if child.type in compiled.steps:
+                    successor = child
+                    break
+            flow.steps.append((ev.type, ev.time))
+            if last:
+                flow.terminal = ev.type
+        data, at = ev.data, ev.time
+        if plan is not None and step:
+            data, at = self._event_faults(flow, plan, ev, successor, last)
+        for child in children:
+            self._push(child.time, _PUBLISH, child, flow)
+        value = self._value(ev, data)
+        info = EVENT_TYPES[ev.type]
+        headers = (("traceparent", f"00-{flow.trace}-{ev.span}-01".encode()),
+                   ("content-type", CONTENT_TYPE))
+        parts = (info.topic, flow.key, value, headers)
+        if plan is not None and step:
+            self._late_deliveries(flow, plan, ev, parts, at, last)
+        if plan is not None and ev.causation is None and plan.extras:
+            self._extras(flow, plan, ev, value)
+        if at != ev.time:
+            return []
+        return [(SimRecord(*parts, self._base + timedelta(microseconds=at)), flow, ev, ())]
+
+    def _value(self, ev: _Event, data: Any) -> bytes:
+        flow = ev.flow
+        return encode_event(
+            event_id=ev.id, event_type=ev.type, source=ev.source,
+            time=(self._base + timedelta(microseconds=ev.time)).isoformat(
+                timespec="microseconds")[:-6] + "Z",
+            subject=ev.data[EVENT_TYPES[ev.type].subject_key], version=ev.version,
+            correlation=flow.correlation, causation=ev.causation, data=data)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def _fault(self, flow: _Flow, fault: Fault, ev: _Event | None,
+               **more: Any) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "name": fault.value,
+            "event": None if ev is None else [ev.source, ev.id],
+            "event_type": None if ev is None else ev.type, **more}
+        flow.faults.append(entry)
+        self.stats.faults[fault.value] += 1
+        return entry
+
+    def _event_faults(self, flow: _Flow, plan: FaultPlan, ev: _Event, successor: _Event | None,
+                      last: bool) -> tuple[Any, int]:
+        """Slow, bad-schema and reorder at one step event: (data to publish, delivery time)."""
+        compiled = flow.compiled
+        prng = plan.rng
+        assert prng is not None
+        final = successor is not None and successor.type in compiled.terminal
+        if successor is not None and plan.lands(Fault.SLOW, final):
+            successor.time = ev.time + compiled.deadlines[ev.type] + _delay(prng, 500, 5000)
+            self._fault(flow, Fault.SLOW, successor, step=ev.type)
+        data = ev.data
+        field = EVENT_TYPES[ev.type].bad_field
+        if field and plan.lands(Fault.BAD_SCHEMA, last):
+            data = corrupt(ev.data, field)
+            self._fault(flow, Fault.BAD_SCHEMA, ev, pointer=f"/{field}")
+            self._expectations.append({
+                "kind": "violation", "event": [ev.source, ev.id], "event_type": ev.type,
+                "version": ev.version, "pointer": f"/{field}"})
+        at = ev.time
+        if successor is not None and plan.lands(Fault.REORDER, final):
+            at = successor.time + _delay(prng, 1, 200)
+            self._fault(flow, Fault.REORDER, ev, delivered_after=[successor.source, successor.id])
+        return data, at
+
+    def _late_deliveries(self, flow: _Flow, plan: FaultPlan, ev: _Event,
+                         parts: tuple[str, bytes, bytes, tuple[tuple[str, bytes], ...]],
+                         at: int, last: bool) -> None:
+        """A reordered event's one delivery, and a duplicate's second one."""
+        if at != ev.time:
+            self._push(at, _DELIVER, (SimRecord(*parts, self._at(at)), flow, ev, ()), flow)
+        if ev.type in flow.compiled.steps and plan.lands(Fault.DUPLICATE, last):
+            assert plan.rng is not None
+            again = at + _delay(plan.rng, 1, 3000)
+            self._fault(flow, Fault.DUPLICATE, ev)
+            self._push(again, _DELIVER, (SimRecord(*parts, self._at(again)), flow, None, ()),
+                       flow)
+
+    def _at(self, t: int) -> datetime:
+        return self._base + timedelta(microseconds=t)
+
+    def _extras(self, flow: _Flow, plan: FaultPlan, start: _Event, value: bytes) -> None:
+        """The extra records of the flow's extra-record faults, shortly after its start."""
+        prng = plan.rng
+        assert prng is not None
+        for fault in plan.extras:
+            t = start.time + _delay(prng, 5, 500)
+            if fault in (Fault.UNKNOWN_TYPE, Fault.ORPHAN):
+                names = UNKNOWN_TYPES if fault is Fault.UNKNOWN_TYPE else ORPHAN_TYPES
+                name = names[flow.flow_type]
+                info = EVENT_TYPES[name]
+                extra = _Event(flow, info.producer,
+                               Emission(0, name, extra_data(name, start.data, prng)),
+                               t, start.id, prng)
+                self._push(t, _PUBLISH, extra, flow)
+                self._fault(flow, fault, extra)
+                self._expectations.append({
+                    "kind": "orphan" if fault is Fault.ORPHAN else "undocumented",
+                    "event": [extra.source, extra.id], "event_type": name,
+                    "producer": info.producer, "topic": info.topic})
+            elif fault is Fault.NO_CORRELATION:
+                self._push(t, _DELIVER, self._uncorrelated(flow, prng, start, t), flow)
+            else:
+                self._push(t, _DELIVER, self._undecodable(flow, prng, start, value, t), flow)
+
+    def _uncorrelated(self, flow: _Flow, prng: Random, start: _Event, t: int) -> _Delivery:
+        info = EVENT_TYPES[NO_CORRELATION_TYPE]
+        data = self._notifier(start.type, start.data, prng)
+        event_id = new_id(prng)
+        value = encode_event(
+            event_id=event_id, event_type=info.name, source=info.producer,
+            time=(self._at(t)).isoformat(timespec="microseconds")[:-6] + "Z",
+            subject=data[info.subject_key], version=1, correlation=None, causation=None,
+            data=data)
+        headers = (("traceparent", f"00-{new_trace(prng)}-{new_span(prng)}-01".encode()),
+                   ("content-type", CONTENT_TYPE))
+        entry = self._fault(flow, Fault.NO_CORRELATION, None, topic=info.topic)
+        entry["event"], entry["event_type"] = [info.producer, event_id], info.name
+        expect = {"kind": "dead-letter", "reason": "no-correlation", "topic": info.topic}
+        self._expectations.append(expect)
+        record = SimRecord(info.topic, data["customer_id"].encode(), value, headers, self._at(t))
+        return (record, None, None, (entry, expect))
+
+    def _undecodable(self, flow: _Flow, prng: Random, start: _Event, value: bytes,
+                     t: int) -> _Delivery:
+        topic = EVENT_TYPES[start.type].topic
+        if prng.random() < 0.5:
+            raw, reason = b"\xff\xfe" + prng.randbytes(30), "not-utf8"
+        else:
+            raw, reason = value[: len(value) // 2], "not-json"  # a torn write
+        entry = self._fault(flow, Fault.UNDECODABLE, None, topic=topic, reason=reason)
+        expect = {"kind": "dead-letter", "reason": reason, "topic": topic}
+        self._expectations.append(expect)
+        return (SimRecord(topic, flow.key, raw, (), self._at(t)), None, None, (entry, expect))
+
+    # -- results ---------------------------------------------------------------------------
+
+    @property
+    def paced(self) -> bool:
+        return self._pacing is not None
+
+    @property
+    def flows_wanted(self) -> int | None:
+        """How many flows the run plays (None: paced, until stopped)."""
+        return self._flows_wanted
+
+    @property
+    def finished(self) -> bool:
+        return self._state == "done"
+
+    def _require_done(self) -> None:
+        if not self.finished:
+            raise SimulatorError("the simulation has not run to its end yet")
+
+    @property
+    def settle_time(self) -> datetime:
+        """The last delivery plus the longest step deadline or SLA of any definition."""
+        self._require_done()
+        return self._at(self._last_at) + self._longest_wait
+
+    def truth(self) -> list[TruthRow]:
+        """One row per flow instance, in start order."""
+        self._require_done()
+        rows = []
+        for flow in self._all_flows:
+            outcome, breached = judge(flow.compiled.definition, flow.steps, flow.terminal)
+            rows.append(TruthRow(
+                correlation_id=flow.correlation, instance=flow.start,
+                flow_type=flow.flow_type, outcome=outcome, sla_breached=breached,
+                events=tuple((s, i) for _, _, s, i in sorted(flow.events)),
+                faults=tuple(flow.faults)))
+        return rows
+
+    def expectations(self) -> list[dict[str, Any]]:
+        """Findings other than flows the faults call for (violations, dead letters…)."""
+        self._require_done()
+        return list(self._expectations)
