@@ -89,7 +89,7 @@ def _client(host: str, port: int, bodies: list[bytes], latencies: list[float]) -
 
 def _through_http(bodies: list[bytes], directory: Path) -> tuple[float, list[float], int]:
     store = open_store(f"sqlite:///{directory / 'http.db'}")
-    service = OtlpService(OtlpSettings(port=0), store).start()
+    service = OtlpService(OtlpSettings(port=0, grpc=False), store).start()
     host, port = service.http.address
     latencies: list[float] = []
     shares = [bodies[i::CLIENTS] for i in range(CLIENTS)]

@@ -149,12 +149,13 @@ class RetentionSettings(_Section):
 
 
 class OtlpSettings(_Section):
-    """The OTLP trace receivers (issue 6): OTLP/HTTP on ``host:port``, optionally OTLP/gRPC."""
+    """The OTLP trace receivers (issue 6): OTLP/HTTP on ``host:port``, OTLP/gRPC on ``grpc_port``."""
 
     host: str = "127.0.0.1"
     port: int = pydantic.Field(default=4318, ge=0, le=65535)
-    grpc_port: int | None = pydantic.Field(default=None, ge=0, le=65535)
-    """OTLP/gRPC (conventionally 4317) on the same host; off when unset."""
+    grpc: bool = True
+    """Also serve OTLP/gRPC (many SDKs export over gRPC by default) on ``host:grpc_port``."""
+    grpc_port: int = pydantic.Field(default=4317, ge=0, le=65535)
     max_body_bytes: int = pydantic.Field(default=20 * 1024 * 1024, ge=1)
     """Request size limit, before and after decompression (the OTLP spec's recommended 20 MiB)."""
     max_pending_spans: int = pydantic.Field(default=200_000, ge=1)

@@ -1,4 +1,4 @@
-"""``choreoscope otlp``: receive OpenTelemetry traces over OTLP/HTTP into the store.
+"""``choreoscope otlp``: receive OpenTelemetry traces over OTLP/HTTP and OTLP/gRPC into the store.
 
 The same intake ``choreoscope collect --otlp HOST:PORT`` runs beside the Kafka tap; this
 command runs it alone. The bearer token is read from the configuration or the environment
@@ -17,10 +17,13 @@ __all__ = ["otlp_flags", "parse_listen", "register"]
 
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "otlp", help="receive OpenTelemetry traces (OTLP/HTTP, /v1/traces) into the store")
+        "otlp", help="receive OpenTelemetry traces (OTLP/HTTP and OTLP/gRPC) into the store")
     p.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     p.add_argument("--listen", metavar="HOST:PORT",
                    help="where to listen (default 127.0.0.1:4318)")
+    p.add_argument("--grpc-port", type=int, metavar="PORT",
+                   help="OTLP/gRPC port on the same host (default 4317)")
+    p.add_argument("--no-grpc", action="store_true", help="serve OTLP/HTTP only")
     p.add_argument("--max-body-bytes", type=int, metavar="N",
                    help="request size limit, also after decompression (default 20 MiB)")
     p.set_defaults(handler=_serve)
@@ -48,8 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
     from collector.otlp.receiver import serve_otlp
     from collector.settings import load_settings
 
-    settings = load_settings(args.config, store=args.store,
-                             otlp=otlp_flags(args.listen, args.max_body_bytes))
+    flags = otlp_flags(args.listen, args.max_body_bytes)
+    flags.update(grpc_port=args.grpc_port, grpc=False if args.no_grpc else None)
+    settings = load_settings(args.config, store=args.store, otlp=flags)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -17,9 +17,9 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from google.protobuf import json_format
+from google.protobuf import any_pb2, duration_pb2, json_format
 from google.protobuf.message import DecodeError as ProtobufDecodeError
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -34,6 +34,7 @@ __all__ = [
     "decode_otlp_record",
     "decode_traces",
     "encode_export_response",
+    "encode_retry_status",
     "encode_status",
     "encoding_of",
 ]
@@ -134,6 +135,17 @@ def encode_export_response(encoding: Encoding, rejected: int = 0, message: str =
 def encode_status(encoding: Encoding, code: int, message: str) -> bytes:
     """A ``google.rpc.Status``: the body of every OTLP/HTTP 4xx and 5xx response."""
     return _serialize(status_pb2.Status(code=code, message=message), encoding)
+
+
+def encode_retry_status(code: int, message: str, retry_after_s: int) -> bytes:
+    """A binary ``google.rpc.Status`` carrying a ``RetryInfo``: what OTLP/gRPC servers send
+    (as ``grpc-status-details-bin``) to tell a throttled client when to retry."""
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+        seconds=retry_after_s)))
+    status = status_pb2.Status(code=code, message=message, details=[detail])
+    data: bytes = status.SerializeToString()
+    return data
 
 
 def _serialize(message: Any, encoding: Encoding) -> bytes:

@@ -27,7 +27,7 @@ from collector.otlp._decode import (
 from collector.otlp.exceptions import DecodeError
 from collector.otlp.sink import Outcome
 
-__all__ = ["ExportHandler", "HandlerSettings", "Response"]
+__all__ = ["ExportHandler", "HandlerSettings", "Response", "bearer_ok"]
 
 # google.rpc.Code values for the Status body (informative only: OTLP clients go by HTTP status)
 _INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED = 3, 5, 8
@@ -75,7 +75,7 @@ class ExportHandler:
         if method != "POST":
             return _failure(405, encoding, _UNIMPLEMENTED, f"{method} is not allowed: use POST",
                             (("Allow", "POST"),))
-        if s.token is not None and not _bearer_ok(headers.get("authorization"), s.token):
+        if s.token is not None and not bearer_ok(headers.get("authorization"), s.token):
             return _failure(401, encoding, _UNAUTHENTICATED, "missing or wrong bearer token",
                             (("WWW-Authenticate", 'Bearer realm="choreoscope"'),))
         if encoding_of(headers.get("content-type")) is None:
@@ -124,12 +124,7 @@ class ExportHandler:
         if outcome is Outcome.STORED:
             return Response(200, encode_export_response(encoding, decoded.rejected,
                                                         decoded.message), encoding.value)
-        reason = {
-            Outcome.SATURATED: "the span pipeline is saturated",
-            Outcome.FAILED: "the store could not write the spans",
-            Outcome.TIMED_OUT: "the spans were not stored in time",
-        }[outcome]
-        return _failure(503, encoding, _UNAVAILABLE, f"{reason}: retry later",
+        return _failure(503, encoding, _UNAVAILABLE, f"{outcome.reason}: retry later",
                         (("Retry-After", str(self.settings.retry_after_s)),))
 
 
@@ -148,7 +143,8 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     return out
 
 
-def _bearer_ok(header: str | None, token: str) -> bool:
+def bearer_ok(header: str | None, token: str) -> bool:
+    """Whether an Authorization header value carries this bearer token (constant-time)."""
     scheme, _, given = (header or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
                                                               token.encode())

@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.otlp.handler import ExportHandler, HandlerSettings, Response
 from collector.otlp.sink import SinkStats, SpanSink
 from collector.settings import OtlpSettings, Settings
 from collector.store.base import Store, open_store
+
+if TYPE_CHECKING:
+    from collector.otlp.grpc_receiver import OtlpGrpcReceiver
 
 __all__ = ["OtlpHttpReceiver", "OtlpService", "serve_otlp"]
 
@@ -161,7 +164,7 @@ class OtlpHttpReceiver:
 
 
 class OtlpService:
-    """The OTLP intake running: the span sink's writer and the HTTP receiver, started together.
+    """The OTLP intake running: the span sink's writer and the HTTP and gRPC receivers.
 
     ``store`` is shared with whatever else writes (the Kafka tap); the store serialises writes.
     """
@@ -173,15 +176,27 @@ class OtlpService:
             max_body_bytes=settings.max_body_bytes, token=token,
             retry_after_s=settings.retry_after_s))
         self.http = OtlpHttpReceiver(handler, settings.host, settings.port)
+        self.grpc: OtlpGrpcReceiver | None = None
+        if settings.grpc:
+            from collector.otlp.grpc_receiver import OtlpGrpcReceiver
+
+            self.grpc = OtlpGrpcReceiver(
+                self.sink.submit, settings.host, settings.grpc_port,
+                max_body_bytes=settings.max_body_bytes, token=token,
+                retry_after_s=settings.retry_after_s)
 
     def start(self) -> OtlpService:
         self.sink.start()
         self.http.start()
+        if self.grpc is not None:
+            self.grpc.start()
         return self
 
     def close(self) -> None:
         """Stop accepting, then write what was accepted."""
         self.http.close()
+        if self.grpc is not None:
+            self.grpc.close()
         self.sink.close()
 
     def __enter__(self) -> OtlpService:

@@ -33,6 +33,18 @@ class Outcome(StrEnum):
     TIMED_OUT = "timed-out"
     """Not committed within the wait; it may still be (a re-send is harmless)."""
 
+    @property
+    def reason(self) -> str:
+        """Why spans were not stored, for a client: empty for STORED."""
+        return _REASONS.get(self, "")
+
+
+_REASONS = {
+    Outcome.SATURATED: "the span pipeline is saturated",
+    Outcome.FAILED: "the store could not write the spans",
+    Outcome.TIMED_OUT: "the spans were not stored in time",
+}
+
 
 @dataclass(slots=True)
 class SinkStats:

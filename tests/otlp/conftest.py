@@ -33,7 +33,8 @@ def start_service(store: Store) -> Iterator[Callable[..., OtlpService]]:
     started: list[OtlpService] = []
 
     def start(**settings: Any) -> OtlpService:
-        service = OtlpService(OtlpSettings(port=0, **settings), store).start()
+        service = OtlpService(OtlpSettings(**{"port": 0, "grpc_port": 0, **settings}),
+                              store).start()
         started.append(service)
         return service
 

@@ -50,7 +50,7 @@ def test_otlp_command_receives_and_timeline_command_shows(
     store_url = f"sqlite:///{tmp_path / 'cli.db'}"
     port = _free_port()
     server = subprocess.Popen([*CLI, "otlp", "--store", store_url, "--listen",
-                               f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                               f"127.0.0.1:{port}", "--no-grpc"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         _wait_for_port(port, server)
