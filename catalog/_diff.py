@@ -156,7 +156,8 @@ class Differ:
                     "<compare>", "$ref", "", f"cannot resolve {schema['$ref']!r}: only "
                     "references inside the schema document are supported"
                 ) from exc
-            siblings = {k: v for k, v in schema.items() if k != "$ref"}
+            siblings = {k: v for k, v in schema.items()
+                        if k != "$ref" and k not in ANNOTATIONS and not k.startswith("x-")}
             target = resolved.contents
             if siblings and isinstance(target, dict):
                 target = merge(target, siblings) or target

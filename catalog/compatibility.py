@@ -58,8 +58,9 @@ RULES: tuple[Rule, ...] = (
     r.conditional,
 )
 
-DEFAULT_BUDGET = 200_000
-"""Comparison steps before `TooComplex` (a realistic event schema takes well under 1,000)."""
+DEFAULT_BUDGET = 100_000
+"""Comparison steps before `TooComplex`: about two seconds; a realistic event schema takes
+well under 1,000."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,8 +52,10 @@ class TooComplex(CatalogError):
     """A comparison exceeded its step budget (deep unions, huge schemas)."""
 
     def __init__(self, steps: int, pointer: str) -> None:
+        where = f" at {pointer}" if pointer else ""
         super().__init__(
-            f"schemas too complex to compare: gave up after {steps} steps at {pointer or '#'}"
+            f"schemas too complex to compare: gave up after {steps} steps{where} (deeply "
+            "nested unions or a very large schema); simplify the schema or raise the budget"
         )
         self.steps = steps
         self.pointer = pointer

@@ -36,7 +36,9 @@ __all__ = [
     "tally",
 ]
 
-_DATASCHEMA = re.compile(r"(?:^|/)(?P<type>[^/]+)/v(?P<version>\d+)(?:\.json)?/?(?:[?#].*)?$")
+_DATASCHEMA = re.compile(
+    r"(?:^|[/:])(?P<type>[^/:]+)/v(?P<version>\d+)(?:\.json)?/?(?:[?#].*)?$"
+)
 
 
 @dataclass(frozen=True, slots=True)
