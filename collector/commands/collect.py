@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
                    help="where partitions without a stored position start")
     p.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="Prometheus endpoint port (0: off)")
+    p.add_argument("--otlp", metavar="HOST:PORT",  # issue 6: traces beside the Kafka tap
+                   help="also receive OpenTelemetry traces: OTLP/HTTP on HOST:PORT, OTLP/gRPC "
+                   "on otlp.grpc_port (4317) unless otlp.grpc is false")
     p.add_argument("--until-idle", type=float, metavar="SECONDS",
                    help="exit once no record has arrived for SECONDS and nothing is lagging")
     p.set_defaults(handler=_collect)
@@ -63,7 +66,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         "start": args.start,
         "metrics_port": args.metrics_port,
     }
-    return load_settings(args.config, store=args.store, kafka=kafka)
+    from collector.commands.otlp import otlp_flags
+
+    otlp = otlp_flags(getattr(args, "otlp", None), flag="--otlp")
+    return load_settings(args.config, store=args.store, kafka=kafka, otlp=otlp)
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -89,8 +95,13 @@ def _collect(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server = None
+    otlp = None
     try:
         pipeline = build_pipeline(settings, store)
+        if args.otlp:
+            from collector.otlp.receiver import OtlpService
+
+            otlp = OtlpService(settings.otlp, store).start()
         tap = KafkaTap(TapOptions.from_settings(k), store.positions)
         health = Health(monotonic=time.monotonic)
         if k.metrics_port:
@@ -106,6 +117,8 @@ def _collect(args: argparse.Namespace) -> int:
                                    now=lambda: datetime.now(UTC))
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
     finally:
+        if otlp is not None:
+            otlp.close()
         if server is not None:
             server.close()
         store.close()
