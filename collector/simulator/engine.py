@@ -297,8 +297,7 @@ class Simulation:
         compiled, plan = flow.compiled, flow.plan
         step = ev.type in compiled.steps
         last = ev.type in compiled.terminal
-        if plan is not None and step and ev.causation is not None and \
-                plan.lands(Fault.LOST, last):
+        if plan is not None and step and ev.n != 1 and plan.lands(Fault.LOST, last):
             self._fault(flow, Fault.LOST, ev)
             return []  # never delivered: nobody reacts
         rng = flow.rng
@@ -327,7 +326,7 @@ class Simulation:
         parts = (info.topic, flow.key, value, headers)
         if plan is not None and step:
             self._late_deliveries(flow, plan, ev, parts, at, last)
-        if plan is not None and ev.causation is None and plan.extras:
+        if plan is not None and ev.n == 1 and plan.extras:
             self._extras(flow, plan, ev, value)
         if at != ev.time:
             return []
@@ -406,7 +405,7 @@ class Simulation:
                 info = EVENT_TYPES[name]
                 extra = _Event(flow, info.producer,
                                Emission(0, name, extra_data(name, start.data, prng)),
-                               t, start.id, prng)
+                               t, None, prng)  # emitted beside the flow, not in reaction
                 self._push(t, _PUBLISH, extra, flow)
                 self._fault(flow, fault, extra)
                 self._expectations.append({
