@@ -1,11 +1,13 @@
-"""``choreoscope schemas check|register|report|propose``: the schema registry from pipelines.
+"""``choreoscope schemas check|register|report|propose|drift``: the registry from pipelines.
 
 Exit codes are a contract users gate on: ``check`` exits 0 when compatible, 1 when not and 2
 on bad input (unreadable file, invalid JSON, a schema its meta-schema refuses, an unknown mode).
 ``check --json`` prints ``{"compatible", "mode", "policy", "changes": [{"type", "path",
 "compatible"}]}``. ``check --against-traffic SUBJECT NEW.json`` validates the recent stored
 payloads of that event type against the proposed schema instead (exit 1 if any would be
-rejected). The registry lives in ``<schemas_dir>/events/<EventType>/v<N>.json``.
+rejected). ``drift`` lists fields never declared and types that differ, per producer;
+``propose`` infers a schema for an undocumented type from its stored payloads. The registry
+lives in ``<schemas_dir>/events/<EventType>/v<N>.json``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def register(subparsers: Any) -> None:
     prop.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     prop.add_argument("--limit", type=int, default=1000, help="most recent payloads to sample")
     prop.set_defaults(handler=_propose)
+
+    dr = sub.add_parser("drift", help="stored payloads that stray from their schema, per producer")
+    dr.add_argument("event_type", metavar="EVENT_TYPE", nargs="?", help="only this event type")
+    dr.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
+    dr.add_argument("--limit", type=int, default=1000, help="most recent payloads per type")
+    dr.add_argument("--json", action="store_true", help="print JSON instead of text")
+    dr.set_defaults(handler=_drift)
 
 
 def _fail(message: str) -> int:
@@ -258,4 +267,32 @@ def _propose(args: argparse.Namespace) -> int:
         return _fail(f"no stored payloads of type {args.event_type!r}")
     schema = infer_schema((s.data for s in samples), event_type=args.event_type)
     print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from catalog.drift import drift
+    from catalog.exceptions import CatalogError
+
+    try:
+        registry, _ = _load(args)
+        names = [args.event_type] if args.event_type else [s.name for s in registry]
+        results = {name: drift(registry.get(name).schema, _stored_samples(args, name, None))
+                   for name in names}
+    except CatalogError as exc:
+        return _fail(str(exc))
+    out: list[dict[str, Any]] = [{"event_type": name, "producer": p.producer, "samples": p.samples,
+            "drift": [{"kind": i.kind, "path": i.path, "declared": i.declared, "seen": i.seen,
+                       "count": i.count} for i in p.items]}
+           for name, producers in results.items() for p in producers]
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for entry in out:
+        print(f"{entry['event_type']} from {entry['producer']} ({entry['samples']} payloads): "
+              f"{'no drift' if not entry['drift'] else ''}")
+        for item in entry["drift"]:
+            what = (f"undeclared field ({item['seen']})" if item["kind"] == "undeclared"
+                    else f"declared {item['declared']}, seen {item['seen']}")
+            print(f"  {item['count']:>6}  {item['path'] or '/'}  {what}")
     return 0

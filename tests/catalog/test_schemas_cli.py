@@ -181,3 +181,31 @@ def test_check_against_traffic_reports_rejections_per_producer(
     assert "0 of 5 stored payloads would be rejected" in capsys.readouterr().out
     assert main(["schemas", "check", "--against-traffic", "OrderPlaced", new, "--store", url,
                  "--since", "yesterday"]) == 2
+
+
+def test_propose_infers_a_registrable_schema_from_stored_payloads(
+    cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{cwd / 'store.db'}"
+    _events(url)
+    assert main(["schemas", "propose", "OrderPlaced", "--store", url]) == 0
+    proposal = json.loads(capsys.readouterr().out)
+    assert (proposal["title"], proposal["x-samples"]) == ("OrderPlaced", 5)
+    assert proposal["properties"]["amount"]["type"] == ["integer", "string"]
+    path = _file(cwd, "proposal.json", proposal)
+    assert main(["schemas", "register", "OrderPlaced", path]) == 0
+    assert main(["schemas", "propose", "Unseen", "--store", url]) == 2
+
+
+def test_drift_reports_per_producer(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{cwd / 'store.db'}"
+    _events(url)
+    _file(cwd / "schemas" / "events", "OrderPlaced/v1.json", {
+        "type": "object", "properties": {"amount": {"type": "integer"}}})
+    assert main(["schemas", "drift", "--store", url, "--json"]) == 0
+    out = {e["producer"]: e for e in json.loads(capsys.readouterr().out)}
+    assert out["shop"]["drift"] == []
+    assert out["legacy"]["drift"] == [{"kind": "type", "path": "/amount", "declared": "integer",
+                                       "seen": "string", "count": 1}]
+    assert main(["schemas", "drift", "--store", url]) == 0
+    assert "declared integer, seen string" in capsys.readouterr().out
