@@ -37,7 +37,7 @@ class Compiled:
     """A definition in the shape the hot path wants: dict lookups only."""
 
     __slots__ = ("compensations", "definition", "flow_type", "next", "retention", "sla",
-                 "terminal", "version")
+                 "step_names", "terminal", "version")
 
     def __init__(self, d: FlowDefinition, retention: timedelta) -> None:
         self.definition = d
@@ -58,6 +58,7 @@ class Compiled:
             if name not in self.terminal and name not in self.next:
                 self.next[intern(name)] = ((), timedelta(0))  # a step with nothing expected
         self.compensations = {c.on: c for c in d.compensations}
+        self.step_names: dict[tuple[str, str], str] = {}
 
 
 class Flow:
@@ -65,8 +66,9 @@ class Flow:
 
     __slots__ = (
         "alerted", "corr", "d", "deadline", "det_over", "det_step", "ended", "entries",
-        "expected", "flagged", "iid", "late", "late_step", "n_steps", "recovered", "start",
-        "status", "step", "stuck_n", "stuck_since", "stuck_step", "wake", "wake_seq",
+        "expected", "flagged", "iid", "judged", "late", "late_step", "n_steps", "recovered",
+        "sla_deadline", "start", "status", "step", "stuck_n", "stuck_since", "stuck_step",
+        "wake", "wake_seq",
     )
 
     def __init__(self, iid: str, corr: str, d: Compiled, start: Entry) -> None:
@@ -75,6 +77,7 @@ class Flow:
         self.d = d
         self.start = start
         self.entries: list[Entry] = [start]
+        self.sla_deadline = start[T] + d.sla
         # detection marks (survive a replay)
         self.flagged = False
         self.stuck_step: str | None = None
@@ -84,6 +87,8 @@ class Flow:
         self.det_over: timedelta | None = None
         self.det_step: str | None = None
         self.alerted = False
+        self.judged = 0
+        """Counted in the rollups: 1 as an open flow past its SLA, 3 once ended."""
         self.wake: datetime | None = None
         self.wake_seq = 0
         self.replay()
@@ -142,11 +147,28 @@ class Flow:
         if self.late is None or over > self.late:
             self.late, self.late_step = over, step
 
-    # -- verdicts ---------------------------------------------------------------------------
+    def step_times(self) -> list[tuple[str, float, bool]]:
+        """Each step taken: ("From->To", seconds, within its deadline), in flow order."""
+        d, out = self.d, []
+        names, terminal, nxt = d.step_names, d.terminal, d.next
+        start = self.start
+        prev, prev_t = start[TYPE], start[T]
+        for e in self.entries:
+            kind = e[TYPE]
+            if e is start or (kind not in terminal and kind not in nxt):
+                continue
+            took = e[T] - prev_t
+            rule = nxt.get(prev)
+            name = names.get((prev, kind))
+            if name is None:
+                name = names[prev, kind] = intern(f"{prev}->{kind}")
+            out.append((name, took.total_seconds(), rule is None or not rule[0] or took <= rule[1]))
+            if kind in terminal:
+                break
+            prev, prev_t = kind, e[T]
+        return out
 
-    @property
-    def sla_deadline(self) -> datetime:
-        return self.start[T] + self.d.sla
+    # -- verdicts ---------------------------------------------------------------------------
 
     @property
     def breached(self) -> bool:

@@ -145,9 +145,16 @@ def _light_events(rows: Iterable[dict[str, Any]]) -> Iterable[Event]:
                     received_at=at, causation_id=r["causation_id"], sequence=r["sequence"])
 
 
-def restore_tracker(store: Store, definitions: Sequence[FlowDefinition]) -> FlowTracker:
-    """A tracker holding the store's open flows, their verdicts as stored."""
+def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
+                    rollups: bool = True) -> FlowTracker:
+    """A tracker holding the store's open flows, their verdicts as stored.
+
+    ``rollups=False`` for settling: a minute's row counts every flow judged in it, and a
+    tracker that holds only the open flows would replace the stored rows with partial ones.
+    """
     tracker = FlowTracker(definitions)
+    if not rollups:
+        tracker.rollups = None
     tracker.restore((snap, store.flow_events(snap.instance_id)) for snap in store.open_flows())
     return tracker
 
@@ -164,7 +171,7 @@ class SettleResult:
 
 def settle(store: Store, definitions: Sequence[FlowDefinition], at: datetime) -> SettleResult:
     """Advance the detection clock of a stored history to ``at`` and commit the verdicts."""
-    tracker = restore_tracker(store, definitions)
+    tracker = restore_tracker(store, definitions, rollups=False)
     open_before = tracker.open_flows
     update = tracker.on_tick(at)
     store.write(Batch(flows=list(update.flows), alerts=list(update.alerts)))

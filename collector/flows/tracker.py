@@ -26,6 +26,7 @@ from sys import intern
 from collector.flows._state import ID, SRC, STATUS, TYPE, Compiled, Entry, Flow, T, order_entries
 from collector.flows.definition import FlowDefinition
 from collector.flows.exceptions import FlowError
+from collector.flows.rollup import WHOLE_FLOW, FlowRollup, RollupAggregator
 from collector.model import (
     Alert,
     AlertKind,
@@ -59,9 +60,11 @@ class FlowUpdate:
     assignments: list[tuple[EventIdentity, str]] = field(default_factory=list)
     flows: list[FlowSnapshot] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    rollups: list[FlowRollup] = field(default_factory=list)
+    """Per-minute duration percentiles and SLA shares of minutes the clock has closed."""
 
     def __bool__(self) -> bool:
-        return bool(self.assignments or self.flows or self.alerts)
+        return bool(self.assignments or self.flows or self.alerts or self.rollups)
 
 
 class FlowTracker:
@@ -70,10 +73,12 @@ class FlowTracker:
     ``retention``: how long (in detection-clock time) an ended flow stays in memory so late
     events (a notification, a redelivery) still join it; default the longest step deadline or
     SLA of any definition. ``max_held``: events waiting for their start event, at most.
+    ``rollups``: the per-minute aggregator (None: no rollups).
     """
 
     def __init__(self, definitions: Iterable[FlowDefinition], *,
-                 retention: timedelta | None = None, max_held: int = 100_000) -> None:
+                 retention: timedelta | None = None, max_held: int = 100_000,
+                 rollups: RollupAggregator | None = None) -> None:
         defs = list(definitions)
         if not defs:
             raise FlowError("no flow definitions: add schemas/flows/*.json")
@@ -96,6 +101,9 @@ class FlowTracker:
         self._dirty: dict[str, Flow] = {}
         self._assign: list[tuple[EventIdentity, str]] = []
         self._alerts: list[Alert] = []
+        self.rollups: RollupAggregator | None = (
+            rollups if rollups is not None else RollupAggregator())
+        self._rollups: list[FlowRollup] = []
         self.held_dropped = 0
         """Events dropped from the waiting buffer because it was full (still stored)."""
 
@@ -129,6 +137,14 @@ class FlowTracker:
                 self._push(flow, wake)
             else:
                 self._detect(flow, now)
+        if self.rollups is not None:
+            self._rollups.extend(self.rollups.close(now))
+        return self._flush()
+
+    def flush_rollups(self) -> FlowUpdate:
+        """Emit every minute's rollup now (on shutdown, or after settling a history)."""
+        if self.rollups is not None:
+            self._rollups.extend(self.rollups.close_all())
         return self._flush()
 
     def next_deadline(self) -> datetime | None:
@@ -155,8 +171,15 @@ class FlowTracker:
         The verdicts already given (stuck, breached, alerted) are kept as stored; ``held`` are
         recent events no instance had claimed, which wait for their start event again.
         """
+        latest = None
         for snap, events in flows:
             self._restore_one(snap, events)
+            if latest is None or snap.last_event_at > latest:
+                latest = snap.last_event_at
+        if latest is not None and self.rollups is not None:
+            # rows of earlier minutes were written before the restart: never replace them with
+            # rows that count only the flows restored
+            self.rollups.close_before(latest)
         for event in held:
             self._ingest(event)
         self._dirty.clear()
@@ -192,18 +215,19 @@ class FlowTracker:
             flow = _instance_at(slot, t)
         if flow is None:
             self._hold(corr, entry)
-        elif self._add(flow, entry):
-            self._assign.append((EventIdentity(e.source, e.id), flow.iid))
-            self._changed(flow)
-
-    def _add(self, flow: Flow, entry: Entry) -> bool:
-        """Place the event in flow order and move the progress on; False for a duplicate."""
+            return
         entries = flow.entries
-        last = entries[-1]
-        if entry[T] > last[T]:
+        if t > entries[-1][0]:  # the usual case: the latest event of its flow
             entries.append(entry)
-            flow.apply(entry[TYPE], entry[T])
-            return True
+            flow.apply(kind, t)
+        elif not self._insert(flow, entry):
+            return
+        self._assign.append((EventIdentity(e.source, e.id), flow.iid))
+        self._changed(flow)
+
+    def _insert(self, flow: Flow, entry: Entry) -> bool:
+        """Place an event that is not the latest in flow order; False for a duplicate."""
+        entries = flow.entries
         for x in entries:
             if x[ID] == entry[ID] and x[SRC] == entry[SRC]:
                 return False
@@ -300,6 +324,7 @@ class FlowTracker:
 
     def _changed(self, flow: Flow) -> None:
         """After any change: recovery, a first breach, the next wake, the snapshot."""
+        self._dirty[flow.iid] = flow
         if flow.flagged and (flow.status or flow.n_steps > flow.stuck_n):
             flow.flagged, flow.recovered = False, True
             self._alert(flow, AlertKind.FLOW_RECOVERED, flow.stuck_step, flow.entries[-1][T])
@@ -309,7 +334,6 @@ class FlowTracker:
             step = flow.late_step if flow.late is not None else flow.det_step
             at = flow.entries[-1][T] if flow.late is not None else (self._now or flow.start[T])
             self._alert(flow, AlertKind.SLA_BREACHED, step, at)
-        self._dirty[flow.iid] = flow
         self._schedule(flow)
 
     def _schedule(self, flow: Flow) -> None:
@@ -350,12 +374,38 @@ class FlowTracker:
     # -- output -----------------------------------------------------------------------------
 
     def _flush(self) -> FlowUpdate:
-        update = FlowUpdate(self._assign, [snapshot(f) for f in self._dirty.values()],
-                            self._alerts)
-        if self._dirty:
+        dirty = self._dirty
+        if self.rollups is not None:
+            for f in dirty.values():
+                if (f.status or f.det_over is not None) and f.judged != 3:
+                    self._judged(f)
+        update = FlowUpdate(self._assign, [snapshot(f) for f in dirty.values()],
+                            self._alerts, self._rollups)
+        if dirty:
             self._dirty = {}
         self._assign, self._alerts = [], []
+        if self._rollups:
+            self._rollups = []
         return update
+
+    def _judged(self, f: Flow) -> None:
+        """Count a flow with a verdict in the rollups, once: when it ends (its steps and, unless
+        already counted, the whole flow), or when its SLA passes while it is open."""
+        assert self.rollups is not None
+        if f.status:
+            if f.judged & 2:
+                return
+            assert f.ended is not None
+            samples = f.step_times()
+            if not f.judged:
+                took = (f.ended - f.start[T]).total_seconds()
+                samples.append((WHOLE_FLOW, took, not f.breached))
+            f.judged |= 3
+            self.rollups.add(f.d.flow_type, f.ended, samples)
+        elif not f.judged:
+            f.judged = 1
+            self.rollups.add(f.d.flow_type, f.stuck_since or f.sla_deadline,
+                             ((WHOLE_FLOW, None, False),))
 
     def _restore_one(self, snap: FlowSnapshot, events: Sequence[Event]) -> None:
         d = self._by_key.get((snap.flow_type, snap.definition_version))

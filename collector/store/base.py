@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.exceptions import StoreError
 from collector.model import (
@@ -22,6 +22,9 @@ from collector.model import (
     Span,
     Violation,
 )
+
+if TYPE_CHECKING:
+    from collector.flows.rollup import FlowRollup
 
 __all__ = ["Batch", "Position", "Store", "open_store"]
 
@@ -55,6 +58,8 @@ class Batch:
     """(name, labels, value, at): collector health samples."""
     spans: list[Span] = field(default_factory=list)
     """Spans to insert; one already stored (same trace id and span id) is kept as it was."""
+    flow_rollups: list[FlowRollup] = field(default_factory=list)
+    """Per-minute flow and step duration percentiles and SLA shares, upserted by their key."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)

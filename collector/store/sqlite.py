@@ -108,6 +108,7 @@ class SqliteStore:
                 _write_dead_letters(db, batch.dead_letters)
                 _write_flows(db, batch.flows)
                 _write_spans(db, batch.spans)
+                _write_flow_rollups(db, batch.flow_rollups)
                 if batch.assignments:
                     db.executemany(
                         "UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
@@ -370,3 +371,18 @@ def _write_spans(db: sqlite3.Connection, spans: list[Span]) -> None:
     )
     if links:
         db.executemany("INSERT OR IGNORE INTO span_links VALUES (?,?,?,?)", links)
+
+
+# -- flow rollups (issue 5) ---------------------------------------------------------------------
+
+
+def _write_flow_rollups(db: sqlite3.Connection, rows: list[Any]) -> None:
+    """Upsert per-minute flow rollups (`collector.flows.rollup.FlowRollup`) by their key."""
+    if not rows:
+        return
+    db.executemany(
+        "INSERT OR REPLACE INTO flow_rollups (minute, flow_type, step, count, within_sla,"
+        " p50_s, p95_s, p99_s) VALUES (?,?,?,?,?,?,?,?)",
+        [(to_text(r.minute), r.flow_type, r.step, r.count, r.within_sla, r.p50_s, r.p95_s,
+          r.p99_s) for r in rows],
+    )

@@ -1,0 +1,110 @@
+"""Per-minute rollups of flow and step durations and of the share of flows within their SLA.
+
+Pure: the tracker hands each judged flow (ended, or past its SLA while still open) to a
+`RollupAggregator`, which keeps the minute's samples until the detection clock has passed the
+minute by ``grace`` and then emits one `FlowRollup` row per (minute, flow type, step): the
+count, how many were within their SLA (or step deadline), and p50/p95/p99 of the durations.
+Step ``*`` is the whole flow. The store upserts rows by (minute, flow type, step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from collector.flows.discovery import percentiles
+
+__all__ = ["WHOLE_FLOW", "FlowRollup", "RollupAggregator"]
+
+WHOLE_FLOW = "*"
+_MINUTE = timedelta(minutes=1)
+
+Sample = tuple[str, float | None, bool]
+"""(step, seconds or None when it never finished, within its SLA or deadline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRollup:
+    minute: datetime
+    """The minute's start (UTC) in event time: flows are counted in the minute they ended or,
+    still open, the minute their SLA passed."""
+    flow_type: str
+    step: str
+    """``*`` for whole flows, ``From->To`` for a step."""
+    count: int
+    within_sla: int
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+
+    @property
+    def share_within_sla(self) -> float:
+        return self.within_sla / self.count if self.count else 1.0
+
+
+def minute_of(at: datetime) -> datetime:
+    return at - timedelta(seconds=at.second, microseconds=at.microsecond)
+
+
+class _Bucket:
+    __slots__ = ("count", "durations", "within")
+
+    def __init__(self) -> None:
+        self.count = self.within = 0
+        self.durations: list[float] = []
+
+
+class RollupAggregator:
+    """Streams samples into per-minute buckets; each flow is counted once by the caller (when
+    it ends, or when its SLA passes while it is still open)."""
+
+    def __init__(self, grace: timedelta = timedelta(minutes=1)) -> None:
+        self._grace = grace
+        self._minutes: dict[datetime, dict[tuple[str, str], _Bucket]] = {}
+        self._closed_until: datetime | None = None
+        self.too_late = 0
+        """Samples for minutes whose rows were already emitted (not counted)."""
+
+    def add(self, flow_type: str, at: datetime, samples: Iterable[Sample]) -> None:
+        """Count one flow's samples in the minute of ``at``."""
+        minute = at - timedelta(seconds=at.second, microseconds=at.microsecond)
+        if self._closed_until is not None and minute < self._closed_until:
+            self.too_late += 1
+            return
+        buckets = self._minutes.get(minute)
+        if buckets is None:
+            buckets = self._minutes[minute] = {}
+        for step, seconds, within in samples:
+            b = buckets.get((flow_type, step))
+            if b is None:
+                b = buckets[flow_type, step] = _Bucket()
+            b.count += 1
+            if within:
+                b.within += 1
+            if seconds is not None:
+                b.durations.append(seconds)
+
+    def close(self, now: datetime) -> list[FlowRollup]:
+        """Rows of every minute that ended at least ``grace`` before ``now``."""
+        horizon = minute_of(now - self._grace - _MINUTE) + _MINUTE
+        if self._closed_until is None or horizon > self._closed_until:
+            self._closed_until = horizon
+        return self._emit([m for m in self._minutes if m < horizon])
+
+    def close_before(self, at: datetime) -> None:
+        """Take no more samples for minutes before the minute of ``at`` (after a restart)."""
+        horizon = minute_of(at)
+        if self._closed_until is None or horizon > self._closed_until:
+            self._closed_until = horizon
+
+    def close_all(self) -> list[FlowRollup]:
+        return self._emit(list(self._minutes))
+
+    def _emit(self, minutes: Iterable[datetime]) -> list[FlowRollup]:
+        rows: list[FlowRollup] = []
+        for minute in sorted(minutes):
+            for (flow_type, step), b in sorted(self._minutes.pop(minute).items()):
+                p = percentiles(sorted(b.durations)) if b.durations else (None, None, None)
+                rows.append(FlowRollup(minute, flow_type, step, b.count, b.within, *p))
+        return rows

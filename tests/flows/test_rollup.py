@@ -1,0 +1,75 @@
+"""Per-minute rollups: percentiles per step and flow type, share within SLA, in the store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from collector.flows.rollup import FlowRollup, RollupAggregator
+from collector.flows.tracker import FlowTracker
+from collector.store.base import Batch, open_store
+
+from .conftest import T0, at, ev
+
+HAPPY = ["OrderPlaced", "PaymentProcessed", "InventoryReserved", "ShippingScheduled",
+         "OrderCompleted"]
+
+
+def order(corr: str, start: float, gaps: list[float]):
+    t, out = start, [ev(HAPPY[0], start, corr)]
+    for kind, gap in zip(HAPPY[1:], gaps, strict=True):
+        t += gap
+        out.append(ev(kind, t, corr))
+    return out
+
+
+def test_rows_per_minute_step_and_flow_type(definitions):
+    tracker = FlowTracker(definitions)
+    events = [*order("a", 0, [1, 1, 1, 1]), *order("b", 2, [2, 2, 2, 2]),
+              *order("c", 4, [3, 12, 3, 3]),  # PaymentProcessed->InventoryReserved late
+              ev("OrderPlaced", 30, "stuck")]
+    rows: list[FlowRollup] = []
+    rows += tracker.on_events(events).rollups
+    assert rows == []  # the minute is still open
+    rows += tracker.on_tick(at(59)).rollups
+    assert rows == []
+    rows += tracker.on_tick(T0 + timedelta(minutes=2)).rollups
+    by_step = {r.step: r for r in rows}
+    whole = by_step["*"]
+    assert (whole.minute, whole.flow_type) == (T0, "order")
+    assert (whole.count, whole.within_sla) == (4, 2)  # c was late; "stuck" passed its SLA open
+    assert whole.p50_s == pytest.approx(8.0)  # durations 4, 8 and 21 s; the open one has none
+    late_step = by_step["PaymentProcessed->InventoryReserved"]
+    assert (late_step.count, late_step.within_sla) == (3, 2)
+    assert (late_step.p50_s, late_step.p99_s) == (2.0, pytest.approx(11.8))
+    assert tracker.on_tick(T0 + timedelta(minutes=10)).rollups == []  # emitted once
+
+
+def test_a_flow_is_counted_once_even_when_touched_again(definitions):
+    tracker = FlowTracker(definitions)
+    tracker.on_events(order("a", 0, [1, 1, 1, 1]))
+    tracker.on_events([ev("CustomerNotified", 5, "a")])  # after the end: joins, counts once
+    rows = tracker.flush_rollups().rollups
+    assert {r.step: r.count for r in rows}["*"] == 1
+
+
+def test_minutes_closed_are_not_reopened():
+    agg = RollupAggregator(grace=timedelta(0))
+    agg.add("order", at(10), [("*", 1.0, True)])
+    assert len(agg.close(at(60))) == 1
+    agg.add("order", at(20), [("*", 1.0, True)])
+    assert agg.close(at(200)) == []
+    assert agg.too_late == 1
+
+
+def test_rollups_are_stored_by_their_key(tmp_path, definitions):
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    row = FlowRollup(T0, "order", "*", 3, 2, 1.0, 2.0, 3.0)
+    store.write(Batch(flow_rollups=[row]))
+    store.write(Batch(flow_rollups=[row]))
+    got = store.query("SELECT minute, flow_type, step, count, within_sla, p99_s "
+                      "FROM flow_rollups")
+    store.close()
+    assert got == [{"minute": "2026-01-01T12:00:00.000000Z", "flow_type": "order", "step": "*",
+                    "count": 3, "within_sla": 2, "p99_s": 3.0}]
