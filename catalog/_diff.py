@@ -122,6 +122,14 @@ class Differ:
         self.steps = 0
         self._memo: dict[tuple[int, int], tuple[Any, Any, list[RawChange]]] = {}
         self._active: set[tuple[int, int]] = set()
+        self.cache: dict[tuple[str, int], tuple[Any, Any]] = {}
+        """Per-schema-object results of helpers (kept with the object, so ids stay unique)."""
+
+    def tick(self) -> None:
+        """Count one step of work; past the budget, give up with `TooComplex`."""
+        self.steps += 1
+        if self.steps > self.budget:
+            raise TooComplex(self.steps, "")
 
     def compare(self, old: Node, new: Node, at: Path = ()) -> Iterator[RawChange]:
         """Every change from ``old`` to ``new``, with paths prefixed by ``at``."""
@@ -165,9 +173,7 @@ class Differ:
         raise TooComplex(self.steps, "$ref")
 
     def _compare(self, old: Node, new: Node) -> list[RawChange]:
-        self.steps += 1
-        if self.steps > self.budget:
-            raise TooComplex(self.steps, "")
+        self.tick()
         key = (id(old.schema), id(new.schema))
         if key in self._memo:
             return self._memo[key][2]

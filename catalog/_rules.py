@@ -71,14 +71,21 @@ def effective_types(d: Differ, node: Node, depth: int = 0) -> frozenset[str] | N
     declared = type_set(node.schema)
     if declared is not None or depth > 8 or not isinstance(node.schema, dict):
         return declared
+    key = ("types", id(node.schema))
+    if key in d.cache:
+        return d.cache[key][1]  # type: ignore[no-any-return]
+    d.tick()
+    found: frozenset[str] | None = None
     for kw in ("anyOf", "oneOf"):
         branches = node.get(kw)
         if isinstance(branches, list) and branches:
-            found = [effective_types(d, d.deref(node.at(kw, i)), depth + 1)
+            parts = [effective_types(d, d.deref(node.at(kw, i)), depth + 1)
                      for i in range(len(branches))]
-            if all(t is not None for t in found):
-                return frozenset().union(*(t for t in found if t is not None))
-    return None
+            if all(t is not None for t in parts):
+                found = frozenset().union(*(t for t in parts if t is not None))
+                break
+    d.cache[key] = (node.schema, found)
+    return found
 
 
 def _canonical(value: Any) -> str:

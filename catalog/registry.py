@@ -144,8 +144,12 @@ class Registry:
         """A registry with ``schema`` as the next version of ``name``.
 
         Raises `SchemaRejected` if the schema fails its meta-schema and `IncompatibleSchema`
-        (carrying the report) if it breaks the subject's mode.
+        (carrying the report) if it breaks the subject's mode. A schema equal to the latest
+        version is not added again: the registry and that version are returned.
         """
+        latest = self.subjects[name].latest if name in self.subjects else None
+        if latest is not None and latest.schema == schema:
+            return self, latest  # the same schema again: its existing version, as registries do
         report = self.check(name, schema, source=source)
         if not report.compatible:
             raise IncompatibleSchema(name, report)

@@ -1,4 +1,4 @@
-"""``choreoscope schemas check|register|report|propose|drift``: the registry from pipelines.
+"""``choreoscope schemas check|register|config|report|propose|drift``: the schema registry.
 
 Exit codes are a contract users gate on: ``check`` exits 0 when compatible, 1 when not and 2
 on bad input (unreadable file, invalid JSON, a schema its meta-schema refuses, an unknown mode).
@@ -55,6 +55,12 @@ def register(subparsers: Any) -> None:
     reg.add_argument("file", metavar="FILE", help="the JSON Schema document")
     reg.add_argument("--json", action="store_true", help="print the report as JSON")
     reg.set_defaults(handler=_register)
+
+    conf = sub.add_parser("config", help="set (or show) a subject's compatibility mode/policy")
+    conf.add_argument("subject", metavar="SUBJECT", help="the event type")
+    conf.add_argument("--mode", type=str.upper, help=f"one of {', '.join(MODES)}")
+    conf.add_argument("--policy", type=str.upper, help="STRICT or LENIENT")
+    conf.set_defaults(handler=_config)
 
     rep = sub.add_parser("report", help="the compatibility report of every subject")
     rep.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -147,13 +153,17 @@ def _register(args: argparse.Namespace) -> int:
         if not isinstance(schema, dict):
             return _fail(f"{args.file}: an event schema must be a JSON object")
         report = registry.check(args.subject, schema, source=args.file)
-        _, version = registry.with_version(args.subject, schema, source=args.file)
+        updated, version = registry.with_version(args.subject, schema, source=args.file)
     except IncompatibleSchema as exc:
         _print_report(exc.report, args.json, f"{args.subject}: ")  # type: ignore[arg-type]
         print(f"choreoscope: refused: not compatible with {args.subject}", file=sys.stderr)
         return 1
     except CatalogError as exc:
         return _fail(str(exc))
+    if updated is registry:
+        print(f"{args.subject} version {version.version} is this schema already; nothing "
+              "registered", file=sys.stderr)
+        return 0
     _print_report(report, args.json, f"{args.subject}: ")
     path = write_version(folder, version)
     print(f"registered {args.subject} version {version.version} ({path})", file=sys.stderr)
@@ -295,4 +305,27 @@ def _drift(args: argparse.Namespace) -> int:
             what = (f"undeclared field ({item['seen']})" if item["kind"] == "undeclared"
                     else f"declared {item['declared']}, seen {item['seen']}")
             print(f"  {item['count']:>6}  {item['path'] or '/'}  {what}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from catalog.changes import Mode, Policy
+    from catalog.exceptions import CatalogError
+    from catalog.files import write_settings
+
+    try:
+        mode = Mode(args.mode) if args.mode else None
+        policy = Policy(args.policy) if args.policy else None
+    except ValueError:
+        return _fail(f"--mode must be one of {', '.join(MODES)}; --policy STRICT or LENIENT")
+    try:
+        registry, folder = _load(args)
+    except CatalogError as exc:
+        return _fail(str(exc))
+    if mode or policy:
+        registry = registry.with_settings(args.subject, mode, policy)
+        subject = registry.subject(args.subject)
+        write_settings(folder, args.subject, subject.mode, subject.policy)
+    shown_mode, shown_policy = registry.settings(args.subject)
+    print(f"{args.subject}: {shown_mode.value}, {shown_policy.value}")
     return 0

@@ -209,3 +209,23 @@ def test_drift_reports_per_producer(cwd: Path, capsys: pytest.CaptureFixture[str
                                        "seen": "string", "count": 1}]
     assert main(["schemas", "drift", "--store", url]) == 0
     assert "declared integer, seen string" in capsys.readouterr().out
+
+
+def test_register_the_same_schema_again_adds_nothing(cwd: Path) -> None:
+    events = cwd / "schemas" / "events"
+    _file(events, "OrderPlaced/v1.json", OLD)
+    assert main(["schemas", "register", "OrderPlaced", _file(cwd, "same.json", OLD)]) == 0
+    assert sorted(p.name for p in (events / "OrderPlaced").iterdir()) == ["v1.json"]
+
+
+def test_config_sets_a_subjects_mode_that_register_then_applies(
+    cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = cwd / "schemas" / "events"
+    _file(events, "OrderPlaced/v1.json", OLD)
+    assert main(["schemas", "config", "OrderPlaced", "--mode", "full"]) == 0
+    assert "OrderPlaced: FULL, STRICT" in capsys.readouterr().out
+    assert main(["schemas", "register", "OrderPlaced", _file(cwd, "w.json", WIDER)]) == 1
+    assert main(["schemas", "config", "OrderPlaced", "--mode", "none"]) == 0
+    assert main(["schemas", "register", "OrderPlaced", _file(cwd, "w.json", WIDER)]) == 0
+    assert main(["schemas", "config", "OrderPlaced", "--policy", "sloppy"]) == 2
