@@ -111,6 +111,22 @@ class Validator:
         """Findings of ``data`` against the type's version (latest when None); [] when valid."""
         return findings_of(self.compiled(event_type, version), data)
 
+    def validate_event(
+        self, event_type: str, dataschema: str | None, data: Any
+    ) -> tuple[int, list[Finding]]:
+        """Validate against the version ``dataschema`` names, else the latest.
+
+        Returns the version actually used (for per-version counters) and the findings; a
+        ``dataschema`` naming another type or an unregistered version falls back to the latest.
+        Raises `SchemaNotFound` only when the type has no schema at all.
+        """
+        named_type, named = parse_dataschema(dataschema)
+        subject = self.registry.subject(event_type)
+        version = named if named_type == event_type and any(
+            v.version == named for v in subject.versions) else None
+        resolved = version if version is not None else self.registry.get(event_type).version
+        return resolved, self.validate(event_type, resolved, data)
+
     def is_valid(self, event_type: str, version: int | None, data: Any) -> bool:
         return bool(self.compiled(event_type, version).is_valid(data))
 

@@ -227,3 +227,11 @@ def test_a_schema_is_compatible_with_itself(schema: Any) -> None:
 def test_loosening_to_anything_is_backward_compatible(schema: Any) -> None:
     assert check(schema, {}).compatible
     assert check(schema, True).compatible
+
+
+@settings(max_examples=300, deadline=None)
+@given(_schemas, _schemas)
+def test_any_two_schemas_get_an_answer_consistent_with_the_changes(old: Any, new: Any) -> None:
+    report = check(old, new, Mode.FULL)
+    assert report.compatible is all(c.compatible for c in report.changes)
+    assert all(c.path.startswith("#") for c in report.changes)

@@ -120,3 +120,15 @@ def test_compiled_and_reference_agree_on_validity_and_places(data: Any) -> None:
     reference = ReferenceValidator(reg).validate("OrderPlaced", 1, data)
     assert bool(compiled) == bool(reference)
     assert {f.pointer for f in compiled} == {f.pointer for f in reference}
+
+
+def test_validate_event_uses_the_named_version_else_the_latest(registry: Registry) -> None:
+    validator = Validator(registry)
+    data = {"order_id": "o-1"}
+    assert validator.validate_event("OrderPlaced", "https://x/OrderPlaced/v1", data)[0] == 1
+    assert validator.validate_event("OrderPlaced", "https://x/OrderPlaced/v1", data)[1] != []
+    assert validator.validate_event("OrderPlaced", None, data) == (2, [])
+    assert validator.validate_event("OrderPlaced", "https://x/OrderPlaced/v9", data) == (2, [])
+    assert validator.validate_event("OrderPlaced", "https://x/Other/v1", data) == (2, [])
+    with pytest.raises(SchemaNotFound):
+        validator.validate_event("Nope", None, data)
