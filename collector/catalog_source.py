@@ -21,10 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
+from catalog.eventmap import EventMap, build_event_map
 from catalog.metadata import (
     Declaration,
     DeclaredRole,
@@ -39,7 +40,9 @@ from collector.store._time import from_text, to_text
 
 __all__ = [
     "CatalogSourceError",
+    "CatalogView",
     "RollupStats",
+    "load_event_map",
     "load_flow_infos",
     "load_schema_infos",
     "read_declarations",
@@ -47,6 +50,7 @@ __all__ = [
     "read_samples",
     "read_traffic",
     "refresh_rollups",
+    "rollup_store",
     "save_declarations",
     "traffic_window",
 ]
@@ -68,6 +72,14 @@ class ReadStore(Protocol):
 
 class RollupStore(ReadStore, Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+
+def rollup_store(store: object) -> RollupStore:
+    """The store, as one that can run the rollup statements (a writable SQL backend)."""
+    if not (callable(getattr(store, "execute", None)) and callable(getattr(store, "query", None))):
+        raise CatalogSourceError(f"store {getattr(store, 'url', store)!r} cannot keep the "
+                                 "catalog's rollups (no SQL execute)")
+    return cast("RollupStore", store)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,3 +385,30 @@ def load_flow_infos(schemas_dir: Path) -> list[FlowInfo]:
         return []
     return [FlowInfo(d.flow_type, d.event_types, d.description, d.owner)
             for d in load_definitions([folder])]
+
+
+# -- everything together ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    """A built event map with the schema metadata it was built with."""
+
+    event_map: EventMap
+    schemas: tuple[SchemaInfo, ...]
+
+
+def load_event_map(store: ReadStore, schemas_dir: Path, window: Window | None = None
+                   ) -> CatalogView:
+    """The event map of ``window`` (default: everything rolled up) with declared contracts.
+
+    Reads only: call `refresh_rollups` first on a writable store to include the latest events.
+    """
+    window = window or traffic_window(store)
+    traffic = read_traffic(store, window) if window is not None else []
+    schemas = tuple(load_schema_infos(schemas_dir))
+    event_map = build_event_map(
+        traffic, window=window, groups=read_groups(store),
+        declarations=read_declarations(store), schemas=schemas,
+        flows=load_flow_infos(schemas_dir))
+    return CatalogView(event_map, schemas)
