@@ -145,6 +145,10 @@ class SpanSink:
             self.stats.failed_writes += 1
             logger.warning("could not store %d spans: %s", len(spans), exc)
             return Outcome.FAILED
+        except Exception:  # a bug must not kill the only writer: every later request would hang
+            self.stats.failed_writes += 1
+            logger.exception("could not store %d spans", len(spans))
+            return Outcome.FAILED
         self.stats.writes += 1
         self.stats.spans_stored += len(spans)
         return Outcome.STORED
