@@ -138,9 +138,14 @@ def _print_report(report: Report, as_json: bool, title: str = "") -> None:
         return
     verdict = "compatible" if report.compatible else "NOT compatible"
     print(f"{title}{report.mode.value} ({report.policy.value}): {verdict}")
-    for change in report.changes:
-        mark = "ok  " if change.compatible else "FAIL"
-        print(f"  {mark} {change.type.value:<60} {change.path}")
+    several = len(report.comparisons) > 1
+    for comparison in report.comparisons:
+        if several:
+            against = "" if comparison.against is None else f" v{comparison.against}"
+            print(f"  {comparison.direction} against{against or ' the old schema'}:")
+        for change in comparison.changes:
+            mark = "ok  " if change.compatible else "FAIL"
+            print(f"  {'  ' if several else ''}{mark} {change.type.value:<58} {change.path}")
 
 
 def _register(args: argparse.Namespace) -> int:
