@@ -261,14 +261,16 @@ def traffic_window(store: ReadStore) -> Window | None:
     return Window(_minute(row["a"]), _minute(row["b"]) + _MINUTE)
 
 
+def _ceil_minute(at: datetime) -> datetime:
+    at = at.astimezone(UTC)
+    floor = at.replace(second=0, microsecond=0)
+    return floor if floor == at else floor + _MINUTE
+
+
 def _bounds(window: Window) -> tuple[str, str]:
-    """Minute keys covering the window (a minute counts when it starts inside the window)."""
-    start = window.start.astimezone(UTC)
-    first = start.replace(second=0, microsecond=0)
-    if first < start:
-        first += _MINUTE
-    return (first.strftime("%Y-%m-%dT%H:%M"),
-            window.end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"))
+    """Minute keys ``[a, b)`` of the minutes that start inside the window."""
+    return (_ceil_minute(window.start).strftime("%Y-%m-%dT%H:%M"),
+            _ceil_minute(window.end).strftime("%Y-%m-%dT%H:%M"))
 
 
 def read_traffic(store: ReadStore, window: Window) -> list[EdgeTraffic]:

@@ -1,0 +1,196 @@
+"""Per-minute rollups in the real SQLite store: what is counted, incrementally, for any window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from catalog.metadata import Declaration, DeclaredRole
+from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, Window
+from collector.catalog_source import (
+    load_event_map,
+    read_declarations,
+    read_samples,
+    read_traffic,
+    refresh_rollups,
+    rollup_store,
+    save_declarations,
+    traffic_window,
+)
+from collector.model import Event, Location, Span, SpanKind, SpanLink, SpanStatus, Violation
+from collector.store import Batch, Store, open_store
+from tests.catalog_map.conftest import HOUR, ROOT, T0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield s
+    s.close()
+
+
+def event(i: int, at: datetime, *, type_: str = "OrderPlaced", source: str = "order-service",
+          topic: str | None = "orders", traced: bool = True) -> Event:
+    return Event(id=f"e{i}", type=type_, source=source, occurred_at=at, correlation_id=f"c{i}",
+                 data={"i": i}, location=Location("kafka", topic, 0, i), received_at=at,
+                 trace_id=f"{i:032x}" if traced else None, span_id=f"{i:016x}" if traced else None)
+
+
+def producer_span(e: Event, *, error: bool = False) -> Span:
+    assert e.trace_id
+    assert e.span_id
+    return Span(e.trace_id, e.span_id, None, "orders send", SpanKind.PRODUCER, e.source,
+                e.occurred_at, e.occurred_at + timedelta(milliseconds=1),
+                status=SpanStatus.ERROR if error else SpanStatus.UNSET)
+
+
+def child_consumer(e: Event, service: str, after_ms: float, n: int, *, error: bool = False
+                   ) -> Span:
+    """A consumer span whose parent is the producer span (kafka-python's instrumentation)."""
+    assert e.trace_id
+    assert e.span_id
+    start = e.occurred_at + timedelta(milliseconds=after_ms)
+    return Span(e.trace_id, f"{n:016x}", e.span_id, "orders process", SpanKind.CONSUMER,
+                service, start, start + timedelta(milliseconds=3),
+                status=SpanStatus.ERROR if error else SpanStatus.UNSET)
+
+
+def batch_consumer(events: list[Event], service: str, at: datetime, n: int) -> Span:
+    """One span per batch, linked to each message's producer span (a poll() consumer)."""
+    links = tuple(SpanLink(e.trace_id, e.span_id) for e in events if e.trace_id and e.span_id)
+    return Span(f"{n:032x}", f"{n:016x}", None, "orders process", SpanKind.CONSUMER, service,
+                at, at + timedelta(milliseconds=5), links=links)
+
+
+def traffic(store: Store, window: Window | None = None) -> dict[tuple[str, str, str], EdgeTraffic]:
+    window = window or traffic_window(store)
+    assert window is not None
+    return {(t.kind, t.service, t.event_type): t for t in read_traffic(store, window)}
+
+
+def bucket_of(ms: float) -> int:
+    return next(i for i, bound in enumerate(LATENCY_BUCKETS_MS) if ms <= bound)
+
+
+def test_produce_and_consume_counted_with_their_metrics(store: Store) -> None:
+    events = [event(i, T0 + timedelta(seconds=5 * i)) for i in range(10)]
+    spans = [producer_span(e, error=e.id == "e4") for e in events]
+    spans += [child_consumer(e, "payment-service", 30, 100 + i, error=i == 2)
+              for i, e in enumerate(events)]
+    spans.append(batch_consumer(events[:6], "analytics", T0 + timedelta(seconds=40), 900))
+    violation = Violation(events[3].identity, "OrderPlaced", "order-service", 1, "/amount",
+                          "type", "not a number", events[3].occurred_at)
+    store.write(Batch(events=events, spans=spans, violations=[violation]))
+    refresh_rollups(rollup_store(store))
+    got = traffic(store)
+    produced = got[EdgeKind.PRODUCE, "order-service", "OrderPlaced"]
+    assert (produced.count, produced.violations, produced.errors, produced.topic) == (
+        10, 1, 1, "orders")
+    assert (produced.first_seen, produced.last_seen) == (T0, T0 + timedelta(seconds=45))
+    paid = got[EdgeKind.CONSUME, "payment-service", "OrderPlaced"]
+    assert (paid.count, paid.errors, paid.topic) == (10, 1, "orders")
+    assert paid.latency[bucket_of(30)] == 10
+    assert sum(paid.latency) == 10
+    analytics = got[EdgeKind.CONSUME, "analytics", "OrderPlaced"]
+    assert analytics.count == 6  # one batch span, six messages linked
+    assert sum(analytics.latency) == 6
+
+
+def test_a_violation_with_several_findings_counts_its_event_once(store: Store) -> None:
+    e = event(1, T0)
+    findings = [Violation(e.identity, e.type, e.source, 1, p, "type", "bad", e.occurred_at)
+                for p in ("/a", "/b", "/c")]
+    store.write(Batch(events=[e], violations=findings))
+    refresh_rollups(rollup_store(store))
+    assert traffic(store)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].violations == 1
+
+
+def test_refresh_is_incremental_and_idempotent(store: Store) -> None:
+    rs = rollup_store(store)
+    store.write(Batch(events=[event(i, T0 + timedelta(seconds=i)) for i in range(5)]))
+    refresh_rollups(rs)
+    store.write(Batch(events=[event(i, T0 + timedelta(seconds=i)) for i in range(5, 8)]))
+    stats = refresh_rollups(rs)
+    assert stats.minutes == 1  # only the minute that received events
+    rows = store.query("SELECT * FROM catalog_traffic_minute ORDER BY 1, 2, 3, 4, 5")
+    again = refresh_rollups(rs)
+    assert again.minutes == 0
+    assert store.query("SELECT * FROM catalog_traffic_minute ORDER BY 1, 2, 3, 4, 5") == rows
+    assert traffic(store)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 8
+    # a redelivered event is stored once, so it is counted once
+    store.write(Batch(events=[event(3, T0 + timedelta(seconds=3))]))
+    refresh_rollups(rs)
+    assert traffic(store)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 8
+
+
+def test_a_late_event_recounts_its_old_minute(store: Store) -> None:
+    rs = rollup_store(store)
+    store.write(Batch(events=[event(1, T0 + 3 * HOUR)]))
+    refresh_rollups(rs)
+    store.write(Batch(events=[event(2, T0)]))  # arrives later, happened hours before
+    refresh_rollups(rs)
+    first_hour = traffic(store, Window(T0, T0 + HOUR))
+    assert first_hour[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 1
+
+
+def test_consumer_span_stored_before_its_event_is_counted_when_the_event_arrives(
+        store: Store) -> None:
+    rs = rollup_store(store)
+    e = event(1, T0)
+    store.write(Batch(spans=[child_consumer(e, "payment-service", 250, 50)]))
+    refresh_rollups(rs)
+    assert store.query("SELECT COUNT(*) AS n FROM catalog_traffic_minute")[0]["n"] == 0
+    store.write(Batch(events=[e]))
+    refresh_rollups(rs)
+    paid = traffic(store)[EdgeKind.CONSUME, "payment-service", "OrderPlaced"]
+    assert paid.count == 1
+    assert paid.latency[bucket_of(250)] == 1
+
+
+def test_any_past_window_from_the_rollups(store: Store) -> None:
+    events = [event(i, T0 + timedelta(minutes=10 * i)) for i in range(12)]  # two hours
+    store.write(Batch(events=events))
+    refresh_rollups(rollup_store(store))
+    assert traffic_window(store) == Window(T0, T0 + timedelta(minutes=111))
+    second_hour = traffic(store, Window(T0 + HOUR, T0 + 2 * HOUR))
+    produced = second_hour[EdgeKind.PRODUCE, "order-service", "OrderPlaced"]
+    assert produced.count == 6
+    assert produced.first_seen == T0 + HOUR
+    half = traffic(store, Window(T0 + timedelta(minutes=15), T0 + timedelta(minutes=35)))
+    assert half[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 2  # :20 and :30
+    assert traffic(store, Window(T0 - HOUR, T0)) == {}
+
+
+def test_the_map_from_the_store_knows_schemas_flows_and_declarations(store: Store) -> None:
+    rs = rollup_store(store)
+    store.write(Batch(events=[event(1, T0), event(2, T0, type_="Mystery", source="x")]))
+    refresh_rollups(rs)
+    decls = [Declaration("billing", DeclaredRole.CONSUMER, "OrderPlaced", "orders", "f.json")]
+    save_declarations(rs, "f.json", decls, T0)
+    view = load_event_map(store, ROOT / "schemas")
+    m = view.event_map
+    assert m.graph.nodes["event:OrderPlaced"]["documented"] is True
+    assert m.graph.nodes["event:OrderPlaced"]["flows"] == ["order"]
+    assert m.graph.nodes["event:Mystery"]["documented"] is False
+    assert m.consumers("OrderPlaced") == ["billing"]
+    assert m.producers("OrderPlaced", observed=True) == ["order-service"]
+
+
+def test_declarations_of_an_origin_are_replaced_on_reimport(store: Store) -> None:
+    rs = rollup_store(store)
+    a = Declaration("svc", DeclaredRole.PRODUCER, "A", "t", "f.json", {"type": "object"})
+    b = Declaration("svc", DeclaredRole.CONSUMER, "B", None, "f.json")
+    other = Declaration("z", DeclaredRole.PRODUCER, "C", None, "g.json")
+    save_declarations(rs, "f.json", [a, b], T0)
+    save_declarations(rs, "g.json", [other], T0)
+    save_declarations(rs, "f.json", [b], T0 + HOUR)
+    assert read_declarations(store) == [b, other]
+
+
+def test_samples_are_the_latest_stored_payloads(store: Store) -> None:
+    store.write(Batch(events=[event(i, T0 + timedelta(seconds=i)) for i in range(6)]))
+    samples = read_samples(store, ["OrderPlaced", "Nothing"], per_type=2)
+    assert [(s.event_id, s.data) for s in samples] == [("e5", {"i": 5}), ("e4", {"i": 4})]
