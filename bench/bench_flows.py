@@ -192,3 +192,84 @@ BENCHES: dict[str, Callable[[], dict[str, Any]]] = {
     "open_flow_bytes": bench_open_flow_bytes,
     "discovery_events_per_s": bench_discovery,
 }
+
+
+# -- flow_truth_* ------------------------------------------------------------------------------
+
+_TRUTH_FLOWS = 100_000
+_truth_cache: dict[str, Any] = {}
+
+
+def _truth_run() -> dict[str, Any]:
+    """Simulate 100,000 flows with every fault at 5 %, replay them through the tracker on the
+    event-time watermark (10 s lateness), settle, and score against the simulator's truth."""
+    if _truth_cache:
+        return _truth_cache
+    from itertools import islice
+
+    from collector.envelope import Decoder, build_rules
+    from collector.flows.accuracy import score
+    from collector.flows.replay import replay
+    from collector.settings import load_settings
+    from collector.simulator import Fault, Simulation, to_observation
+
+    definitions = _definitions()
+    sim = Simulation(definitions, flows=_TRUTH_FLOWS, seed=100_000,
+                     fault_rates=dict.fromkeys(Fault, 0.05))
+    decode = Decoder(build_rules(load_settings()))
+
+    def batches() -> Iterator[list[Event]]:
+        records = enumerate(sim.records())
+        while chunk := list(islice(records, 1000)):
+            decoded = (decode(to_observation(r, seq)) for seq, r in chunk)
+            yield [e for e in decoded if isinstance(e, Event)]
+
+    tracker = FlowTracker(definitions)
+    started = time.perf_counter()
+    result = replay(tracker, batches(), lateness=timedelta(seconds=10))
+    result.take(tracker.on_tick(sim.settle_time))
+    elapsed = time.perf_counter() - started
+    acc = score([r.to_json() for r in sim.truth()], result.flows, result.assignments)
+    _truth_cache.update(acc=acc, seconds=round(elapsed, 1), events=result.events)
+    return _truth_cache
+
+
+def _truth_line(name: str, value: float, detection: Any, run: dict[str, Any]) -> dict[str, Any]:
+    acc = run["acc"]
+    return _line(name, value, "ratio", None, flows=acc.flows, true_positive=detection.true_positive,
+                 false_positive=detection.false_positive,
+                 false_negative=detection.false_negative,
+                 wrong_outcomes=len(acc.wrong_outcome), misassigned_events=len(acc.misassigned),
+                 seconds=run["seconds"], note="simulate+decode+track, every fault at 5 %")
+
+
+def bench_truth_stuck_precision() -> dict[str, Any]:
+    run = _truth_run()
+    d = run["acc"].stuck
+    return _truth_line("flow_truth_stuck_precision", d.precision, d, run)
+
+
+def bench_truth_stuck_recall() -> dict[str, Any]:
+    run = _truth_run()
+    d = run["acc"].stuck
+    return _truth_line("flow_truth_stuck_recall", d.recall, d, run)
+
+
+def bench_truth_breach_precision() -> dict[str, Any]:
+    run = _truth_run()
+    d = run["acc"].breach
+    return _truth_line("flow_truth_breach_precision", d.precision, d, run)
+
+
+def bench_truth_breach_recall() -> dict[str, Any]:
+    run = _truth_run()
+    d = run["acc"].breach
+    return _truth_line("flow_truth_breach_recall", d.recall, d, run)
+
+
+BENCHES.update({
+    "flow_truth_stuck_precision": bench_truth_stuck_precision,
+    "flow_truth_stuck_recall": bench_truth_stuck_recall,
+    "flow_truth_breach_precision": bench_truth_breach_precision,
+    "flow_truth_breach_recall": bench_truth_breach_recall,
+})
