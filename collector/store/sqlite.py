@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -344,6 +344,13 @@ def identity_of(row: dict[str, Any]) -> EventIdentity:
 # -- spans (issue 6) --------------------------------------------------------------------------
 
 
+def _span_time(at: datetime) -> str:
+    """`to_text`, twice as fast for the UTC datetimes the OTLP decoder makes (the hot path)."""
+    if at.tzinfo is UTC:
+        return at.isoformat(timespec="microseconds")[:-6] + "Z"
+    return to_text(at)
+
+
 def _write_spans(db: sqlite3.Connection, spans: list[Span]) -> None:
     """Insert spans by their natural key (trace id, span id): a span stored before is kept."""
     if not spans:
@@ -355,7 +362,7 @@ def _write_spans(db: sqlite3.Connection, spans: list[Span]) -> None:
         duration = sp.end - sp.start
         rows.append((
             sp.trace_id, sp.span_id, sp.parent_id, sp.name, sp.kind.value, sp.service,
-            to_text(sp.start), to_text(sp.end),
+            _span_time(sp.start), _span_time(sp.end),
             (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds,
             sp.status.value, sp.status_message, sp.scope,
             dumps(sp.attributes).decode() if sp.attributes else "{}",

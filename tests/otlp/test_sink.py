@@ -59,3 +59,23 @@ def test_a_closed_sink_refuses_and_empty_requests_need_no_write(store: Store) ->
     assert sink.submit(_spans(1, "f" * 32)) is Outcome.SATURATED
     assert sink.stats.writes == 0
     assert stored_spans(store) == []
+
+
+def test_span_times_are_stored_in_the_store_format(store: Store) -> None:
+    """The same fixed UTC text as every other table, whatever the span's time zone."""
+    from datetime import timezone
+
+    from collector.store._time import to_text
+
+    berlin = timezone(timedelta(hours=2))
+    spans = [*_spans(1, "1" * 32), Span("2" * 32, "0" * 15 + "1", None, "s", SpanKind.INTERNAL,
+                                        "svc", datetime(2026, 5, 1, 14, tzinfo=berlin),
+                                        datetime(2026, 5, 1, 14, 0, 1, 5, tzinfo=berlin))]
+    sink = SpanSink(store).start()
+    assert sink.submit(spans) is Outcome.STORED
+    sink.close()
+    rows = stored_spans(store)
+    assert [(r["start_at"], r["end_at"], r["duration_us"]) for r in rows] == [
+        (to_text(s.start), to_text(s.end), round(s.duration.total_seconds() * 1e6))
+        for s in sorted(spans, key=lambda s: s.start)]
+    assert rows[1]["start_at"] == "2026-05-01T12:00:00.000000Z"
