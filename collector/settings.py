@@ -25,8 +25,8 @@ from pydantic_settings import (
 
 from collector.exceptions import ConfigError
 
-__all__ = ["CaptureSettings", "DashboardSettings", "EnvelopeSettings", "KafkaSettings",
-    "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
+__all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "EnvelopeSettings",
+    "KafkaSettings", "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
     "TopicEnvelopeSettings", "load_settings"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
@@ -173,6 +173,26 @@ class RegistrySettings(_Section):
     policy: Literal["STRICT", "LENIENT"] = "STRICT"
 
 
+class AlertSettings(_Section):
+    """Where the flow engine's alerts go from the outbox (issue 5): a Kafka topic on
+    ``kafka.bootstrap_servers`` and/or a webhook; neither by default."""
+
+    topic: str | None = None
+    """e.g. ``choreoscope.alerts``: FlowStuck, SlaBreached and FlowRecovered as CloudEvents."""
+    webhook_url: str | None = None
+    """Each alert is POSTed as a CloudEvents JSON object; receivers drop re-sends by ``id``."""
+    webhook_timeout_s: float = pydantic.Field(default=5.0, gt=0)
+    publish_every_s: float = pydantic.Field(default=1.0, gt=0)
+    batch_size: int = pydantic.Field(default=500, ge=1)
+
+    @pydantic.field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHOREOSCOPE_",
@@ -193,6 +213,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     retention: RetentionSettings = RetentionSettings()
     registry: RegistrySettings = RegistrySettings()
+    alerts: AlertSettings = AlertSettings()
 
     @pydantic.field_validator("store")
     @classmethod
