@@ -40,6 +40,7 @@ def _flatten(d: Differ, node: Node) -> Node:
     residual = []
     for i, branch in enumerate(node.get("allOf")):
         target = d.deref(node.at("allOf", i)).schema
+        target = {} if target is True else target
         folded = merge(merged, target) if isinstance(target, dict) else None
         if folded is None:
             residual.append(branch)
@@ -55,7 +56,8 @@ def _branches(d: Differ, node: Node, kw: str) -> list[Node]:
     out = []
     for i in range(len(node.get(kw))):
         branch = d.deref(node.at(kw, i))
-        folded = merge(base, branch.schema) if isinstance(branch.schema, dict) else None
+        value = {} if branch.schema is True else branch.schema
+        folded = merge(base, value) if isinstance(value, dict) else None
         out.append(Node(folded, branch.resolver) if folded is not None else branch)
     return out
 

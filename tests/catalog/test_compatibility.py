@@ -235,3 +235,61 @@ def test_any_two_schemas_get_an_answer_consistent_with_the_changes(old: Any, new
     report = check(old, new, Mode.FULL)
     assert report.compatible is all(c.compatible for c in report.changes)
     assert all(c.path.startswith("#") for c in report.changes)
+
+
+_rich_leaf = st.one_of(
+    _leaf,
+    st.builds(lambda t: {"type": t}, st.lists(
+        st.sampled_from(["string", "integer", "number", "null", "boolean"]), min_size=1,
+        max_size=3, unique=True)),
+    st.builds(lambda n, m: {"minimum": n, "maximum": m}, st.integers(-5, 5), st.integers(0, 9)),
+    st.builds(lambda n: {"exclusiveMinimum": n}, st.integers(-5, 5)),
+    st.builds(lambda n: {"multipleOf": n}, st.sampled_from([1, 2, 3, 4, 6, 0.5])),
+    st.builds(lambda v: {"const": v}, st.integers(0, 3)),
+    st.just(False),
+)
+_rich = st.recursive(
+    _rich_leaf,
+    lambda inner: st.one_of(
+        st.builds(lambda p, r, ap: {"type": "object", "properties": p, "required": sorted(p)[:r],
+                                    **({} if ap is None else {"additionalProperties": ap})},
+                  st.dictionaries(st.sampled_from("abcd"), inner, max_size=3),
+                  st.integers(0, 2), st.none() | st.just(False) | inner),
+        st.builds(lambda i, a: {"type": "array", "prefixItems": i,
+                                **({} if a is None else {"items": a})},
+                  st.lists(inner, max_size=3), st.none() | st.just(False) | inner),
+        st.builds(lambda i, n: {"type": "array", "items": i, "maxItems": n}, inner,
+                  st.integers(0, 3)),
+        st.builds(lambda bs: {"anyOf": bs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda bs: {"allOf": bs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda s: {"not": s}, inner),
+        st.builds(lambda p: {"type": "object", "patternProperties": {"^a": p}}, inner),
+    ),
+    max_leaves=10,
+)
+_instances = st.recursive(
+    st.none() | st.booleans() | st.integers(-6, 12) | st.sampled_from([0.5, 1.5]) | st.text(
+        max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from("abcd"), inner,
+                                                                max_size=4),
+    max_leaves=10,
+)
+# Accepted by the Confluent rules although old data may lack the field: a reader fills the default.
+_BY_CONVENTION = {T.REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED,
+                  T.REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL,
+                  T.REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL}
+
+
+@settings(max_examples=400, deadline=None)
+@given(_rich, _rich, st.lists(_instances, min_size=6, max_size=6))
+def test_backward_compatible_means_old_data_stays_valid(old: Any, new: Any,
+                                                        data: list[Any]) -> None:
+    """Soundness against jsonschema as the oracle (anyOf/allOf only: the rules treat oneOf like
+    anyOf, and a new oneOf branch can make old data match twice)."""
+    import jsonschema
+
+    report = check(old, new)
+    if not report.compatible or {c.type for c in report.changes} & _BY_CONVENTION:
+        return
+    before, after = jsonschema.Draft202012Validator(old), jsonschema.Draft202012Validator(new)
+    assert [x for x in data if before.is_valid(x) and not after.is_valid(x)] == []
