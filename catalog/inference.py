@@ -8,12 +8,12 @@ event type and records how many samples the proposal rests on (``x-samples``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from genson import SchemaBuilder
 
-__all__ = ["DIALECT", "infer_schema"]
+__all__ = ["DIALECT", "infer_schema", "propose_undocumented"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _OURS = ("$schema", "title", "description", "x-samples", "x-inferred")
@@ -47,3 +47,21 @@ def infer_schema(
     head["x-inferred"] = True
     head["x-samples"] = count
     return {**head, **{k: v for k, v in schema.items() if k not in head}}
+
+
+def propose_undocumented(
+    samples: Iterable[tuple[str, Any]],
+    registered: Container[str],
+    previous: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """A proposal per event type seen in ``samples`` ((type, payload) pairs) but not registered.
+
+    ``previous`` holds earlier proposals by type; new samples are merged into them.
+    """
+    by_type: dict[str, list[Any]] = {}
+    for event_type, payload in samples:
+        if event_type not in registered:
+            by_type.setdefault(event_type, []).append(payload)
+    earlier = previous or {}
+    return {t: infer_schema(p, event_type=t, previous=earlier.get(t))
+            for t, p in sorted(by_type.items())}

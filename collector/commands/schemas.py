@@ -66,8 +66,9 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--json", action="store_true", help="print JSON instead of text")
     rep.set_defaults(handler=_report)
 
-    prop = sub.add_parser("propose", help="infer a schema for EVENT_TYPE from stored payloads")
-    prop.add_argument("event_type", metavar="EVENT_TYPE")
+    prop = sub.add_parser("propose", help="infer a schema for EVENT_TYPE (default: every "
+                          "stored type without a registered schema) from stored payloads")
+    prop.add_argument("event_type", metavar="EVENT_TYPE", nargs="?")
     prop.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     prop.add_argument("--limit", type=int, default=1000, help="most recent payloads to sample")
     prop.set_defaults(handler=_propose)
@@ -275,14 +276,36 @@ def _print_backtest(subject: str, result: Any) -> None:
 
 
 def _propose(args: argparse.Namespace) -> int:
-    from catalog.inference import infer_schema
+    from catalog.exceptions import CatalogError
+    from catalog.inference import infer_schema, propose_undocumented
 
-    samples = _stored_samples(args, args.event_type, None)
-    if not samples:
-        return _fail(f"no stored payloads of type {args.event_type!r}")
-    schema = infer_schema((s.data for s in samples), event_type=args.event_type)
-    print(json.dumps(schema, indent=2))
+    if args.event_type:
+        samples = _stored_samples(args, args.event_type, None)
+        if not samples:
+            return _fail(f"no stored payloads of type {args.event_type!r}")
+        print(json.dumps(infer_schema((s.data for s in samples), event_type=args.event_type),
+                         indent=2))
+        return 0
+    try:
+        registry, _ = _load(args)
+    except CatalogError as exc:
+        return _fail(str(exc))
+    unknown = [t for t in _stored_types(args) if t not in registry]
+    pairs = [(t, s.data) for t in unknown for s in _stored_samples(args, t, None)]
+    print(json.dumps(propose_undocumented(pairs, registry), indent=2))
     return 0
+
+
+def _stored_types(args: argparse.Namespace) -> list[str]:
+    from collector.store.base import open_store
+
+    _, settings = _registry_dir(args)
+    store = open_store(settings.store, read_only=True)
+    try:
+        rows = store.query("SELECT DISTINCT type FROM events WHERE data IS NOT NULL ORDER BY type")
+    finally:
+        store.close()
+    return [r["type"] for r in rows]
 
 
 def _drift(args: argparse.Namespace) -> int:

@@ -104,3 +104,16 @@ def test_backtest_refuses_an_invalid_schema() -> None:
                                                  ("/a3/b", "/a3/b"), ("", "")])
 def test_fold_indices(pointer: str, folded: Any) -> None:
     assert fold_indices(pointer) == folded
+
+
+def test_proposals_only_for_unregistered_types_and_merged_with_earlier_ones() -> None:
+    from catalog.inference import propose_undocumented
+
+    samples = [("OrderPlaced", {"order_id": "o"}), ("CouponApplied", {"code": "A"}),
+               ("CouponApplied", {"code": "B", "percent": 10})]
+    first = propose_undocumented(samples, {"OrderPlaced"})
+    assert list(first) == ["CouponApplied"]
+    assert first["CouponApplied"]["x-samples"] == 2
+    later = propose_undocumented([("CouponApplied", {"code": 7})], {"OrderPlaced"}, first)
+    assert later["CouponApplied"]["x-samples"] == 3
+    assert later["CouponApplied"]["properties"]["code"]["type"] == ["integer", "string"]

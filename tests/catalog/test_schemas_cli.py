@@ -229,3 +229,23 @@ def test_config_sets_a_subjects_mode_that_register_then_applies(
     assert main(["schemas", "config", "OrderPlaced", "--mode", "none"]) == 0
     assert main(["schemas", "register", "OrderPlaced", _file(cwd, "w.json", WIDER)]) == 0
     assert main(["schemas", "config", "OrderPlaced", "--policy", "sloppy"]) == 2
+
+
+def test_propose_without_a_type_covers_every_undocumented_type(
+    cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{cwd / 'store.db'}"
+    _events(url)
+    store = open_store(url)
+    try:
+        store.write(Batch(events=[Event(
+            id="x1", type="CouponApplied", source="shop", occurred_at=T0, correlation_id="c9",
+            data={"code": "SAVE10"}, location=Location("kafka", "orders", 0, 99),
+            received_at=T0)]))
+    finally:
+        store.close()
+    _file(cwd / "schemas" / "events", "OrderPlaced/v1.json", OLD)
+    assert main(["schemas", "propose", "--store", url]) == 0
+    proposals = json.loads(capsys.readouterr().out)
+    assert list(proposals) == ["CouponApplied"]
+    assert proposals["CouponApplied"]["properties"] == {"code": {"type": "string"}}
