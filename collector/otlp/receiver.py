@@ -27,6 +27,9 @@ __all__ = ["OtlpHttpReceiver", "OtlpService", "serve_otlp"]
 logger = logging.getLogger(__name__)
 
 
+_MAX_DISCARD = 64 * 1024 * 1024
+
+
 class _BodyError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -64,6 +67,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         early = handler.preflight(method, self.path, headers)
         if early is not None:
+            self._discard_body(headers)
             self._send(early)
             return
         try:
@@ -72,6 +76,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(handler.unreadable(headers, exc.status, str(exc)))
             return
         self._send(handler.export(headers, body))
+
+    def _discard_body(self, headers: dict[str, str]) -> None:
+        """Read and drop a refused request's body (up to a bound) before answering, so that a
+        client still sending it reads the answer instead of a reset connection."""
+        length = headers.get("content-length", "")
+        remaining = int(length) if length.isdigit() else 0
+        if remaining > _MAX_DISCARD:
+            return  # not worth reading: the connection closes after the answer
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 65_536))
+            if not chunk:
+                return
+            remaining -= len(chunk)
 
     def _read_body(self, headers: dict[str, str], limit: int) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():

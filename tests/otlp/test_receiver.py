@@ -326,3 +326,17 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
             return
         done.wait(0.01)
     raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize(("content_type", "expected"), [("application/x-protobuf", 413),
+                                                         ("text/plain", 415)])
+def test_a_large_refused_body_still_gets_its_answer(
+    start_service: Callable[..., OtlpService], store: Store, content_type: str, expected: int,
+) -> None:
+    """The client sends the whole 8 MiB before reading: the answer must reach it, not a reset."""
+    service = start_service(max_body_bytes=64_000)
+    status, headers, body = _post(service.http.endpoint, b"\x0a" * (8 * 1024 * 1024),
+                                  content_type)
+    assert status == expected
+    assert _status_message(body, headers["Content-Type"])
+    assert stored_spans(store) == []
