@@ -23,7 +23,7 @@ from collector.exceptions import ConfigError
 if TYPE_CHECKING:
     from collector.model import Observation
     from collector.pipeline import Pipeline
-    from collector.simulator import SimRecord, Simulation
+    from collector.simulator import SimRecord, Simulation, TruthRow
 
 __all__ = ["register", "run_simulation"]
 
@@ -79,7 +79,11 @@ def _run(args: argparse.Namespace) -> int:
     _check(args)
     rates = parse_fault_rates(args.fault_rate)
     settings = load_settings(args.config, store=args.store)
-    definitions = load_definitions([settings.schemas_dir / "flows"])
+    folder = settings.schemas_dir / "flows"
+    if not folder.is_dir():
+        raise ConfigError("schemas_dir", str(settings.schemas_dir),
+                          "a folder with the flow definitions in flows/*.json")
+    definitions = load_definitions([folder])
     pacing = None
     if args.rate is not None:
         pacing = Pacing(args.rate, now=lambda: datetime.now(UTC), sleep=time.sleep)
@@ -104,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         if pipeline is not None:
             pipeline.store.close()
     if args.truth:
-        _write_lines(args.truth, [r.to_json() for r in sim.truth()])
+        _write_lines(args.truth, sim.truth())
     if args.expectations:
         _write_lines(args.expectations, sim.expectations())
     _summary(sim, time.perf_counter() - started)
@@ -202,7 +206,7 @@ class _StoreFeed:
         self._pipeline.advance(settle)
 
 
-def _write_lines(path: str, rows: list[dict[str, Any]]) -> None:
+def _write_lines(path: str, rows: list[TruthRow] | list[dict[str, Any]]) -> None:
     from collector.simulator.truth import encode_rows
 
     Path(path).write_bytes(encode_rows(rows))

@@ -319,7 +319,8 @@ class Simulation:
             data, at = self._event_faults(flow, plan, ev, successor, last)
         for child in children:
             self._push(child.time, _PUBLISH, child, flow)
-        value = self._value(ev, data)
+        when = self._base + timedelta(microseconds=ev.time)
+        value = self._value(ev, data, when)
         info = EVENT_TYPES[ev.type]
         headers = (("traceparent", f"00-{flow.trace}-{ev.span}-01".encode()),
                    ("content-type", CONTENT_TYPE))
@@ -330,14 +331,13 @@ class Simulation:
             self._extras(flow, plan, ev, value)
         if at != ev.time:
             return []
-        return [(SimRecord(*parts, self._base + timedelta(microseconds=at)), flow, ev, ())]
+        return [(SimRecord(*parts, when), flow, ev, ())]
 
-    def _value(self, ev: _Event, data: Any) -> bytes:
+    def _value(self, ev: _Event, data: Any, when: datetime) -> bytes:
         flow = ev.flow
         return encode_event(
             event_id=ev.id, event_type=ev.type, source=ev.source,
-            time=(self._base + timedelta(microseconds=ev.time)).isoformat(
-                timespec="microseconds")[:-6] + "Z",
+            time=when.isoformat(timespec="microseconds")[:-6] + "Z",
             subject=ev.data[EVENT_TYPES[ev.type].subject_key], version=ev.version,
             correlation=flow.correlation, causation=ev.causation, data=data)
 

@@ -71,8 +71,8 @@ class TruthRow:
         }
 
 
-def encode_rows(rows: Sequence[dict[str, Any]]) -> bytes:
-    """JSON lines, one object per row, newline-terminated."""
+def encode_rows(rows: Sequence[TruthRow] | Sequence[dict[str, Any]]) -> bytes:
+    """JSON lines, one object per row (a `TruthRow` as `TruthRow.to_json` has it)."""
     return b"".join(orjson.dumps(r) + b"\n" for r in rows)
 
 
