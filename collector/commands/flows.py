@@ -40,6 +40,16 @@ def register(subparsers: Any) -> None:
     settle.add_argument("--at", required=True, metavar="TIME",
                         help="ISO 8601 time with a UTC offset, e.g. 2026-01-01T12:00:00Z")
     settle.set_defaults(handler=_settle)
+    publish = sub.add_parser("publish", help="send the alert outbox to Kafka and/or a webhook")
+    publish.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
+    publish.add_argument("--topic", help="Kafka topic for alerts (alerts.topic)")
+    publish.add_argument("--bootstrap-servers", metavar="HOST:PORT",
+                         help="Kafka cluster (kafka.bootstrap_servers)")
+    publish.add_argument("--webhook", metavar="URL",
+                         help="POST each alert here (alerts.webhook_url)")
+    publish.add_argument("--once", action="store_true",
+                         help="send what is pending and exit (default: keep sending until Ctrl-C)")
+    publish.set_defaults(handler=_publish)
 
 
 def _context(args: argparse.Namespace, *, read_only: bool = True) -> tuple[Any, Any]:
@@ -171,3 +181,47 @@ def _settle(args: argparse.Namespace) -> int:
     return _emit(args, value, [
         f"settled at {at.isoformat()}: {result.open_before} open flows, {result.changed} "
         f"changed, {result.stuck} stuck, {result.breached} breached, {result.alerts} alerts"])
+
+
+def _publish(args: argparse.Namespace) -> int:
+    import logging
+    import time
+
+    from collector.flows.publish import KafkaSink, OutboxPublisher, PublishFailed, WebhookSink
+    from collector.settings import load_settings
+    from collector.store.base import open_store
+
+    settings = load_settings(args.config, store=args.store,
+                             alerts={"topic": args.topic, "webhook_url": args.webhook},
+                             kafka={"bootstrap_servers": args.bootstrap_servers})
+    conf = settings.alerts
+    sinks: list[Any] = []
+    if conf.topic:
+        from collector.kafka._client import client_config
+
+        sinks.append(KafkaSink(settings.kafka.bootstrap_servers, conf.topic,
+                               client_config(settings.kafka)))
+    if conf.webhook_url:
+        sinks.append(WebhookSink(conf.webhook_url, timeout=conf.webhook_timeout_s))
+    if not sinks:
+        raise ConfigError("alerts.topic", None, "a Kafka topic (--topic) or a webhook URL "
+                          "(--webhook) to publish alerts to")
+    store = open_store(settings.store)
+    publisher = OutboxPublisher(store, sinks, now=_now, topic=conf.topic or "",  # type: ignore[arg-type]
+                                batch_size=conf.batch_size)
+    log = logging.getLogger(__name__)
+    try:
+        while True:
+            try:
+                publisher.drain()
+            except PublishFailed as exc:
+                if args.once:
+                    raise
+                log.warning("alerts not sent, retrying: %s", exc)
+            if args.once:
+                break
+            time.sleep(conf.publish_every_s)
+    finally:
+        store.close()
+    print(f"published {publisher.sent} alerts", file=sys.stderr)
+    return 0

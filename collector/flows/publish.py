@@ -1,0 +1,147 @@
+"""Publish the alert outbox: FlowStuck, SlaBreached and FlowRecovered to Kafka and/or a webhook.
+
+The flow tracker's alerts are written to the store's ``outbox`` in the same transaction as the
+flow state that caused them. This edge reads the unsent ones in order, hands them to every sink,
+and only then marks them sent. A crash between sending and marking re-sends them on the next
+run: at least once, never lost. Each message is a CloudEvent whose ``id`` is the stable alert
+id, so a receiver drops what it has seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from collector.flows.exceptions import FlowError
+from collector.store._time import from_text, to_text
+
+__all__ = ["AlertMessage", "KafkaSink", "OutboxPublisher", "PublishFailed", "WebhookSink",
+           "alert_message"]
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = b"application/cloudevents+json"
+SOURCE = "choreoscope/flow-engine"
+
+
+class PublishFailed(FlowError):
+    """A sink did not take the alerts; they stay in the outbox and are sent again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """One alert as a record: the shape `collector.kafka.producer.publish` takes."""
+
+    alert_id: str
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp: datetime | None
+
+
+def alert_message(row: dict[str, Any], topic: str = "") -> AlertMessage:
+    """An outbox row as a structured-mode CloudEvent (``id`` = the alert id)."""
+    at = from_text(row["at"])
+    details = orjson.loads(row["details"]) if row.get("details") else None
+    body = {
+        "specversion": "1.0", "id": row["alert_id"], "type": row["kind"], "source": SOURCE,
+        "time": to_text(at), "subject": row["correlation_id"],
+        "datacontenttype": "application/json",
+        "data": {
+            "alert_id": row["alert_id"], "kind": row["kind"], "instance_id": row["instance_id"],
+            "correlation_id": row["correlation_id"], "flow_type": row["flow_type"],
+            "step": row["step"], "at": to_text(at), "details": details,
+        },
+    }
+    return AlertMessage(row["alert_id"], topic, row["correlation_id"].encode(),
+                        orjson.dumps(body), (("content-type", CONTENT_TYPE),), at)
+
+
+Sink = Callable[[Sequence[AlertMessage]], None]
+"""Takes a batch of alerts or raises `PublishFailed`."""
+
+
+class OutboxStore(Protocol):
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+
+class OutboxPublisher:
+    def __init__(self, store: OutboxStore, sinks: Sequence[Sink], *,
+                 now: Callable[[], datetime], topic: str = "", batch_size: int = 500) -> None:
+        self._store, self._sinks, self._now = store, tuple(sinks), now
+        self._topic, self._batch = topic, batch_size
+        self.sent = 0
+
+    def publish_pending(self) -> int:
+        """Send one batch of unsent alerts to every sink, then mark them; returns how many."""
+        rows = self._store.query(
+            "SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY at, alert_id LIMIT ?",
+            (self._batch,))
+        if not rows:
+            return 0
+        messages = [alert_message(r, self._topic) for r in rows]
+        for sink in self._sinks:
+            sink(messages)
+        marks = ",".join("?" * len(rows))
+        self._store.execute(f"UPDATE outbox SET sent_at = ? WHERE alert_id IN ({marks})",  # noqa: S608
+                            (to_text(self._now()), *(r["alert_id"] for r in rows)))
+        self.sent += len(rows)
+        return len(rows)
+
+    def drain(self) -> int:
+        """Publish until nothing is left; returns how many."""
+        total = 0
+        while n := self.publish_pending():
+            total += n
+        return total
+
+
+class WebhookSink:
+    """POSTs each alert as a CloudEvents JSON object; any answer but 2xx fails the batch."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        self.url, self.timeout = url, timeout
+
+    def __call__(self, messages: Sequence[AlertMessage]) -> None:
+        for m in messages:
+            request = urllib.request.Request(  # noqa: S310  (the URL is validated as http(s))
+                self.url, data=m.value, method="POST",
+                headers={"Content-Type": CONTENT_TYPE.decode(), "ce-id": m.alert_id})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
+                    status = answer.status
+            except (urllib.error.URLError, OSError) as exc:
+                raise PublishFailed(f"webhook {self.url}: {exc}") from exc
+            if not 200 <= status < 300:
+                raise PublishFailed(f"webhook {self.url}: answered {status}")
+
+
+class KafkaSink:
+    """Publishes the alerts to a topic (the Kafka edge: `collector.kafka.producer`)."""
+
+    def __init__(self, bootstrap_servers: str, topic: str,
+                 client: dict[str, Any] | None = None) -> None:
+        self.servers, self.topic, self.client = bootstrap_servers, topic, client
+
+    def __call__(self, messages: Sequence[AlertMessage]) -> None:
+        from collector.kafka.exceptions import PublishError
+        from collector.kafka.producer import publish
+
+        try:
+            publish([_on(m, self.topic) for m in messages], self.servers, client=self.client,
+                    partitions=1)
+        except PublishError as exc:
+            raise PublishFailed(f"kafka {self.servers} topic {self.topic}: {exc}") from exc
+
+
+def _on(m: AlertMessage, topic: str) -> AlertMessage:
+    return AlertMessage(m.alert_id, topic, m.key, m.value, m.headers, m.timestamp)
