@@ -255,6 +255,9 @@ class KafkaBroker:
             "share.coordinator.state.topic.replication.factor=1",
             "share.coordinator.state.topic.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
+            # keep every record: simulated event times lie in the past, and time-based
+            # retention would otherwise delete them as soon as they are written
+            "log.retention.ms=-1",
             "",
         ]))
         return props

@@ -23,7 +23,7 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
         "security_protocol": kafka.security_protocol,
         "reconnect_backoff_ms": 100,
         "reconnect_backoff_max_ms": 10_000,
-        "retry_backoff_ms": 200,
+        "retry_backoff_ms": 100,
     }
     if kafka.sasl_mechanism is not None:
         config["sasl_mechanism"] = kafka.sasl_mechanism

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from collector.kafka.exceptions import KafkaEdgeError
 from collector.kafka.health import Health
 from collector.kafka.tap import KafkaTap
 from collector.model import Observation
@@ -68,7 +69,12 @@ class KafkaCollector:
         mono = self._monotonic
         next_tick = next_health = mono()
         next_retention = mono() + 5.0
-        self.tap.open()
+        try:
+            self.tap.open(stop)
+        except KafkaEdgeError:
+            if stop.is_set():
+                return
+            raise
         try:
             while not stop.is_set():
                 observations, positions = self._gather(stop)
@@ -99,7 +105,9 @@ class KafkaCollector:
 
     def _gather(self, stop: threading.Event) -> tuple[list[Observation], list[Position]]:
         opts = self.options
-        observations, positions = self.tap.poll(timeout_ms=int(opts.batch_wait * 1000))
+        # Waiting at least 0.5 s when idle lets kafka-python finish a metadata refresh (needed
+        # to rejoin after a pattern matched a new topic); records end the wait at once.
+        observations, positions = self.tap.poll(timeout_ms=int(max(opts.batch_wait, 0.5) * 1000))
         if not observations:
             return observations, positions
         deadline = self._monotonic() + opts.batch_wait

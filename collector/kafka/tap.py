@@ -12,6 +12,7 @@ one line when the link is lost and one when it is back.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,7 @@ class KafkaTap:
         self.link = _Link(where, monotonic)
         self._consumer: KafkaConsumer | None = None
         self._next_probe = 0.0
+        self._by_time: list[Any] = []
 
     @property
     def source(self) -> str:
@@ -150,11 +152,22 @@ class KafkaTap:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def open(self) -> None:
-        try:
-            consumer = KafkaConsumer(**consumer_config(self.options))
-        except KafkaError as exc:
-            raise KafkaEdgeError(f"cannot connect to Kafka at {self.link.where}: {exc}") from exc
+    def open(self, stop: threading.Event | None = None) -> None:
+        """Connect and subscribe; while the broker is unreachable, retry with backoff until
+        ``stop`` is set (without ``stop``, the first failure raises `KafkaEdgeError`)."""
+        while True:
+            try:
+                consumer = KafkaConsumer(**consumer_config(self.options),
+                                         bootstrap_timeout_ms=5000)
+                break
+            except KafkaError as exc:
+                if stop is None:
+                    raise KafkaEdgeError(
+                        f"cannot connect to Kafka at {self.link.where}: {exc}") from exc
+                self.link.failed(exc)
+                if stop.wait(self.link.backoff):
+                    raise KafkaEdgeError("stopped before Kafka was reachable") from exc
+        self.link.ok()
         listener = _Rebalance(self)
         if self.options.pattern:
             consumer.subscribe(pattern=self.options.pattern, listener=listener)
@@ -211,14 +224,33 @@ class KafkaTap:
         elif start == "latest":
             consumer.seek_to_end(*partitions)
         else:
-            ms = int(start.timestamp() * 1000)
-            found = consumer.offsets_for_times(dict.fromkeys(partitions, ms))
-            for tp in partitions:
-                hit = found.get(tp)
-                if hit is None:
-                    consumer.seek_to_end(tp)
-                else:
-                    consumer.seek(tp, hit.offset)
+            # The listener runs on kafka-python's IO thread, where looking up offsets by time
+            # would block it: pause the partitions and seek them after the poll returns.
+            consumer.pause(*partitions)
+            self._by_time.extend(partitions)
+
+    def _seek_by_time(self, consumer: KafkaConsumer) -> None:
+        pending, self._by_time = self._by_time, []
+        start = self.options.start
+        assert isinstance(start, datetime)
+        assigned = consumer.assignment()
+        pending = [tp for tp in pending if tp in assigned]
+        if not pending:
+            return
+        ms = int(start.timestamp() * 1000)
+        try:
+            found = consumer.offsets_for_times(dict.fromkeys(pending, ms), timeout_ms=10_000)
+        except KafkaError as exc:
+            self.link.failed(exc)
+            self._by_time.extend(pending)
+            return
+        for tp in pending:
+            hit = found.get(tp)
+            if hit is None:
+                consumer.seek_to_end(tp)
+            else:
+                consumer.seek(tp, hit.offset)
+        consumer.resume(*pending)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -231,6 +263,8 @@ class KafkaTap:
         except KafkaError as exc:
             self.link.failed(exc)
             return [], []
+        if self._by_time:
+            self._seek_by_time(consumer)
         if polled:
             self.link.ok()
         elif self._monotonic() >= self._next_probe:

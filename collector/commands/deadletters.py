@@ -1,0 +1,181 @@
+"""``choreoscope deadletters list|show|replay``: records that could not become events.
+
+``replay`` runs stored dead letters through the pipeline again with the current configuration
+(after a correlation rule was added, say): those that now decode are stored as events and
+removed from the dead letters; the others stay. Replaying twice changes nothing more, since an
+event is stored once per identity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from collector.model import Observation
+    from collector.pipeline import Pipeline
+    from collector.store.base import Store
+
+__all__ = ["register", "replay"]
+
+_COLUMNS = ('dl_id, reason, detail, loc_source, topic, partition, "offset", received_at, '
+            "raw, key, headers")
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "deadletters", help="records that could not become events: list, show, replay")
+    sub = p.add_subparsers(dest="deadletters_command", metavar="ACTION", required=True)
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        a: argparse.ArgumentParser = sub.add_parser(name, help=help)
+        a.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
+        return a
+
+    ls = action("list", "dead letters, newest first")
+    _filters(ls)
+    ls.add_argument("--limit", type=int, default=50)
+    ls.set_defaults(handler=_list)
+    show = action("show", "one dead letter with its headers and bytes")
+    show.add_argument("id", type=int, metavar="ID")
+    show.set_defaults(handler=_show)
+    rp = action("replay", "decode dead letters again; store and remove those that now pass")
+    _filters(rp)
+    rp.add_argument("--id", type=int, action="append", dest="ids", metavar="ID",
+                    help="only this dead letter (repeatable)")
+    rp.set_defaults(handler=_replay)
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reason", help="only this reason, e.g. no-correlation")
+    p.add_argument("--topic", help="only records from this topic")
+
+
+def _where(args: argparse.Namespace) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, value in (("reason", args.reason), ("topic", args.topic)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    ids = getattr(args, "ids", None) or []
+    if ids:
+        clauses.append(f"dl_id IN ({','.join('?' * len(ids))})")
+        params.extend(ids)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _open(args: argparse.Namespace, *, read_only: bool) -> tuple[Any, Store]:
+    from collector.settings import load_settings
+    from collector.store.base import open_store
+
+    settings = load_settings(args.config, store=args.store)
+    return settings, open_store(settings.store, read_only=read_only)
+
+
+def _where_of(row: dict[str, Any]) -> str:
+    if row["topic"] is None:
+        return str(row["loc_source"])
+    return f"{row['topic']}[{row['partition']}]@{row['offset']}"
+
+
+def _list(args: argparse.Namespace) -> int:
+    _, store = _open(args, read_only=True)
+    try:
+        where, params = _where(args)
+        rows = store.query(f"SELECT {_COLUMNS} FROM dead_letters{where} "  # noqa: S608
+                           "ORDER BY dl_id DESC LIMIT ?", [*params, args.limit])
+    finally:
+        store.close()
+    for r in rows:
+        print(f"{r['dl_id']:>8}  {r['reason']:<17} {_where_of(r):<32} {r['received_at']}  "
+              f"{r['detail']}")
+    if not rows:
+        print("no dead letters", file=sys.stderr)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    import orjson
+
+    _, store = _open(args, read_only=True)
+    try:
+        rows = store.query(f"SELECT {_COLUMNS} FROM dead_letters WHERE dl_id = ?",  # noqa: S608
+                           [args.id])
+    finally:
+        store.close()
+    if not rows:
+        print(f"choreoscope: no dead letter {args.id}", file=sys.stderr)
+        return 1
+    r = rows[0]
+    raw: bytes | None = r["raw"]
+    print(f"id:       {r['dl_id']}\nreason:   {r['reason']}\ndetail:   {r['detail']}\n"
+          f"from:     {r['loc_source']} {_where_of(r)}\nreceived: {r['received_at']}")
+    key = r["key"]
+    print(f"key:      {key.decode('utf-8', 'replace') if key is not None else '-'}")
+    for name, value in orjson.loads(r["headers"]):
+        print(f"header:   {name}: {value}")
+    if raw is None:
+        print("bytes:    not kept (capture policy is not 'full')")
+    else:
+        print(f"bytes:    {len(raw)}\n{raw[:4096].decode('utf-8', 'replace')}")
+    return 0
+
+
+def _observation(r: dict[str, Any]) -> Observation:
+    import orjson
+
+    from collector.model import Location, Observation
+    from collector.store._time import from_text
+
+    return Observation(
+        location=Location(r["loc_source"], r["topic"], r["partition"], r["offset"]),
+        received_at=from_text(r["received_at"]), value=r["raw"], key=r["key"],
+        headers=tuple((k, v.encode()) for k, v in orjson.loads(r["headers"])))
+
+
+def replay(store: Store, pipeline: Pipeline, decode: Callable[[Observation], Any],
+           rows: list[dict[str, Any]]) -> tuple[int, dict[str, int]]:
+    """Store the dead letters that now decode and remove them; how many passed, and why the
+    others are still rejected (by reason)."""
+    from collector.model import DeadLetter
+
+    passing: list[Observation] = []
+    ids: list[int] = []
+    still: dict[str, int] = {}
+    for r in rows:
+        if r["raw"] is None:
+            still["no bytes kept"] = still.get("no bytes kept", 0) + 1
+            continue
+        obs = _observation(r)
+        result = decode(obs)
+        if isinstance(result, DeadLetter):
+            still[result.reason.value] = still.get(result.reason.value, 0) + 1
+        else:
+            passing.append(obs)
+            ids.append(r["dl_id"])
+    if passing:
+        pipeline.process(passing)
+        store.delete_dead_letters(ids)
+    return len(passing), still
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from collector.commands.collect import build_pipeline
+    from collector.envelope import Decoder, build_rules
+
+    settings, store = _open(args, read_only=False)
+    try:
+        where, params = _where(args)
+        rows = store.query(f"SELECT {_COLUMNS} FROM dead_letters{where} ORDER BY dl_id",  # noqa: S608
+                           params)
+        pipeline = build_pipeline(settings, store)
+        passed, still = replay(store, pipeline, Decoder(build_rules(settings)), rows)
+    finally:
+        store.close()
+    rest = ", ".join(f"{n} {reason}" for reason, n in sorted(still.items())) or "none"
+    print(f"replayed {len(rows)} dead letters: {passed} now stored as events; still rejected: "
+          f"{rest}")
+    return 0

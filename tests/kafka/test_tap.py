@@ -1,0 +1,170 @@
+"""The tap against the real broker: round trip, positions, start policies, topic patterns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.kafka.producer import publish
+from collector.model import Location
+from collector.store.base import Batch, Position, Store, open_store
+from tests.kafka._support import (
+    TRACE,
+    Rec,
+    ce_records,
+    cloudevent,
+    collect_until,
+    committed,
+    end_offsets,
+    make_collector,
+    stored_ids,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield s
+    s.close()
+
+
+def test_every_record_is_stored_once_with_where_it_came_from(kafka: Any, topic: str,
+                                                             store: Store) -> None:
+    publish(ce_records(topic, range(300)), kafka.bootstrap)
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}")
+    collect_until(run, 300)
+
+    assert stored_ids(store) == sorted(f"e-{i}" for i in range(300))
+    rows = store.query('SELECT topic, partition, "offset", trace_id, correlation_id FROM events')
+    assert {r["topic"] for r in rows} == {topic}
+    assert {r["trace_id"] for r in rows} == {TRACE}
+    by_partition: dict[int, list[int]] = {}
+    for r in rows:
+        by_partition.setdefault(r["partition"], []).append(r["offset"])
+    ends = end_offsets(kafka.bootstrap, topic)
+    for p, offsets in by_partition.items():
+        assert sorted(offsets) == list(range(ends[p]))  # every offset, each once
+    stored = {p: n for (t, p), n in store.positions(f"kafka:g-{topic}").items() if t == topic}
+    assert stored == {p: n for p, n in ends.items() if n}
+    assert committed(kafka.bootstrap, f"g-{topic}", topic) == stored  # after the store commit
+
+
+def test_a_restarted_tap_resumes_from_the_stored_positions(kafka: Any, topic: str,
+                                                           store: Store) -> None:
+    publish(ce_records(topic, range(100)), kafka.bootstrap)
+    collect_until(make_collector(kafka.bootstrap, store, topics=[topic], group="g1"), 100)
+    publish(ce_records(topic, range(100, 160)), kafka.bootstrap)
+    second = make_collector(kafka.bootstrap, store, topics=[topic], group="g1")
+    collect_until(second, 60)
+    assert second.pipeline.stats.observations == 60  # only what was new
+    assert len(stored_ids(store)) == 160
+
+
+def test_the_store_positions_win_over_kafka_commits(kafka: Any, topic: str,
+                                                    store: Store) -> None:
+    publish(ce_records(topic, range(90)), kafka.bootstrap)
+    collect_until(make_collector(kafka.bootstrap, store, topics=[topic], group="g2"), 90)
+    # Rewind the store (as if its last transactions were lost with a restored backup): the
+    # tap must re-read from there although Kafka has later offsets committed for the group.
+    rewound = [Position("kafka:g2", topic, p, 0) for p in range(3)]
+    store.write(Batch(positions=rewound))
+    again = make_collector(kafka.bootstrap, store, topics=[topic], group="g2")
+    collect_until(again, 90)
+    assert again.pipeline.stats.observations == 90
+    assert len(stored_ids(store)) == 90  # re-read, still stored once
+
+
+def test_start_latest_skips_what_was_there(kafka: Any, topic: str, store: Store) -> None:
+    publish(ce_records(topic, range(50)), kafka.bootstrap)
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group="g3", start="latest")
+    run.tap.open()
+    try:  # join the group and position at the end before anything new is published
+        for _ in range(50):
+            run.tap.poll(timeout_ms=100)
+            if run.tap._consumer is not None and run.tap._consumer.assignment():
+                break
+    finally:
+        run.tap.close()
+    assert store.positions("kafka:g3") == {}
+    publish(ce_records(topic, range(50, 70)), kafka.bootstrap)
+    # positions were not stored (nothing read), so "latest" applies again on this start
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group="g3", start="latest")
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=collect_until, args=(run, 20), kwargs={"stop": stop})
+    t.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not run.tap._consumer or not run.tap._consumer.assignment():
+            assert datetime.now(UTC) < deadline
+            stop.wait(0.1)
+        stop.wait(0.5)
+        publish(ce_records(topic, range(70, 90)), kafka.bootstrap)
+        t.join(60)
+    finally:
+        stop.set()
+        t.join()
+    assert stored_ids(store) == sorted(f"e-{i}" for i in range(70, 90))
+
+
+def test_start_at_a_timestamp(kafka: Any, topic: str, store: Store) -> None:
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    new = datetime(2026, 1, 2, tzinfo=UTC)
+    records = [Rec(topic, cloudevent(i, "c"), None, (), old if i < 10 else new)
+               for i in range(20)]
+    publish(records, kafka.bootstrap)
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group="g4",
+                         start=datetime(2026, 1, 1, 12, tzinfo=UTC))
+    collect_until(run, 10)
+    assert stored_ids(store) == sorted(f"e-{i}" for i in range(10, 20))
+
+
+def test_a_pattern_picks_up_topics_created_later(kafka: Any, topic: str, store: Store) -> None:
+    import threading
+
+    publish(ce_records(f"{topic}-a", range(10)), kafka.bootstrap)
+    run = make_collector(kafka.bootstrap, store, pattern=f"^{topic}-.*", group="g5")
+    stop = threading.Event()
+    t = threading.Thread(target=collect_until, args=(run, 20), kwargs={"stop": stop})
+    t.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while run.pipeline.stats.observations < 10:
+            assert datetime.now(UTC) < deadline, "first topic not read"
+            stop.wait(0.1)
+        publish(ce_records(f"{topic}-b", range(10, 20)), kafka.bootstrap)
+        t.join(60)
+        assert not t.is_alive()
+    finally:
+        stop.set()
+        t.join()
+    rows = store.query("SELECT DISTINCT topic FROM events ORDER BY topic")
+    assert [r["topic"] for r in rows] == [f"{topic}-a", f"{topic}-b"]
+
+
+def test_records_keep_key_timestamp_and_headers(kafka: Any, topic: str, store: Store) -> None:
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    value = cloudevent(1, None)  # no correlation id: a dead letter keeps everything it came with
+    publish([Rec(topic, value, b"the-key", (("h1", b"v1"), ("h2", b"")), at)], kafka.bootstrap)
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group="g6")
+    seen: list[Any] = []
+    original = run.pipeline.process
+
+    def spy(observations: Any, positions: Any = ()) -> Any:
+        seen.extend(observations)
+        return original(observations, positions)
+
+    run.pipeline.process = spy  # type: ignore[method-assign]
+    collect_until(run, 1)
+    (obs,) = seen
+    assert obs.location == Location("kafka", topic, obs.location.partition, 0)
+    assert (obs.key, obs.headers, obs.timestamp, obs.value) == (
+        b"the-key", (("h1", b"v1"), ("h2", b"")), at, value)
+    (row,) = store.query("SELECT key, headers, raw, reason FROM dead_letters")
+    assert (row["key"], row["raw"], row["reason"]) == (b"the-key", value, "no-correlation")
