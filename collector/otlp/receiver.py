@@ -14,6 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from collector.otlp.exceptions import OtlpError
 from collector.otlp.handler import ExportHandler, HandlerSettings, Response
 from collector.otlp.sink import SinkStats, SpanSink
 from collector.settings import OtlpSettings, Settings
@@ -148,8 +149,13 @@ class OtlpHttpReceiver:
 
     def __init__(self, handler: ExportHandler, host: str = "127.0.0.1", port: int = 4318,
                  *, read_timeout: float = 30.0) -> None:
-        self._server = _Server((host, port), handler, read_timeout)
+        try:
+            self._server = _Server((host, port), handler, read_timeout)
+        except OSError as exc:
+            raise OtlpError(f"cannot listen for OTLP/HTTP on {host}:{port}: "
+                            f"{exc.strerror or exc}") from exc
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -163,6 +169,7 @@ class OtlpHttpReceiver:
 
     def start(self) -> OtlpHttpReceiver:
         """Serve in a background thread."""
+        self._serving = True
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="otlp-http", daemon=True)
         self._thread.start()
@@ -171,10 +178,12 @@ class OtlpHttpReceiver:
 
     def serve_forever(self) -> None:
         logger.info("OTLP/HTTP receiver listening on %s", self.endpoint)
+        self._serving = True
         self._server.serve_forever()
 
     def close(self) -> None:
-        self._server.shutdown()
+        if self._serving:  # shutdown() waits for a serve loop that must have been started
+            self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(5)
@@ -197,10 +206,14 @@ class OtlpService:
         if settings.grpc:
             from collector.otlp.grpc_receiver import OtlpGrpcReceiver
 
-            self.grpc = OtlpGrpcReceiver(
-                self.sink.submit, settings.host, settings.grpc_port,
-                max_body_bytes=settings.max_body_bytes, token=token,
-                retry_after_s=settings.retry_after_s)
+            try:
+                self.grpc = OtlpGrpcReceiver(
+                    self.sink.submit, settings.host, settings.grpc_port,
+                    max_body_bytes=settings.max_body_bytes, token=token,
+                    retry_after_s=settings.retry_after_s)
+            except OtlpError:
+                self.http.close()
+                raise
 
     def start(self) -> OtlpService:
         self.sink.start()
@@ -227,14 +240,15 @@ def serve_otlp(settings: Settings, store_url: str | None = None, *,
                stop: threading.Event | None = None, store: Store | None = None) -> SinkStats:
     """Run the OTLP intake until ``stop`` is set (or Ctrl-C); the store is opened from
     ``store_url`` (default: the settings') unless an open ``store`` is given."""
-    own_store = store is None
     opened = open_store(store_url or settings.store) if store is None else store
-    service = OtlpService(settings.otlp, opened).start()
     try:
-        (stop or threading.Event()).wait()
+        service = OtlpService(settings.otlp, opened).start()
+        try:
+            (stop or threading.Event()).wait()
+        finally:
+            service.close()
+            logger.info("OTLP intake stopped: %s", service.sink.stats)
     finally:
-        service.close()
-        if own_store:
+        if store is None:
             opened.close()
-        logger.info("OTLP intake stopped: %s", service.sink.stats)
     return service.sink.stats

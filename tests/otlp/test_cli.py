@@ -94,3 +94,16 @@ def test_bad_listen_address_is_exit_2_naming_the_flag(tmp_path: Path) -> None:
                           text=True, cwd=tmp_path)
     assert done.returncode == 2
     assert "--listen='localhost'" in done.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*CLI, "otlp", "--store", f"sqlite:///{tmp_path / 'x.db'}",
+                               "--listen", f"127.0.0.1:{port}", "--no-grpc"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"choreoscope: cannot listen for OTLP/HTTP on "
+                                   f"127.0.0.1:{port}: Address already in use")
