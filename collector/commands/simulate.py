@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -78,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
 
     _check(args)
     rates = parse_fault_rates(args.fault_rate)
-    settings = load_settings(args.config, store=args.store)
+    settings = load_settings(args.config, store=args.store,
+                             kafka={"bootstrap_servers": args.bootstrap_servers})
     folder = settings.schemas_dir / "flows"
     if not folder.is_dir():
         raise ConfigError("schemas_dir", str(settings.schemas_dir),
@@ -96,10 +97,16 @@ def _run(args: argparse.Namespace) -> int:
         from collector.store.base import open_store
 
         pipeline = build_pipeline(settings, open_store(settings.store))
+    kafka_client = None
+    if args.bootstrap_servers:
+        from collector.kafka._client import client_config
+
+        kafka_client = client_config(settings.kafka)  # security settings from the config
     started = time.perf_counter()
     try:
         run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
-                       progress=sys.stderr.isatty(), wall=lambda: datetime.now(UTC))
+                       kafka_client=kafka_client, progress=sys.stderr.isatty(),
+                       wall=lambda: datetime.now(UTC))
     except KeyboardInterrupt:
         print("simulate: stopped", file=sys.stderr)
         _summary(sim, time.perf_counter() - started)
@@ -117,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def run_simulation(sim: Simulation, *, out: str | Path | None = None,
                    store: Pipeline | None = None, kafka: str | None = None,
-                   progress: bool = False,
+                   kafka_client: Mapping[str, Any] | None = None, progress: bool = False,
                    wall: Callable[[], datetime] | None = None) -> None:
     """Run ``sim`` to its end, sending every record to each destination given."""
     with ExitStack() as stack:
@@ -132,7 +139,7 @@ def run_simulation(sim: Simulation, *, out: str | Path | None = None,
         if kafka is not None:
             from collector.kafka.producer import publish
 
-            publish(records, kafka)
+            publish(records, kafka, client=kafka_client)
         else:
             for _ in records:
                 pass
