@@ -162,6 +162,24 @@ SELECT minute, 'consume', service, event_type, topic, SUM(count), 0, SUM(errors)
 
 _RANGE_STATEMENTS = (_PRODUCE_SQL, _VIOLATIONS_SQL, _PRODUCER_ERRORS_SQL, _LATENCY_SQL,
                      _CONSUME_SQL)
+
+# The hourly tier (migration 051): hours [?1, ?2) (as minute keys) summed from their minutes.
+_HOUR_STATEMENTS = (
+    """
+INSERT OR REPLACE INTO catalog_traffic_hour
+SELECT substr(minute, 1, 13), kind, service, event_type, topic, SUM(count), SUM(violations),
+       SUM(errors), MIN(first_seen), MAX(last_seen)
+  FROM catalog_traffic_minute WHERE minute >= ?1 AND minute < ?2
+ GROUP BY 1, 2, 3, 4, 5
+""",
+    """
+INSERT OR REPLACE INTO catalog_latency_hour
+SELECT substr(minute, 1, 13), service, event_type, topic, bucket, SUM(count)
+  FROM catalog_latency_minute WHERE minute >= ?1 AND minute < ?2
+ GROUP BY 1, 2, 3, 4, 5
+""",
+)
+_HOUR = timedelta(hours=1)
 _SPAN_SLACK = timedelta(minutes=5)
 """A producer span starts within this of its event's time (clock skew between hosts)."""
 
@@ -243,6 +261,9 @@ def refresh_rollups(store: RollupStore) -> RollupStats:
         params = (to_text(a), to_text(b), to_text(a - _SPAN_SLACK), to_text(b + _SPAN_SLACK))
         for sql in _RANGE_STATEMENTS:
             store.execute(sql, params[:4] if "?3" in sql else params[:2])
+        hours = (_minute_key(_floor_hour(a)), _minute_key(_ceil_hour(b)))
+        for sql in _HOUR_STATEMENTS:
+            store.execute(sql, hours)
     for table, top in tops.items():
         store.execute("INSERT OR REPLACE INTO catalog_rollup_marks VALUES (?, ?)", (table, top))
     minutes = sum(int((b - a) / _MINUTE) for a, b in ranges)
@@ -267,26 +288,59 @@ def _ceil_minute(at: datetime) -> datetime:
     return floor if floor == at else floor + _MINUTE
 
 
-def _bounds(window: Window) -> tuple[str, str]:
-    """Minute keys ``[a, b)`` of the minutes that start inside the window."""
-    return (_ceil_minute(window.start).strftime("%Y-%m-%dT%H:%M"),
-            _ceil_minute(window.end).strftime("%Y-%m-%dT%H:%M"))
+def _floor_hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(at: datetime) -> datetime:
+    floor = _floor_hour(at)
+    return floor if floor == at else floor + _HOUR
+
+
+def _minute_key(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M")
+
+
+def _segments(window: Window) -> tuple[str, ...]:
+    """Keys of the minutes that start inside the window, as three ranges: leading minutes,
+    whole hours (``YYYY-MM-DDTHH``), trailing minutes; unused ranges are empty."""
+    a, b = _ceil_minute(window.start), _ceil_minute(window.end)
+    ha, hb = _ceil_hour(a), _floor_hour(b)
+    if ha >= hb:
+        return (_minute_key(a), _minute_key(b), "", "", "", "")
+    return (_minute_key(a), _minute_key(ha), ha.strftime("%Y-%m-%dT%H"),
+            hb.strftime("%Y-%m-%dT%H"), _minute_key(hb), _minute_key(b))
+
+
+def _tiered(columns: str, table: str) -> str:
+    """Rows of the window from the minute and hour tables of one rollup (``table`` prefix)."""
+    return (f"SELECT {columns} FROM {table}_minute WHERE minute >= ?1 AND minute < ?2 "  # noqa: S608
+            f"UNION ALL SELECT {columns} FROM {table}_hour WHERE hour >= ?3 AND hour < ?4 "
+            f"UNION ALL SELECT {columns} FROM {table}_minute WHERE minute >= ?5 AND minute < ?6")
+
+
+_READ_LATENCY = ("SELECT service, event_type, topic, bucket, SUM(count) AS n FROM ("  # noqa: S608
+                 + _tiered("service, event_type, topic, bucket, count", "catalog_latency")
+                 + ") GROUP BY 1, 2, 3, 4")
+_READ_TRAFFIC = ("SELECT kind, service, event_type, topic, SUM(count) AS n, "  # noqa: S608
+                 "SUM(violations) AS v, SUM(errors) AS err, MIN(first_seen) AS f, "
+                 "MAX(last_seen) AS l FROM ("
+                 + _tiered("kind, service, event_type, topic, count, violations, errors, "
+                           "first_seen, last_seen", "catalog_traffic")
+                 + ") GROUP BY 1, 2, 3, 4")
 
 
 def read_traffic(store: ReadStore, window: Window) -> list[EdgeTraffic]:
-    """The rollups of the window, summed per (kind, service, event type, topic)."""
-    bounds = _bounds(window)
+    """The rollups of the window, summed per (kind, service, event type, topic).
+
+    A minute belongs to the window when it starts inside it; whole hours are read from the
+    hourly tier.
+    """
+    segments = _segments(window)
     hist: dict[tuple[str, str, str], list[int]] = defaultdict(
         lambda: [0] * len(LATENCY_BUCKETS_MS))
-    for r in store.query(
-            "SELECT service, event_type, topic, bucket, SUM(count) AS n FROM "
-            "catalog_latency_minute WHERE minute >= ?1 AND minute < ?2 GROUP BY 1, 2, 3, 4",
-            bounds):
+    for r in store.query(_READ_LATENCY, segments):
         hist[r["service"], r["event_type"], r["topic"]][r["bucket"]] += r["n"]
-    rows = store.query(
-        "SELECT kind, service, event_type, topic, SUM(count) AS n, SUM(violations) AS v, "
-        "SUM(errors) AS err, MIN(first_seen) AS f, MAX(last_seen) AS l FROM "
-        "catalog_traffic_minute WHERE minute >= ?1 AND minute < ?2 GROUP BY 1, 2, 3, 4", bounds)
     return [
         EdgeTraffic(
             kind=EdgeKind(r["kind"]), service=r["service"], event_type=r["event_type"],
@@ -295,7 +349,7 @@ def read_traffic(store: ReadStore, window: Window) -> list[EdgeTraffic]:
             latency=tuple(hist.get((r["service"], r["event_type"], r["topic"]), ()))
             if r["kind"] == EdgeKind.CONSUME else (),
         )
-        for r in rows
+        for r in store.query(_READ_TRAFFIC, segments)
     ]
 
 

@@ -164,6 +164,24 @@ def test_any_past_window_from_the_rollups(store: Store) -> None:
     assert traffic(store, Window(T0 - HOUR, T0)) == {}
 
 
+def test_long_windows_read_whole_hours_and_ragged_ends(store: Store) -> None:
+    rs = rollup_store(store)
+    store.write(Batch(events=[event(i, T0 + timedelta(minutes=10 * i)) for i in range(9)]))
+    refresh_rollups(rs)
+    store.write(Batch(events=[event(i, T0 + timedelta(minutes=10 * i)) for i in range(9, 18)]))
+    refresh_rollups(rs)  # the second refresh touches hours 1 and 2 only
+    hours = store.query("SELECT hour, count FROM catalog_traffic_hour ORDER BY hour")
+    assert [(h["hour"][-2:], h["count"]) for h in hours] == [("08", 6), ("09", 6), ("10", 6)]
+    window = Window(T0 + timedelta(minutes=25), T0 + timedelta(hours=2, minutes=35))
+    got = traffic(store, window)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"]
+    assert got.count == 3 + 6 + 4  # :30 :40 :50, the whole 09 hour, 10:00 to 10:30
+    assert (got.first_seen, got.last_seen) == (T0 + timedelta(minutes=30),
+                                               T0 + timedelta(hours=2, minutes=30))
+    store.write(Batch(events=[event(99, T0 + timedelta(hours=1, minutes=1))]))  # late
+    refresh_rollups(rs)
+    assert traffic(store, window)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 14
+
+
 def test_the_map_from_the_store_knows_schemas_flows_and_declarations(store: Store) -> None:
     rs = rollup_store(store)
     store.write(Batch(events=[event(1, T0), event(2, T0, type_="Mystery", source="x")]))
