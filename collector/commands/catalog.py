@@ -4,8 +4,8 @@
   service's AsyncAPI document) over a window (``--last 1h``, ``--since``/``--until``; default
   everything observed), optionally filtered (``--domain``, ``--flow``, ``--service``) or cut to
   the neighbourhood of a node (``--around service:NAME --hops N``).
-- ``import FILE``: an AsyncAPI 3.0 document (JSON) stored as declared contracts; importing the
-  same file again replaces what it declared before.
+- ``import FILE``: an AsyncAPI 3.0 document (JSON or YAML) stored as declared contracts;
+  importing the same file again replaces what it declared before.
 - ``report [NAME ...] [--json] [--fail-on-findings]``: undocumented, orphans, violations,
   shared-topics, declared-unseen.
 - ``entries [TYPE ...] [--json]``: the catalog entry of each event type.
@@ -198,12 +198,7 @@ def _do_import(args: argparse.Namespace) -> int:
     from collector.store import open_store
 
     path = Path(args.file)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise _BadInput(f"{path}: cannot read ({exc.strerror})") from exc
-    except ValueError as exc:
-        raise _BadInput(f"{path}: not JSON ({exc}); AsyncAPI documents are read as JSON") from exc
+    doc = _read_document(path)
     declarations = import_asyncapi(doc, str(path))
     store = open_store(_settings(args).store)
     try:
@@ -213,6 +208,26 @@ def _do_import(args: argparse.Namespace) -> int:
     print(f"{path}: {n} declarations stored ({sum(d.role == 'producer' for d in declarations)} "
           f"producers, {sum(d.role == 'consumer' for d in declarations)} consumers)")
     return 0
+
+
+def _read_document(path: Path) -> Any:
+    """A JSON or YAML document (by suffix; anything else is tried as JSON, then YAML)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _BadInput(f"{path}: cannot read ({exc.strerror})") from exc
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            if path.suffix.lower() == ".json":
+                raise _BadInput(f"{path}: not JSON ({exc})") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _BadInput(f"{path}: neither JSON nor YAML ({exc})") from exc
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -122,13 +122,38 @@ def test_bad_input_exits_2_with_one_line(store_url: str, capsys: pytest.CaptureF
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("asyncapi: 3.0.0\n", "not JSON"),
-    ('{"asyncapi": "2.6.0"}', "expected an AsyncAPI 3.x document"),
+def test_import_reads_yaml(store_url: str, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "fraud.yaml"
+    path.write_text(
+        "asyncapi: 3.0.0\n"
+        "info: {title: fraud-service, version: '1'}\n"
+        "channels:\n"
+        "  payments:\n"
+        "    address: payments\n"
+        "    messages:\n"
+        "      scored: {name: OrderFraudScored, payload: {type: object}}\n"
+        "operations:\n"
+        "  score:\n"
+        "    action: send\n"
+        "    channel: {$ref: '#/channels/payments'}\n")
+    code, out, _ = run(capsys, "import", str(path), "--store", store_url)
+    assert code == 0
+    assert "1 declarations stored (1 producers" in out
+    code, out, _ = run(capsys, "entries", "OrderFraudScored", "--json", "--samples", "0",
+                       "--store", store_url)
+    (entry,) = json.loads(out)
+    assert entry["declared_producers"] == ["fraud-service"]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("doc.json", "asyncapi: 3.0.0\n", "not JSON"),
+    ("doc.yaml", "asyncapi: [3.0.0\n", "neither JSON nor YAML"),
+    ("doc.json", '{"asyncapi": "2.6.0"}', "expected an AsyncAPI 3.x document"),
 ])
-def test_import_of_a_bad_file_exits_2(store_url: str, tmp_path: Path, content: str,
+def test_import_of_a_bad_file_exits_2(store_url: str, tmp_path: Path, name: str, content: str,
                                       message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "doc.json"
+    path = tmp_path / name
     path.write_text(content)
     code, _, err = run(capsys, "import", str(path), "--store", store_url)
     assert code == 2
