@@ -58,6 +58,8 @@ def _row(entry: Any) -> dict[str, Any]:
         note = f"  (sent by span {entry.produced_by[1]})"
     elif entry.consumes:
         note = "  (consumed " + ", ".join(i.id for i in entry.consumes) + ")"
+    elif entry.other_flow is not None:
+        note = f"  (sent for flow {entry.other_flow})"
     elif entry.unpaired:
         note = "  (unpaired)"
     return {"kind": entry.kind.value, "start": entry.start.isoformat(), "depth": entry.depth,

@@ -16,9 +16,16 @@ import orjson
 from collector.model import Span, SpanKind, SpanLink, SpanStatus
 from collector.store._time import from_text
 from collector.store.base import Store
+from collector.traces.join import SpanKey
 from collector.traces.timeline import Timeline, build_timeline
 
-__all__ = ["span_from_row", "spans_of_traces", "timeline_for", "traces_linking_into"]
+__all__ = [
+    "flows_sent_from",
+    "span_from_row",
+    "spans_of_traces",
+    "timeline_for",
+    "traces_linking_into",
+]
 
 _CHUNK = 500
 
@@ -29,7 +36,9 @@ def timeline_for(store: Store, correlation_id: str) -> Timeline:
     events = store.events_by_correlation(correlation_id)
     traces = {e.trace_id for e in events if e.trace_id is not None}
     traces |= traces_linking_into(store, traces)
-    return build_timeline(correlation_id, events, spans_of_traces(store, traces))
+    elsewhere = {key: flow for key, flow in flows_sent_from(store, traces).items()
+                 if flow != correlation_id}
+    return build_timeline(correlation_id, events, spans_of_traces(store, traces), elsewhere)
 
 
 def spans_of_traces(store: Store, trace_ids: Iterable[str]) -> list[Span]:
@@ -50,6 +59,17 @@ def traces_linking_into(store: Store, trace_ids: Iterable[str]) -> set[str]:
         rows = store.query("SELECT DISTINCT trace_id FROM span_links"  # noqa: S608
                            f" WHERE linked_trace_id IN ({marks})", chunk)
         found.update(str(r["trace_id"]) for r in rows)
+    return found
+
+
+def flows_sent_from(store: Store, trace_ids: Iterable[str]) -> dict[SpanKey, str]:
+    """The correlation id of each stored event sent from a span of these traces, by span."""
+    found: dict[SpanKey, str] = {}
+    for chunk in _chunks(sorted(set(trace_ids))):
+        marks = ",".join("?" * len(chunk))
+        rows = store.query("SELECT DISTINCT trace_id, span_id, correlation_id FROM events"  # noqa: S608
+                           f" WHERE trace_id IN ({marks}) AND span_id IS NOT NULL", chunk)
+        found.update(((r["trace_id"], r["span_id"]), r["correlation_id"]) for r in rows)
     return found
 
 

@@ -9,7 +9,7 @@ with nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -48,6 +48,9 @@ class TimelineEntry:
     """For a span: the flow's events it consumed."""
     unpaired: bool = False
     """For a producer or consumer span: paired with no span and no event."""
+    other_flow: str | None = None
+    """For a span that sent an event of another flow (a batch consumer's reply to another
+    message of its batch): that flow's correlation id."""
 
     @property
     def duration(self) -> timedelta:
@@ -80,19 +83,25 @@ class Timeline:
         return sum((e.gap for e in self.entries), _ZERO)
 
 
-def build_timeline(correlation_id: str, events: Sequence[Event],
-                   spans: Sequence[Span]) -> Timeline:
-    """The timeline of a flow's events and the given spans (of the traces touching it)."""
+def build_timeline(correlation_id: str, events: Sequence[Event], spans: Sequence[Span],
+                   elsewhere: Mapping[SpanKey, str] | None = None) -> Timeline:
+    """The timeline of a flow's events and the given spans (of the traces touching it).
+
+    ``elsewhere`` names the spans that sent events of other flows (span key -> correlation
+    id): they are marked so, not as unpaired.
+    """
+    elsewhere = elsewhere or {}
     unique = {key_of(s): s for s in spans}
     join = join_spans(events, list(unique.values()))
     depths = _depths(unique)
     consumed: dict[SpanKey, list[EventIdentity]] = {}
     for c in join.consumptions:
         consumed.setdefault(key_of(c.span), []).append(c.event)
-    unpaired = {key_of(s) for s in join.unpaired}
+    unpaired = {key_of(s) for s in join.unpaired} - set(elsewhere)
     drafts: list[TimelineEntry] = [
         TimelineEntry(EntryKind.SPAN, s.start, s.end, s.name, s.service, depths[key], _ZERO,
-                      span=s, consumes=tuple(consumed.get(key, ())), unpaired=key in unpaired)
+                      span=s, consumes=tuple(consumed.get(key, ())), unpaired=key in unpaired,
+                      other_flow=elsewhere.get(key))
         for key, s in unique.items()
     ]
     for e in events:

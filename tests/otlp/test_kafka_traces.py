@@ -96,7 +96,7 @@ def test_instrumented_services_flow_is_joined_across_the_broker(
 
     store = open_store(store_url, read_only=True)
     try:
-        _assert_flow(store, placed[0])
+        _assert_flow(store, placed[0], placed[1:])
     finally:
         store.close()
 
@@ -110,7 +110,7 @@ def _accepts(port: int, process: subprocess.Popen[str]) -> bool:
         return False
 
 
-def _assert_flow(store: Store, order_id: str) -> None:
+def _assert_flow(store: Store, order_id: str, others_placed: list[str]) -> None:
     timeline = timeline_for(store, order_id)
     if os.environ.get("SHOW_TIMELINE"):
         for e in timeline.entries:
@@ -141,8 +141,13 @@ def _assert_flow(store: Store, order_id: str) -> None:
         assert span.service == {"PaymentProcessed": "payment-service",
                                 "PaymentFailed": "payment-service",
                                 "CustomerNotified": "notification-service"}[entry.label]
-    # the order's trace and the notification batch's trace, both whole
+    # the order's trace and the notification batch's trace, both whole; the batch's replies
+    # about other orders are marked as other flows', and nothing is left unpaired
     assert len(timeline.trace_ids) == 2
+    others = {e.other_flow for e in timeline.entries if e.other_flow is not None}
+    assert others <= set(others_placed)
+    assert order_id not in others
+    assert not [e for e in timeline.entries if e.unpaired]
     services = {e.service for e in timeline.entries if e.span is not None}
     assert services == {"order-service", "payment-service", "notification-service"}
     starts = [e.start for e in timeline.entries]

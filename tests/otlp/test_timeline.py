@@ -69,3 +69,11 @@ def test_an_empty_flow_has_an_empty_timeline() -> None:
 def test_any_input_order_gives_the_same_timeline(spans: list[Span], events: list[Event]) -> None:
     assert (build_timeline("order-1", events, spans).entries
             == build_timeline("order-1", EVENTS[:2], SPANS).entries)
+
+
+def test_spans_that_sent_other_flows_events_are_marked_not_unpaired() -> None:
+    elsewhere = {(LONELY_SEND.trace_id, LONELY_SEND.span_id): "order-2"}
+    timeline = build_timeline("order-1", EVENTS[:2], SPANS, elsewhere)
+    lonely = next(e for e in timeline.entries if e.span == LONELY_SEND)
+    assert (lonely.unpaired, lonely.other_flow) == (False, "order-2")
+    assert not any(e.unpaired for e in timeline.entries)
