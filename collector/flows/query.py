@@ -7,9 +7,10 @@ flows, advances the detection clock and commits what it found in one transaction
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from collector.flows.definition import FlowDefinition
@@ -147,7 +148,8 @@ def _light_events(rows: Iterable[dict[str, Any]]) -> Iterable[Event]:
 
 def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
                     rollups: bool = True) -> FlowTracker:
-    """A tracker holding the store's open flows, their verdicts as stored.
+    """A tracker holding the store's open flows, their verdicts as stored, and the recent
+    events no instance has claimed yet (their start event may still come).
 
     ``rollups=False`` for settling: a minute's row counts every flow judged in it, and a
     tracker that holds only the open flows would replace the stored rows with partial ones.
@@ -155,8 +157,38 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
     tracker = FlowTracker(definitions)
     if not rollups:
         tracker.rollups = None
-    tracker.restore((snap, store.flow_events(snap.instance_id)) for snap in store.open_flows())
+    recent = _recently_ended(store, tracker.retention)
+    flows = itertools.chain(store.open_flows(), recent)
+    tracker.restore(((snap, store.flow_events(snap.instance_id)) for snap in flows),
+                    held=_unclaimed(store, tracker.retention))
     return tracker
+
+
+def _since(store: Store, within: timedelta) -> str | None:
+    latest = store.query("SELECT MAX(occurred_at) AS t FROM events")[0]["t"]
+    return None if latest is None else to_text(from_text(latest) - within)
+
+
+def _recently_ended(store: Store, within: timedelta) -> list[FlowSnapshot]:
+    """Flows that ended within the retention: late events (notifications) still join them."""
+    from collector.store.sqlite import flow_from_row
+
+    since = _since(store, within)
+    if since is None:
+        return []
+    rows = store.query("SELECT * FROM flows WHERE ended_at >= ? ORDER BY started_at", (since,))
+    return [flow_from_row(r) for r in rows]
+
+
+def _unclaimed(store: Store, within: timedelta) -> list[Event]:
+    from collector.store.sqlite import event_from_row
+
+    since = _since(store, within)
+    if since is None:
+        return []
+    rows = store.query("SELECT * FROM events WHERE occurred_at >= ? AND instance_id IS NULL "
+                       "ORDER BY occurred_at", (since,))
+    return [event_from_row(r) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,11 +165,12 @@ class FlowTracker:
         return None
 
     def restore(self, flows: Iterable[tuple[FlowSnapshot, Sequence[Event]]],
-                held: Iterable[Event] = ()) -> FlowUpdate:
+                held: Iterable[Event] = ()) -> None:
         """Rebuild open flows after a restart from the store's snapshots and their events.
 
-        The verdicts already given (stuck, breached, alerted) are kept as stored; ``held`` are
-        recent events no instance had claimed, which wait for their start event again.
+        The verdicts already given (stuck, breached, alerted) are kept as stored. ``held`` are
+        recent events no instance had claimed: they wait for their start event again, or join
+        a restored flow; what that changes comes out with the next update.
         """
         latest = None
         for snap, events in flows:
@@ -182,9 +183,11 @@ class FlowTracker:
             self.rollups.close_before(latest)
         for event in held:
             self._ingest(event)
-        self._dirty.clear()
-        self._alerts.clear()
-        return self._flush()
+
+    @property
+    def retention(self) -> timedelta:
+        """How long ended flows stay in memory (detection-clock time)."""
+        return next(iter(self._by_key.values())).retention
 
     @property
     def open_flows(self) -> int:
@@ -429,6 +432,7 @@ class FlowTracker:
         if snap.sla_breached and flow.late is None:
             flow.det_over, flow.det_step = snap.sla_over or timedelta(0), snap.stuck_step
         flow.alerted = snap.sla_breached
+        flow.judged = 3 if flow.status else 1 if snap.sla_breached else 0  # counted before
         flows = _flows(self._corr.get(flow.corr))
         ordered = sorted([*flows, flow], key=lambda f: f.start)
         self._corr[flow.corr] = ordered[0] if len(ordered) == 1 else ordered
