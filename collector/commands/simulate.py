@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 from collector.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from collector.model import Observation
+    from collector.model import Observation, Span
     from collector.pipeline import Pipeline
     from collector.simulator import SimRecord, Simulation, TruthRow
 
@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         pacing = Pacing(args.rate, now=lambda: datetime.now(UTC), sleep=time.sleep)
     flows = args.flows if args.flows is not None else (None if pacing else DEFAULT_FLOWS)
     sim = Simulation(definitions, flows=flows, seed=args.seed, fault_rates=rates,
-                     pacing=pacing)
+                     pacing=pacing, spans=bool(args.store))
     pipeline = None
     if args.store:
         from collector.commands.collect import build_pipeline
@@ -133,7 +133,7 @@ def run_simulation(sim: Simulation, *, out: str | Path | None = None,
             sinks.append(_file_sink(stack.enter_context(Path(out).open("wb"))))
         feed = None
         if store is not None:
-            feed = _StoreFeed(store, wall if sim.paced else None)
+            feed = _StoreFeed(store, wall if sim.paced else None, sim.take_spans)
             sinks.append(feed.add)
         records = _tapped(sim, sinks, progress)
         if kafka is not None:
@@ -172,10 +172,13 @@ def _file_sink(f: IO[bytes]) -> Callable[[SimRecord, int], None]:
 
 
 class _StoreFeed:
-    """Feeds the in-process collector in batches; paced, it also ticks the detection clock."""
+    """Feeds the in-process collector in batches (and the simulation's spans, if it makes
+    them); paced, it also ticks the detection clock."""
 
-    def __init__(self, pipeline: Pipeline, wall: Callable[[], datetime] | None) -> None:
+    def __init__(self, pipeline: Pipeline, wall: Callable[[], datetime] | None,
+                 spans: Callable[[], list[Span]]) -> None:
         self._pipeline = pipeline
+        self._spans = spans
         self._wall = wall
         self._batch: list[Observation] = []
         self._next: dict[str, int] = {}
@@ -199,12 +202,15 @@ class _StoreFeed:
 
     def _flush(self) -> None:
         from collector.simulator.record import SOURCE
-        from collector.store.base import Position
+        from collector.store.base import Batch, Position
 
         if self._batch:
             positions = [Position(SOURCE, t, 0, n) for t, n in sorted(self._next.items())]
             self._pipeline.process(self._batch, positions)
             self._batch, self._next = [], {}
+        spans = self._spans()
+        if spans:
+            self._pipeline.store.write(Batch(spans=spans))
         if self._wall is not None:
             self._pipeline.advance(self._wall())
 

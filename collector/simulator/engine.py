@@ -26,6 +26,7 @@ from random import Random
 from typing import Any
 
 from collector.flows.definition import FlowDefinition
+from collector.model import Span
 from collector.simulator._envelope import (
     CONTENT_TYPE,
     corrupt,
@@ -35,6 +36,7 @@ from collector.simulator._envelope import (
     new_span,
     new_trace,
 )
+from collector.simulator._spans import delivery_spans
 from collector.simulator.domain import (
     EVENT_TYPES,
     NO_CORRELATION_TYPE,
@@ -121,12 +123,13 @@ class _Flow:
 
 
 class _Event:
-    __slots__ = ("causation", "data", "flow", "id", "n", "source", "span", "time", "type",
-                 "version")
+    __slots__ = ("causation", "cause_span", "data", "flow", "id", "n", "source", "span", "time",
+                 "type", "version")
 
     def __init__(self, flow: _Flow, source: str, em: Emission, time: int,
-                 causation: str | None, rng: Random) -> None:
+                 causation: str | None, rng: Random, cause_span: str | None = None) -> None:
         self.flow, self.source, self.time, self.causation = flow, source, time, causation
+        self.cause_span = cause_span
         self.type, self.data, self.version = em.type, em.data, em.version
         self.id = new_id(rng)
         self.span = new_span(rng)
@@ -147,11 +150,16 @@ def _delay(rng: Random, low_ms: int, high_ms: int) -> int:
 
 
 class Simulation:
-    """One run: iterate `records` once, then read `truth`, `expectations` and `settle_time`."""
+    """One run: iterate `records` once, then read `truth`, `expectations` and `settle_time`.
+
+    With ``spans=True`` it also makes the spans the services would export (a producer span per
+    delivered event, a consumer span per subscriber), collected with `take_spans`.
+    """
 
     def __init__(self, definitions: Iterable[FlowDefinition], *, flows: int | None,
                  seed: int = 0, fault_rates: Mapping[Fault, float] | None = None,
-                 pacing: Pacing | None = None, epoch: datetime = EPOCH) -> None:
+                 pacing: Pacing | None = None, epoch: datetime = EPOCH,
+                 spans: bool = False) -> None:
         if flows is None and pacing is None:
             raise SimulatorError("an unpaced simulation needs a number of flows")
         self._flows_wanted = flows
@@ -187,6 +195,7 @@ class Simulation:
         self._all_flows: list[_Flow] = []
         self._expectations: list[dict[str, Any]] = []
         self._state = "new"
+        self._spans: list[Span] | None = [] if spans else None
         self.stats = SimStats()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -302,9 +311,9 @@ class Simulation:
             return []  # never delivered: nobody reacts
         rng = flow.rng
         assert rng is not None  # released only once nothing is pending
-        children = [_Event(flow, svc.name, em, ev.time + em.delay_us, ev.id, rng)
-                    for svc in self._subscribers.get(ev.type, ())
-                    for em in svc.react(ev.type, ev.data, rng)]
+        subscribers = self._subscribers.get(ev.type, ())
+        children = [_Event(flow, svc.name, em, ev.time + em.delay_us, ev.id, rng, ev.span)
+                    for svc in subscribers for em in svc.react(ev.type, ev.data, rng)]
         successor = None
         if step:
             for child in children:
@@ -325,6 +334,11 @@ class Simulation:
         headers = (("traceparent", f"00-{flow.trace}-{ev.span}-01".encode()),
                    ("content-type", CONTENT_TYPE))
         parts = (info.topic, flow.key, value, headers)
+        if self._spans is not None:
+            self._spans.extend(delivery_spans(
+                trace=flow.trace, span=ev.span, cause_span=ev.cause_span, source=ev.source,
+                event_id=ev.id, topic=info.topic, when=when,
+                consumers=tuple(svc.name for svc in subscribers)))
         if plan is not None and step:
             self._late_deliveries(flow, plan, ev, parts, at, last)
         if plan is not None and ev.n == 1 and plan.extras:
@@ -484,6 +498,13 @@ class Simulation:
                 events=tuple((s, i) for _, _, s, i in sorted(flow.events)),
                 faults=tuple(flow.faults)))
         return rows
+
+    def take_spans(self) -> list[Span]:
+        """The spans made since the last call (with ``spans=True``; else always empty)."""
+        if not self._spans:
+            return []
+        taken, self._spans = self._spans, []
+        return taken
 
     def expectations(self) -> list[dict[str, Any]]:
         """Findings other than flows the faults call for (violations, dead letters…)."""
