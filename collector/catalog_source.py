@@ -41,6 +41,7 @@ from collector.store._time import from_text, to_text
 __all__ = [
     "CatalogSourceError",
     "CatalogView",
+    "RollupRefresher",
     "RollupStats",
     "load_event_map",
     "load_flow_infos",
@@ -269,6 +270,25 @@ def refresh_rollups(store: RollupStore) -> RollupStats:
     minutes = sum(int((b - a) / _MINUTE) for a, b in ranges)
     logger.debug("rolled up %d minutes in %d ranges", minutes, len(ranges))
     return RollupStats(minutes, len(ranges), tops)
+
+
+class RollupRefresher:
+    """Keeps the rollups current from a live loop: `on_tick` refreshes at most every ``every``.
+
+    The live runner owns time and calls ``on_tick(now)`` on its ticks; the dashboard, which is
+    read-only, then shows maps no older than ``every``.
+    """
+
+    def __init__(self, store: RollupStore, every: timedelta = timedelta(seconds=5)) -> None:
+        self._store = store
+        self._every = every
+        self._last: datetime | None = None
+
+    def on_tick(self, now: datetime) -> RollupStats | None:
+        if self._last is not None and now - self._last < self._every:
+            return None
+        self._last = now
+        return refresh_rollups(self._store)
 
 
 # -- reads --------------------------------------------------------------------------------------

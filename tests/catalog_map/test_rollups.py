@@ -11,6 +11,7 @@ import pytest
 from catalog.metadata import Declaration, DeclaredRole
 from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, Window
 from collector.catalog_source import (
+    RollupRefresher,
     load_event_map,
     read_declarations,
     read_samples,
@@ -97,6 +98,19 @@ def test_produce_and_consume_counted_with_their_metrics(store: Store) -> None:
     analytics = got[EdgeKind.CONSUME, "analytics", "OrderPlaced"]
     assert analytics.count == 6  # one batch span, six messages linked
     assert sum(analytics.latency) == 6
+
+
+def test_the_live_refresher_refreshes_at_most_every_interval(store: Store) -> None:
+    refresher = RollupRefresher(rollup_store(store), every=timedelta(seconds=5))
+    store.write(Batch(events=[event(1, T0)]))
+    assert refresher.on_tick(T0) is not None
+    store.write(Batch(events=[event(2, T0)]))
+    assert refresher.on_tick(T0 + timedelta(seconds=4)) is None
+    assert traffic(store)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 1
+    stats = refresher.on_tick(T0 + timedelta(seconds=5))
+    assert stats is not None
+    assert stats.minutes == 1
+    assert traffic(store)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 2
 
 
 def test_a_violation_with_several_findings_counts_its_event_once(store: Store) -> None:
