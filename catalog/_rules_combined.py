@@ -3,7 +3,9 @@
 Before the rules run, `prelude` reshapes a pair so that equivalent spellings compare alike:
 an ``allOf`` on one side only is folded into its parent where no keyword clashes, and a sum
 (``anyOf``/``oneOf``) on one side only is distributed: its parent's keywords join each branch and
-the other side becomes a sum of one branch (or one per type, for ``type: [a, b]``).
+the other side becomes a sum of one branch (or one per type, for ``type: [a, b]``). Where a
+keyword clashes the pair is left to the rules, which judge a sum added on one side as a change
+and one removed as a widening.
 
 Sums are compared branch by branch: every old branch must be accepted by some new branch.
 Products (``allOf``) the other way round: every new branch must be implied by some old branch.
@@ -46,19 +48,24 @@ def _flatten(d: Differ, node: Node) -> Node:
             residual.append(branch)
         else:
             merged = folded
-    if residual:
-        merged["allOf"] = residual
+    if residual:  # a branch may have brought an allOf of its own: both are conjuncts
+        merged["allOf"] = [*merged.get("allOf", []), *residual]
     return Node(merged, node.resolver)
 
 
-def _branches(d: Differ, node: Node, kw: str) -> list[Node]:
+def _branches(d: Differ, node: Node, kw: str) -> list[Node] | None:
+    """Each branch with its parent's keywords joined; None when a keyword clashes."""
     base = {k: v for k, v in node.schema.items() if k != kw}
     out = []
     for i in range(len(node.get(kw))):
         branch = d.deref(node.at(kw, i))
-        value = {} if branch.schema is True else branch.schema
-        folded = merge(base, value) if isinstance(value, dict) else None
-        out.append(Node(folded, branch.resolver) if folded is not None else branch)
+        if branch.schema is False:
+            out.append(branch)
+            continue
+        folded = merge(base, {} if branch.schema is True else branch.schema)
+        if folded is None:
+            return None
+        out.append(Node(folded, branch.resolver))
     return out
 
 
@@ -76,11 +83,11 @@ def prelude(d: Differ, old: Node, new: Node) -> tuple[Node, Node, list[RawChange
             new = _flatten(d, new) if new.has("allOf") else new
         o, n = _kws(old, _SUMS), _kws(new, _SUMS)
         if len(o) + len(n) == 1:
-            if n:
-                olds, news, kw = _split_types(old), _branches(d, new, n[0]), n[0]
-            else:
-                olds, news, kw = _branches(d, old, o[0]), _split_types(new), o[0]
-            return old, new, list(_sum(d, olds, news, kw))
+            kw = (n or o)[0]
+            olds = _split_types(old) if n else _branches(d, old, kw)
+            news = _branches(d, new, kw) if n else _split_types(new)
+            if olds is not None and news is not None:
+                return old, new, list(_sum(d, olds, news, kw))
     return old, new, None
 
 

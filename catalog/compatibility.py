@@ -23,6 +23,7 @@ from catalog import _rules_combined as c
 from catalog import _rules_object as o
 from catalog._diff import Differ, Path, Rule, node_of
 from catalog.changes import ChangeType, Mode, Policy, accepted
+from catalog.exceptions import TooComplex
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -92,7 +93,11 @@ def iter_changes(
     """
     ok = accepted(policy)
     differ = Differ(RULES, c.prelude, ok, budget)
-    for kind, path in differ.compare(node_of(old), node_of(new)):
+    try:
+        found = list(differ.compare(node_of(old), node_of(new)))
+    except RecursionError as exc:
+        raise TooComplex(differ.steps, "nesting depth") from exc
+    for kind, path in found:
         yield Change(kind, pointer(path), kind in ok)
 
 

@@ -32,6 +32,8 @@ def read_schema(path: Path | str) -> Any:
         raise SchemaRejected(str(path), "", "", f"cannot read the file ({exc.strerror})") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SchemaRejected(str(path), "", "", f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise SchemaRejected(str(path), "", "", "JSON nested too deeply to read") from exc
 
 
 def load_registry(

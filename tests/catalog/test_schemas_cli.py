@@ -249,3 +249,26 @@ def test_propose_without_a_type_covers_every_undocumented_type(
     proposals = json.loads(capsys.readouterr().out)
     assert list(proposals) == ["CouponApplied"]
     assert proposals["CouponApplied"]["properties"] == {"code": {"type": "string"}}
+
+
+@pytest.mark.parametrize("depth", [400, 5000])
+def test_check_exit_2_on_a_schema_nested_too_deeply(
+    cwd: Path, capsys: pytest.CaptureFixture[str], depth: int
+) -> None:
+    text = '{"type": "string"}'
+    for _ in range(depth):
+        text = '{"type": "object", "properties": {"a": ' + text + "}}"
+    path = _file(cwd, "deep.json", text)
+    assert main(["schemas", "check", path, path]) == 2
+    err = capsys.readouterr().err
+    assert "too deeply" in err or "too complex" in err
+
+
+def test_check_exit_2_when_too_complex(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def union(depth: int, leaf: str) -> Any:
+        return {"type": leaf} if depth == 0 else {
+            "anyOf": [union(depth - 1, leaf if i else "string") for i in range(6)]}
+
+    old, new = _file(cwd, "o.json", union(5, "integer")), _file(cwd, "n.json", union(5, "null"))
+    assert main(["schemas", "check", old, new]) == 2
+    assert "too complex" in capsys.readouterr().err
