@@ -85,3 +85,22 @@ def test_store_gets_each_event_once_dead_letters_and_settled_flows(tmp_path: Pat
         assert sum(status.values()) == len(truth)
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_paced_run_stores_events_at_wall_time(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    url = f"sqlite:///{tmp_path / 'paced.db'}"
+    started = datetime.now(UTC)
+    assert main(["simulate", "--flows", "3", "--seed", "2", "--rate", "50", "--store", url]) == 0
+    ended = datetime.now(UTC)
+    store = open_store(url, read_only=True)
+    try:
+        rows = store.query("SELECT occurred_at FROM events")
+        assert len(rows) >= 9
+        times = [datetime.fromisoformat(r["occurred_at"]) for r in rows]
+        assert started - timedelta(seconds=1) < min(times) <= max(times) < ended
+        assert store.query("SELECT count(*) AS n FROM spans")[0]["n"] > len(rows)
+    finally:
+        store.close()
