@@ -15,10 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema_rs
-
 from catalog.metaschema import check_schema
-from catalog.validation import Finding, findings_of
+from catalog.validation import Finding, compile_schema, findings_of
 
 __all__ = ["Backtest", "Example", "ProducerResult", "Sample", "backtest"]
 
@@ -94,7 +92,7 @@ def backtest(
 ) -> Backtest:
     """Validate every sample against ``schema`` (meta-schema checked first)."""
     check_schema(schema, source)
-    compiled = jsonschema_rs.validator_for(schema)
+    compiled = compile_schema(schema)
     results: dict[str, ProducerResult] = {}
     for sample in samples:
         result = results.setdefault(sample.producer, ProducerResult(sample.producer))

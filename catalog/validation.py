@@ -31,6 +31,7 @@ __all__ = [
     "ReferenceValidator",
     "Tally",
     "Validator",
+    "compile_schema",
     "findings_of",
     "parse_dataschema",
     "tally",
@@ -71,6 +72,12 @@ def _keyword(schema_path: Sequence[str | int]) -> str:
     return "false"
 
 
+def compile_schema(schema: Any) -> Any:
+    """The hot path's compiled validator; formats are annotations in every draft, as in the
+    reference (jsonschema-rs would assert them for draft-07 by default)."""
+    return jsonschema_rs.validator_for(schema, validate_formats=False)
+
+
 def findings_of(compiled: Any, data: Any) -> list[Finding]:
     """The findings of a compiled jsonschema-rs validator for ``data`` (empty when valid)."""
     if compiled.is_valid(data):
@@ -104,7 +111,7 @@ class Validator:
         found = self._compiled.get(key)
         if found is None:
             schema = self.registry.get(event_type, version).schema
-            found = self._compiled[key] = jsonschema_rs.validator_for(schema)
+            found = self._compiled[key] = compile_schema(schema)
         return found
 
     def validate(self, event_type: str, version: int | None, data: Any) -> list[Finding]:

@@ -132,3 +132,12 @@ def test_validate_event_uses_the_named_version_else_the_latest(registry: Registr
     assert validator.validate_event("OrderPlaced", "https://x/Other/v1", data) == (2, [])
     with pytest.raises(SchemaNotFound):
         validator.validate_event("Nope", None, data)
+
+
+@pytest.mark.parametrize("dialect", ["http://json-schema.org/draft-07/schema#",
+                                     "https://json-schema.org/draft/2020-12/schema"])
+def test_formats_are_annotations_in_both_validators(dialect: str) -> None:
+    reg, _ = Registry().with_version("T", {"$schema": dialect, "type": "string",
+                                           "format": "date-time"})
+    assert Validator(reg).validate("T", None, "not a time") == []
+    assert ReferenceValidator(reg).validate("T", None, "not a time") == []
