@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from catalog.registry import Registry
 
 __all__ = [
     "Declaration",
@@ -21,6 +24,7 @@ __all__ = [
     "SamplePayload",
     "SchemaInfo",
     "schema_info",
+    "schema_infos",
 ]
 
 JSON = Any
@@ -56,6 +60,12 @@ def schema_info(event_type: str, version: int, document: Mapping[str, JSON]) -> 
         domain=text("x-domain"),
         topic=text("x-topic") or None,
     )
+
+
+def schema_infos(registry: Registry) -> list[SchemaInfo]:
+    """Every registered version of every subject, with its metadata."""
+    return [schema_info(subject.name, v.version, v.schema)
+            for subject in registry for v in subject.versions]
 
 
 @dataclass(frozen=True, slots=True)

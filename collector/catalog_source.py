@@ -13,9 +13,7 @@ The catalog never reads the store: this module does, on the collector side.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from catalog.metadata import (
     FlowInfo,
     SamplePayload,
     SchemaInfo,
-    schema_info,
+    schema_infos,
 )
 from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, GroupAssignment, Window
 from collector.exceptions import CollectorError
@@ -427,29 +425,15 @@ def save_declarations(store: RollupStore, origin: str, declarations: Iterable[De
 
 # -- files --------------------------------------------------------------------------------------
 
-_VERSION_FILE = re.compile(r"^v(\d+)\.json$")
-
-
 def load_schema_infos(schemas_dir: Path) -> list[SchemaInfo]:
-    """Every ``events/<Type>/v<N>.json`` under the schema folder, with its metadata."""
-    found: list[SchemaInfo] = []
-    root = schemas_dir / "events"
-    if not root.is_dir():
-        return found
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in sorted(folder.iterdir()):
-            match = _VERSION_FILE.match(path.name)
-            if not match:
-                continue
-            try:
-                document = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise CatalogSourceError(f"{path}: cannot read the schema ({exc}); fix or "
-                                         "remove the file") from exc
-            if not isinstance(document, dict):
-                raise CatalogSourceError(f"{path}: a schema must be a JSON object")
-            found.append(schema_info(folder.name, int(match.group(1)), document))
-    return found
+    """Every registered schema version (``events/<Type>/v<N>.json``), with its metadata.
+
+    Read by the registry's loader, so a schema its meta-schema refuses is refused here too
+    (`catalog.exceptions.SchemaRejected`, naming the file).
+    """
+    from catalog.files import load_registry
+
+    return schema_infos(load_registry(schemas_dir / "events"))
 
 
 def load_flow_infos(schemas_dir: Path) -> list[FlowInfo]:
