@@ -2,7 +2,7 @@
 
 The HTTP edge (`collector.otlp.receiver`) reads headers and body and writes what this module
 answers. Per the OTLP specification: the response is in the request's encoding; 415 for a
-content type or content encoding other than protobuf/JSON and gzip; 413 over the size limit
+content type or content encoding other than protobuf/JSON and gzip/deflate; 413 over the limit
 (after decompression too); 400 for a body that does not decode; 200 with ``partial_success``
 when some spans were rejected; 503 with ``Retry-After`` when the pipeline is saturated or the
 store failed (both retryable); 401 without the configured bearer token. Every 4xx/5xx body is a
@@ -82,10 +82,10 @@ class ExportHandler:
             return _failure(415, encoding, _INVALID_ARGUMENT,
                             f"unsupported Content-Type {headers.get('content-type')!r}: "
                             "send application/x-protobuf or application/json")
-        if headers.get("content-encoding", "identity").lower() not in ("identity", "gzip"):
+        if headers.get("content-encoding", "identity").lower() not in _ENCODINGS:
             return _failure(415, encoding, _INVALID_ARGUMENT,
                             f"unsupported Content-Encoding {headers['content-encoding']!r}: "
-                            "send gzip or no encoding")
+                            "send gzip, deflate or no encoding")
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > s.max_body_bytes:
             return self.too_large(headers)
@@ -105,14 +105,16 @@ class ExportHandler:
     def export(self, headers: Mapping[str, str], body: bytes) -> Response:
         """Decode, store and answer a request that passed `preflight`."""
         encoding = encoding_of(headers.get("content-type")) or Encoding.PROTOBUF
-        if headers.get("content-encoding", "identity").lower() == "gzip":
+        wbits = _ENCODINGS[headers.get("content-encoding", "identity").lower()]
+        if wbits is not None:
             try:
-                body = _gunzip(body, self.settings.max_body_bytes)
+                body = _inflate(body, wbits, self.settings.max_body_bytes)
             except _TooLarge:
                 return _failure(413, encoding, _RESOURCE_EXHAUSTED, "decompressed body over "
                                 f"the limit of {self.settings.max_body_bytes} bytes", close=False)
             except zlib.error as exc:
-                return _failure(400, encoding, _INVALID_ARGUMENT, f"bad gzip body: {exc}")
+                return _failure(400, encoding, _INVALID_ARGUMENT,
+                                f"bad {headers['content-encoding']} body: {exc}")
         if len(body) > self.settings.max_body_bytes:
             return _failure(413, encoding, _RESOURCE_EXHAUSTED, "request body over the limit "
                             f"of {self.settings.max_body_bytes} bytes", close=False)
@@ -128,18 +130,26 @@ class ExportHandler:
                         (("Retry-After", str(self.settings.retry_after_s)),))
 
 
+_ENCODINGS: dict[str, int | None] = {
+    "identity": None,
+    "gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,  # HTTP's "deflate" is the zlib format (RFC 9110 §8.4.1.2)
+}
+"""Content-Encoding -> zlib window bits (None: not compressed)."""
+
+
 class _TooLarge(Exception):
     pass
 
 
-def _gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress a gzip body, refusing to produce more than ``limit`` bytes."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
+    """Decompress a body, refusing to produce more than ``limit`` bytes."""
+    inflater = zlib.decompressobj(wbits=wbits)
     out = inflater.decompress(body, limit + 1)
     if len(out) > limit or inflater.unconsumed_tail:
         raise _TooLarge
     if not inflater.eof:
-        raise zlib.error("truncated gzip stream")
+        raise zlib.error("truncated stream")
     return out
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from google.rpc import status_pb2
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.common.http import Compression as JsonCompression
 from opentelemetry.exporter.otlp.json.http.trace_exporter import (
     OTLPSpanExporter as JsonSpanExporter,
 )
@@ -82,7 +83,9 @@ def _protobuf(spans: list[ReadableSpan]) -> bytes:
     (OTLPSpanExporter, Compression.NoCompression),
     (OTLPSpanExporter, Compression.Gzip),
     (JsonSpanExporter, None),
-], ids=["protobuf", "protobuf-gzip", "json"])
+    (JsonSpanExporter, JsonCompression.GZIP),
+    (JsonSpanExporter, JsonCompression.DEFLATE),
+], ids=["protobuf", "protobuf-gzip", "json", "json-gzip", "json-deflate"])
 def test_sdk_exporter_spans_are_stored_as_sent(
     service: OtlpService, store: Store, make_tracer_provider: MakeProvider,
     exporter_class: Any, compression: Any,
@@ -220,6 +223,8 @@ def _bad_requests(valid: bytes) -> list[tuple[str, bytes, str, dict[str, str], i
         ("wrong content type", valid, "text/plain", {}, 415),
         ("wrong content encoding", valid, "application/x-protobuf",
          {"Content-Encoding": "br"}, 415),
+        ("bad deflate", b"not deflate", "application/x-protobuf",
+         {"Content-Encoding": "deflate"}, 400),
         ("empty JSON body", b"", "application/json", {}, 400),
         ("bad gzip", b"\x1f\x8b not gzip", "application/x-protobuf",
          {"Content-Encoding": "gzip"}, 400),
