@@ -149,7 +149,7 @@ class RetentionSettings(_Section):
 
 
 class OtlpSettings(_Section):
-    """The OTLP trace receivers (issue 6): OTLP/HTTP on ``host:port``, OTLP/gRPC on ``grpc_port``."""
+    """The OTLP trace receivers (issue 6): OTLP/HTTP on host:port, OTLP/gRPC on grpc_port."""
 
     host: str = "127.0.0.1"
     port: int = pydantic.Field(default=4318, ge=0, le=65535)
