@@ -27,29 +27,24 @@ from typing import Any
 
 from collector.flows.definition import FlowDefinition
 from collector.model import Span
-from collector.simulator._envelope import (
-    CONTENT_TYPE,
-    corrupt,
-    encode_event,
-    extra_data,
-    new_id,
-    new_span,
-    new_trace,
-)
+from collector.simulator._envelope import CONTENT_TYPE, encode_event
+from collector.simulator._inject import Injector
 from collector.simulator._spans import delivery_spans
-from collector.simulator.domain import (
-    EVENT_TYPES,
-    NO_CORRELATION_TYPE,
-    ORPHAN_TYPES,
-    UNKNOWN_TYPES,
+from collector.simulator._state import (
+    PUBLISH,
+    START,
+    Compiled,
+    Delivery,
+    FlowRun,
+    SimEvent,
 )
+from collector.simulator.domain import EVENT_TYPES
 from collector.simulator.exceptions import SimulatorError
-from collector.simulator.faults import Fault, FaultPlan, draw_plan
+from collector.simulator.faults import Fault, draw_plan
 from collector.simulator.record import SimRecord
 from collector.simulator.services import (
     CustomerService,
     Emission,
-    NotificationService,
     OrderService,
     Service,
     build_services,
@@ -67,8 +62,8 @@ EVENTS_PER_FLOW = 6.5
 ORDER_SHARE = 0.7
 """The share of flows that are orders; the rest are onboardings."""
 
-_START, _PUBLISH, _DELIVER = 0, 1, 2
 _US = timedelta(microseconds=1)
+_NO_FLOW: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,65 +83,6 @@ class SimStats:
     records: int = 0
     """Records delivered: events, their duplicates and the undecodable ones."""
     faults: Counter[str] = field(default_factory=Counter)
-
-
-class _Compiled:
-    """A definition with the lookups the hot path needs."""
-
-    __slots__ = ("deadlines", "definition", "steps", "terminal")
-
-    def __init__(self, d: FlowDefinition) -> None:
-        self.definition = d
-        self.steps = d.event_types
-        self.terminal = d.terminal
-        self.deadlines = {t.source: int(t.deadline / _US) for t in d.transitions}
-
-
-class _Flow:
-    __slots__ = ("compiled", "correlation", "events", "faults", "flow_type", "key", "n",
-                 "pending", "plan", "rng", "start", "steps", "terminal", "trace")
-
-    def __init__(self, flow_type: str, compiled: _Compiled, rng: Random,
-                 plan: FaultPlan | None) -> None:
-        self.flow_type, self.compiled, self.plan = flow_type, compiled, plan
-        self.rng: Random | None = rng
-        self.correlation = new_id(rng)
-        self.key = self.correlation.encode()
-        self.trace = new_trace(rng)
-        self.n = 0
-        self.pending = 0
-        self.events: list[tuple[int, int, str, str]] = []
-        self.steps: list[tuple[str, int]] = []
-        self.terminal: str | None = None
-        self.faults: list[dict[str, Any]] = []
-        self.start: tuple[str, str] = ("", "")
-
-
-class _Event:
-    __slots__ = ("causation", "cause_span", "data", "flow", "id", "n", "source", "span", "time",
-                 "type", "version")
-
-    def __init__(self, flow: _Flow, source: str, em: Emission, time: int,
-                 causation: str | None, rng: Random, cause_span: str | None = None) -> None:
-        self.flow, self.source, self.time, self.causation = flow, source, time, causation
-        self.cause_span = cause_span
-        self.type, self.data, self.version = em.type, em.data, em.version
-        self.id = new_id(rng)
-        self.span = new_span(rng)
-        flow.n += 1
-        self.n = flow.n
-
-
-_Delivery = tuple[SimRecord, _Flow | None, _Event | None, tuple[dict[str, Any], ...]]
-"""A record to deliver; the flow and event it registers (none for a duplicate); dicts that get
-the record's offset once it is known."""
-
-
-_NO_FLOW: Any = None
-
-
-def _delay(rng: Random, low_ms: int, high_ms: int) -> int:
-    return low_ms * 1000 + int(rng.random() * (high_ms - low_ms) * 1000)
 
 
 class Simulation:
@@ -180,37 +116,36 @@ class Simulation:
         customer = next(s for s in self._services if isinstance(s, CustomerService))
         self._starters: dict[str, Callable[[Random], Emission]] = {
             "order": order.place, "onboarding": customer.register}
-        self._notifier = NotificationService.notice
         if flows is not None:
             self._spacing = BUSINESS_DAY / _US / max(flows, 1)
         else:
             self._spacing = 0.0
         if pacing is not None:
             self._spacing = EVENTS_PER_FLOW / pacing.rate * 1e6
-        self._heap: list[tuple[int, int, int, Any, _Flow]] = []
+        self._heap: list[tuple[int, int, int, Any, FlowRun]] = []
         self._pushed = 0
         self._seq = 0
         self._last_at = 0
         self._base = epoch
-        self._all_flows: list[_Flow] = []
-        self._expectations: list[dict[str, Any]] = []
+        self._all_flows: list[FlowRun] = []
         self._state = "new"
         self._spans: list[Span] | None = [] if spans else None
         self.stats = SimStats()
+        self._inject = Injector(self._push, self._at, self.stats.faults)
 
     # -- set-up ----------------------------------------------------------------------------
 
     @staticmethod
     def _compile(definitions: Iterable[FlowDefinition]
-                 ) -> dict[str, list[tuple[datetime | None, _Compiled]]]:
-        versions: dict[str, list[tuple[datetime | None, _Compiled]]] = {}
+                 ) -> dict[str, list[tuple[datetime | None, Compiled]]]:
+        versions: dict[str, list[tuple[datetime | None, Compiled]]] = {}
         for d in sorted(definitions, key=lambda d: (d.flow_type, d.version)):
             unknown = sorted(d.event_types - EVENT_TYPES.keys())
             if unknown:
                 raise SimulatorError(
                     f"flow {d.flow_type!r} v{d.version} names event types the simulator does "
                     f"not play: {', '.join(unknown)}")
-            versions.setdefault(d.flow_type, []).append((d.effective_from, _Compiled(d)))
+            versions.setdefault(d.flow_type, []).append((d.effective_from, Compiled(d)))
         for needed, start in (("order", "OrderPlaced"), ("onboarding", "CustomerRegistered")):
             if needed not in versions:
                 raise SimulatorError(f"no definition of the {needed!r} flow")
@@ -218,7 +153,7 @@ class Simulation:
                 raise SimulatorError(f"the {needed!r} flow must start with {start}")
         return versions
 
-    def _compiled_at(self, flow_type: str, at: datetime) -> _Compiled:
+    def _compiled_at(self, flow_type: str, at: datetime) -> Compiled:
         """The definition version in force for a flow started at ``at``."""
         chosen = None
         for since, compiled in self._versions[flow_type]:
@@ -243,12 +178,12 @@ class Simulation:
             t, _, kind, item, owner = heapq.heappop(heap)
             if pacing is not None:
                 self._wait(pacing, t)
-            if kind == _START:
+            if kind == START:
                 ev = self._start_flow(t)
                 owner = ev.flow
                 owner.pending += 1
                 out = self._publish(ev)
-            elif kind == _PUBLISH:
+            elif kind == PUBLISH:
                 out = self._publish(item)
             else:
                 out = [item]
@@ -273,7 +208,7 @@ class Simulation:
         if due > now:
             pacing.sleep((due - now).total_seconds())
 
-    def _push(self, t: int, kind: int, item: Any, flow: _Flow) -> None:
+    def _push(self, t: int, kind: int, item: Any, flow: FlowRun) -> None:
         self._pushed += 1
         flow.pending += 1
         heapq.heappush(self._heap, (t, self._pushed, kind, item, flow))
@@ -282,37 +217,37 @@ class Simulation:
         i = self.stats.flows
         t = int(i * self._spacing + self._workload.random() * self._spacing)
         self._pushed += 1
-        heapq.heappush(self._heap, (t, self._pushed, _START, None, _NO_FLOW))
+        heapq.heappush(self._heap, (t, self._pushed, START, None, _NO_FLOW))
 
-    def _start_flow(self, t: int) -> _Event:
+    def _start_flow(self, t: int) -> SimEvent:
         w = self._workload
         flow_type = "order" if w.random() < ORDER_SHARE else "onboarding"
         rng = Random(w.getrandbits(64))
         plan = draw_plan(self._fault_rng, self._rates) if self._rates else None
         compiled = self._compiled_at(flow_type, self._base + timedelta(microseconds=t))
-        flow = _Flow(flow_type, compiled, rng, plan)
+        flow = FlowRun(flow_type, compiled, rng, plan)
         self._all_flows.append(flow)
         self.stats.flows += 1
         if self._flows_wanted is None or self.stats.flows < self._flows_wanted:
             self._schedule_start()
         em = self._starters[flow_type](rng)
-        start = _Event(flow, EVENT_TYPES[em.type].producer, em, t, None, rng)
+        start = SimEvent(flow, EVENT_TYPES[em.type].producer, em, t, None, rng)
         flow.start = (start.source, start.id)
         return start
 
-    def _publish(self, ev: _Event) -> list[_Delivery]:
+    def _publish(self, ev: SimEvent) -> list[Delivery]:
         """Deliver one event's record and let its subscribers react (unless it is lost)."""
         flow = ev.flow
         compiled, plan = flow.compiled, flow.plan
         step = ev.type in compiled.steps
         last = ev.type in compiled.terminal
         if plan is not None and step and ev.n != 1 and plan.lands(Fault.LOST, last):
-            self._fault(flow, Fault.LOST, ev)
+            self._inject.note(flow, Fault.LOST, ev)
             return []  # never delivered: nobody reacts
         rng = flow.rng
         assert rng is not None  # released only once nothing is pending
         subscribers = self._subscribers.get(ev.type, ())
-        children = [_Event(flow, svc.name, em, ev.time + em.delay_us, ev.id, rng, ev.span)
+        children = [SimEvent(flow, svc.name, em, ev.time + em.delay_us, ev.id, rng, ev.span)
                     for svc in subscribers for em in svc.react(ev.type, ev.data, rng)]
         successor = None
         if step:
@@ -325,9 +260,9 @@ class Simulation:
                 flow.terminal = ev.type
         data, at = ev.data, ev.time
         if plan is not None and step:
-            data, at = self._event_faults(flow, plan, ev, successor, last)
+            data, at = self._inject.at_event(flow, plan, ev, successor, last)
         for child in children:
-            self._push(child.time, _PUBLISH, child, flow)
+            self._push(child.time, PUBLISH, child, flow)
         when = self._base + timedelta(microseconds=ev.time)
         value = self._value(ev, data, when)
         info = EVENT_TYPES[ev.type]
@@ -340,14 +275,14 @@ class Simulation:
                 event_id=ev.id, topic=info.topic, when=when,
                 consumers=tuple(svc.name for svc in subscribers)))
         if plan is not None and step:
-            self._late_deliveries(flow, plan, ev, parts, at, last)
+            self._inject.late_deliveries(flow, plan, ev, parts, at, last)
         if plan is not None and ev.n == 1 and plan.extras:
-            self._extras(flow, plan, ev, value)
+            self._inject.extras(flow, plan, ev, value)
         if at != ev.time:
             return []
         return [(SimRecord(*parts, when), flow, ev, ())]
 
-    def _value(self, ev: _Event, data: Any, when: datetime) -> bytes:
+    def _value(self, ev: SimEvent, data: Any, when: datetime) -> bytes:
         flow = ev.flow
         return encode_event(
             event_id=ev.id, event_type=ev.type, source=ev.source,
@@ -355,111 +290,8 @@ class Simulation:
             subject=ev.data[EVENT_TYPES[ev.type].subject_key], version=ev.version,
             correlation=flow.correlation, causation=ev.causation, data=data)
 
-    # -- faults ----------------------------------------------------------------------------
-
-    def _fault(self, flow: _Flow, fault: Fault, ev: _Event | None,
-               **more: Any) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "name": fault.value,
-            "event": None if ev is None else [ev.source, ev.id],
-            "event_type": None if ev is None else ev.type, **more}
-        flow.faults.append(entry)
-        self.stats.faults[fault.value] += 1
-        return entry
-
-    def _event_faults(self, flow: _Flow, plan: FaultPlan, ev: _Event, successor: _Event | None,
-                      last: bool) -> tuple[Any, int]:
-        """Slow, bad-schema and reorder at one step event: (data to publish, delivery time)."""
-        compiled = flow.compiled
-        prng = plan.rng
-        assert prng is not None
-        final = successor is not None and successor.type in compiled.terminal
-        if successor is not None and plan.lands(Fault.SLOW, final):
-            successor.time = ev.time + compiled.deadlines[ev.type] + _delay(prng, 500, 5000)
-            self._fault(flow, Fault.SLOW, successor, step=ev.type)
-        data = ev.data
-        field = EVENT_TYPES[ev.type].bad_field
-        if field and plan.lands(Fault.BAD_SCHEMA, last):
-            data = corrupt(ev.data, field)
-            self._fault(flow, Fault.BAD_SCHEMA, ev, pointer=f"/{field}")
-            self._expectations.append({
-                "kind": "violation", "event": [ev.source, ev.id], "event_type": ev.type,
-                "version": ev.version, "pointer": f"/{field}"})
-        at = ev.time
-        if successor is not None and plan.lands(Fault.REORDER, final):
-            at = successor.time + _delay(prng, 1, 200)
-            self._fault(flow, Fault.REORDER, ev, delivered_after=[successor.source, successor.id])
-        return data, at
-
-    def _late_deliveries(self, flow: _Flow, plan: FaultPlan, ev: _Event,
-                         parts: tuple[str, bytes, bytes, tuple[tuple[str, bytes], ...]],
-                         at: int, last: bool) -> None:
-        """A reordered event's one delivery, and a duplicate's second one."""
-        if at != ev.time:
-            self._push(at, _DELIVER, (SimRecord(*parts, self._at(at)), flow, ev, ()), flow)
-        if ev.type in flow.compiled.steps and plan.lands(Fault.DUPLICATE, last):
-            assert plan.rng is not None
-            again = at + _delay(plan.rng, 1, 3000)
-            self._fault(flow, Fault.DUPLICATE, ev)
-            self._push(again, _DELIVER, (SimRecord(*parts, self._at(again)), flow, None, ()),
-                       flow)
-
     def _at(self, t: int) -> datetime:
         return self._base + timedelta(microseconds=t)
-
-    def _extras(self, flow: _Flow, plan: FaultPlan, start: _Event, value: bytes) -> None:
-        """The extra records of the flow's extra-record faults, shortly after its start."""
-        prng = plan.rng
-        assert prng is not None
-        for fault in plan.extras:
-            t = start.time + _delay(prng, 5, 500)
-            if fault in (Fault.UNKNOWN_TYPE, Fault.ORPHAN):
-                names = UNKNOWN_TYPES if fault is Fault.UNKNOWN_TYPE else ORPHAN_TYPES
-                name = names[flow.flow_type]
-                info = EVENT_TYPES[name]
-                extra = _Event(flow, info.producer,
-                               Emission(0, name, extra_data(name, start.data, prng)),
-                               t, None, prng)  # emitted beside the flow, not in reaction
-                self._push(t, _PUBLISH, extra, flow)
-                self._fault(flow, fault, extra)
-                self._expectations.append({
-                    "kind": "orphan" if fault is Fault.ORPHAN else "undocumented",
-                    "event": [extra.source, extra.id], "event_type": name,
-                    "producer": info.producer, "topic": info.topic})
-            elif fault is Fault.NO_CORRELATION:
-                self._push(t, _DELIVER, self._uncorrelated(flow, prng, start, t), flow)
-            else:
-                self._push(t, _DELIVER, self._undecodable(flow, prng, start, value, t), flow)
-
-    def _uncorrelated(self, flow: _Flow, prng: Random, start: _Event, t: int) -> _Delivery:
-        info = EVENT_TYPES[NO_CORRELATION_TYPE]
-        data = self._notifier(start.type, start.data, prng)
-        event_id = new_id(prng)
-        value = encode_event(
-            event_id=event_id, event_type=info.name, source=info.producer,
-            time=(self._at(t)).isoformat(timespec="microseconds")[:-6] + "Z",
-            subject=data[info.subject_key], version=1, correlation=None, causation=None,
-            data=data)
-        headers = (("traceparent", f"00-{new_trace(prng)}-{new_span(prng)}-01".encode()),
-                   ("content-type", CONTENT_TYPE))
-        entry = self._fault(flow, Fault.NO_CORRELATION, None, topic=info.topic)
-        entry["event"], entry["event_type"] = [info.producer, event_id], info.name
-        expect = {"kind": "dead-letter", "reason": "no-correlation", "topic": info.topic}
-        self._expectations.append(expect)
-        record = SimRecord(info.topic, data["customer_id"].encode(), value, headers, self._at(t))
-        return (record, None, None, (entry, expect))
-
-    def _undecodable(self, flow: _Flow, prng: Random, start: _Event, value: bytes,
-                     t: int) -> _Delivery:
-        topic = EVENT_TYPES[start.type].topic
-        if prng.random() < 0.5:
-            raw, reason = b"\xff\xfe" + prng.randbytes(30), "not-utf8"
-        else:
-            raw, reason = value[: len(value) // 2], "not-json"  # a torn write
-        entry = self._fault(flow, Fault.UNDECODABLE, None, topic=topic, reason=reason)
-        expect = {"kind": "dead-letter", "reason": reason, "topic": topic}
-        self._expectations.append(expect)
-        return (SimRecord(topic, flow.key, raw, (), self._at(t)), None, None, (entry, expect))
 
     # -- results ---------------------------------------------------------------------------
 
@@ -509,4 +341,4 @@ class Simulation:
     def expectations(self) -> list[dict[str, Any]]:
         """Findings other than flows the faults call for (violations, dead letters…)."""
         self._require_done()
-        return list(self._expectations)
+        return list(self._inject.expectations)
