@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
                    help="also receive OpenTelemetry traces: OTLP/HTTP on HOST:PORT, OTLP/gRPC "
                    "on otlp.grpc_port (4317) unless otlp.grpc is false")
     p.add_argument("--until-idle", type=float, metavar="SECONDS",
-                   help="exit once no record has arrived for SECONDS and nothing is lagging")
+                   help="exit once every partition is read to its end and no record has "
+                        "arrived for SECONDS")
     p.set_defaults(handler=_collect)
 
 
@@ -138,7 +139,6 @@ def _idle_check(seconds: float | None, monotonic: Any) -> Any:
         if seen != state["seen"]:
             state["seen"], state["since"] = seen, monotonic()
             return False
-        lagging = any(collector.tap.lag().values())
-        return not lagging and monotonic() - state["since"] >= seconds
+        return bool(monotonic() - state["since"] >= seconds and collector.tap.caught_up())
 
     return idle

@@ -68,13 +68,12 @@ def publish(
 ) -> int:
     """Publish the records in order (per key) and wait until the broker has them all.
 
-    Returns how many were published. ``client`` carries security settings (see
-    ``collector.kafka._client.client_config``); ``on_sent(n)`` reports progress.
+    Records are streamed (an iterator is never held in memory); a topic is created, when
+    missing, before its first record. Returns how many were published. ``client`` carries
+    security settings (see ``collector.kafka._client.client_config``); ``on_sent(n)`` reports
+    progress.
     """
-    items = records if isinstance(records, list) else list(records)
-    if create_topics:
-        ensure_topics(bootstrap_servers, {r.topic for r in items}, partitions=partitions,
-                      client=client)
+    ensured: set[str] = set()
     config: dict[str, Any] = {
         "bootstrap_servers": bootstrap_servers.split(","),
         **(client or {}),
@@ -91,7 +90,10 @@ def publish(
     failures: list[BaseException] = []
     sent = 0
     try:
-        for r in items:
+        for r in records:
+            if create_topics and r.topic not in ensured:
+                ensure_topics(bootstrap_servers, [r.topic], partitions=partitions, client=client)
+                ensured.add(r.topic)
             ts = r.timestamp
             future = producer.send(
                 r.topic, value=r.value, key=r.key, headers=list(r.headers),

@@ -80,6 +80,9 @@ def consumer_config(options: TapOptions) -> dict[str, Any]:
         "metrics_enabled": False,
         "allow_auto_create_topics": False,
         "metadata_max_age_ms": options.metadata_max_age_ms,
+        # a collector that died is replaced within seconds, not after the 45 s default
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 2_000,
     }
 
 
@@ -328,6 +331,13 @@ class KafkaTap:
             self.link.failed(exc)
             return False
         return True
+
+    def caught_up(self) -> bool:
+        """Whether partitions are assigned and every one of them has been read to its end."""
+        consumer = self._require()
+        assigned = consumer.assignment()
+        lag = self.lag()
+        return bool(assigned) and len(lag) == len(assigned) and not any(lag.values())
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Records not read yet per assigned partition, from the last fetch (no request)."""
