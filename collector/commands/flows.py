@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
     settle.add_argument("--at", required=True, metavar="TIME",
                         help="ISO 8601 time with a UTC offset, e.g. 2026-01-01T12:00:00Z")
     settle.set_defaults(handler=_settle)
+    imp = action("import", "replay an XES event log into the store as events (and flows)")
+    imp.add_argument("file", metavar="FILE", help="an XES log, plain or gzip (.xes, .xes.gz)")
+    imp.add_argument("--source", help="the producer named in each event's identity "
+                                      "(default: the file's name)")
+    imp.set_defaults(handler=_import)
     publish = sub.add_parser("publish", help="send the alert outbox to Kafka and/or a webhook")
     publish.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     publish.add_argument("--topic", help="Kafka topic for alerts (alerts.topic)")
@@ -143,13 +148,23 @@ def _variants(args: argparse.Namespace) -> int:
         report = discover(store, definitions, flow_type=args.flow_type)
     finally:
         store.close()
+    from collector.flows.discovery import deviation_summary, deviations
+
+    latest = {d.flow_type: d for d in definitions}  # sorted by version: the newest wins
     out: dict[str, Any] = {}
     lines: list[str] = []
     for ft, r in report.items():
+        d = latest.get(ft)
+        found = deviation_summary(r, d) if d is not None else []
         out[ft] = {
             "cases": r.cases, "events": r.events,
-            "variants": [{"path": list(v.path), "count": v.count, "share": round(v.share, 6)}
+            "variants": [{"path": list(v.path), "count": v.count, "share": round(v.share, 6),
+                          "deviations": [] if d is None else [
+                              {"kind": x.kind, "event_type": x.event_type, "after": x.after}
+                              for x in deviations(v.path, d)]}
                          for v in r.variants[:args.limit]],
+            "deviations": [{"kind": k, "event_type": t, "after": a, "flows": n}
+                           for k, t, a, n in found],
             "variant_count": len(r.variants),
             "edges": [{"from": e.source, "to": e.target, "count": e.count, "p50_s": e.p50_s,
                        "p95_s": e.p95_s, "p99_s": e.p99_s} for e in r.edges],
@@ -157,6 +172,7 @@ def _variants(args: argparse.Namespace) -> int:
         lines.append(f"{ft}: {r.cases} flows, {len(r.variants)} variants")
         lines.extend(f"  {v.count:>7}  {v.share:6.1%}  {' -> '.join(v.path)}"
                      for v in r.variants[:args.limit])
+        lines.extend(f"  deviation in {n} flows: {k} {t} after {a}" for k, t, a, n in found)
     return _emit(args, out, lines or ["no events"])
 
 
@@ -225,3 +241,19 @@ def _publish(args: argparse.Namespace) -> int:
         store.close()
     print(f"published {publisher.sent} alerts", file=sys.stderr)
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from collector.flows.query import import_events
+    from collector.xes import read_xes
+
+    store, definitions = _context(args, read_only=False)
+    try:
+        events = read_xes(args.file, received_at=_now(), source=args.source)
+        result = import_events(store, definitions, events)
+    finally:
+        store.close()
+    value = {"file": args.file, **result}
+    return _emit(args, value, [
+        f"imported {result['events']} events of {result['correlation_ids']} correlation ids; "
+        f"{result['flows']} flow instances"])

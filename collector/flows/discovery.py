@@ -27,6 +27,7 @@ __all__ = [
     "Edge",
     "FlowTypeReport",
     "Variant",
+    "deviation_summary",
     "deviations",
     "percentiles",
 ]
@@ -191,3 +192,14 @@ def _reachable(nxt: Mapping[str, frozenset[str]], start: str) -> set[str]:
             seen.add(node)
             todo.extend(nxt.get(node, ()))
     return seen
+
+
+def deviation_summary(report: FlowTypeReport, definition: FlowDefinition,
+                      ) -> list[tuple[str, str, str | None, int]]:
+    """How many flows show each deviation (kind, event type, step it came after), most first."""
+    counts: Counter[tuple[str, str, str | None]] = Counter()
+    for v in report.variants:
+        for key in {(d.kind, d.event_type, d.after) for d in deviations(v.path, definition)}:
+            counts[key] += v.count
+    return [(k, t, a, n) for (k, t, a), n in
+            sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1], kv[0][2] or ""))]

@@ -20,7 +20,8 @@ from collector.model import Event, FlowSnapshot, Location
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch, Store
 
-__all__ = ["SettleResult", "breaches", "discover", "restore_tracker", "settle", "show", "stuck"]
+__all__ = ["SettleResult", "breaches", "discover", "import_events", "restore_tracker", "rollups",
+           "settle", "show", "stuck"]
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -229,3 +230,54 @@ def _json_list(text: str | None) -> list[Any]:
 
 def _t(at: datetime | None) -> str | None:
     return None if at is None else to_text(at)
+
+
+def rollups(store: Store, *, flow_type: str | None = None, step: str | None = None,
+            since: datetime | None = None) -> list[dict[str, Any]]:
+    """Per-minute rollups, oldest first, with the share within SLA (the error budget)."""
+    sql = "SELECT * FROM flow_rollups WHERE 1 = 1"
+    params: list[Any] = []
+    for column, value in (("flow_type", flow_type), ("step", step)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    if since is not None:
+        sql += " AND minute >= ?"
+        params.append(to_text(since))
+    rows = store.query(sql + " ORDER BY minute, flow_type, step", params)
+    for r in rows:
+        r["share_within_sla"] = r["within_sla"] / r["count"] if r["count"] else 1.0
+    return rows
+
+
+def import_events(store: Store, definitions: Sequence[FlowDefinition], events: Iterable[Event],
+                  *, batch_size: int = 5000) -> dict[str, int]:
+    """Store events from an imported log, tracking flows where definitions exist. No detection
+    clock runs (a log is not ordered in time across cases): settle it afterwards."""
+    tracker = FlowTracker(definitions) if definitions else None
+    counts = {"events": 0, "correlation_ids": 0, "flows": 0}
+    seen: set[str] = set()
+    instances: set[str] = set()
+    batch: list[Event] = []
+
+    def flush(last: bool) -> None:
+        out = Batch(events=batch)
+        if tracker is not None:
+            update = tracker.on_events(batch)
+            if last:
+                update.rollups.extend(tracker.flush_rollups().rollups)
+            out.flows, out.assignments = list(update.flows), list(update.assignments)
+            out.alerts, out.flow_rollups = list(update.alerts), list(update.rollups)
+            instances.update(f.instance_id for f in update.flows)
+        store.write(out)
+
+    for e in events:
+        batch.append(e)
+        counts["events"] += 1
+        seen.add(e.correlation_id)
+        if len(batch) >= batch_size:
+            flush(False)
+            batch = []
+    flush(True)
+    counts["correlation_ids"], counts["flows"] = len(seen), len(instances)
+    return counts

@@ -94,7 +94,9 @@ def test_variants(store_url, capsys):
     assert code == 0
     assert report["order"]["cases"] == 2
     assert report["onboarding"]["variants"] == [
-        {"path": ["CustomerRegistered"], "count": 1, "share": 1.0}]
+        {"path": ["CustomerRegistered"], "count": 1, "share": 1.0, "deviations": []}]
+    assert {"kind": "unexpected-event", "event_type": "CustomerNotified",
+            "after": "PaymentProcessed", "flows": 1} in report["order"]["deviations"]
 
 
 def test_settle_rejects_a_naive_time(store_url, capsys):

@@ -93,3 +93,22 @@ def test_deviations_against_the_definition(definitions):
         ("skipped-step", "OrderCompleted"),
         ("wrong-order", "ShippingScheduled"),
     ]
+
+
+def test_helpdesk_imported_into_a_store_gives_the_same_graph(tmp_path, monkeypatch, capsys):
+    import json
+
+    from collector.cli import main
+
+    monkeypatch.setenv("CHOREOSCOPE_SCHEMAS_DIR", str(ROOT / "schemas"))
+    url = f"sqlite:///{tmp_path / 'helpdesk.db'}"
+    assert main(["flows", "import", str(HELPDESK), "--json", "--store", url]) == 0
+    imported = json.loads(capsys.readouterr().out)
+    assert (imported["events"], imported["correlation_ids"]) == (21_348, 4_580)
+    assert main(["flows", "variants", "--json", "--limit", "5", "--store", url]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ours: Counter[tuple[str, str]] = Counter()
+    for flow in report.values():
+        ours.update({(e["from"], e["to"]): e["count"] for e in flow["edges"]})
+    assert ours == independent_df_counts(HELPDESK)
+    assert sum(flow["cases"] for flow in report.values()) == 4_580

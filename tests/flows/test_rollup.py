@@ -70,6 +70,10 @@ def test_rollups_are_stored_by_their_key(tmp_path, definitions):
     store.write(Batch(flow_rollups=[row]))
     got = store.query("SELECT minute, flow_type, step, count, within_sla, p99_s "
                       "FROM flow_rollups")
+    from collector.flows.query import rollups
+    read = rollups(store, flow_type="order", since=T0)
+    assert [(r["step"], r["share_within_sla"]) for r in read] == [("*", 2 / 3)]
+    assert rollups(store, flow_type="onboarding") == []
     store.close()
     assert got == [{"minute": "2026-01-01T12:00:00.000000Z", "flow_type": "order", "step": "*",
                     "count": 3, "within_sla": 2, "p99_s": 3.0}]
