@@ -136,15 +136,17 @@ def run_simulation(sim: Simulation, *, out: str | Path | None = None,
             feed = _StoreFeed(store, wall if sim.paced else None, sim.take_spans)
             sinks.append(feed.add)
         records = _tapped(sim, sinks, progress)
-        if kafka is not None:
-            from collector.kafka.producer import publish
+        try:
+            if kafka is not None:
+                from collector.kafka.producer import publish
 
-            publish(records, kafka, client=kafka_client)
-        else:
-            for _ in records:
-                pass
-        if feed is not None:
-            feed.finish(sim.settle_time)
+                publish(records, kafka, client=kafka_client)
+            else:
+                for _ in records:
+                    pass
+        finally:  # stopped early (Ctrl-C) too: what was delivered reaches the store
+            if feed is not None:
+                feed.finish(sim.settle_time if sim.finished else None)
 
 
 def _tapped(sim: Simulation, sinks: Iterable[Callable[[SimRecord, int], None]],
@@ -214,9 +216,11 @@ class _StoreFeed:
         if self._wall is not None:
             self._pipeline.advance(self._wall())
 
-    def finish(self, settle: datetime) -> None:
+    def finish(self, settle: datetime | None) -> None:
+        """Flush; at the end of a run, advance the detection clock to settle time."""
         self._flush()
-        self._pipeline.advance(settle)
+        if settle is not None:
+            self._pipeline.advance(settle)
 
 
 def _write_lines(path: str, rows: list[TruthRow] | list[dict[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collector.simulator.engine import BUSINESS_DAY, EPOCH, Pacing, SimStats, Simulation
 from collector.simulator.exceptions import SimulatorError
-from collector.simulator.faults import Fault, parse_fault_rates
+from collector.simulator.faults import DEMO_FAULT_RATES, Fault, parse_fault_rates
 from collector.simulator.record import (
     SimRecord,
     decode_json_line,
@@ -23,6 +23,7 @@ from collector.simulator.truth import TruthRow
 
 __all__ = [
     "BUSINESS_DAY",
+    "DEMO_FAULT_RATES",
     "EPOCH",
     "TOPOLOGY",
     "Fault",

@@ -24,7 +24,8 @@ from random import Random
 
 from collector.exceptions import ConfigError
 
-__all__ = ["EVENT_FAULTS", "EXTRA_FAULTS", "Fault", "FaultPlan", "draw_plan", "parse_fault_rates"]
+__all__ = ["DEMO_FAULT_RATES", "EVENT_FAULTS", "EXTRA_FAULTS", "Fault", "FaultPlan", "draw_plan",
+           "parse_fault_rates"]
 
 
 class Fault(StrEnum):
@@ -38,6 +39,12 @@ class Fault(StrEnum):
     UNDECODABLE = "undecodable"
     NO_CORRELATION = "no-correlation"
 
+
+DEMO_FAULT_RATES: dict[Fault, float] = {
+    Fault.LOST: 0.02, Fault.SLOW: 0.05, Fault.DUPLICATE: 0.03, Fault.REORDER: 0.03,
+    Fault.BAD_SCHEMA: 0.02, Fault.UNKNOWN_TYPE: 0.01, Fault.ORPHAN: 0.01,
+    Fault.UNDECODABLE: 0.005, Fault.NO_CORRELATION: 0.005}
+"""A mix for demonstrations: a few stuck flows, some breaches, one of every other finding."""
 
 EVENT_FAULTS = (Fault.LOST, Fault.SLOW, Fault.DUPLICATE, Fault.REORDER, Fault.BAD_SCHEMA)
 EXTRA_FAULTS = (Fault.UNKNOWN_TYPE, Fault.ORPHAN, Fault.UNDECODABLE, Fault.NO_CORRELATION)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 
 import orjson
 import pytest
 
-from collector.simulator import Pacing, Simulation, SimulatorError
+from collector.simulator import DEMO_FAULT_RATES, Pacing, Simulation, SimulatorError
 
-from .conftest import definitions
+from .conftest import SCHEMAS, definitions
 
 START = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 
@@ -69,3 +70,32 @@ def test_unpaced_runs_from_the_epoch_over_a_business_day() -> None:
     assert times[0] >= datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     assert timedelta(hours=9) < times[-1] - times[0] < timedelta(hours=10, minutes=5)
     assert sim.settle_time == times[-1] + max(d.longest_wait for d in definitions())
+
+
+def test_a_stopped_paced_run_still_stores_what_it_delivered(tmp_path: Path) -> None:
+    from collector.commands.collect import build_pipeline
+    from collector.commands.simulate import run_simulation
+    from collector.settings import load_settings
+    from collector.store.base import open_store
+
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> None:
+        if len(clock.sleeps) == 300:
+            raise KeyboardInterrupt
+        clock.sleep(seconds)
+
+    url = f"sqlite:///{tmp_path / 'stopped.db'}"
+    store = open_store(url)
+    pipeline = build_pipeline(load_settings(None, store=url, schemas_dir=str(SCHEMAS)), store)
+    sim = Simulation(definitions(), flows=None, seed=3, fault_rates=DEMO_FAULT_RATES,
+                     pacing=Pacing(rate=50.0, now=clock.read, sleep=sleep))
+    with pytest.raises(KeyboardInterrupt):
+        run_simulation(sim, store=pipeline, wall=clock.read)
+    try:
+        events = store.query("SELECT count(*) AS n FROM events")[0]["n"]
+        dead = store.query("SELECT count(*) AS n FROM dead_letters")[0]["n"]
+        assert events + dead + sim.stats.faults["duplicate"] >= sim.stats.records > 250
+        assert events == sim.stats.events
+    finally:
+        store.close()
