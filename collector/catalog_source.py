@@ -92,10 +92,10 @@ class RollupStats:
 
 # Milliseconds between two store times, exact to the microsecond (julianday() would round to
 # tens of microseconds, enough to push a latency over a bucket bound).
-_LATENCY_MS = ("((CAST(strftime('%s', s.start_at) AS INTEGER) - "
+_LATENCY_MS = ("ROUND((CAST(strftime('%s', s.start_at) AS INTEGER) - "
                "CAST(strftime('%s', e.occurred_at) AS INTEGER)) * 1000.0 + "
                "(CAST(substr(s.start_at, 20, 7) AS REAL) - "
-               "CAST(substr(e.occurred_at, 20, 7) AS REAL)) * 1000.0)")
+               "CAST(substr(e.occurred_at, 20, 7) AS REAL)) * 1000.0, 3)")
 _BUCKET = "CASE " + " ".join(
     f"WHEN {_LATENCY_MS} <= {bound:g} THEN {i}"
     for i, bound in enumerate(LATENCY_BUCKETS_MS[:-1])) + f" ELSE {len(LATENCY_BUCKETS_MS) - 1} END"

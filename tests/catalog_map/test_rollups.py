@@ -113,6 +113,14 @@ def test_the_live_refresher_refreshes_at_most_every_interval(store: Store) -> No
     assert traffic(store)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 2
 
 
+def test_latency_on_a_bucket_bound_falls_in_that_bucket(store: Store) -> None:
+    e = event(1, T0 + timedelta(microseconds=667_265))  # decimal fractions that floats miss
+    store.write(Batch(events=[e], spans=[child_consumer(e, "inventory-service", 5, 70)]))
+    refresh_rollups(rollup_store(store))
+    latency = traffic(store)[EdgeKind.CONSUME, "inventory-service", "OrderPlaced"].latency
+    assert latency[LATENCY_BUCKETS_MS.index(5)] == 1
+
+
 def test_a_violation_with_several_findings_counts_its_event_once(store: Store) -> None:
     e = event(1, T0)
     findings = [Violation(e.identity, e.type, e.source, 1, p, "type", "bad", e.occurred_at)
