@@ -104,3 +104,15 @@ def test_paced_run_stores_events_at_wall_time(tmp_path: Path) -> None:
         assert store.query("SELECT count(*) AS n FROM spans")[0]["n"] > len(rows)
     finally:
         store.close()
+
+
+def test_progress_bar_counts_flows_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    from collector.commands.simulate import run_simulation
+    from collector.simulator import Simulation
+
+    from .conftest import definitions
+
+    run_simulation(Simulation(definitions(), flows=2500, seed=1), progress=True)
+    err = capsys.readouterr().err
+    assert "2500/2500" in err
+    assert "flow" in err
