@@ -76,6 +76,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except _BodyError as exc:
             self._send(handler.unreadable(headers, exc.status, str(exc)))
             return
+        except OSError as exc:  # the client went away or stalled past the read timeout
+            logger.info("OTLP/HTTP request from %s dropped: %s", self.address_string(), exc)
+            self.close_connection = True
+            return
         self._send(handler.export(headers, body))
 
     def _discard_body(self, headers: dict[str, str]) -> None:
@@ -113,8 +117,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if response.close:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.end_headers()
+            self.wfile.write(response.body)
+        except OSError as exc:  # the client is gone: nothing to tell it
+            logger.info("OTLP/HTTP answer to %s lost: %s", self.address_string(), exc)
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)

@@ -345,3 +345,34 @@ def test_a_large_refused_body_still_gets_its_answer(
     assert status == expected
     assert _status_message(body, headers["Content-Type"])
     assert stored_spans(store) == []
+
+
+def test_a_stalled_or_vanished_client_does_not_stop_the_receiver(
+    store: Store, make_tracer_provider: MakeProvider, capfd: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    from collector.otlp.handler import ExportHandler
+    from collector.otlp.receiver import OtlpHttpReceiver
+    from collector.otlp.sink import SpanSink
+
+    sink = SpanSink(store).start()
+    receiver = OtlpHttpReceiver(ExportHandler(sink.submit), port=0, read_timeout=0.5).start()
+    try:
+        head = (b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf"
+                b"\r\nContent-Length: 1000\r\n\r\n0123456789")
+        stalled = socket.create_connection(receiver.address)
+        stalled.sendall(head)  # and then nothing: the read times out
+        vanished = socket.create_connection(receiver.address)
+        vanished.sendall(head)
+        vanished.close()  # gone mid-body
+        exporter = OTLPSpanExporter(endpoint=receiver.endpoint)
+        assert exporter.export(_order_spans(make_tracer_provider)) is SpanExportResult.SUCCESS
+        stalled.settimeout(5)
+        assert stalled.recv(100) == b""  # closed by the receiver after the read timeout
+        stalled.close()
+    finally:
+        receiver.close()
+        sink.close()
+    assert len(stored_spans(store)) == 3
+    assert "Traceback" not in capfd.readouterr().err
