@@ -187,7 +187,7 @@ def load_definitions(paths: Iterable[Path]) -> tuple[FlowDefinition, ...]:
     """Load every ``*.json`` definition under the given files or folders, sorted by flow type."""
     import json
 
-    found: list[FlowDefinition] = []
+    found: list[tuple[str, FlowDefinition]] = []
     for root in paths:
         files = sorted(root.glob("*.json")) if root.is_dir() else [root]
         for f in files:
@@ -195,22 +195,22 @@ def load_definitions(paths: Iterable[Path]) -> tuple[FlowDefinition, ...]:
                 raw = json.loads(f.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise DefinitionError(str(f), None, "<file>", f"cannot read JSON: {exc}") from exc
-            found.append(parse_definition(raw, str(f)))
+            found.append((str(f), parse_definition(raw, str(f))))
     _check_versions(found)
-    return tuple(sorted(found, key=lambda d: (d.flow_type, d.version)))
+    return tuple(sorted((d for _, d in found), key=lambda d: (d.flow_type, d.version)))
 
 
-def _check_versions(found: list[FlowDefinition]) -> None:
+def _check_versions(found: list[tuple[str, FlowDefinition]]) -> None:
     """A (flow type, version) pair is defined once; a start event names one flow type."""
-    seen: dict[tuple[str, int], FlowDefinition] = {}
-    starts: dict[str, str] = {}
-    for d in found:
-        if (d.flow_type, d.version) in seen:
-            raise DefinitionError("<definitions>", d.flow_type, "version",
-                                  f"version {d.version} is defined twice")
-        seen[d.flow_type, d.version] = d
+    seen: dict[tuple[str, int], str] = {}
+    starts: dict[str, tuple[str, str]] = {}
+    for path, d in found:
+        other_file = seen.setdefault((d.flow_type, d.version), path)
+        if other_file != path:
+            raise DefinitionError(path, d.flow_type, "version",
+                                  f"version {d.version} is also defined in {other_file}")
         for name in sorted(d.start):
-            other = starts.setdefault(name, d.flow_type)
-            if other != d.flow_type:
-                raise DefinitionError("<definitions>", d.flow_type, "start",
-                                      f"{name!r} already starts flow {other!r}")
+            flow, where = starts.setdefault(name, (d.flow_type, path))
+            if flow != d.flow_type:
+                raise DefinitionError(path, d.flow_type, "start",
+                                      f"{name!r} already starts flow {flow!r} ({where})")
