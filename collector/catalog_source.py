@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,8 +249,21 @@ def _touched(store: ReadStore, table: str, lo: int, hi: int) -> set[tuple[dateti
             for sql in _TOUCHED[table] for r in store.query(sql, (lo, hi))}
 
 
+def _hour_pieces(a: datetime, b: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """``[a, b)`` cut at hour boundaries: each statement's write lock is held briefly, so a
+    collector writing into the same store meanwhile is never kept waiting long."""
+    while a < b:
+        end = min(_floor_hour(a) + _HOUR, b)
+        yield a, end
+        a = end
+
+
 def refresh_rollups(store: RollupStore) -> RollupStats:
-    """Bring the rollups up to date with everything stored so far; safe to run any time."""
+    """Bring the rollups up to date with everything stored so far; safe to run any time.
+
+    Each statement is its own transaction and recomputes whole minutes (or hours) from the
+    stored rows, so an interrupted refresh is completed by the next one.
+    """
     marks = {r["source_table"]: r["last_rowid"]
              for r in store.query("SELECT source_table, last_rowid FROM catalog_rollup_marks")}
     tops: dict[str, int] = {}
@@ -261,7 +274,7 @@ def refresh_rollups(store: RollupStore) -> RollupStats:
         if tops[table] > marks.get(table, 0):
             touched |= _touched(store, table, marks.get(table, 0), tops[table])
     ranges = _ranges(touched)
-    for a, b in ranges:
+    for a, b in (piece for r in ranges for piece in _hour_pieces(*r)):
         params = (to_text(a), to_text(b), to_text(a - _SPAN_SLACK), to_text(b + _SPAN_SLACK))
         for sql in _RANGE_STATEMENTS:
             store.execute(sql, params[:4] if "?3" in sql else params[:2])
