@@ -53,12 +53,13 @@ def test_errors_name_the_file_the_flow_and_the_field(tmp_path, change, field, pr
     assert (err.path, err.field) == (str(path), field)
     assert err.flow in ("demo", "Order")
     assert problem in err.problem
-    assert str(path) in str(err) and field in str(err)
+    assert str(path) in str(err)
+    assert field in str(err)
 
 
 def test_unreadable_json_names_the_file(tmp_path):
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(DefinitionError, match="bad.json"):
+    with pytest.raises(DefinitionError, match=r"bad\.json"):
         load_definitions([tmp_path])
 
 
