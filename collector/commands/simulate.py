@@ -137,7 +137,9 @@ def run_simulation(sim: Simulation, *, out: str | Path | None = None,
             sinks.append(feed.add)
         records = _tapped(sim, sinks, progress)
         try:
-            if kafka is not None:
+            if kafka is not None and sim.paced:
+                _publish_paced(records, kafka, kafka_client)
+            elif kafka is not None:
                 from collector.kafka.producer import publish
 
                 publish(records, kafka, client=kafka_client)
@@ -147,6 +149,29 @@ def run_simulation(sim: Simulation, *, out: str | Path | None = None,
         finally:  # stopped early (Ctrl-C) too: what was delivered reaches the store
             if feed is not None:
                 feed.finish(sim.settle_time if sim.finished else None)
+
+
+def _publish_paced(records: Iterator[SimRecord], kafka: str,
+                   client: Mapping[str, Any] | None) -> None:
+    """Publish as records come: `publish` takes a whole list, so send about a second's worth
+    at a time (the topics are created once, first)."""
+    import time
+
+    from collector.kafka.producer import ensure_topics, publish
+    from collector.simulator import TOPOLOGY
+
+    ensure_topics(kafka, TOPOLOGY.topics, client=client)
+    chunk: list[SimRecord] = []
+    since = time.monotonic()
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) >= _BATCH or time.monotonic() - since >= 1.0:
+                publish(chunk, kafka, client=client, create_topics=False)
+                chunk, since = [], time.monotonic()
+    finally:  # stopped (Ctrl-C) too: what was delivered reaches the broker
+        if chunk:
+            publish(chunk, kafka, client=client, create_topics=False)
 
 
 def _tapped(sim: Simulation, sinks: Iterable[Callable[[SimRecord, int], None]],

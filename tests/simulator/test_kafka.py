@@ -16,7 +16,7 @@ import pytest
 from collector.cli import main
 from collector.store.base import open_store
 from tests.kafka._support import collect_until, make_collector
-from tests.kafka.conftest import kafka, kafka_broker  # noqa: F401  (the session broker)
+from tests.kafka.conftest import kafka, kafka_broker, topic  # noqa: F401  (the session broker)
 
 from .conftest import SCHEMAS
 
@@ -45,5 +45,42 @@ def test_published_records_are_what_the_truth_says(kafka: Any, tmp_path: Path,  
                            if e["kind"] == "dead-letter")
         assert dead == expected
         assert run.pipeline.stats.observations == published
+    finally:
+        store.close()
+
+
+def test_paced_publishing_streams_about_a_second_at_a_time(
+        kafka: Any, topic: str, tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``publish`` takes a list; paced runs never end, so the command sends in chunks."""
+    import time
+    from datetime import UTC, datetime
+
+    import collector.kafka.producer as producer
+    from collector.commands.simulate import _publish_paced
+    from collector.simulator import SimRecord
+
+    sizes: list[int] = []
+    real = producer.publish
+
+    def counting(records: Any, *args: Any, **kwargs: Any) -> int:
+        sizes.append(len(records))
+        return real(records, *args, **kwargs)
+
+    monkeypatch.setattr(producer, "publish", counting)
+
+    def slow() -> Any:
+        for i in range(8):
+            time.sleep(0.35)
+            yield SimRecord(topic, b"k", b'{"i": %d}' % i, (), datetime.now(UTC))
+
+    _publish_paced(slow(), kafka.bootstrap, None)
+    assert sum(sizes) == 8
+    assert len(sizes) >= 2  # sent while the run went on, not at its end
+    store = open_store(f"sqlite:///{tmp_path / 'paced.db'}")
+    try:
+        run = make_collector(kafka.bootstrap, store, group=f"g-{topic}", topics=[topic])
+        collect_until(run, 8)
+        assert run.pipeline.stats.observations == 8
     finally:
         store.close()
