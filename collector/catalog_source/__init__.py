@@ -65,18 +65,24 @@ __all__ = [
 ]
 
 
-def read_groups(store: ReadStore) -> list[GroupAssignment]:
-    """Consumer groups and the topics they read, where the Kafka tap records them.
+_GROUP_COLUMNS = {"group_id", "topic", "last_seen"}
 
-    The store has no consumer-group table yet (the Kafka tap's issue); until it does, there is
-    nothing to read and consumers are known from consumer spans only.
+
+def read_groups(store: ReadStore) -> list[GroupAssignment]:
+    """Consumer groups and the topics they read, from a ``consumer_groups (group_id, topic,
+    last_seen)`` table.
+
+    No migration creates that table yet (it is the Kafka tap's to record what its admin client
+    sees); until one does, this reads nothing and consumers are known from consumer spans only.
+    A table of another shape is not read.
     """
-    tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type='table'")}
-    if "consumer_groups" not in tables:
+    columns = {r["name"] for r in store.query("SELECT name FROM pragma_table_info(?)",
+                                               ("consumer_groups",))}
+    if not columns >= _GROUP_COLUMNS:
         return []
     return [GroupAssignment(r["group_id"], r["topic"],
-                            from_text(r["last_seen"]) if r.get("last_seen") else None)
-            for r in store.query("SELECT * FROM consumer_groups")]
+                            from_text(r["last_seen"]) if r["last_seen"] else None)
+            for r in store.query("SELECT group_id, topic, last_seen FROM consumer_groups")]
 
 
 def read_samples(store: ReadStore, event_types: Iterable[str], per_type: int = 3

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from catalog.metadata import Declaration, DeclaredRole
-from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, Window
+from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, GroupAssignment, Window
 from collector.catalog_source import (
     RollupRefresher,
     load_event_map,
     read_declarations,
+    read_groups,
     read_samples,
     read_traffic,
     refresh_rollups,
@@ -228,6 +229,20 @@ def test_declarations_of_an_origin_are_replaced_on_reimport(store: Store) -> Non
     save_declarations(rs, "g.json", [other], T0)
     save_declarations(rs, "f.json", [b], T0 + HOUR)
     assert read_declarations(store) == [b, other]
+
+
+def test_consumer_groups_are_read_when_a_table_records_them(store: Store) -> None:
+    assert read_groups(store) == []
+    rs = rollup_store(store)
+    rs.execute("CREATE TABLE consumer_groups (group_id TEXT, topic TEXT, last_seen TEXT)")
+    rs.execute("INSERT INTO consumer_groups VALUES ('billing', 'orders', "
+               "'2026-01-05T08:00:00.000000Z'), ('audit', 'orders', NULL)")
+    assert read_groups(store) == [GroupAssignment("billing", "orders", T0),
+                                  GroupAssignment("audit", "orders", None)]
+    store.write(Batch(events=[event(1, T0)]))
+    refresh_rollups(rs)
+    assert load_event_map(store, ROOT / "schemas").event_map.consumers("OrderPlaced") == [
+        "audit", "billing"]
 
 
 def test_samples_are_the_latest_stored_payloads(store: Store) -> None:
