@@ -15,15 +15,15 @@ everything else is a function of the events.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from sys import intern
 
+from collector.flows._held import HeldEvents
 from collector.flows._state import ID, SRC, STATUS, TYPE, Compiled, Entry, Flow, T, order_entries
+from collector.flows.alert import alert_id, build_alert, instance_id
 from collector.flows.definition import FlowDefinition
 from collector.flows.exceptions import FlowError
 from collector.flows.rollup import WHOLE_FLOW, FlowRollup, RollupAggregator
@@ -39,18 +39,6 @@ from collector.model import (
 __all__ = ["FlowTracker", "FlowUpdate", "alert_id", "instance_id"]
 
 _Slot = Flow | list[Flow]
-
-
-def instance_id(source: str, event_id: str) -> str:
-    """A flow instance's id: derived from its start event's identity, so replays agree."""
-    raw = f"{source}\x1f{event_id}".encode()
-    return hashlib.blake2b(raw, digest_size=12).hexdigest()
-
-
-def alert_id(instance: str, kind: AlertKind, step: str | None) -> str:
-    """The same finding about the same instance always has the same id."""
-    raw = f"{instance}\x1f{kind.value}\x1f{step or ''}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)
@@ -91,10 +79,7 @@ class FlowTracker:
             for name in d.start:
                 self._starts.setdefault(intern(name), []).append(c)
         self._corr: dict[str, _Slot] = {}
-        self._held: dict[str, list[Entry]] = {}
-        self._held_order: deque[str] = deque()
-        self._held_count = 0
-        self._max_held = max_held
+        self._held = HeldEvents(max_held)
         self._heap: list[tuple[datetime, int, Flow]] = []
         self._seq = 0
         self._now: datetime | None = None
@@ -104,8 +89,6 @@ class FlowTracker:
         self.rollups: RollupAggregator | None = (
             rollups if rollups is not None else RollupAggregator())
         self._rollups: list[FlowRollup] = []
-        self.held_dropped = 0
-        """Events dropped from the waiting buffer because it was full (still stored)."""
 
     # -- the runner's interface -------------------------------------------------------------
 
@@ -195,7 +178,13 @@ class FlowTracker:
 
     @property
     def held(self) -> int:
-        return self._held_count
+        """Events waiting for their start event."""
+        return self._held.count
+
+    @property
+    def held_dropped(self) -> int:
+        """Events dropped from the waiting buffer because it was full (still stored)."""
+        return self._held.dropped
 
     # -- events -----------------------------------------------------------------------------
 
@@ -217,7 +206,7 @@ class FlowTracker:
         else:
             flow = _instance_at(slot, t)
         if flow is None:
-            self._hold(corr, entry)
+            self._held.hold(corr, entry)
             return
         entries = flow.entries
         if t > entries[-1][0]:  # the usual case: the latest event of its flow
@@ -259,7 +248,7 @@ class FlowTracker:
                 prev.replay()
                 joined.extend(moved)
                 self._changed(prev)
-        joined.extend(self._unhold(corr, t, after[0].start[T] if after else None))
+        joined.extend(self._held.take(corr, t, after[0].start[T] if after else None))
         ordered = [*before, flow, *after]
         self._corr[corr] = ordered[0] if len(ordered) == 1 else ordered
         self._assign.append((EventIdentity(entry[SRC], entry[ID]), flow.iid))
@@ -271,36 +260,6 @@ class FlowTracker:
             order_entries(flow.entries)
             flow.replay()
         self._changed(flow)
-
-    # -- events waiting for their start -----------------------------------------------------
-
-    def _hold(self, corr: str, entry: Entry) -> None:
-        waiting = self._held.get(corr)
-        if waiting is None:
-            waiting = self._held[corr] = []
-            self._held_order.append(corr)
-        elif any(x[ID] == entry[ID] and x[SRC] == entry[SRC] for x in waiting):
-            return
-        waiting.append(entry)
-        self._held_count += 1
-        while self._held_count > self._max_held and self._held_order:
-            dropped = self._held.pop(self._held_order.popleft(), [])
-            self._held_count -= len(dropped)
-            self.held_dropped += len(dropped)
-
-    def _unhold(self, corr: str, t: datetime, until: datetime | None) -> list[Entry]:
-        waiting = self._held.get(corr)
-        if not waiting:
-            return []
-        take = [x for x in waiting if x[T] >= t and (until is None or x[T] < until)]
-        if take:
-            rest = [x for x in waiting if not (x[T] >= t and (until is None or x[T] < until))]
-            self._held_count -= len(take)
-            if rest:
-                self._held[corr] = rest
-            else:
-                del self._held[corr]  # its place in the order queue is skipped when reached
-        return take
 
     # -- detection --------------------------------------------------------------------------
 
@@ -360,19 +319,7 @@ class FlowTracker:
             self._corr[flow.corr] = slot[0] if len(slot) == 1 else slot
 
     def _alert(self, flow: Flow, kind: AlertKind, step: str | None, at: datetime) -> None:
-        over = flow.over
-        self._alerts.append(Alert(
-            alert_id=alert_id(flow.iid, kind, step), kind=kind, instance_id=flow.iid,
-            correlation_id=flow.corr, flow_type=flow.d.flow_type, step=step, at=at,
-            details={
-                "definition_version": flow.d.version,
-                "started_at": flow.start[T].isoformat(),
-                "deadline": None if flow.deadline is None else flow.deadline.isoformat(),
-                "sla_deadline": flow.sla_deadline.isoformat(),
-                "expected_next": list(flow.expected),
-                "over_s": None if over is None else over.total_seconds(),
-            },
-        ))
+        self._alerts.append(build_alert(flow, kind, step, at))
 
     # -- output -----------------------------------------------------------------------------
 
