@@ -245,6 +245,7 @@ def _against_traffic(args: argparse.Namespace) -> int:
     from catalog.backtest import backtest
     from catalog.exceptions import CatalogError
     from catalog.files import read_schema
+    from collector.exceptions import StoreError
 
     try:
         since = _since(args.since)
@@ -254,7 +255,7 @@ def _against_traffic(args: argparse.Namespace) -> int:
         schema = read_schema(args.files[0])
         samples = _stored_samples(args, args.against_traffic, since)
         result = backtest(schema, samples, examples=args.examples, source=args.files[0])
-    except CatalogError as exc:
+    except (CatalogError, StoreError) as exc:  # a store that is not there is bad input too
         return _fail(str(exc))
     if args.json:
         print(json.dumps({"subject": args.against_traffic, **result.to_json()}, indent=2))

@@ -272,3 +272,12 @@ def test_check_exit_2_when_too_complex(cwd: Path, capsys: pytest.CaptureFixture[
     old, new = _file(cwd, "o.json", union(5, "integer")), _file(cwd, "n.json", union(5, "null"))
     assert main(["schemas", "check", old, new]) == 2
     assert "too complex" in capsys.readouterr().err
+
+
+def test_against_traffic_exit_2_without_a_store(cwd: Path, capsys: pytest.CaptureFixture[str]
+                                                 ) -> None:
+    new = _file(cwd, "new.json", NARROWER)
+    url = f"sqlite:///{cwd / 'missing' / 'store.db'}"
+    assert main(["schemas", "check", "--against-traffic", "OrderPlaced", new, "--store",
+                 url]) == 2
+    assert "no store" in capsys.readouterr().err
