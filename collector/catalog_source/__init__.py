@@ -40,6 +40,7 @@ from collector.catalog_source._store import (
 from collector.catalog_source.rollups import (
     RollupRefresher,
     RollupStats,
+    read_edge_series,
     read_traffic,
     refresh_rollups,
     traffic_window,
@@ -55,6 +56,7 @@ __all__ = [
     "load_flow_infos",
     "load_schema_infos",
     "read_declarations",
+    "read_edge_series",
     "read_groups",
     "read_samples",
     "read_traffic",

@@ -30,7 +30,8 @@ from collector.catalog_source._sql import (
 from collector.catalog_source._store import ReadStore, RollupStore
 from collector.store._time import from_text, to_text
 
-__all__ = ["RollupRefresher", "RollupStats", "read_traffic", "refresh_rollups", "traffic_window"]
+__all__ = ["RollupRefresher", "RollupStats", "read_edge_series", "read_traffic",
+           "refresh_rollups", "traffic_window"]
 
 logger = logging.getLogger(__name__)
 
@@ -185,3 +186,16 @@ def read_traffic(store: ReadStore, window: Window) -> list[EdgeTraffic]:
         )
         for r in store.query(_READ_TRAFFIC, segments)
     ]
+
+
+def read_edge_series(store: ReadStore, kind: EdgeKind, service: str, event_type: str,
+                     window: Window) -> list[tuple[datetime, int, int, int]]:
+    """One edge's traffic minute by minute over the window, all topics together:
+    ``(minute, count, violations, errors)``, minutes without traffic left out (a sparkline)."""
+    a, b = _minute_key(_ceil_minute(window.start)), _minute_key(_ceil_minute(window.end))
+    rows = store.query(
+        "SELECT minute, SUM(count) AS n, SUM(violations) AS v, SUM(errors) AS err "
+        "FROM catalog_traffic_minute WHERE minute >= ? AND minute < ? AND kind = ? AND "
+        "service = ? AND event_type = ? GROUP BY minute ORDER BY minute",
+        (a, b, str(kind), service, event_type))
+    return [(_minute(r["minute"]), r["n"], r["v"], r["err"]) for r in rows]

@@ -14,6 +14,7 @@ from collector.catalog_source import (
     RollupRefresher,
     load_event_map,
     read_declarations,
+    read_edge_series,
     read_groups,
     read_samples,
     read_traffic,
@@ -203,6 +204,21 @@ def test_long_windows_read_whole_hours_and_ragged_ends(store: Store) -> None:
     store.write(Batch(events=[event(99, T0 + timedelta(hours=1, minutes=1))]))  # late
     refresh_rollups(rs)
     assert traffic(store, window)[EdgeKind.PRODUCE, "order-service", "OrderPlaced"].count == 14
+
+
+def test_an_edge_minute_by_minute(store: Store) -> None:
+    events = [event(i, T0 + timedelta(minutes=i // 2, seconds=i)) for i in range(6)]
+    violation = Violation(events[1].identity, "OrderPlaced", "order-service", 1, "/a", "type",
+                          "bad", events[1].occurred_at)
+    store.write(Batch(events=events, violations=[violation]))
+    refresh_rollups(rollup_store(store))
+    series = read_edge_series(store, EdgeKind.PRODUCE, "order-service", "OrderPlaced",
+                              Window(T0, T0 + HOUR))
+    assert series == [(T0, 2, 1, 0), (T0 + timedelta(minutes=1), 2, 0, 0),
+                      (T0 + timedelta(minutes=2), 2, 0, 0)]
+    later = read_edge_series(store, EdgeKind.PRODUCE, "order-service", "OrderPlaced",
+                             Window(T0 + timedelta(seconds=30), T0 + HOUR))
+    assert [m for m, *_ in later] == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
 
 
 def test_the_map_from_the_store_knows_schemas_flows_and_declarations(store: Store) -> None:
