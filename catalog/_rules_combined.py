@@ -92,8 +92,8 @@ def prelude(d: Differ, old: Node, new: Node) -> tuple[Node, Node, list[RawChange
 
 
 def _find(d: Differ, pairs: list[tuple[Node, Node]], prefer: int) -> int | None:
-    order = [prefer, *(j for j in range(len(pairs)) if j != prefer)] if prefer < len(pairs) \
-        else list(range(len(pairs)))
+    """The first compatible pair, trying the same position first (the usual case)."""
+    order = sorted(range(len(pairs)), key=lambda j: j != prefer)
     for j in order:
         if d.compatible(*pairs[j]):
             return j
