@@ -296,6 +296,11 @@ class FlowTracker:
             step = flow.late_step if flow.late is not None else flow.det_step
             at = flow.entries[-1][T] if flow.late is not None else (self._now or flow.start[T])
             self._alert(flow, AlertKind.SLA_BREACHED, step, at)
+        wake = flow.wake
+        if wake is not None and not flow.status and not flow.flagged:
+            deadline = flow.deadline  # the usual step: the heap already wakes it early enough
+            if deadline is not None and deadline >= wake and flow.sla_deadline >= wake:
+                return
         self._schedule(flow)
 
     def _schedule(self, flow: Flow) -> None:
