@@ -7,7 +7,9 @@ Uses the domain topic names (orders, payments, …): no other test publishes to 
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +17,43 @@ import pytest
 
 from collector.cli import main
 from collector.store.base import open_store
+from tests.kafka import conftest as kafka_session
 from tests.kafka._support import collect_until, make_collector
-from tests.kafka.conftest import kafka, kafka_broker, topic  # noqa: F401  (the session broker)
 
 from .conftest import SCHEMAS
 
 pytestmark = pytest.mark.kafka
 
 
-def test_published_records_are_what_the_truth_says(kafka: Any, tmp_path: Path,  # noqa: F811
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The broker tests/kafka started for the session, or, run alone, one for this module.
+
+    (Importing tests/kafka's session fixture here would start a second broker.)
+    """
+    running = [b for b in kafka_session._BROKERS if b.running]
+    if running:
+        yield running[0]
+        return
+    script = kafka_session.kafka_script
+    try:
+        broker = script.KafkaBroker(script.fetch(), workdir=tmp_path_factory.mktemp("kafka"),
+                                    partitions=3)
+        kafka_session._BROKERS.append(broker)
+        broker.start()
+    except script.BrokerError as exc:
+        pytest.fail(f"the test session's Kafka broker did not start: {exc}", pytrace=False)
+    yield broker
+    kafka_session._BROKERS.remove(broker)
+    broker.close()
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"simulator-{uuid.uuid4().hex[:12]}"
+
+
+def test_published_records_are_what_the_truth_says(kafka: Any, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHOREOSCOPE_SCHEMAS_DIR", str(SCHEMAS))
     out, truth, expect = (tmp_path / n for n in ("out.jsonl", "truth.jsonl", "expect.jsonl"))
@@ -50,7 +80,7 @@ def test_published_records_are_what_the_truth_says(kafka: Any, tmp_path: Path,  
 
 
 def test_paced_publishing_streams_about_a_second_at_a_time(
-        kafka: Any, topic: str, tmp_path: Path,  # noqa: F811
+        kafka: Any, topic: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """``publish`` takes a list; paced runs never end, so the command sends in chunks."""
     import time
