@@ -7,6 +7,7 @@ its first 16 characters, an hour key its first 13. Statements over a range take 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from catalog.traffic import LATENCY_BUCKETS_MS
@@ -22,22 +23,23 @@ _LATENCY_MS = ("ROUND((CAST(strftime('%s', s.start_at) AS INTEGER) - "
                "(CAST(substr(s.start_at, 20, 7) AS REAL) - "
                "CAST(substr(e.occurred_at, 20, 7) AS REAL)) * 1000.0, 3)")
 _BUCKET = "CASE " + " ".join(
-    f"WHEN {_LATENCY_MS} <= {bound:g} THEN {i}"
+    f"WHEN p.ms <= {bound:g} THEN {i}"
     for i, bound in enumerate(LATENCY_BUCKETS_MS[:-1])) + f" ELSE {len(LATENCY_BUCKETS_MS) - 1} END"
 _TOPIC = ("COALESCE(e.topic, json_extract(s.attributes, '$.\"messaging.destination.name\"'), "
           "json_extract(s.attributes, '$.\"messaging.destination\"'), '')")
 _PAIR_COLUMNS = (f"s.trace_id AS st, s.span_id AS ss, e.source AS es, e.id AS ei, s.start_at, "
-                 f"s.service, s.status, e.type, {_TOPIC} AS topic, {_BUCKET} AS bucket")
+                 f"s.service, s.status, e.type, {_TOPIC} AS topic, {_LATENCY_MS} AS ms")
 _CONSUMED = f"""
     SELECT {_PAIR_COLUMNS}
       FROM spans s JOIN events e ON e.trace_id = s.trace_id AND e.span_id = s.parent_id
      WHERE s.kind = 'consumer' AND s.start_at >= ?1 AND s.start_at < ?2
-    UNION
+    UNION ALL
     SELECT {_PAIR_COLUMNS}
       FROM spans s, json_each(s.links) j
       JOIN events e ON e.trace_id = json_extract(j.value, '$[0]')
                    AND e.span_id = json_extract(j.value, '$[1]')
      WHERE s.kind = 'consumer' AND s.links != '[]' AND s.start_at >= ?1 AND s.start_at < ?2
+       AND NOT (e.trace_id = s.trace_id AND e.span_id IS s.parent_id)  -- counted as the parent
 """  # noqa: S608 -- built from constants only
 
 _PRODUCE_SQL = """
@@ -54,7 +56,8 @@ _VIOLATIONS_SQL = """
 INSERT INTO catalog_traffic_minute
 SELECT substr(e.occurred_at, 1, 16), 'produce', e.source, e.type, COALESCE(e.topic, ''), 0,
        COUNT(*), 0, '', ''
-  FROM (SELECT DISTINCT source, id FROM violations) v
+  FROM (SELECT DISTINCT source, id FROM violations
+         WHERE occurred_at >= ?5 AND occurred_at < ?6) v
   JOIN events e ON e.source = v.source AND e.id = v.id
  WHERE e.occurred_at >= ?1 AND e.occurred_at < ?2
  GROUP BY 1, 3, 4, 5
@@ -74,7 +77,7 @@ SELECT substr(e.occurred_at, 1, 16), 'produce', e.source, e.type, COALESCE(e.top
 
 _LATENCY_SQL = f"""
 INSERT OR REPLACE INTO catalog_latency_minute
-SELECT substr(p.start_at, 1, 16), p.service, p.type, p.topic, p.bucket, COUNT(*),
+SELECT substr(p.start_at, 1, 16), p.service, p.type, p.topic, {_BUCKET}, COUNT(*),
        SUM(p.status = 'error'), MIN(p.start_at), MAX(p.start_at)
   FROM ({_CONSUMED}) p
  GROUP BY 1, 2, 3, 4, 5
@@ -111,6 +114,8 @@ SELECT substr(minute, 1, 13), service, event_type, topic, bucket, SUM(count)
 _HOUR = timedelta(hours=1)
 _SPAN_SLACK = timedelta(minutes=5)
 """A producer span starts within this of its event's time (clock skew between hosts)."""
+_VIOLATION_SLACK = timedelta(hours=1)
+"""A violation's ``occurred_at`` is its event's; this much leeway, should it be stamped later."""
 
 # Minutes touched by rows stored after a mark: (source table, SQL over rowids (?1, ?2]).
 _TOUCHED = {
@@ -164,3 +169,8 @@ _READ_TRAFFIC = ("SELECT kind, service, event_type, topic, SUM(count) AS n, "  #
                  + _tiered("kind, service, event_type, topic, count, violations, errors, "
                            "first_seen, last_seen", "catalog_traffic")
                  + ") GROUP BY 1, 2, 3, 4")
+
+
+def _highest_parameter(sql: str) -> int:
+    """How many positional parameters (``?1`` … ``?N``) a statement takes."""
+    return max((int(n) for n in re.findall(r"\?(\d+)", sql)), default=0)

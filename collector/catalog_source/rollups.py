@@ -26,6 +26,8 @@ from collector.catalog_source._sql import (
     _READ_TRAFFIC,
     _SPAN_SLACK,
     _TOUCHED,
+    _VIOLATION_SLACK,
+    _highest_parameter,
 )
 from collector.catalog_source._store import ReadStore, RollupStore
 from collector.store._time import from_text, to_text
@@ -95,9 +97,10 @@ def refresh_rollups(store: RollupStore) -> RollupStats:
             touched |= _touched(store, table, marks.get(table, 0), tops[table])
     ranges = _ranges(touched)
     for a, b in (piece for r in ranges for piece in _hour_pieces(*r)):
-        params = (to_text(a), to_text(b), to_text(a - _SPAN_SLACK), to_text(b + _SPAN_SLACK))
+        params = (to_text(a), to_text(b), to_text(a - _SPAN_SLACK), to_text(b + _SPAN_SLACK),
+                  to_text(a - _VIOLATION_SLACK), to_text(b + _VIOLATION_SLACK))
         for sql in _RANGE_STATEMENTS:
-            store.execute(sql, params[:4] if "?3" in sql else params[:2])
+            store.execute(sql, params[:_highest_parameter(sql)])
         hours = (_minute_key(_floor_hour(a)), _minute_key(_ceil_hour(b)))
         for sql in _HOUR_STATEMENTS:
             store.execute(sql, hours)

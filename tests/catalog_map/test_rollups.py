@@ -123,6 +123,20 @@ def test_latency_on_a_bucket_bound_falls_in_that_bucket(store: Store) -> None:
     assert latency[LATENCY_BUCKETS_MS.index(5)] == 1
 
 
+def test_a_consumer_span_both_child_and_linked_counts_once(store: Store) -> None:
+    first, second = event(1, T0), event(2, T0)
+    assert first.trace_id
+    assert first.span_id
+    span = Span(first.trace_id, f"{77:016x}", first.span_id, "orders process",
+                SpanKind.CONSUMER, "billing", T0 + timedelta(milliseconds=9),
+                T0 + timedelta(milliseconds=12),
+                links=(SpanLink(first.trace_id, first.span_id),
+                       SpanLink(str(second.trace_id), str(second.span_id))))
+    store.write(Batch(events=[first, second], spans=[span]))
+    refresh_rollups(rollup_store(store))
+    assert traffic(store)[EdgeKind.CONSUME, "billing", "OrderPlaced"].count == 2
+
+
 def test_a_violation_with_several_findings_counts_its_event_once(store: Store) -> None:
     e = event(1, T0)
     findings = [Violation(e.identity, e.type, e.source, 1, p, "type", "bad", e.occurred_at)
