@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 __all__ = ["register"]
@@ -42,8 +42,9 @@ def _timeline(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.correlation_id}: {len(rows)} entries over {_ms(timeline.duration)} ms, "
           f"{_ms(timeline.idle)} ms idle, {len(timeline.trace_ids)} trace(s)")
+    print(f"{'start (UTC)':<27}  {'gap ms':>10}  {'took ms':>9}     what")
     for r in rows:
-        print(f"{r['start']}  +{r['gap_ms']:>9.1f}  {r['duration_ms']:>9.1f} ms  "
+        print(f"{r['start']}  +{r['gap_ms']:>9.1f}  {r['duration_ms']:>9.1f}     "
               f"{'  ' * r['depth']}{r['kind']:<5} {r['service']}: {r['label']}{r['note']}")
     return 0
 
@@ -62,7 +63,8 @@ def _row(entry: Any) -> dict[str, Any]:
         note = f"  (sent for flow {entry.other_flow})"
     elif entry.unpaired:
         note = "  (unpaired)"
-    return {"kind": entry.kind.value, "start": entry.start.isoformat(), "depth": entry.depth,
+    start = entry.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # fixed width
+    return {"kind": entry.kind.value, "start": start, "depth": entry.depth,
             "duration_ms": _ms(entry.duration), "gap_ms": _ms(entry.gap),
             "service": entry.service, "label": entry.label, "note": note,
             "trace_id": entry.span.trace_id if entry.span is not None else None,

@@ -13,13 +13,15 @@ from typing import Any
 
 import orjson
 
-from collector.model import Span, SpanKind, SpanLink, SpanStatus
+from collector.model import Event, Span, SpanKind, SpanLink, SpanStatus
 from collector.store._time import from_text
 from collector.store.base import Store
 from collector.traces.join import SpanKey
+from collector.traces.messaging import messaging_of
 from collector.traces.timeline import Timeline, build_timeline
 
 __all__ = [
+    "consumers_at",
     "flows_sent_from",
     "span_from_row",
     "spans_of_traces",
@@ -36,6 +38,7 @@ def timeline_for(store: Store, correlation_id: str) -> Timeline:
     events = store.events_by_correlation(correlation_id)
     traces = {e.trace_id for e in events if e.trace_id is not None}
     traces |= traces_linking_into(store, traces)
+    traces |= {s.trace_id for s in consumers_at(store, events)}
     elsewhere = {key: flow for key, flow in flows_sent_from(store, traces).items()
                  if flow != correlation_id}
     return build_timeline(correlation_id, events, spans_of_traces(store, traces), elsewhere)
@@ -59,6 +62,28 @@ def traces_linking_into(store: Store, trace_ids: Iterable[str]) -> set[str]:
         rows = store.query("SELECT DISTINCT trace_id FROM span_links"  # noqa: S608
                            f" WHERE linked_trace_id IN ({marks})", chunk)
         found.update(str(r["trace_id"]) for r in rows)
+    return found
+
+
+_OFFSET = ("COALESCE(json_extract(attributes, '$.\"messaging.kafka.offset\"'), "
+           "json_extract(attributes, '$.\"messaging.kafka.message.offset\"'))")
+"""The expression of migration 042's index, verbatim, so that the planner uses it."""
+
+
+def consumers_at(store: Store, events: Iterable[Event]) -> list[Span]:
+    """Consumer spans whose messaging attributes name an event's topic, partition and offset
+    (found even when no trace context travelled with the record)."""
+    wanted = {(e.location.topic, e.location.partition, e.location.offset) for e in events
+              if e.location.offset is not None and e.location.topic is not None}
+    found: list[Span] = []
+    for chunk in _chunks(sorted({str(offset) for _, _, offset in wanted})):
+        marks = ",".join("?" * len(chunk))
+        rows = store.query(f"SELECT * FROM spans WHERE kind = 'consumer' AND {_OFFSET}"  # noqa: S608
+                           f" IN ({marks})", [int(o) for o in chunk])
+        for span in map(span_from_row, rows):
+            info = messaging_of(span)
+            if info is not None and (info.destination, info.partition, info.offset) in wanted:
+                found.append(span)
     return found
 
 
