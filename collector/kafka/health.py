@@ -60,8 +60,8 @@ class Health:
         if wrote:
             self.write_latency.observe(stats.last_write_seconds)
 
-    def sample(self, stats: PipelineStats, lag: Mapping[tuple[str, int], int], kafka_up: bool,
-               at: datetime) -> list[Sample]:
+    def sample(self, stats: PipelineStats, lag: Mapping[tuple[str, int], int | None],
+               kafka_up: bool, at: datetime) -> list[Sample]:
         """Update the rates and gauges; the samples to store with the next batch."""
         now = self._monotonic()
         elapsed = max(now - self._last_at, 1e-9)
@@ -79,6 +79,8 @@ class Health:
             ("kafka_up", {}, 1.0 if kafka_up else 0.0, at),
         ]
         for (topic, partition), n in sorted(lag.items()):
+            if n is None:
+                continue
             self.lag.labels(topic, str(partition)).set(n)
             samples.append(("consumer_lag", {"topic": topic, "partition": str(partition)},
                             float(n), at))

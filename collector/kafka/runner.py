@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from collector.kafka.exceptions import KafkaEdgeError
 from collector.kafka.health import Health
 from collector.kafka.tap import KafkaTap
-from collector.model import Observation
+from collector.model import Event, Observation
 from collector.pipeline import Pipeline
 from collector.store.base import Batch, Position
 
-__all__ = ["CollectOptions", "KafkaCollector"]
+__all__ = ["CollectOptions", "DetectionClock", "KafkaCollector"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,46 @@ class CollectOptions:
     retention: timedelta | None = None
     retention_batch: int = 5000
     retention_every: float = 60.0
+
+
+class DetectionClock:
+    """The flow tracker's clock for a tap that may be reading a backlog.
+
+    Caught up, it is the wall clock. While partitions lag behind, it is the event-time
+    watermark: the oldest of the latest event times read from each lagging partition, so a
+    flow whose next event waits further down a slower partition is not declared stuck by a
+    clock that ran ahead. It never goes back.
+    """
+
+    def __init__(self, wall: Callable[[], datetime]) -> None:
+        self._wall = wall
+        self._latest: dict[tuple[str | None, int | None], datetime] = {}
+        self._last: datetime | None = None
+
+    def observe(self, events: Iterable[Event]) -> None:
+        latest = self._latest
+        for e in events:
+            loc = e.location
+            key = (loc.topic, loc.partition)
+            seen = latest.get(key)
+            if seen is None or e.occurred_at > seen:
+                latest[key] = e.occurred_at
+
+    def now(self, lag: Mapping[tuple[str, int], int | None],
+            caught_up: bool) -> datetime | None:
+        """The detection time, or None while it cannot be known: a partition is assigned but
+        not fetched from yet (lag None), or lags without an event read from it."""
+        if caught_up:
+            at = self._wall()
+        else:
+            lagging = [key for key, n in lag.items() if n is None or n > 0]
+            if not lagging or any(key not in self._latest for key in lagging):
+                return None
+            at = min(self._latest[key] for key in lagging)
+        if self._last is not None and at < self._last:
+            at = self._last
+        self._last = at
+        return at
 
 
 class KafkaCollector:
@@ -61,6 +101,7 @@ class KafkaCollector:
         self.health = health
         self._now = now
         self._monotonic = monotonic
+        self.clock = DetectionClock(now)
         self.steps = 0
 
     def run(self, stop: threading.Event,
@@ -82,7 +123,7 @@ class KafkaCollector:
                     self.step(observations, positions)
                 now = mono()
                 if now >= next_tick:
-                    self.pipeline.advance(self._now())
+                    self._tick()
                     next_tick = now + opts.tick_every
                 if self.health is not None and now >= next_health:
                     self._sample_health()
@@ -97,11 +138,17 @@ class KafkaCollector:
 
     def step(self, observations: list[Observation], positions: list[Position]) -> None:
         """One transaction: everything the records produced, with the positions after them."""
-        self.pipeline.process(observations, positions)
+        batch = self.pipeline.process(observations, positions)
+        self.clock.observe(batch.events)
         self.steps += 1
         if self.health is not None:
             self.health.on_step(self.pipeline.stats, wrote=True)
         self.tap.commit(positions)
+
+    def _tick(self) -> None:
+        at = self.clock.now(self.tap.lag(), self.tap.caught_up())
+        if at is not None:
+            self.pipeline.advance(at)
 
     def _gather(self, stop: threading.Event) -> tuple[list[Observation], list[Position]]:
         opts = self.options

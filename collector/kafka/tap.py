@@ -334,21 +334,20 @@ class KafkaTap:
 
     def caught_up(self) -> bool:
         """Whether partitions are assigned and every one of them has been read to its end."""
-        consumer = self._require()
-        assigned = consumer.assignment()
         lag = self.lag()
-        return bool(assigned) and len(lag) == len(assigned) and not any(lag.values())
+        return bool(lag) and all(n == 0 for n in lag.values())
 
-    def lag(self) -> dict[tuple[str, int], int]:
-        """Records not read yet per assigned partition, from the last fetch (no request)."""
+    def lag(self) -> dict[tuple[str, int], int | None]:
+        """Records not read yet per assigned partition, from the last fetch (no request);
+        None for a partition not fetched from yet."""
         consumer = self._require()
-        lag = {}
+        lag: dict[tuple[str, int], int | None] = {}
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
             try:
                 pos = consumer.position(tp, timeout_ms=0)
             except KafkaError:
                 pos = None
-            if high is not None and pos is not None:
-                lag[(tp.topic, tp.partition)] = max(0, high - pos)
+            known = high is not None and pos is not None
+            lag[(tp.topic, tp.partition)] = max(0, high - pos) if known else None
         return lag
