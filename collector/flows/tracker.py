@@ -84,6 +84,7 @@ class FlowTracker:
         self._seq = 0
         self._now: datetime | None = None
         self._dirty: dict[str, Flow] = {}
+        self._touched: dict[str, Flow] = {}
         self._assign: list[tuple[EventIdentity, str]] = []
         self._alerts: list[Alert] = []
         self.rollups: RollupAggregator | None = (
@@ -94,6 +95,7 @@ class FlowTracker:
 
     def on_event(self, event: Event) -> FlowUpdate:
         self._ingest(event)
+        self._settle_touched()
         return self._flush()
 
     def on_events(self, events: Iterable[Event]) -> FlowUpdate:
@@ -101,7 +103,17 @@ class FlowTracker:
         ingest = self._ingest
         for event in events:
             ingest(event)
+        self._settle_touched()
         return self._flush()
+
+    def _settle_touched(self) -> None:
+        """Once per flow the events moved: recovery, a first breach, the next wake."""
+        touched = self._touched
+        if touched:
+            changed = self._changed
+            for flow in touched.values():
+                changed(flow)
+            self._touched = {}
 
     def on_tick(self, now: datetime) -> FlowUpdate:
         """Advance the detection clock to ``now``: flag stuck flows and open-flow breaches."""
@@ -166,6 +178,7 @@ class FlowTracker:
             self.rollups.close_before(latest)
         for event in held:
             self._ingest(event)
+        self._settle_touched()
 
     @property
     def retention(self) -> timedelta:
@@ -215,7 +228,7 @@ class FlowTracker:
         elif not self._insert(flow, entry):
             return
         self._assign.append((EventIdentity(e.source, e.id), flow.iid))
-        self._changed(flow)
+        self._touched[flow.iid] = flow
 
     def _insert(self, flow: Flow, entry: Entry) -> bool:
         """Place an event that is not the latest in flow order; False for a duplicate."""
@@ -247,7 +260,7 @@ class FlowTracker:
                 prev.entries = [x for x in prev.entries if x[T] < t or x is prev.start]
                 prev.replay()
                 joined.extend(moved)
-                self._changed(prev)
+                self._touched[prev.iid] = prev
         joined.extend(self._held.take(corr, t, after[0].start[T] if after else None))
         ordered = [*before, flow, *after]
         self._corr[corr] = ordered[0] if len(ordered) == 1 else ordered
@@ -259,7 +272,7 @@ class FlowTracker:
                 self._assign.append((EventIdentity(x[SRC], x[ID]), flow.iid))
             order_entries(flow.entries)
             flow.replay()
-        self._changed(flow)
+        self._touched[flow.iid] = flow
 
     # -- detection --------------------------------------------------------------------------
 
