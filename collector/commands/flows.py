@@ -203,30 +203,20 @@ def _publish(args: argparse.Namespace) -> int:
     import logging
     import time
 
-    from collector.flows.publish import KafkaSink, OutboxPublisher, PublishFailed, WebhookSink
+    from collector.flows.publish import PublishFailed, build_publisher
     from collector.settings import load_settings
     from collector.store.base import open_store
 
     settings = load_settings(args.config, store=args.store,
                              alerts={"topic": args.topic, "webhook_url": args.webhook},
                              kafka={"bootstrap_servers": args.bootstrap_servers})
-    conf = settings.alerts
-    sinks: list[Any] = []
-    if conf.topic:
-        from collector.kafka._client import client_config
-
-        sinks.append(KafkaSink(settings.kafka.bootstrap_servers, conf.topic,
-                               client_config(settings.kafka)))
-    if conf.webhook_url:
-        sinks.append(WebhookSink(conf.webhook_url, timeout=conf.webhook_timeout_s))
-    if not sinks:
-        raise ConfigError("alerts.topic", None, "a Kafka topic (--topic) or a webhook URL "
-                          "(--webhook) to publish alerts to")
     store = open_store(settings.store)
-    publisher = OutboxPublisher(store, sinks, now=_now, topic=conf.topic or "",  # type: ignore[arg-type]
-                                batch_size=conf.batch_size)
-    log = logging.getLogger(__name__)
     try:
+        publisher = build_publisher(settings, store, now=_now)  # type: ignore[arg-type]
+        if publisher is None:
+            raise ConfigError("alerts.topic", None, "a Kafka topic (--topic) or a webhook URL "
+                              "(--webhook) to publish alerts to")
+        log = logging.getLogger(__name__)
         while True:
             try:
                 publisher.drain()
@@ -236,7 +226,7 @@ def _publish(args: argparse.Namespace) -> int:
                 log.warning("alerts not sent, retrying: %s", exc)
             if args.once:
                 break
-            time.sleep(conf.publish_every_s)
+            time.sleep(settings.alerts.publish_every_s)
     finally:
         store.close()
     print(f"published {publisher.sent} alerts", file=sys.stderr)

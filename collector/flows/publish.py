@@ -15,15 +15,18 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from collector.flows.exceptions import FlowError
 from collector.store._time import from_text, to_text
 
+if TYPE_CHECKING:
+    from collector.settings import Settings
+
 __all__ = ["AlertMessage", "KafkaSink", "OutboxPublisher", "PublishFailed", "WebhookSink",
-           "alert_message"]
+           "alert_message", "build_publisher"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,3 +148,21 @@ class KafkaSink:
 
 def _on(m: AlertMessage, topic: str) -> AlertMessage:
     return AlertMessage(m.alert_id, topic, m.key, m.value, m.headers, m.timestamp)
+
+
+def build_publisher(settings: Settings, store: OutboxStore, *,
+                    now: Callable[[], datetime]) -> OutboxPublisher | None:
+    """The publisher the ``[alerts]`` settings ask for, or None when they name no sink."""
+    conf = settings.alerts
+    sinks: list[Sink] = []
+    if conf.topic:
+        from collector.kafka._client import client_config
+
+        sinks.append(KafkaSink(settings.kafka.bootstrap_servers, conf.topic,
+                               client_config(settings.kafka)))
+    if conf.webhook_url:
+        sinks.append(WebhookSink(conf.webhook_url, timeout=conf.webhook_timeout_s))
+    if not sinks:
+        return None
+    return OutboxPublisher(store, sinks, now=now, topic=conf.topic or "",
+                           batch_size=conf.batch_size)

@@ -140,3 +140,13 @@ def test_a_failing_sink_leaves_the_alerts_unsent(outbox):
            "flow_type": "order", "step": "OrderPlaced", "at": "2026-01-01T00:00:00.000000Z",
            "details": None}
     assert alert_message(row, "alerts").key == b"c"
+
+
+def test_publish_without_a_sink_is_a_configuration_error(outbox, capsys, monkeypatch):
+    from collector.cli import main
+
+    monkeypatch.delenv("CHOREOSCOPE_ALERTS__TOPIC", raising=False)
+    monkeypatch.delenv("CHOREOSCOPE_ALERTS__WEBHOOK_URL", raising=False)
+    url, _ = outbox
+    assert main(["flows", "publish", "--once", "--store", url]) == 2
+    assert "alerts.topic" in capsys.readouterr().err
