@@ -39,6 +39,9 @@ from collector.model import (
 __all__ = ["FlowTracker", "FlowUpdate", "alert_id", "instance_id"]
 
 _Slot = Flow | list[Flow]
+_ENDED_MEMORY = 200_000
+"""How many ended-and-evicted instance ids are remembered, so a late redelivered start event
+does not reopen its flow."""
 
 
 @dataclass(slots=True)
@@ -85,6 +88,8 @@ class FlowTracker:
         self._now: datetime | None = None
         self._dirty: dict[str, Flow] = {}
         self._touched: dict[str, Flow] = {}
+        self._ended: dict[str, None] = {}
+        """Instance ids of ended flows that left memory, the most recent first to go last."""
         self._assign: list[tuple[EventIdentity, str]] = []
         self._alerts: list[Alert] = []
         self.rollups: RollupAggregator | None = (
@@ -247,7 +252,10 @@ class FlowTracker:
         for f in flows:
             if f.start[ID] == entry[ID] and f.start[SRC] == entry[SRC]:
                 return  # a redelivered start event
-        flow = Flow(instance_id(entry[SRC], entry[ID]), intern(corr), _version_at(defs, entry[T]),
+        iid = instance_id(entry[SRC], entry[ID])
+        if iid in self._ended:
+            return  # the start of a flow that ended and left memory, redelivered: not a new one
+        flow = Flow(iid, intern(corr), _version_at(defs, entry[T]),
                     entry)
         t = entry[T]
         before = [f for f in flows if f.start <= entry]
@@ -329,6 +337,9 @@ class FlowTracker:
         heapq.heappush(self._heap, (wake, self._seq, flow))
 
     def _evict(self, flow: Flow) -> None:
+        self._ended[flow.iid] = None
+        if len(self._ended) > _ENDED_MEMORY:
+            del self._ended[next(iter(self._ended))]
         slot = self._corr.get(flow.corr)
         if slot is flow:
             del self._corr[flow.corr]

@@ -288,3 +288,11 @@ def test_definition_versions_judge_flows_by_the_version_at_their_start(definitio
     assert versions == {"old": 1, "new": 2}
     r.tick(9)
     assert {f.correlation_id for f in r.flows.values() if f.sla_breached} == {"new"}
+
+
+def test_a_start_redelivered_after_its_flow_left_memory_does_not_reopen_it(run):
+    start = ev("OrderPlaced", 0)
+    run.events(start, ev("PaymentFailed", 1)).tick(1000)
+    assert run.tracker.open_flows == 0
+    assert not run.tracker.on_event(start)  # nothing: no new instance, no snapshot
+    assert run.tracker.open_flows == 0
