@@ -207,7 +207,8 @@ def settle(store: Store, definitions: Sequence[FlowDefinition], at: datetime) ->
     tracker = restore_tracker(store, definitions, rollups=False)
     open_before = tracker.open_flows
     update = tracker.on_tick(at)
-    store.write(Batch(flows=list(update.flows), alerts=list(update.alerts)))
+    store.write(Batch(flows=list(update.flows), alerts=list(update.alerts),
+                      assignments=list(update.assignments)))
     return SettleResult(
         at=at, open_before=open_before, changed=len(update.flows),
         stuck=sum(1 for f in update.flows if f.status.value == "stuck"),

@@ -192,6 +192,12 @@ class FlowTracker:
 
     @property
     def open_flows(self) -> int:
+        """Flows not ended (running or stuck)."""
+        return sum(1 for s in self._corr.values() for f in _flows(s) if not f.status)
+
+    @property
+    def in_memory(self) -> int:
+        """Flows held in memory: open ones and those ended within the retention."""
         return sum(1 if isinstance(s, Flow) else len(s) for s in self._corr.values())
 
     @property
