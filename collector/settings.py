@@ -163,6 +163,10 @@ class OtlpSettings(_Section):
     retry_after_s: int = pydantic.Field(default=1, ge=1)
     token: pydantic.SecretStr | None = None
     """When set, exporters must send ``Authorization: Bearer <token>``."""
+    kafka_topics: tuple[str, ...] = ()
+    """Kafka topics of OTLP span records to read too, e.g. ``("otlp_spans",)``, where the
+    OpenTelemetry Collector's Kafka exporter writes; the connection is the ``kafka`` section's,
+    the consumer group ``<kafka.group_id>-spans``."""
 
 
 class RegistrySettings(_Section):

@@ -102,7 +102,7 @@ def _collect(args: argparse.Namespace) -> int:
         if args.otlp:
             from collector.otlp.receiver import OtlpService
 
-            otlp = OtlpService(settings.otlp, store).start()
+            otlp = OtlpService(settings.otlp, store, kafka=settings.kafka).start()
         tap = KafkaTap(TapOptions.from_settings(k), store.positions)
         health = Health(monotonic=time.monotonic)
         if k.metrics_port:

@@ -24,6 +24,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--grpc-port", type=int, metavar="PORT",
                    help="OTLP/gRPC port on the same host (default 4317)")
     p.add_argument("--no-grpc", action="store_true", help="serve OTLP/HTTP only")
+    p.add_argument("--kafka-topic", action="append", metavar="TOPIC", dest="kafka_topics",
+                   help="also read OTLP span records from this Kafka topic (repeatable), e.g. "
+                   "otlp_spans, where the OpenTelemetry Collector's Kafka exporter writes")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                   help="the Kafka cluster of --kafka-topic (default: the kafka section's)")
     p.add_argument("--max-body-bytes", type=int, metavar="N",
                    help="request size limit, also after decompression (default 20 MiB)")
     p.set_defaults(handler=_serve)
@@ -52,8 +57,10 @@ def _serve(args: argparse.Namespace) -> int:
     from collector.settings import load_settings
 
     flags = otlp_flags(args.listen, args.max_body_bytes)
-    flags.update(grpc_port=args.grpc_port, grpc=False if args.no_grpc else None)
-    settings = load_settings(args.config, store=args.store, otlp=flags)
+    flags.update(grpc_port=args.grpc_port, grpc=False if args.no_grpc else None,
+                 kafka_topics=None if args.kafka_topics is None else tuple(args.kafka_topics))
+    settings = load_settings(args.config, store=args.store, otlp=flags,
+                             kafka={"bootstrap_servers": args.bootstrap_servers})
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from collector.exceptions import CollectorError
 from collector.otlp.exceptions import OtlpError
 from collector.otlp.handler import ExportHandler, HandlerSettings, Response
 from collector.otlp.sink import SinkStats, SpanSink
-from collector.settings import OtlpSettings, Settings
+from collector.settings import KafkaSettings, OtlpSettings, Settings
 from collector.store.base import Store, open_store
 
 if TYPE_CHECKING:
     from collector.otlp.grpc_receiver import OtlpGrpcReceiver
+    from collector.otlp.kafka_spans import SpanTopicReader
 
 __all__ = ["OtlpHttpReceiver", "OtlpService", "serve_otlp"]
 
@@ -198,13 +201,22 @@ class OtlpHttpReceiver:
 
 
 class OtlpService:
-    """The OTLP intake running: the span sink's writer and the HTTP and gRPC receivers.
+    """The OTLP intake running: the span sink's writer, the HTTP and gRPC receivers, and the
+    reader of spans topics on Kafka when ``otlp.kafka_topics`` names any.
 
     ``store`` is shared with whatever else writes (the Kafka tap); the store serialises writes.
     """
 
-    def __init__(self, settings: OtlpSettings, store: Store) -> None:
+    def __init__(self, settings: OtlpSettings, store: Store, *,
+                 kafka: KafkaSettings | None = None) -> None:
         self.sink = SpanSink(store, max_pending_spans=settings.max_pending_spans)
+        self.kafka_reader: SpanTopicReader | None = None
+        if settings.kafka_topics:
+            if kafka is None:
+                raise OtlpError("otlp.kafka_topics is set but no kafka section was given")
+            self.kafka_reader = _span_topic_reader(settings.kafka_topics, kafka, store)
+        self._stop = threading.Event()
+        self._reader_thread: threading.Thread | None = None
         token = settings.token.get_secret_value() if settings.token is not None else None
         handler = ExportHandler(self.sink.submit, HandlerSettings(
             max_body_bytes=settings.max_body_bytes, token=token,
@@ -228,14 +240,28 @@ class OtlpService:
         self.http.start()
         if self.grpc is not None:
             self.grpc.start()
+        if self.kafka_reader is not None:
+            self._reader_thread = threading.Thread(target=self._read_kafka,
+                                                   name="otlp-kafka-spans", daemon=True)
+            self._reader_thread.start()
         return self
 
     def close(self) -> None:
         """Stop accepting, then write what was accepted."""
+        self._stop.set()
         self.http.close()
         if self.grpc is not None:
             self.grpc.close()
+        if self._reader_thread is not None:
+            self._reader_thread.join(30)
         self.sink.close()
+
+    def _read_kafka(self) -> None:
+        assert self.kafka_reader is not None
+        try:
+            self.kafka_reader.run(self._stop)
+        except CollectorError as exc:
+            logger.error("reading spans from Kafka stopped: %s", exc)
 
     def __enter__(self) -> OtlpService:
         return self.start()
@@ -244,13 +270,24 @@ class OtlpService:
         self.close()
 
 
+def _span_topic_reader(topics: tuple[str, ...], kafka: KafkaSettings,
+                       store: Store) -> SpanTopicReader:
+    """The Kafka tap on the spans topics, in a consumer group of its own."""
+    from collector.kafka.tap import KafkaTap, TapOptions
+    from collector.otlp.kafka_spans import SpanTopicReader
+
+    options = replace(TapOptions.from_settings(kafka), topics=topics, pattern=None,
+                      group_id=f"{kafka.group_id}-spans")
+    return SpanTopicReader(KafkaTap(options, store.positions), store)
+
+
 def serve_otlp(settings: Settings, store_url: str | None = None, *,
                stop: threading.Event | None = None, store: Store | None = None) -> SinkStats:
     """Run the OTLP intake until ``stop`` is set (or Ctrl-C); the store is opened from
     ``store_url`` (default: the settings') unless an open ``store`` is given."""
     opened = open_store(store_url or settings.store) if store is None else store
     try:
-        service = OtlpService(settings.otlp, opened).start()
+        service = OtlpService(settings.otlp, opened, kafka=settings.kafka).start()
         try:
             (stop or threading.Event()).wait()
         finally:
