@@ -4,9 +4,14 @@ tap on the test session's real broker."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -15,10 +20,11 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from collector.exceptions import StoreError
 from collector.kafka.producer import ensure_topics
 from collector.otlp.receiver import OtlpService
 from collector.settings import KafkaSettings, OtlpSettings
-from collector.store.base import Store
+from collector.store.base import Store, open_store
 from tests.otlp.conftest import stored_spans
 from tests.otlp.test_receiver import _order_spans
 
@@ -80,3 +86,39 @@ def test_span_records_on_kafka_are_stored_with_their_positions(
     assert service.kafka_reader is not None
     assert service.kafka_reader.stats.records == 1
     assert store.positions(f"kafka:{group}-spans") == {(topic, 0): 4}
+
+
+def test_otlp_command_reads_a_spans_topic(kafka_bootstrap: str, tmp_path: Path,
+                                          make_tracer_provider: MakeProvider) -> None:
+    topic = f"otlp_spans-{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer.send(topic, bytes(encode_spans(_order_spans(make_tracer_provider))
+                               .SerializeToString()))
+    producer.flush()
+    producer.close()
+    store_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "otlp", "--store", store_url, "--listen",
+         "127.0.0.1:0", "--no-grpc", "--kafka-topic", topic, "--bootstrap-servers",
+         kafka_bootstrap], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "CHOREOSCOPE_KAFKA__GROUP_ID": f"g-{topic}"})
+    try:
+        _wait_until(lambda: _stored(store_url) == 3, "the topic's spans in the store")
+    finally:
+        command.send_signal(signal.SIGTERM)
+        _, err = command.communicate(timeout=60)
+    assert command.returncode == 0, err[-3000:]
+
+
+def _stored(store_url: str) -> int:
+    try:
+        store = open_store(store_url, read_only=True)
+    except StoreError:
+        return 0
+    try:
+        return len(stored_spans(store))
+    except StoreError:  # not migrated yet
+        return 0
+    finally:
+        store.close()
