@@ -1,0 +1,137 @@
+"""``kafka_pipeline_vs_raw_consume``: the collector's full rate against kafka-python's raw rate.
+
+On one 200,000-record topic of simulated events (a real single-node broker started here), with
+the same consumer configuration on both sides (`collector.kafka.tap.consumer_config`):
+
+- baseline: a bare kafka-python consumer polling until it has every record;
+- value: the collector (tap -> decode -> validate, when wired -> correlate and track -> one
+  SQLite transaction per batch with the positions -> offset commit), until it has every record.
+
+Both clocks run from the first poll that returns records to the last record, so group joins
+and broker warm-up count on neither side. ``ratio`` = pipeline / raw.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kafka import KafkaConsumer
+
+from collector.commands.collect import build_pipeline
+from collector.kafka.producer import publish
+from collector.kafka.runner import CollectOptions, KafkaCollector
+from collector.kafka.tap import KafkaTap, TapOptions, consumer_config
+from collector.settings import Settings
+from collector.store.base import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = 200_000
+TOPIC = "bench-events"
+
+
+def _kafka_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("choreoscope_kafka_script",
+                                                  ROOT / "scripts" / "kafka.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _records(n: int) -> list[Any]:
+    from collector.flows.definition import load_definitions
+    from collector.simulator import Simulation
+
+    sim = Simulation(load_definitions([ROOT / "schemas" / "flows"]), flows=n // 6 + 100,
+                     seed=42, fault_rates={})
+    out = []
+    for r in sim.records():
+        out.append(replace(r, topic=TOPIC))
+        if len(out) == n:
+            break
+    return out
+
+
+def _options(bootstrap: str, group: str) -> TapOptions:
+    return TapOptions(topics=(TOPIC,), group_id=group,
+                      client={"bootstrap_servers": [bootstrap]})
+
+
+def _raw_rate(bootstrap: str) -> float:
+    options = _options(bootstrap, f"raw-{uuid.uuid4().hex[:8]}")
+    consumer = KafkaConsumer(**consumer_config(options))
+    consumer.subscribe([TOPIC])
+    seen, started = 0, None
+    try:
+        while seen < RECORDS:
+            polled = consumer.poll(timeout_ms=500, max_records=options.max_poll_records)
+            n = sum(len(records) for records in polled.values())
+            if n and started is None:
+                started = time.perf_counter()
+            seen += n
+    finally:
+        consumer.close(autocommit=False)
+    assert started is not None
+    return RECORDS / (time.perf_counter() - started)
+
+
+def _pipeline_rate(bootstrap: str, tmp: Path) -> tuple[float, dict[str, Any]]:
+    settings = Settings(store=f"sqlite:///{tmp / 'bench.db'}", schemas_dir=ROOT / "schemas")
+    store = open_store(settings.store)
+    pipeline = build_pipeline(settings, store)
+    options = _options(bootstrap, f"pipeline-{uuid.uuid4().hex[:8]}")
+    tap = KafkaTap(options, store.positions)
+    collector = KafkaCollector(tap, pipeline, options=CollectOptions(),
+                               now=lambda: datetime.now(UTC))
+    started: list[float] = []
+    original = collector.step
+
+    def timed_step(observations: Any, positions: Any) -> None:
+        if not started:
+            started.append(time.perf_counter())
+        original(observations, positions)
+
+    collector.step = timed_step  # type: ignore[method-assign]
+    try:
+        collector.run(threading.Event(),
+                      until=lambda c: c.pipeline.stats.observations >= RECORDS)
+        elapsed = time.perf_counter() - started[0]
+        stored = store.query("SELECT COUNT(*) AS n FROM events")[0]["n"]
+    finally:
+        store.close()
+    s = pipeline.stats
+    return RECORDS / elapsed, {"events_stored": stored, "store_writes": s.writes,
+                               "store_write_s": round(s.write_seconds, 3),
+                               "validation": pipeline._validate is not None}  # noqa: SLF001
+
+
+def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
+    ks = _kafka_script()
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
+        broker = ks.KafkaBroker(ks.fetch(), workdir=Path(tmp) / "kafka", partitions=3)
+        broker.workdir.mkdir()
+        broker.start()
+        try:
+            publish(_records(RECORDS), broker.bootstrap)
+            raw = _raw_rate(broker.bootstrap)
+            value, extra = _pipeline_rate(broker.bootstrap, Path(tmp))
+        finally:
+            broker.close()
+    return {"bench": "kafka_pipeline_vs_raw_consume", "value": round(value, 1),
+            "unit": "records/s", "baseline": round(raw, 1), "ratio": round(value / raw, 4),
+            "records": RECORDS, **extra}
+
+
+BENCHES = {"kafka_pipeline_vs_raw_consume": kafka_pipeline_vs_raw_consume}
