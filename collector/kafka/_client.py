@@ -6,11 +6,12 @@ gives the same dict with every secret replaced, for log lines.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from collector.settings import KafkaSettings
 
-__all__ = ["client_config", "masked"]
+__all__ = ["SecretFilter", "client_config", "masked", "secrets_of"]
 
 _SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
 
@@ -44,3 +45,26 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
 def masked(config: dict[str, Any]) -> dict[str, Any]:
     """The configuration safe to log: secrets replaced by ``***``."""
     return {k: ("***" if k in _SECRET_KEYS and v is not None else v) for k, v in config.items()}
+
+
+def secrets_of(kafka: KafkaSettings) -> list[str]:
+    """The secret values in the settings (to keep them out of every log line)."""
+    return [s.get_secret_value() for s in (kafka.sasl_password, kafka.ssl_password)
+            if s is not None and s.get_secret_value()]
+
+
+class SecretFilter(logging.Filter):
+    """Replaces secret values by ``***`` in every record it sees, whoever logged it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = record.getMessage()
+            if any(secret in message for secret in self._secrets):
+                for secret in self._secrets:
+                    message = message.replace(secret, "***")
+                record.msg, record.args = message, None
+        return True

@@ -109,7 +109,7 @@ class KafkaCollector:
         opts = self.options
         mono = self._monotonic
         next_tick = next_health = mono()
-        next_retention = mono() + 5.0
+        next_retention = mono() + min(5.0, opts.retention_every)
         try:
             self.tap.open(stop)
         except KafkaEdgeError:

@@ -1,0 +1,138 @@
+"""The collector's own health (Prometheus endpoint and store samples), secrets, retention."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.kafka.health import Health, MetricsServer
+from collector.kafka.producer import publish
+from collector.kafka.runner import CollectOptions
+from collector.model import DeadLetter, DeadLetterReason, Event, FlowSnapshot, FlowStatus, Location
+from collector.store.base import Batch, open_store
+from tests.kafka._support import Rec, cloudevent, collect_until, make_collector
+
+pytestmark = pytest.mark.kafka
+
+
+def test_health_is_served_in_prometheus_text_and_stored(kafka: Any, topic: str,
+                                                        tmp_path: Path) -> None:
+    records = [Rec(topic, cloudevent(i, f"c-{i}")) for i in range(490)]
+    records += [Rec(topic, b"not json") for _ in range(10)]
+    publish(records, kafka.bootstrap)
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    health = Health(monotonic=time.monotonic)
+    server = MetricsServer(health.registry, "127.0.0.1", 0)
+    try:
+        run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}",
+                             health=health,
+                             options=CollectOptions(batch_wait=0.05, health_every=0.1))
+        collect_until(run, 500)
+        run.tap.open()  # sample once more with the partitions read to their end
+        try:
+            while not run.tap.caught_up():
+                run.tap.poll(timeout_ms=200)
+            run.collector._sample_health()
+        finally:
+            run.tap.close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics",
+                                    timeout=10) as response:
+            text = response.read().decode()
+        samples = store.query("SELECT name, labels, value FROM metrics")
+    finally:
+        server.close()
+        store.close()
+    assert "choreoscope_records_total 500.0" in text
+    assert 'choreoscope_dead_letters_total{reason="not-json"} 10.0' in text
+    assert "choreoscope_store_write_seconds_count" in text
+    assert "choreoscope_kafka_up 1.0" in text
+    for p in range(3):
+        assert f'choreoscope_consumer_lag{{partition="{p}",topic="{topic}"}} 0.0' in text
+    names = {s["name"] for s in samples}
+    assert {"records_per_second", "dead_letters_per_second", "store_write_seconds",
+            "consumer_lag", "kafka_up"} <= names
+    lag_rows = [s for s in samples if s["name"] == "consumer_lag" and topic in s["labels"]]
+    assert lag_rows
+    assert lag_rows[-1]["value"] == 0.0
+
+
+def test_secrets_never_reach_a_log_line(kafka: Any, tmp_path: Path) -> None:
+    secret = "pa55-w0rd-never-logged"
+    env = {**os.environ, "CHOREOSCOPE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+           "CHOREOSCOPE_KAFKA__SASL_MECHANISM": "PLAIN",
+           "CHOREOSCOPE_KAFKA__SASL_USERNAME": "collector",
+           "CHOREOSCOPE_KAFKA__SASL_PASSWORD": secret}
+    # The broker speaks PLAINTEXT, so the SASL handshake fails and everything gets logged.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "--log-level", "DEBUG", "collect",
+         "--store", f"sqlite:///{tmp_path / 'store.db'}", "--bootstrap-servers",
+         kafka.bootstrap, "--topics", "orders", "--metrics-port", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(6)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    text = output.decode("utf-8", "replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert "sasl_plain_password': '***'" in text  # the configuration was logged, masked
+    assert "SASL" in text or "sasl" in text
+    assert secret not in text
+
+
+def _event(i: int, at: datetime) -> Event:
+    return Event(id=f"e-{i}", type="OrderPlaced", source="s", occurred_at=at,
+                 correlation_id=f"c-{i}", data={"i": i}, location=Location("test"),
+                 received_at=at, business_keys=(("order_id", str(i)),))
+
+
+def test_retention_deletes_in_batches_and_keeps_flow_summaries(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    old, new = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    flow = FlowSnapshot(instance_id="f-1", correlation_id="c-1", flow_type="order",
+                        definition_version=1, status=FlowStatus.COMPLETED, started_at=old,
+                        last_event_at=old, last_event_type="OrderCompleted", event_count=2)
+    letter = DeadLetter(DeadLetterReason.NOT_JSON, "x", Location("kafka", "t", 0, 1), old, b"x")
+    store.write(Batch(events=[_event(i, old) for i in range(250)] + [_event(999, new)],
+                      flows=[flow], dead_letters=[letter],
+                      metrics=[("kafka_up", {}, 1.0, old)]))
+    try:
+        cutoff = datetime(2026, 1, 1, tzinfo=UTC)
+        rounds = []
+        while (gone := store.delete_older_than(cutoff, 100)) > 0:
+            rounds.append(gone)
+        count = store.query("SELECT (SELECT COUNT(*) FROM events) AS e, (SELECT COUNT(*) FROM "
+                            "business_keys) AS k, (SELECT COUNT(*) FROM dead_letters) AS d, "
+                            "(SELECT COUNT(*) FROM flows) AS f, (SELECT COUNT(*) FROM metrics) "
+                            "AS m")[0]
+    finally:
+        store.close()
+    assert len(rounds) >= 3  # 250 old events, at most 100 a round
+    assert count == {"e": 1, "k": 1, "d": 0, "f": 1, "m": 0}
+
+
+def test_the_collector_applies_retention_while_it_reads(kafka: Any, topic: str,
+                                                        tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.write(Batch(events=[_event(i, datetime(2025, 1, 1, tzinfo=UTC)) for i in range(300)]))
+    now = datetime.now(UTC).isoformat()
+    publish([Rec(topic, cloudevent(1000 + i, "c", time=now)) for i in range(50)],
+            kafka.bootstrap)
+    try:
+        run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}",
+                             options=CollectOptions(batch_wait=0.05, retention_every=0.1,
+                                                    retention=timedelta(days=30),
+                                                    retention_batch=50))
+        # the group join alone takes longer than the first retention delay (0.1 s)
+        collect_until(run, 50)
+        ids = [r["id"] for r in store.query("SELECT id FROM events")]
+    finally:
+        store.close()
+    assert sorted(ids) == sorted(f"e-{1000 + i}" for i in range(50))
