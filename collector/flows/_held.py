@@ -33,6 +33,9 @@ class HeldEvents:
             self.count -= len(gone)
             self.dropped += len(gone)
 
+    def waiting(self, corr: str) -> bool:
+        return corr in self._by_corr
+
     def take(self, corr: str, since: datetime, until: datetime | None) -> list[Entry]:
         """The waiting events of ``corr`` with ``since <= time < until``, removed."""
         waiting = self._by_corr.get(corr)

@@ -61,7 +61,7 @@ class RollupAggregator:
 
     def __init__(self, grace: timedelta = timedelta(minutes=1)) -> None:
         self._grace = grace
-        self._minutes: dict[datetime, dict[tuple[str, str], _Bucket]] = {}
+        self._minutes: dict[datetime, dict[str, dict[str, _Bucket]]] = {}
         self._closed_until: datetime | None = None
         self.too_late = 0
         """Samples for minutes whose rows were already emitted (not counted)."""
@@ -72,13 +72,16 @@ class RollupAggregator:
         if self._closed_until is not None and minute < self._closed_until:
             self.too_late += 1
             return
-        buckets = self._minutes.get(minute)
+        types = self._minutes.get(minute)
+        if types is None:
+            types = self._minutes[minute] = {}
+        buckets = types.get(flow_type)
         if buckets is None:
-            buckets = self._minutes[minute] = {}
+            buckets = types[flow_type] = {}
         for step, seconds, within in samples:
-            b = buckets.get((flow_type, step))
+            b = buckets.get(step)
             if b is None:
-                b = buckets[flow_type, step] = _Bucket()
+                b = buckets[step] = _Bucket()
             b.count += 1
             if within:
                 b.within += 1
@@ -104,7 +107,9 @@ class RollupAggregator:
     def _emit(self, minutes: Iterable[datetime]) -> list[FlowRollup]:
         rows: list[FlowRollup] = []
         for minute in sorted(minutes):
-            for (flow_type, step), b in sorted(self._minutes.pop(minute).items()):
-                p = percentiles(sorted(b.durations)) if b.durations else (None, None, None)
-                rows.append(FlowRollup(minute, flow_type, step, b.count, b.within, *p))
+            types = self._minutes.pop(minute)
+            for flow_type in sorted(types):
+                for step, b in sorted(types[flow_type].items()):
+                    p = percentiles(sorted(b.durations)) if b.durations else (None, None, None)
+                    rows.append(FlowRollup(minute, flow_type, step, b.count, b.within, *p))
         return rows

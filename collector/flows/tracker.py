@@ -254,15 +254,21 @@ class FlowTracker:
 
     def _open(self, corr: str, entry: Entry, defs: list[Compiled]) -> None:
         slot = self._corr.get(corr)
+        iid = instance_id(entry[SRC], entry[ID])
+        if slot is None and iid not in self._ended and not self._held.waiting(corr):
+            # the usual start: its correlation id is new
+            flow = Flow(iid, intern(corr), _version_at(defs, entry[T]), entry)
+            self._corr[corr] = flow
+            self._assign.append((EventIdentity(entry[SRC], entry[ID]), iid))
+            self._touched[iid] = flow
+            return
         flows = _flows(slot)
         for f in flows:
             if f.start[ID] == entry[ID] and f.start[SRC] == entry[SRC]:
                 return  # a redelivered start event
-        iid = instance_id(entry[SRC], entry[ID])
         if iid in self._ended:
             return  # the start of a flow that ended and left memory, redelivered: not a new one
-        flow = Flow(iid, intern(corr), _version_at(defs, entry[T]),
-                    entry)
+        flow = Flow(iid, intern(corr), _version_at(defs, entry[T]), entry)
         t = entry[T]
         before = [f for f in flows if f.start <= entry]
         after = [f for f in flows if f.start > entry]
