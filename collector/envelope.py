@@ -18,18 +18,25 @@ stored (the event, its business keys, a dead letter's bytes).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import orjson
 
+from collector._envelope_rules import (
+    CaptureRules,
+    EnvelopeRules,
+    Locator,
+    TopicRules,
+    build_rules,
+)
+from collector._jsonpointer import MISSING as _MISSING
+from collector._jsonpointer import REDACTED
+from collector._jsonpointer import redact_all as _redact_all
+from collector._jsonpointer import resolve as _resolve
 from collector.model import DeadLetter, DeadLetterReason, Event, Observation
-
-if TYPE_CHECKING:
-    from collector.settings import Settings, TopicEnvelopeSettings
 
 __all__ = [
     "REDACTED",
@@ -42,227 +49,6 @@ __all__ = [
     "decode",
     "parse_traceparent",
 ]
-
-REDACTED = "[redacted]"
-_MISSING: Any = object()
-_ALL = "*"  # the pointer token that matches every member or item (an extension of RFC 6901)
-
-LocatorKind = Literal["pointer", "header", "key", "extension", "traceparent"]
-_KINDS: tuple[str, ...] = ("pointer", "header", "key", "extension", "traceparent")
-
-
-def _pointer_tokens(text: str) -> tuple[str, ...]:
-    """RFC 6901 tokens of a JSON Pointer; ``*`` (an extension) matches every member or item."""
-    if text == "":
-        return ()
-    if not text.startswith("/"):
-        raise ValueError(f"JSON Pointer {text!r} must start with '/'")
-    return tuple(t.replace("~1", "/").replace("~0", "~") for t in text[1:].split("/"))
-
-
-@dataclass(frozen=True, slots=True)
-class Locator:
-    """Where a value is found in a record.
-
-    Written ``/json/pointer`` (or ``pointer:/json/pointer``), ``header:NAME``, ``key``,
-    ``extension:NAME`` (a CloudEvents extension attribute) or ``traceparent`` (its trace id).
-    """
-
-    kind: LocatorKind
-    arg: str = ""
-    tokens: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise ValueError(f"unknown locator kind {self.kind!r}: one of {', '.join(_KINDS)}")
-        if self.kind == "pointer":
-            object.__setattr__(self, "tokens", _pointer_tokens(self.arg))
-        elif self.kind in ("header", "extension"):
-            if not self.arg:
-                raise ValueError(f"{self.kind} locator needs a name ({self.kind}:NAME)")
-            object.__setattr__(self, "arg", self.arg.lower())
-
-    @classmethod
-    def parse(cls, text: str) -> Locator:
-        if text.startswith("/") or text == "":
-            return cls("pointer", text)
-        kind, sep, arg = text.partition(":")
-        if kind in ("key", "traceparent") and not sep:
-            return cls(kind)  # type: ignore[arg-type]
-        if kind in ("pointer", "header", "extension") and sep:
-            return cls(kind, arg)  # type: ignore[arg-type]
-        raise ValueError(
-            f"{text!r} is not a locator: expected /json/pointer, header:NAME, key, "
-            "extension:NAME or traceparent")
-
-    def __str__(self) -> str:
-        if self.kind == "pointer":
-            return self.arg
-        return f"{self.kind}:{self.arg}" if self.arg else self.kind
-
-
-DEFAULT_CORRELATION = (Locator("header", "x-correlation-id"), Locator("extension", "correlationid"))
-
-
-@dataclass(frozen=True, slots=True)
-class TopicRules:
-    """How one topic's records are read. Unset fields fall back to the defaults of the shape."""
-
-    envelope: Literal["auto", "cloudevents", "eventbridge", "plain"] = "auto"
-    type: Locator | None = None
-    id: Locator | None = None
-    time: Locator | None = None
-    source: Locator | None = None
-    """The producing service; a plain record without one gets the topic name."""
-    causation: Locator | None = None
-    data: Locator | None = None
-    """The payload inside a plain record (default: the whole record)."""
-    correlation: tuple[Locator, ...] | None = None
-    """Replaces the global correlation rules on this topic."""
-
-    @property
-    def plain(self) -> bool:
-        return self.envelope == "plain" or (
-            self.envelope == "auto" and self.type is not None and self.id is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureRules:
-    """What of a payload is stored: ``none``, one in ``sample_every`` events, or ``full``."""
-
-    policy: Literal["none", "sampled", "full"] = "full"
-    sample_every: int = 100
-    redact: tuple[str, ...] = ()
-    """JSON Pointers whose values become ``"[redacted]"`` before anything is stored."""
-    redact_tokens: tuple[tuple[str, ...], ...] = field(
-        default=(), init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.sample_every < 1:
-            raise ValueError("sample_every must be at least 1")
-        object.__setattr__(self, "redact_tokens", tuple(_pointer_tokens(p) for p in self.redact))
-
-    def keeps(self, event_id: str) -> bool:
-        """Whether the payload of this event is stored (the same answer on every delivery)."""
-        if self.policy == "full":
-            return True
-        if self.policy == "none":
-            return False
-        return zlib.crc32(event_id.encode()) % self.sample_every == 0
-
-
-_PLAIN_DEFAULT = TopicRules()
-
-
-@dataclass(frozen=True, slots=True)
-class EnvelopeRules:
-    """Everything the decoder is told: correlation rules, per-topic rules, business keys,
-    capture and size limit."""
-
-    correlation: tuple[Locator, ...] = DEFAULT_CORRELATION
-    topics: Mapping[str, TopicRules] = field(default_factory=dict)
-    """By topic name; ``"*"`` applies to topics without their own entry."""
-    business_keys: Mapping[str, tuple[tuple[str, Locator], ...]] = field(default_factory=dict)
-    """By event type (``"*"``: every type): names and pointers, e.g. ``order_id``."""
-    capture: CaptureRules = CaptureRules()
-    max_record_bytes: int = 1_048_576
-
-    def for_topic(self, topic: str | None) -> TopicRules:
-        topics = self.topics
-        if not topics:
-            return _PLAIN_DEFAULT
-        return topics.get(topic or "") or topics.get("*") or _PLAIN_DEFAULT
-
-    def with_correlation(self, *rules: Locator) -> EnvelopeRules:
-        """The same rules with correlation locators appended (e.g. after a dead letter)."""
-        return replace(self, correlation=(*self.correlation, *rules))
-
-
-def _opt(text: str | None) -> Locator | None:
-    return None if text is None else Locator.parse(text)
-
-
-def _topic_rules(t: TopicEnvelopeSettings) -> TopicRules:
-    return TopicRules(
-        envelope=t.envelope, type=_opt(t.type), id=_opt(t.id), time=_opt(t.time),
-        source=_opt(t.source), causation=_opt(t.causation), data=_opt(t.data),
-        correlation=None if t.correlation is None else tuple(
-            Locator.parse(c) for c in t.correlation),
-    )
-
-
-def build_rules(settings: Settings) -> EnvelopeRules:
-    """The decoder's rules from the configuration (already validated)."""
-    env, cap = settings.envelope, settings.capture
-    return EnvelopeRules(
-        correlation=tuple(Locator.parse(c) for c in env.correlation),
-        topics={name: _topic_rules(t) for name, t in env.topics.items()},
-        business_keys={
-            etype: tuple((name, Locator.parse(ptr)) for name, ptr in keys.items())
-            for etype, keys in env.business_keys.items()},
-        capture=CaptureRules(policy=cap.policy, sample_every=cap.sample_every,
-                             redact=tuple(cap.redact)),
-        max_record_bytes=settings.max_record_bytes,
-    )
-
-
-# -- JSON Pointer ---------------------------------------------------------------------------------
-
-
-def _resolve(doc: Any, tokens: tuple[str, ...]) -> Any:
-    for token in tokens:
-        if type(doc) is dict:
-            doc = doc.get(token, _MISSING)
-            if doc is _MISSING:
-                return _MISSING
-        elif type(doc) is list and token.isdigit() and int(token) < len(doc):
-            doc = doc[int(token)]
-        else:
-            return _MISSING
-    return doc
-
-
-def _children(node: Any, token: str) -> list[Any]:
-    if type(node) is dict:
-        if token == _ALL:
-            return list(node.values())
-        return [node[token]] if token in node else []
-    if type(node) is list:
-        if token == _ALL:
-            return list(node)
-        if token.isdigit() and int(token) < len(node):
-            return [node[int(token)]]
-    return []
-
-
-def _redact(doc: Any, tokens: tuple[str, ...]) -> bool:
-    """Replace the values at a pointer (in place); whether anything was replaced."""
-    if not tokens:
-        return False
-    nodes = [doc]
-    for token in tokens[:-1]:
-        nodes = [child for node in nodes for child in _children(node, token)]
-    last, hit = tokens[-1], False
-    for node in nodes:
-        if type(node) is dict:
-            keys = list(node) if last == _ALL else [last] if last in node else []
-            for k in keys:
-                node[k] = REDACTED
-                hit = True
-        elif type(node) is list:
-            idx = range(len(node)) if last == _ALL else (
-                [int(last)] if last.isdigit() and int(last) < len(node) else [])
-            for i in idx:
-                node[i] = REDACTED
-                hit = True
-    return hit
-
-
-def _redact_all(doc: Any, pointers: tuple[tuple[str, ...], ...]) -> bool:
-    hit = False
-    for tokens in pointers:
-        hit = _redact(doc, tokens) or hit
-    return hit
 
 
 # -- values ---------------------------------------------------------------------------------------
