@@ -18,11 +18,22 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from sys import intern
 
 from collector.flows._held import HeldEvents
-from collector.flows._state import ID, SRC, STATUS, TYPE, Compiled, Entry, Flow, T, order_entries
+from collector.flows._state import (
+    CAUSE,
+    ID,
+    SRC,
+    STATUS,
+    TYPE,
+    Compiled,
+    Entry,
+    Flow,
+    T,
+    order_entries,
+)
 from collector.flows.alert import alert_id, build_alert, instance_id
 from collector.flows.definition import FlowDefinition
 from collector.flows.exceptions import FlowError
@@ -39,6 +50,7 @@ from collector.model import (
 __all__ = ["FlowTracker", "FlowUpdate", "alert_id", "instance_id"]
 
 _Slot = Flow | list[Flow]
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 _ENDED_MEMORY = 200_000
 """How many ended-and-evicted instance ids are remembered, so a late redelivered start event
 does not reopen its flow."""
@@ -222,15 +234,15 @@ class FlowTracker:
             return
         corr = e.correlation_id
         slot = self._corr.get(corr)
-        flow: Flow | None
         if slot is None:
-            flow = None
-        elif isinstance(slot, Flow):
-            flow = slot if slot.start[T] <= t else None
-        else:
-            flow = _instance_at(slot, t)
-        if flow is None:
             self._held.hold(corr, entry)
+            return
+        if not isinstance(slot, Flow):  # a reused correlation id: causation decides first
+            self._route(corr, slot, [entry])
+            return
+        flow = slot
+        if t < flow.start[T]:  # before its start: caused by one of its events, or waits
+            self._route(corr, [flow], [entry])
             return
         entries = flow.entries
         if t > entries[-1][0]:  # the usual case: the latest event of its flow
@@ -269,30 +281,51 @@ class FlowTracker:
         if iid in self._ended:
             return  # the start of a flow that ended and left memory, redelivered: not a new one
         flow = Flow(iid, intern(corr), _version_at(defs, entry[T]), entry)
-        t = entry[T]
-        before = [f for f in flows if f.start <= entry]
-        after = [f for f in flows if f.start > entry]
-        joined: list[Entry] = []
-        if before:  # later events of the previous instance belong to this one
-            prev = before[-1]
-            moved = [x for x in prev.entries if x[T] >= t and x is not prev.start]
-            if moved:
-                prev.entries = [x for x in prev.entries if x[T] < t or x is prev.start]
-                prev.replay()
-                joined.extend(moved)
-                self._touched[prev.iid] = prev
-        joined.extend(self._held.take(corr, t, after[0].start[T] if after else None))
-        ordered = [*before, flow, *after]
-        self._corr[corr] = ordered[0] if len(ordered) == 1 else ordered
-        self._assign.append((EventIdentity(entry[SRC], entry[ID]), flow.iid))
-        if joined:
-            for x in joined:
-                if not any(y[ID] == x[ID] and y[SRC] == x[SRC] for y in flow.entries):
-                    flow.entries.append(x)
-                self._assign.append((EventIdentity(x[SRC], x[ID]), flow.iid))
-            order_entries(flow.entries)
-            flow.replay()
-        self._touched[flow.iid] = flow
+        self._route(corr, [*flows, flow], [], fresh=flow)
+
+    def _route(self, corr: str, flows: list[Flow], new: list[Entry], *,
+               fresh: Flow | None = None) -> None:
+        """Decide again which instance each event of ``corr`` belongs to: the instance of the
+        event that caused it when that is known, else the latest instance started at or before
+        it; an event before every start waits. A function of the set of events, so the order
+        they arrived in does not matter; only correlation ids with several instances, or events
+        that came before their start, take this path."""
+        was: dict[tuple[str, str], str] = {}
+        pool: dict[tuple[str, str], Entry] = {}
+        for f in flows:
+            for x in f.entries:
+                pool[x[SRC], x[ID]] = x
+                if f is not fresh:
+                    was[x[SRC], x[ID]] = f.iid
+        for x in (*new, *self._held.take(corr, _EARLIEST, None)):
+            pool.setdefault((x[SRC], x[ID]), x)
+        ordered = list(pool.values())
+        order_entries(ordered)
+        starts = {(f.start[SRC], f.start[ID]): f for f in flows}
+        by_start = sorted(flows, key=lambda f: f.start)
+        owner: dict[str, Flow] = {}
+        placed: dict[str, list[Entry]] = {f.iid: [] for f in flows}
+        for x in ordered:
+            home: Flow | None = starts.get((x[SRC], x[ID]))
+            if home is None and x[CAUSE] is not None:
+                home = owner.get(x[CAUSE])
+            if home is None:
+                home = _instance_at(by_start, x[T])
+            if home is None:
+                self._held.hold(corr, x)
+                continue
+            owner[x[ID]] = home
+            placed[home.iid].append(x)
+            if was.get((x[SRC], x[ID])) != home.iid:
+                self._assign.append((EventIdentity(x[SRC], x[ID]), home.iid))
+        for f in flows:
+            entries = placed[f.iid]
+            if f is fresh or entries != f.entries:
+                order_entries(entries)
+                f.entries = entries
+                f.replay()
+                self._touched[f.iid] = f
+        self._corr[corr] = by_start[0] if len(by_start) == 1 else by_start
 
     # -- detection --------------------------------------------------------------------------
 

@@ -75,3 +75,37 @@ def test_delivery_order_and_duplicates_do_not_change_the_flows(definitions, data
     assert actual[1] == expected[1]
     starts = [e for e in history if e.type in ("OrderPlaced", "CustomerRegistered")]
     assert len(actual[0]) == len(starts)
+
+
+@st.composite
+def overlapping(draw: st.DrawFn) -> tuple[list[Event], dict[str, str]]:
+    """Several instances of ONE correlation id running at the same time, each event caused by
+    the one before it in its instance; returns the events and each event's instance start."""
+    events: list[Event] = []
+    root: dict[str, str] = {}
+    for i in range(draw(st.integers(2, 3))):
+        path = draw(st.sampled_from(PATHS))
+        t = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0]))
+        prev = None
+        start_id = f"i{i}-0"
+        for j, kind in enumerate(path):
+            t += draw(st.sampled_from([0.25, 1.0, 3.0]))
+            e = ev(kind, t, "shared", id=f"i{i}-{j}", cause=prev)
+            events.append(e)
+            root[e.id] = start_id
+            prev = e.id
+    return events, root
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), case=overlapping())
+def test_overlapping_instances_follow_causation_in_any_order(definitions, data, case):
+    history, root = case
+    in_order = sorted(history, key=lambda e: (e.occurred_at, e.id))
+    delivered = data.draw(st.permutations(history))
+    expected = final_state(FlowTracker(definitions), in_order, 10_000.0)
+    actual = final_state(FlowTracker(definitions), delivered, 10_000.0)
+    assert actual == expected
+    from collector.flows.tracker import instance_id
+    for e in history:
+        assert actual[1][e.identity] == instance_id("svc", root[e.id]), e.id
