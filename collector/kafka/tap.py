@@ -20,7 +20,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+)
 
 from collector.kafka._client import client_config
 from collector.kafka.exceptions import KafkaEdgeError
@@ -120,6 +126,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.tap.position(list(assigned))
+
+
+_UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError, RequestTimedOutError)
+"""Errors that mean the broker cannot be reached (others are about what was asked)."""
 
 
 def _names(partitions: Any) -> str:
@@ -263,9 +273,11 @@ class KafkaTap:
         try:
             polled = consumer.poll(timeout_ms=timeout_ms,
                                    max_records=self.options.max_poll_records)
-        except KafkaError as exc:
+        except _UNREACHABLE as exc:
             self.link.failed(exc)
             return [], []
+        except KafkaError as exc:  # not transient: authorization, configuration, ...
+            raise KafkaEdgeError(f"reading from Kafka at {self.link.where} failed: {exc}") from exc
         if self._by_time:
             self._seek_by_time(consumer)
         if polled:
@@ -307,8 +319,8 @@ class KafkaTap:
             if assigned:
                 consumer.end_offsets(assigned, timeout_ms=2000)
             else:
-                consumer.topics()
-        except KafkaError as exc:
+                consumer.bootstrap(timeout_ms=2000, refresh=True)
+        except _UNREACHABLE as exc:
             self.link.failed(exc)
             self._next_probe = self._monotonic() + self.link.backoff
             return False
@@ -325,10 +337,13 @@ class KafkaTap:
                    for p in positions}
         try:
             consumer.commit(offsets, timeout_ms=5000)
-        except KafkaError as exc:
+        except _UNREACHABLE as exc:
             # The store holds the positions; the next successful commit carries these.
-            logger.debug("offset commit to Kafka failed: %s", exc)
             self.link.failed(exc)
+            return False
+        except KafkaError as exc:  # e.g. a rebalance took the partitions meanwhile
+            logger.info("offset commit to Kafka skipped (%s); the store has the positions",
+                        type(exc).__name__)
             return False
         return True
 
