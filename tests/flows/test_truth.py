@@ -49,6 +49,14 @@ def test_every_verdict_matches_the_truth(definitions):
     assert (acc.stuck.precision, acc.stuck.recall) == (1.0, 1.0)
     assert (acc.breach.precision, acc.breach.recall) == (1.0, 1.0)
     assert acc.misassigned == []
+    # stuck at the right step: the lost event is what the flow still expects
+    from collector.flows.tracker import instance_id
+    for row in truth:
+        lost = [f for f in row["faults"] if f["name"] == "lost"]
+        if row["outcome"] == "stuck" and lost:
+            flow = result.flows[instance_id(*row["instance"])]
+            assert lost[0]["event_type"] in flow.expected_next, (row, flow)
+            assert flow.stuck_step is not None
     stuck_alerts = {a.instance_id for a in result.alerts if a.kind is AlertKind.FLOW_STUCK}
     stuck_now = {i for i, f in result.flows.items() if f.status.value == "stuck"}
     assert stuck_now <= stuck_alerts
