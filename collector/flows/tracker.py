@@ -6,8 +6,9 @@ that caused it, and calls `on_tick` at `next_deadline()` (wall clock live, the e
 watermark on replay).
 
 Rules (docs/FLOWS.md): only a start event opens an instance, identified by the start event's
-identity; every other event joins the latest instance of its correlation id started at or before
-its event time, or waits (bounded) until such a start arrives. Inside an instance events are
+identity; every other event joins the instance of the event that caused it if that is known,
+else the latest instance of its correlation id started at or before its event time, or waits
+(bounded) until such a start arrives. Inside an instance events are
 ordered by event time, then causation, then source sequence, so any delivery order of the same
 events gives the same state. Stuck and open-flow SLA verdicts come from the detection clock;
 everything else is a function of the events.
@@ -101,7 +102,7 @@ class FlowTracker:
         self._dirty: dict[str, Flow] = {}
         self._touched: dict[str, Flow] = {}
         self._ended: dict[str, None] = {}
-        """Instance ids of ended flows that left memory, the most recent first to go last."""
+        """Instance ids of ended flows that left memory (insertion order: the oldest go first)."""
         self._assign: list[tuple[EventIdentity, str]] = []
         self._alerts: list[Alert] = []
         self.rollups: RollupAggregator | None = (
