@@ -141,6 +141,7 @@ class KafkaBroker:
         workdir: Path | None = None,
         heap: str = "512m",
         partitions: int = 1,
+        sasl_users: dict[str, str] | None = None,
     ) -> None:
         self.libs = libs or libs_dir()
         self.host = host
@@ -150,6 +151,9 @@ class KafkaBroker:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="choreoscope-kafka-"))
         self.heap = heap
         self.partitions = partitions
+        self.sasl_users = dict(sasl_users or {})
+        """SASL/PLAIN users (name: password) of a second, SASL_PLAINTEXT listener, if any."""
+        self.sasl_port = free_port(host) if self.sasl_users else None
         self.log_path = self.workdir / "broker.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._formatted = False
@@ -157,6 +161,13 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT listener (only with ``sasl_users``)."""
+        if self.sasl_port is None:
+            raise BrokerError("this broker has no SASL listener: pass sasl_users")
+        return f"{self.host}:{self.sasl_port}"
 
     @property
     def running(self) -> bool:
@@ -236,15 +247,26 @@ class KafkaBroker:
         log4j.write_text(_LOG4J2)
         props = self.workdir / "server.properties"
         h, p, c = self.host, self.port, self.controller_port
+        listeners = [f"PLAINTEXT://{h}:{p}"]
+        protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+        sasl: list[str] = []
+        if self.sasl_port is not None:
+            listeners.append(f"SASL_PLAINTEXT://{h}:{self.sasl_port}")
+            protocols.append("SASL_PLAINTEXT:SASL_PLAINTEXT")
+            users = " ".join(f'user_{u}="{pw}"' for u, pw in self.sasl_users.items())
+            sasl = ["sasl.enabled.mechanisms=PLAIN",
+                    "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+                    f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};"]
         props.write_text("\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@{h}:{c}",
-            f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
-            f"advertised.listeners=PLAINTEXT://{h}:{p}",
+            f"listeners={','.join(listeners)},CONTROLLER://{h}:{c}",
+            f"advertised.listeners={','.join(listeners)}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"listener.security.protocol.map={','.join(protocols)}",
+            *sasl,
             f"log.dirs={self.workdir / 'data'}",
             f"num.partitions={self.partitions}",
             "auto.create.topics.enable=true",

@@ -79,19 +79,24 @@ def _collect(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime, timedelta
 
-    from collector.kafka._client import SecretFilter, client_config, masked, secrets_of
+    from collector.kafka._client import (
+        KafkaNoiseFilter,
+        SecretFilter,
+        client_config,
+        masked,
+        secrets_of,
+    )
     from collector.kafka.health import Health, MetricsServer
     from collector.kafka.runner import CollectOptions, KafkaCollector
     from collector.kafka.tap import KafkaTap, TapOptions
     from collector.store.base import open_store
 
     settings = _settings(args)
-    secret_filter = SecretFilter(secrets_of(settings.kafka))
+    quiet = logging.getLogger().level > logging.DEBUG
     for handler in logging.getLogger().handlers:
-        handler.addFilter(secret_filter)
-    if logging.getLogger().level > logging.DEBUG:
-        # kafka-python logs every failed reconnect; the tap logs one line per state change.
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        handler.addFilter(SecretFilter(secrets_of(settings.kafka)))
+        if quiet:  # kafka-python logs every failed reconnect; the tap logs state changes
+            handler.addFilter(KafkaNoiseFilter())
     k = settings.kafka
     logger.info("kafka client %s", masked(client_config(k)))
     store = open_store(settings.store)

@@ -7,11 +7,12 @@ gives the same dict with every secret replaced, for log lines.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from collector.settings import KafkaSettings
 
-__all__ = ["SecretFilter", "client_config", "masked", "secrets_of"]
+__all__ = ["KafkaNoiseFilter", "SecretFilter", "client_config", "masked", "secrets_of"]
 
 _SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
 
@@ -68,3 +69,29 @@ class SecretFilter(logging.Filter):
                     message = message.replace(secret, "***")
                 record.msg, record.args = message, None
         return True
+
+
+class KafkaNoiseFilter(logging.Filter):
+    """Keeps kafka-python's per-attempt connection errors out of the log (the tap logs one line
+    per state change), except what the user must fix: authentication and TLS failures, each
+    distinct message once."""
+
+    _KEEP = ("auth", "sasl", "ssl", "certificate")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("kafka"):
+            return True
+        if record.levelno < logging.ERROR:
+            return False
+        message = _CONNECTION.sub("", record.getMessage())  # drop "<KafkaTCPTransport [...]>:"
+        if not any(word in message.lower() for word in self._KEEP) or message in self._seen:
+            return False
+        self._seen.add(message)
+        return True
+
+
+_CONNECTION = re.compile(r"<[^>]*>:?\s*")

@@ -34,6 +34,8 @@ def _load_script() -> ModuleType:
 
 
 kafka_script = _load_script()
+SASL_USERS = {"collector": "c0llect0r-secret"}
+"""Users of the broker's SASL_PLAINTEXT listener (``kafka.sasl_bootstrap``)."""
 _BROKERS: list[Any] = []
 
 
@@ -43,7 +45,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         libs = kafka_script.fetch()
         broker = kafka_script.KafkaBroker(libs, workdir=tmp_path_factory.mktemp("kafka"),
-                                          partitions=3)
+                                          partitions=3, sasl_users=SASL_USERS)
         _BROKERS.append(broker)
         broker.start()
     except kafka_script.BrokerError as exc:
