@@ -483,13 +483,21 @@ def _version_at(defs: list[Compiled], t: datetime) -> Compiled:
 
 
 def snapshot(f: Flow) -> FlowSnapshot:
+    """The flow as the store keeps it (the verdict properties of `Flow`, inlined: hot path)."""
     last = f.entries[-1]
-    status = STATUS[f.status] if f.status else (_STUCK if f.flagged else _RUNNING)
     d = f.d
+    code, late = f.status, f.late
+    if code:
+        status, breached, over = STATUS[code], late is not None, late
+    else:
+        status = _STUCK if f.flagged else _RUNNING
+        det = f.det_over
+        breached = late is not None or det is not None
+        over = late if det is None else det if late is None else max(late, det)
     return FlowSnapshot(
         f.iid, f.corr, d.flow_type, d.version, status, f.start[0], last[0], last[4],
         len(f.entries), f.ended, f.deadline, f.expected, f.stuck_step, f.stuck_since,
-        f.breached, f.over, f.recovered,
+        breached, over, f.recovered,
     )
 
 
