@@ -26,11 +26,15 @@ def register(subparsers: Any) -> None:
 
     show = action("show", "one flow by instance id or correlation id, with its events")
     show.add_argument("id", metavar="ID", help="instance id or correlation id")
+    show.add_argument("--at", metavar="TIME", help="time left measured at TIME (default now)")
     show.set_defaults(handler=_show)
     for name, help, handler in (("stuck", "flows stuck now, with the step", _stuck),
                                 ("breaches", "flows that broke a deadline or SLA", _breaches)):
         a = action(name, help)
         a.add_argument("--flow-type", help="only this flow type")
+        if name == "stuck":
+            a.add_argument("--at", metavar="TIME",
+                           help="how long stuck, measured at TIME (default now)")
         a.set_defaults(handler=handler)
     variants = action("variants", "paths the flows really take, and directly-follows counts")
     variants.add_argument("--flow-type", help="only this flow type")
@@ -72,6 +76,19 @@ def _now() -> datetime:
     return datetime.now(UTC)  # the CLI is an edge: "now" for how long a flow has been stuck
 
 
+def _time(text: str | None, flag: str = "--at") -> datetime:
+    """A time given on the command line (with a UTC offset), or now."""
+    if text is None:
+        return _now()
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(flag, text, "an ISO 8601 time such as 2026-01-01T12:00:00Z") from None
+    if at.tzinfo is None:
+        raise ConfigError(flag, text, "a time with a UTC offset (Z or +HH:MM)")
+    return at
+
+
 def _emit(args: argparse.Namespace, value: Any, table: list[str]) -> int:
     if args.json:
         sys.stdout.write(json.dumps(value, indent=None if isinstance(value, list) else 2,
@@ -86,7 +103,7 @@ def _show(args: argparse.Namespace) -> int:
 
     store, definitions = _context(args)
     try:
-        found = show(store, args.id, definitions, now=_now())
+        found = show(store, args.id, definitions, now=_time(args.at))
     finally:
         store.close()
     if not found:
@@ -119,7 +136,7 @@ def _stuck(args: argparse.Namespace) -> int:
 
     store, _ = _context(args)
     try:
-        rows = stuck(store, now=_now(), flow_type=args.flow_type)
+        rows = stuck(store, now=_time(args.at), flow_type=args.flow_type)
     finally:
         store.close()
     lines = [f"{r['correlation_id']}\t{r['flow_type']}\tstuck after {r['step']}\t"
@@ -179,13 +196,7 @@ def _variants(args: argparse.Namespace) -> int:
 def _settle(args: argparse.Namespace) -> int:
     from collector.flows.query import settle
 
-    try:
-        at = datetime.fromisoformat(args.at)
-    except ValueError:
-        raise ConfigError("--at", args.at, "an ISO 8601 time such as 2026-01-01T12:00:00Z") \
-            from None
-    if at.tzinfo is None:
-        raise ConfigError("--at", args.at, "a time with a UTC offset (Z or +HH:MM)")
+    at = _time(args.at)
     store, definitions = _context(args, read_only=False)
     try:
         result = settle(store, definitions, at)

@@ -51,6 +51,9 @@ def test_settle_then_stuck_and_breaches(store_url, capsys):
     rows = json.loads(out)
     assert [(r["correlation_id"], r["flow_type"], r["step"]) for r in rows] == [
         ("waits", "order", "PaymentProcessed")]
+    code, out = run(capsys, "flows", "stuck", "--json", "--at", at(20).isoformat(),
+                    "--store", store_url)
+    assert json.loads(out)[0]["stuck_for_s"] == 7.0  # stuck since 13 s
     assert rows[0]["expected_next"] == ["InventoryOutOfStock", "InventoryReserved"]
     run(capsys, "flows", "settle", "--at", at(1000).isoformat(), "--store", store_url)
     code, out = run(capsys, "flows", "breaches", "--json", "--store", store_url)
