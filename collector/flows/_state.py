@@ -58,7 +58,13 @@ class Compiled:
             if name not in self.terminal and name not in self.next:
                 self.next[intern(name)] = ((), timedelta(0))  # a step with nothing expected
         self.compensations = {c.on: c for c in d.compensations}
-        self.step_names: dict[tuple[str, str], str] = {}
+        self.step_names: dict[tuple[str, str], tuple[str, timedelta | None]] = {}
+        """(from, to) -> ("From->To", the deadline it had or None), filled as steps are seen."""
+
+    def step(self, source: str, target: str) -> tuple[str, timedelta | None]:
+        rule = self.next.get(source)
+        deadline = rule[1] if rule is not None and rule[0] else None
+        return intern(f"{source}->{target}"), deadline
 
 
 class Flow:
@@ -150,19 +156,18 @@ class Flow:
     def step_times(self) -> list[tuple[str, float, bool]]:
         """Each step taken: ("From->To", seconds, within its deadline), in flow order."""
         d, out = self.d, []
-        names, terminal, nxt = d.step_names, d.terminal, d.next
+        steps, terminal = d.step_names, d.terminal
         start = self.start
         prev, prev_t = start[TYPE], start[T]
         for e in self.entries:
             kind = e[TYPE]
-            if e is start or (kind not in terminal and kind not in nxt):
+            if e is start or (kind not in terminal and kind not in d.next):
                 continue
+            step = steps.get((prev, kind))
+            if step is None:
+                step = steps[prev, kind] = d.step(prev, kind)
             took = e[T] - prev_t
-            rule = nxt.get(prev)
-            name = names.get((prev, kind))
-            if name is None:
-                name = names[prev, kind] = intern(f"{prev}->{kind}")
-            out.append((name, took.total_seconds(), rule is None or not rule[0] or took <= rule[1]))
+            out.append((step[0], took.total_seconds(), step[1] is None or took <= step[1]))
             if kind in terminal:
                 break
             prev, prev_t = kind, e[T]
