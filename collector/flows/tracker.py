@@ -33,7 +33,7 @@ from collector.flows._state import (
     Entry,
     Flow,
     T,
-    order_entries,
+    sorted_entries,
 )
 from collector.flows.alert import alert_id, build_alert, instance_id
 from collector.flows.definition import FlowDefinition
@@ -96,7 +96,9 @@ class FlowTracker:
                 self._starts.setdefault(intern(name), []).append(c)
         self._corr: dict[str, _Slot] = {}
         self._held = HeldEvents(max_held)
-        self._heap: list[tuple[datetime, int, Flow]] = []
+        self._heap: list[tuple[datetime, int, str, str]] = []
+        """(wake, sequence, correlation id, instance id): flat tuples the garbage collector stops
+        tracking; the flow is looked up when its wake comes."""
         self._seq = 0
         self._now: datetime | None = None
         self._dirty: dict[str, Flow] = {}
@@ -139,9 +141,10 @@ class FlowTracker:
             self._now = now
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, seq, flow = heapq.heappop(heap)
-            if flow.wake_seq != seq:
-                continue  # superseded by an earlier wake
+            _, seq, corr, iid = heapq.heappop(heap)
+            flow = self._find(corr, iid)
+            if flow is None or flow.wake_seq != seq:
+                continue  # superseded by an earlier wake, or gone
             flow.wake = None
             wake = flow.next_wake()
             if wake is None:
@@ -164,8 +167,9 @@ class FlowTracker:
         """The earliest detection-clock time at which `on_tick` has something to decide."""
         heap = self._heap
         while heap:
-            wake, seq, flow = heap[0]
-            if flow.wake_seq == seq:
+            wake, seq, corr, iid = heap[0]
+            flow = self._find(corr, iid)
+            if flow is not None and flow.wake_seq == seq:
                 real = flow.next_wake()
                 if real == wake:
                     return wake
@@ -247,7 +251,7 @@ class FlowTracker:
             return
         entries = flow.entries
         if t > entries[-1][0]:  # the usual case: the latest event of its flow
-            entries.append(entry)
+            flow.entries = (*entries, entry)
             flow.apply(kind, t)
         elif not self._insert(flow, entry):
             return
@@ -260,8 +264,7 @@ class FlowTracker:
         for x in entries:
             if x[ID] == entry[ID] and x[SRC] == entry[SRC]:
                 return False
-        entries.append(entry)
-        order_entries(entries)
+        flow.entries = sorted_entries((*entries, entry))
         flow.replay()
         return True
 
@@ -300,8 +303,7 @@ class FlowTracker:
                     was[x[SRC], x[ID]] = f.iid
         for x in (*new, *self._held.take(corr, _EARLIEST, None)):
             pool.setdefault((x[SRC], x[ID]), x)
-        ordered = list(pool.values())
-        order_entries(ordered)
+        ordered = sorted_entries(pool.values())
         starts = {(f.start[SRC], f.start[ID]): f for f in flows}
         by_start = sorted(flows, key=lambda f: f.start)
         owner: dict[str, Flow] = {}
@@ -320,9 +322,8 @@ class FlowTracker:
             if was.get((x[SRC], x[ID])) != home.iid:
                 self._assign.append((EventIdentity(x[SRC], x[ID]), home.iid))
         for f in flows:
-            entries = placed[f.iid]
+            entries = sorted_entries(placed[f.iid])
             if f is fresh or entries != f.entries:
-                order_entries(entries)
                 f.entries = entries
                 f.replay()
                 self._touched[f.iid] = f
@@ -380,7 +381,16 @@ class FlowTracker:
     def _push(self, flow: Flow, wake: datetime) -> None:
         self._seq += 1
         flow.wake, flow.wake_seq = wake, self._seq
-        heapq.heappush(self._heap, (wake, self._seq, flow))
+        heapq.heappush(self._heap, (wake, self._seq, flow.corr, flow.iid))
+
+    def _find(self, corr: str, iid: str) -> Flow | None:
+        slot = self._corr.get(corr)
+        if slot is None or isinstance(slot, Flow):
+            return slot if slot is not None and slot.iid == iid else None
+        for f in slot:
+            if f.iid == iid:
+                return f
+        return None
 
     def _evict(self, flow: Flow) -> None:
         self._ended[flow.iid] = None
@@ -438,14 +448,14 @@ class FlowTracker:
             raise FlowError(f"flow {snap.instance_id}: definition {snap.flow_type!r} version "
                             f"{snap.definition_version} is not loaded; keep old versions beside "
                             "the new ones in schemas/flows/")
-        entries = [(e.occurred_at, e.sequence or 0, e.source, e.id, e.type, e.causation_id)
-                   for e in events]
+        entries = sorted_entries(
+            (e.occurred_at, e.sequence or 0, e.source, e.id, e.type, e.causation_id)
+            for e in events)
         starts = [x for x in entries if x[TYPE] in d.definition.start]
         if not starts:
             raise FlowError(f"flow {snap.instance_id}: its start event is not in the store")
         flow = Flow(snap.instance_id, intern(snap.correlation_id), d, min(starts))
         flow.entries = entries
-        order_entries(entries)
         flow.replay()
         flow.flagged = snap.status == FlowStatus.STUCK
         flow.stuck_step, flow.stuck_since = snap.stuck_step, snap.stuck_since
