@@ -116,7 +116,8 @@ def test_broker_stopped_and_started_mid_stream_loses_and_doubles_nothing(
         _wait_for(lambda: run.pipeline.stats.observations >= 3000, 60, "first records")
         kafka.stop()
         time.sleep(3)
-        assert run.pipeline.stats.observations < total, "the stream ended before the outage"
+        assert run.pipeline.stats.observations < total, (
+            f"the stream ended before the outage ({run.pipeline.stats})")
         kafka.start()
         worker.join(240)
     finally:
@@ -133,7 +134,7 @@ def test_broker_stopped_and_started_mid_stream_loses_and_doubles_nothing(
     changes = [r.getMessage() for r in caplog.records if r.name == "collector.kafka.tap"
                and ("unreachable" in r.getMessage() or "reachable again" in r.getMessage())]
     assert changes, "the outage was not noticed"
-    assert "unreachable" in changes[0]
-    assert "reachable again" in changes[-1]
+    assert "unreachable" in changes[0], changes
+    assert "reachable again" in changes[-1], changes
     for before, after in itertools.pairwise(changes):  # one line per change
         assert ("unreachable" in before) != ("unreachable" in after)
