@@ -142,6 +142,7 @@ class KafkaBroker:
         heap: str = "512m",
         partitions: int = 1,
         sasl_users: dict[str, str] | None = None,
+        ssl_keystore: Path | None = None,
     ) -> None:
         self.libs = libs or libs_dir()
         self.host = host
@@ -154,6 +155,9 @@ class KafkaBroker:
         self.sasl_users = dict(sasl_users or {})
         """SASL/PLAIN users (name: password) of a second, SASL_PLAINTEXT listener, if any."""
         self.sasl_port = free_port(host) if self.sasl_users else None
+        self.ssl_keystore = ssl_keystore
+        """A PEM file with the unencrypted private key and certificate chain of an SSL listener."""
+        self.ssl_port = free_port(host) if ssl_keystore is not None else None
         self.log_path = self.workdir / "broker.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._formatted = False
@@ -161,6 +165,13 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        """The SSL listener (only with ``ssl_keystore``)."""
+        if self.ssl_port is None:
+            raise BrokerError("this broker has no SSL listener: pass ssl_keystore")
+        return f"{self.host}:{self.ssl_port}"
 
     @property
     def sasl_bootstrap(self) -> str:
@@ -257,6 +268,11 @@ class KafkaBroker:
             sasl = ["sasl.enabled.mechanisms=PLAIN",
                     "listener.name.sasl_plaintext.plain.sasl.jaas.config="
                     f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};"]
+        if self.ssl_port is not None:
+            listeners.append(f"SSL://{h}:{self.ssl_port}")
+            protocols.append("SSL:SSL")
+            sasl += ["listener.name.ssl.ssl.keystore.type=PEM",
+                     f"listener.name.ssl.ssl.keystore.location={self.ssl_keystore}"]
         props.write_text("\n".join([
             "process.roles=broker,controller",
             "node.id=1",
