@@ -87,4 +87,5 @@ def test_a_certificate_from_another_ca_is_refused(ssl_broker: tuple[Any, Path],
     bad.send_signal(signal.SIGTERM)
     output, _ = bad.communicate(timeout=60)
     assert "collected 0 records" in output, output[-3000:]
-    assert "certificate" in output.lower() or "ssl" in output.lower()
+    assert "CERTIFICATE_VERIFY_FAILED" in output  # said once, among kafka-python's noise
+    assert output.count("Handshake failed") <= 2
