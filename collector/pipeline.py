@@ -77,6 +77,7 @@ class _Collected:
         for identity, instance in update.assignments:
             self.assignments[identity] = instance
         self.batch.alerts.extend(update.alerts)
+        self.batch.flow_rollups.extend(getattr(update, "rollups", ()))
 
     def finish(self) -> Batch:
         self.batch.flows = list(self.flows.values())
