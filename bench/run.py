@@ -24,7 +24,8 @@ def discover() -> dict[str, Callable[[], dict[str, Any]]]:
     sys.path.insert(0, str(HERE))
     for path in sorted(HERE.glob("bench_*.py")):
         spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         found.update(getattr(module, "BENCHES", {}))
