@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 ## make test: installs what the tests need, starts their services (Kafka, ...), runs the suite
 test: $(STAMP)
+	bash scripts/ensure_chromium.sh
 	$(PY) scripts/kafka.py fetch
 	$(PY) -m pytest
 
