@@ -43,16 +43,19 @@ def register(subparsers: Any) -> None:
 
 
 def build_pipeline(settings: Settings, store: Store) -> Pipeline:
-    """The pipeline the collector runs: envelope rules, flow tracker restored from the store."""
+    """The pipeline the collector runs: envelope rules, live validation against the schemas in
+    ``schemas_dir/events``, flow tracker restored from the store."""
     from collector.envelope import Decoder, build_rules
     from collector.flows.definition import load_definitions
     from collector.flows.query import restore_tracker
     from collector.pipeline import Pipeline
+    from collector.validate import load_validator
 
     folder = settings.schemas_dir / "flows"
     definitions = load_definitions([folder]) if folder.is_dir() else ()
     tracker = restore_tracker(store, definitions) if definitions else None
-    return Pipeline(store, Decoder(build_rules(settings)), tracker=tracker)
+    return Pipeline(store, Decoder(build_rules(settings)), tracker=tracker,
+                    validate=load_validator(settings))
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -1,0 +1,68 @@
+"""The pipeline's validation step: an event's payload checked against the schema registry.
+
+`build_validator` adapts the catalog's compiled `Validator` (jsonschema-rs) to the pipeline's
+``Event -> Sequence[Violation]``. The version is the one the event's ``dataschema`` names when the
+registry has it, else the latest of the event's type. A type the registry does not know gives no
+violation: the catalog reports it as undocumented, not as invalid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from collector.exceptions import ConfigError
+from collector.model import Event, Violation
+
+if TYPE_CHECKING:
+    from catalog.registry import Registry
+    from catalog.validation import Validator
+    from collector.settings import Settings
+
+__all__ = ["EventValidator", "build_validator", "load_validator", "violations_of"]
+
+EventValidator = Callable[[Event], Sequence[Violation]]
+
+
+def violations_of(validator: Validator, event: Event) -> list[Violation]:
+    """The violations of ``event``'s payload; [] when valid or when its type is unknown."""
+    if not validator.knows(event.type):
+        return []
+    version, findings = validator.validate_event(event.type, event.dataschema, event.data)
+    return [Violation(event.identity, event.type, event.source, version, f.pointer, f.keyword,
+                      f.message, event.occurred_at) for f in findings]
+
+
+def build_validator(registry: Registry) -> EventValidator:
+    """The pipeline's ``validate`` callable for a registry (compiled schemas cached per version)."""
+    from catalog.validation import Validator
+
+    validator = Validator(registry)
+
+    def validate(event: Event) -> list[Violation]:
+        return violations_of(validator, event)
+
+    return validate
+
+
+def load_validator(settings: Settings) -> EventValidator | None:
+    """The validator for ``settings.schemas_dir / "events"``; None when no schema is there.
+
+    A schema file that cannot be read or fails its meta-schema is a configuration error that
+    names the file.
+    """
+    from catalog.changes import Mode, Policy
+    from catalog.exceptions import CatalogError
+    from catalog.files import load_registry
+
+    folder = Path(settings.schemas_dir) / "events"
+    try:
+        registry = load_registry(folder, Mode(settings.registry.mode),
+                                 Policy(settings.registry.policy))
+    except CatalogError as exc:
+        raise ConfigError("schemas_dir", str(settings.schemas_dir),
+                          f"readable, valid event schemas ({exc})") from exc
+    if not registry.subjects:
+        return None
+    return build_validator(registry)
