@@ -2,7 +2,8 @@
 
 Reads the watched topics with its own consumer group, writes events, flows, dead letters and
 the positions they were read from in one store transaction per batch, serves its health in the
-Prometheus text format, and stops cleanly on Ctrl-C or SIGTERM.
+Prometheus text format, publishes the flow engine's alerts when ``[alerts]`` names a topic or a
+webhook, and stops cleanly on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def _collect(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime, timedelta
 
+    from collector.flows.publish import AlertPump, build_publisher
     from collector.kafka._client import (
         KafkaNoiseFilter,
         SecretFilter,
@@ -108,8 +110,12 @@ def _collect(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server = None
     otlp = None
+    publisher = None
     try:
         pipeline = build_pipeline(settings, store)
+        # the outbox is read with the store's SQL `execute` (not on the Store protocol)
+        publisher = build_publisher(settings, store,  # type: ignore[arg-type]
+                                    now=lambda: datetime.now(UTC))
         if args.otlp:
             from collector.otlp.receiver import OtlpService
 
@@ -125,18 +131,22 @@ def _collect(args: argparse.Namespace) -> int:
             health_every=k.metrics_every_s, retention_batch=r.batch_size,
             retention_every=r.every_s,
             retention=None if r.max_age_days is None else timedelta(days=r.max_age_days))
+        alerts = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)
         collector = KafkaCollector(tap, pipeline, options=options, health=health,
-                                   now=lambda: datetime.now(UTC))
+                                   now=lambda: datetime.now(UTC), alerts=alerts)
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
     finally:
+        if publisher is not None:
+            publisher.close()
         if otlp is not None:
             otlp.close()
         if server is not None:
             server.close()
         store.close()
     s = pipeline.stats
+    sent = "" if publisher is None else f", {publisher.sent} alerts published"
     print(f"collected {s.observations} records: {s.events} events, "
-          f"{s.dead_letters} dead letters, {s.writes} store transactions")
+          f"{s.dead_letters} dead letters, {s.writes} store transactions{sent}")
     return 0
 
 

@@ -10,6 +10,7 @@ id, so a receiver drops what it has seen.
 from __future__ import annotations
 
 import logging
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -25,8 +26,8 @@ from collector.store._time import from_text, to_text
 if TYPE_CHECKING:
     from collector.settings import Settings
 
-__all__ = ["AlertMessage", "KafkaSink", "OutboxPublisher", "PublishFailed", "WebhookSink",
-           "alert_message", "build_publisher"]
+__all__ = ["AlertMessage", "AlertPump", "KafkaSink", "OutboxPublisher", "PublishFailed",
+           "WebhookSink", "alert_message", "build_publisher"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +82,14 @@ class OutboxPublisher:
     def __init__(self, store: OutboxStore, sinks: Sequence[Sink], *,
                  now: Callable[[], datetime], topic: str = "", batch_size: int = 500) -> None:
         self._store, self._sinks, self._now = store, tuple(sinks), now
-        self._topic, self._batch = topic, batch_size
+        self._topic, self.batch_size = topic, batch_size
         self.sent = 0
 
     def publish_pending(self) -> int:
         """Send one batch of unsent alerts to every sink, then mark them; returns how many."""
         rows = self._store.query(
             "SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY at, alert_id LIMIT ?",
-            (self._batch,))
+            (self.batch_size,))
         if not rows:
             return 0
         messages = [alert_message(r, self._topic) for r in rows]
@@ -106,6 +107,13 @@ class OutboxPublisher:
         while n := self.publish_pending():
             total += n
         return total
+
+    def close(self) -> None:
+        """Close the sinks that hold a connection (the Kafka producer)."""
+        for sink in self._sinks:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
 
 
 class WebhookSink:
@@ -129,25 +137,91 @@ class WebhookSink:
 
 
 class KafkaSink:
-    """Publishes the alerts to a topic (the Kafka edge: `collector.kafka.producer`)."""
+    """Publishes the alerts to a topic (the Kafka edge: `collector.kafka.producer`), through one
+    producer kept open until `close`; a batch not acknowledged within ``timeout`` seconds fails."""
 
     def __init__(self, bootstrap_servers: str, topic: str,
-                 client: dict[str, Any] | None = None) -> None:
-        self.servers, self.topic, self.client = bootstrap_servers, topic, client
+                 client: dict[str, Any] | None = None, *, timeout: float = 10.0) -> None:
+        from collector.kafka.producer import RecordProducer
+
+        self.servers, self.topic = bootstrap_servers, topic
+        self._producer = RecordProducer(bootstrap_servers, client=client, partitions=1,
+                                        timeout=timeout)
 
     def __call__(self, messages: Sequence[AlertMessage]) -> None:
         from collector.kafka.exceptions import PublishError
-        from collector.kafka.producer import publish
 
         try:
-            publish([_on(m, self.topic) for m in messages], self.servers, client=self.client,
-                    partitions=1)
+            self._producer.send([_on(m, self.topic) for m in messages])
         except PublishError as exc:
             raise PublishFailed(f"kafka {self.servers} topic {self.topic}: {exc}") from exc
+
+    def close(self) -> None:
+        self._producer.close()
 
 
 def _on(m: AlertMessage, topic: str) -> AlertMessage:
     return AlertMessage(m.alert_id, topic, m.key, m.value, m.headers, m.timestamp)
+
+
+class AlertPump:
+    """Publishes the outbox from a running collector without holding up its ingestion.
+
+    `notify` says alerts were committed; `pump` (called after each store commit and each tick)
+    sends at most ``max_batches`` batches and returns. While nothing is known to be pending it
+    does not even query the outbox. A `PublishFailed` is logged once, then retried after a
+    backoff that doubles up to ``max_backoff`` seconds; the first success after failures is
+    logged too.
+    """
+
+    def __init__(self, publisher: OutboxPublisher, *, monotonic: Callable[[], float],
+                 max_batches: int = 4, backoff: float = 1.0, max_backoff: float = 30.0) -> None:
+        self.publisher = publisher
+        self._mono, self._max_batches = monotonic, max_batches
+        self._backoff, self._max_backoff = backoff, max_backoff
+        self._pending = True  # a crashed run may have left alerts unsent
+        self._failures = 0
+        self._retry_at = 0.0
+
+    def notify(self) -> None:
+        self._pending = True
+
+    def pump(self, batches: int | None = None) -> int:
+        """Send what is pending, at most ``batches`` batches (``max_batches`` by default);
+        returns how many alerts were sent."""
+        if not self._pending or self._mono() < self._retry_at:
+            return 0
+        sent = 0
+        for _ in range(batches or self._max_batches):
+            try:
+                n = self.publisher.publish_pending()
+            except PublishFailed as exc:
+                self._failed(exc)
+                return sent
+            self._recovered()
+            sent += n
+            if n < self.publisher.batch_size:
+                self._pending = False
+                break
+        return sent
+
+    def drain(self) -> int:
+        """At shutdown: everything pending, once; a failure is logged and left in the outbox."""
+        self._retry_at = 0.0
+        return self.pump(batches=sys.maxsize)
+
+    def _failed(self, exc: PublishFailed) -> None:
+        delay = min(self._max_backoff, self._backoff * 2 ** self._failures)
+        if not self._failures:
+            logger.warning("alerts not sent, they stay in the outbox (retrying with backoff): "
+                           "%s", exc)
+        self._failures += 1
+        self._retry_at = self._mono() + delay
+
+    def _recovered(self) -> None:
+        if self._failures:
+            logger.info("alerts sent again after %d failed attempts", self._failures)
+            self._failures = 0
 
 
 def build_publisher(settings: Settings, store: OutboxStore, *,

@@ -5,6 +5,10 @@ nothing: records are read, the pipeline writes what they produced together with 
 after them, and only then are the offsets committed to Kafka. On restart the tap resumes from the
 store's positions. Between steps the loop advances the detection clock, samples health and
 deletes expired rows in bounded batches.
+
+Alerts the tracker raised are in the store's outbox once their step or tick is committed; after
+each commit and each tick the loop hands them to the alert pump (a bounded send that backs off
+while its sinks fail), and once more when it stops.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from collector.kafka.exceptions import KafkaEdgeError
 from collector.kafka.health import Health
@@ -22,6 +27,9 @@ from collector.kafka.tap import KafkaTap
 from collector.model import Event, Observation
 from collector.pipeline import Pipeline
 from collector.store.base import Batch, Position
+
+if TYPE_CHECKING:
+    from collector.flows.publish import AlertPump
 
 __all__ = ["CollectOptions", "DetectionClock", "KafkaCollector"]
 
@@ -94,11 +102,13 @@ class KafkaCollector:
         health: Health | None = None,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
+        alerts: AlertPump | None = None,
     ) -> None:
         self.tap = tap
         self.pipeline = pipeline
         self.options = options
         self.health = health
+        self.alerts = alerts
         self._now = now
         self._monotonic = monotonic
         self.clock = DetectionClock(now)
@@ -135,6 +145,8 @@ class KafkaCollector:
                     break
         finally:
             self.tap.close()
+        if self.alerts is not None:
+            self.alerts.drain()
 
     def step(self, observations: list[Observation], positions: list[Position]) -> None:
         """One transaction: everything the records produced, with the positions after them."""
@@ -144,11 +156,20 @@ class KafkaCollector:
         if self.health is not None:
             self.health.on_step(self.pipeline.stats, wrote=True)
         self.tap.commit(positions)
+        self._publish(batch)
 
     def _tick(self) -> None:
         at = self.clock.now(self.tap.lag(), self.tap.caught_up())
-        if at is not None:
-            self.pipeline.advance(at)
+        batch = self.pipeline.advance(at) if at is not None else None
+        self._publish(batch)
+
+    def _publish(self, batch: Batch | None) -> None:
+        """Send the alerts the store holds (bounded, backing off while the sinks fail)."""
+        if self.alerts is None:
+            return
+        if batch is not None and batch.alerts:
+            self.alerts.notify()
+        self.alerts.pump()
 
     def _gather(self, stop: threading.Event) -> tuple[list[Observation], list[Position]]:
         opts = self.options
