@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime
 
-    from collector.commands.collect import build_pipeline
+    from collector.commands.collect import build_pipeline, freeze_startup_heap
     from collector.commands.simulate import run_simulation
     from collector.dashboard_process import DashboardProcess
     from collector.exceptions import ConfigError
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                      pacing=Pacing(args.rate, now=now, sleep=time.sleep), spans=True)
     dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port)
     dash.start()
+    freeze_startup_heap()
     try:
         if dash.wait_ready():
             print(f"Choreoscope demo: dashboard on {dash.url} (Ctrl-C to stop)", flush=True)

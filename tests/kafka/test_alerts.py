@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -157,16 +158,17 @@ def _pings(kafka: Any, topic: str) -> None:
                  f"p{i}".encode()) for i in range(FLOWS)], kafka.bootstrap)
 
 
-def _collect(kafka: Any, topic: str, url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "collector.cli", "--log-level", "WARNING", "collect",
+def _collect(kafka: Any, topic: str, url: str, *extra: str, level: str = "WARNING") -> list[str]:
+    return [sys.executable, "-m", "collector.cli", "--log-level", level, "collect",
             "--store", url, "--bootstrap-servers", kafka.bootstrap, "--topics", topic,
             "--group-id", f"g-{topic}", "--metrics-port", "0", *extra]
 
 
 def _collect_until_idle(kafka: Any, topic: str, url: str, env: dict[str, str],
-                        cwd: Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(_collect(kafka, topic, url, "--until-idle", "4"), env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120, check=False)
+                        cwd: Path, level: str = "WARNING") -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(_collect(kafka, topic, url, "--until-idle", "4", level=level),
+                          env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -210,7 +212,11 @@ def test_collect_publishes_flow_stuck_alerts_to_the_alert_topic(
     alert_topic = f"{topic}-alerts"
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
     _pings(kafka, topic)
-    done = _collect_until_idle(kafka, topic, url, _env(schemas, alert_topic), tmp_path)
+    done = _collect_until_idle(kafka, topic, url, _env(schemas, alert_topic), tmp_path,
+                               level="INFO")
+    frozen = re.search(r"start-up heap frozen out of the cyclic GC: (\d+) objects", done.stderr)
+    assert frozen, done.stderr[-3000:]
+    assert int(frozen.group(1)) > 10_000  # the interpreter, libraries, definitions, tracker
     outbox = _outbox(url)
     assert Counter(r["kind"] for r in outbox) == {"FlowStuck": FLOWS, "SlaBreached": FLOWS}
     assert all(r["sent_at"] for r in outbox)
