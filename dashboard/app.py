@@ -16,5 +16,8 @@ st.set_page_config(page_title="Choreoscope", layout="wide")
 navigation = st.navigation([
     st.Page(PAGES / "overview.py", title="Overview", default=True),
     st.Page(PAGES / "search.py", title="Flow search", url_path="search"),
+    st.Page(PAGES / "stuck.py", title="Stuck workflows", url_path="stuck"),
+    st.Page(PAGES / "sla.py", title="SLA breaches", url_path="sla"),
+    st.Page(PAGES / "health.py", title="Collector health", url_path="health"),
 ])
 navigation.run()

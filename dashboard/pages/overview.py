@@ -1,4 +1,4 @@
-"""Overview: events by type, flows by type and status, dead letters."""
+"""Overview: events by type, flows by type and status, stuck flows, dead letters."""
 
 from __future__ import annotations
 
@@ -12,12 +12,19 @@ st.caption("What flows through your choreographed system, right now.")
 store = store_or_help()
 if store is not None:
     data = overview(store)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Events", f"{data.events:,}")
     c2.metric("Flows", f"{data.flows:,}")
-    c3.metric("Dead letters", f"{data.dead_letters:,}")
+    c3.metric("Stuck flows", f"{data.stuck:,}")
+    c4.metric("Dead letters", f"{data.dead_letters:,}")
+    links = st.columns(4)
+    links[0].page_link("pages/search.py", label="Find a flow", icon=":material/search:")
+    links[1].page_link("pages/stuck.py", label="Stuck workflows", icon=":material/pending:")
+    links[2].page_link("pages/sla.py", label="SLA breaches", icon=":material/timer:")
+    links[3].page_link("pages/health.py", label="Collector health",
+                       icon=":material/monitor_heart:")
     left, right = st.columns(2)
     left.subheader("Flows by type and status")
-    left.dataframe(data.flows_by_status, hide_index=True, use_container_width=True)
+    left.dataframe(data.flows_by_status, hide_index=True, key="flows_by_status")
     right.subheader("Events by type")
-    right.dataframe(data.events_by_type, hide_index=True, use_container_width=True)
+    right.dataframe(data.events_by_type, hide_index=True, key="events_by_type")

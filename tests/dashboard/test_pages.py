@@ -35,6 +35,7 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                       assignments=[(EventIdentity("svc", e.id), "i1") for e in events[:2]]))
     store.close()
     monkeypatch.setenv("CHOREOSCOPE_STORE", url)
+    monkeypatch.setenv("CHOREOSCOPE_SCHEMAS_DIR", str(Path(APP).parents[1] / "schemas"))
     return url
 
 
@@ -42,7 +43,9 @@ def test_overview_counts_events_and_flows(store_url: str) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Events": "3", "Flows": "2", "Dead letters": "0"}
+    assert metrics == {"Events": "3", "Flows": "2", "Stuck flows": "1", "Dead letters": "0"}
+    links = {link.label for link in at.get("page_link")}
+    assert links == {"Find a flow", "Stuck workflows", "SLA breaches", "Collector health"}
 
 
 def test_search_lists_the_flow_events_in_time_order(store_url: str) -> None:
@@ -50,9 +53,9 @@ def test_search_lists_the_flow_events_in_time_order(store_url: str) -> None:
     at.switch_page("pages/search.py").run()
     at.text_input(key="correlation_id").input("order-4711").run()
     assert not at.exception
-    table = at.dataframe[0].value
-    assert list(table["type"]) == ["OrderPlaced", "PaymentProcessed"]
-    assert "running" in at.subheader[0].value
+    entries = next(d.value for d in at.dataframe if "gap_ms" in d.value.columns)
+    assert list(entries["label"]) == ["OrderPlaced", "PaymentProcessed"]
+    assert at.subheader[0].value == "order · running"
 
 
 def test_search_for_an_unknown_id_says_so(store_url: str) -> None:

@@ -1,0 +1,148 @@
+"""Collector health: lag per partition, records/s, dead letters by reason, validation and store
+write latency, over time. Dead letters can be browsed here; replaying them is a command to run
+(``choreoscope deadletters replay``), since the dashboard only reads.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import altair as alt
+import streamlit as st
+
+from collector.settings import load_settings
+from collector.store import Store
+from dashboard._store import store_or_help
+from dashboard.queries import (
+    DEAD_LETTER_LIMIT,
+    chart_data,
+    dead_letter,
+    dead_letter_counts,
+    dead_letters,
+    dead_letters_over_time,
+    distinct,
+    lag_by_partition,
+    latest_metric,
+    metric_series,
+    replay_command,
+    validation_over_time,
+)
+
+WINDOWS = {"last 15 minutes": timedelta(minutes=15), "last hour": timedelta(hours=1),
+           "last 6 hours": timedelta(hours=6), "last 24 hours": timedelta(hours=24)}
+ALL = "(all)"
+
+
+def _line(rows: list[dict[str, object]], y: str, title: str, colour: str = "series") -> None:
+    chart = alt.Chart(chart_data(rows)).mark_line(point=len(rows) < 60).encode(
+        x=alt.X("at:T", title=None), y=alt.Y(f"{y}:Q", title=title), color=f"{colour}:N",
+        tooltip=["at:T", f"{colour}:N", f"{y}:Q"])
+    st.altair_chart(chart, width="stretch")
+
+
+def _metric(store: Store, name: str, title: str, window: timedelta) -> None:
+    last = latest_metric(store, name)
+    rows = [] if last is None else metric_series(store, name, since=last - window)
+    st.markdown(f"**{title}**")
+    if rows:
+        _line(rows, "value", title)
+    else:
+        st.caption(f"No `{name}` samples: the Kafka collector writes them every few seconds.")
+
+
+def _lag(store: Store, window: timedelta) -> None:
+    st.subheader("Consumer lag per partition")
+    lag = lag_by_partition(store)
+    if not lag:
+        st.caption("No lag samples yet (the Kafka collector writes them every few seconds).")
+        return
+    c1, c2 = st.columns(2)
+    c1.metric("Total lag", f"{sum(r['lag'] for r in lag):,}")
+    c2.metric("Partitions", len(lag))
+    st.dataframe(lag, hide_index=True, key="lag_table")
+    last = latest_metric(store, "consumer_lag")
+    if last is not None:
+        _line(metric_series(store, "consumer_lag", since=last - window), "value", "lag")
+
+
+def _dead_letters(store: Store, window: timedelta) -> None:
+    st.subheader("Dead letters")
+    counts = dead_letter_counts(store)
+    if not counts:
+        st.success("No dead letters.")
+        return
+    st.dataframe(counts, hide_index=True, key="dead_letter_counts")
+    over_time = dead_letters_over_time(store, window=window)
+    if over_time:
+        st.altair_chart(alt.Chart(chart_data(over_time)).mark_bar().encode(
+            x=alt.X("at:T", title=None), y="dead_letters:Q", color="reason:N",
+            tooltip=["at:T", "reason:N", "dead_letters:Q"]), width="stretch")
+    c1, c2 = st.columns(2)
+    reasons = [ALL, *(r["reason"] for r in counts)]
+    reason = c1.selectbox("Reason", reasons, key="dl_reason")
+    topics = [ALL, *distinct(store, "dead_letters", "topic")]
+    topic = c2.selectbox("Topic", topics, key="dl_topic")
+    chosen_reason = None if reason == ALL else reason
+    chosen_topic = None if topic == ALL else topic
+    rows = dead_letters(store, reason=chosen_reason, topic=chosen_topic)
+    note = f" (newest {DEAD_LETTER_LIMIT})" if len(rows) == DEAD_LETTER_LIMIT else ""
+    st.markdown(f"**{len(rows)} dead letters{note}**, newest first")
+    st.dataframe(rows, hide_index=True, key="dead_letter_list")
+    url = load_settings().store
+    st.markdown("Replay these (the dashboard is read-only; run this where the collector runs):")
+    st.code(replay_command(url, reason=chosen_reason, topic=chosen_topic), language="bash")
+    if rows:
+        _one_dead_letter(store, [int(r["id"]) for r in rows], url)
+
+
+def _one_dead_letter(store: Store, ids: list[int], url: str) -> None:
+    chosen = st.selectbox("Show dead letter", ids, key="dl_id")
+    one = None if chosen is None else dead_letter(store, int(chosen))
+    if one is None:
+        return
+    where = (one["loc_source"] if one["topic"] is None
+             else f"{one['topic']}[{one['partition']}]@{one['offset']}")
+    st.markdown(f"**#{one['id']}** · `{one['reason']}` · from `{where}` · received "
+                f"{one['received_at']}")
+    st.text(one["detail"])
+    if one["key"] is not None:
+        st.markdown(f"key: `{one['key']}`")
+    if one["headers"]:
+        st.dataframe([{"header": k, "value": v} for k, v in one["headers"]], hide_index=True,
+                     key="dl_headers")
+    if one["text"] is None:
+        st.caption("Bytes not kept (the capture policy is not 'full').")
+    else:
+        st.caption(f"{one['size']} bytes" + (", the first 4096 shown" if one["size"] > 4096
+                                             else ""))
+        st.code(one["text"], language=None)
+    st.code(replay_command(url, dl_id=one["id"]), language="bash")
+
+
+def _validation(store: Store, window: timedelta) -> None:
+    st.subheader("Validation and store latency")
+    names = distinct(store, "metrics", "name")
+    _metric(store, "store_write_seconds", "store write (s per transaction)", window)
+    latency = [n for n in names if n.startswith("validation") and n.endswith("seconds")]
+    for name in latency:
+        _metric(store, name, name.replace("_", " "), window)
+    if not latency:
+        st.caption("No validation latency samples in the store.")
+    rows = validation_over_time(store, window=window)
+    if rows:
+        st.markdown("**Schema violations per minute**")
+        st.altair_chart(alt.Chart(chart_data(rows)).mark_bar().encode(
+            x=alt.X("at:T", title=None), y="violations:Q"), width="stretch")
+
+
+st.title("Collector health")
+store = store_or_help()
+if store is not None:
+    window = WINDOWS[st.selectbox("Window", list(WINDOWS), index=1, key="health_window")]
+    st.caption("Each window ends at the latest sample of its series.")
+    _lag(store, window)
+    st.subheader("Throughput")
+    _metric(store, "records_per_second", "records/s", window)
+    _metric(store, "dead_letters_per_second", "dead letters/s", window)
+    _dead_letters(store, window)
+    _validation(store, window)

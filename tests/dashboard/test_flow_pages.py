@@ -1,0 +1,354 @@
+"""Flow search, stuck workflows, SLA breaches and collector health, rendered with Streamlit's
+AppTest on a store the simulator populated (the real CLI with faults, settled, business keys
+indexed), plus collector health samples written through the store as the Kafka runner writes
+them. The simulator's ground truth says which flows are stuck or breached."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collector.store import Batch, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboard" / "app.py")
+FLOWS = 300
+FAULTS = ("lost=0.06", "slow=0.06", "bad-schema=0.06", "undecodable=0.03", "no-correlation=0.03")
+CONFIG = """
+[envelope.business_keys.OrderPlaced]
+order_id = "/data/order_id"
+[envelope.business_keys.CustomerRegistered]
+customer_id = "/data/customer_id"
+"""
+LAG_AT = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+PAGES = ("pages/overview.py", "pages/search.py", "pages/stuck.py", "pages/sla.py",
+         "pages/health.py")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStore:
+    url: str
+    path: Path
+    truth: list[dict[str, Any]]
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.path) as db:
+            return db.execute(sql, params).fetchall()
+
+
+def _health_samples() -> list[tuple[str, dict[str, str], float, datetime]]:
+    """Two minutes of samples every 10 s, as `collector.kafka.health.Health.sample` makes them;
+    the lag of orders[p] ends at 10 * (p + 1)."""
+    samples: list[tuple[str, dict[str, str], float, datetime]] = []
+    for i in range(12):
+        at = LAG_AT - timedelta(seconds=10 * (11 - i))
+        samples += [("records_per_second", {}, 100.0 + i, at),
+                    ("dead_letters_per_second", {}, 0.5, at),
+                    ("store_write_seconds", {}, 0.004, at), ("kafka_up", {}, 1.0, at)]
+        samples += [("consumer_lag", {"partition": str(p), "topic": "orders"},
+                     float(10 * (p + 1) + 11 - i), at) for p in range(3)]
+    return samples
+
+
+@pytest.fixture(scope="module")
+def flow_store(tmp_path_factory: pytest.TempPathFactory) -> FlowStore:
+    folder = tmp_path_factory.mktemp("flows")
+    path, config, truth = folder / "sim.db", folder / "keys.toml", folder / "truth.jsonl"
+    config.write_text(CONFIG, encoding="utf-8")
+    url = f"sqlite:///{path}"
+    command = [str(Path(sys.executable).parent / "choreoscope"), "--config", str(config),
+               "simulate", "--store", url, "--flows", str(FLOWS), "--seed", "4",
+               "--truth", str(truth)]
+    for fault in FAULTS:
+        command += ["--fault-rate", fault]
+    subprocess.run(command, check=True, cwd=ROOT, capture_output=True, timeout=300)
+    store = open_store(url)
+    try:
+        store.write(Batch(metrics=_health_samples()))
+    finally:
+        store.close()
+    rows = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines()]
+    return FlowStore(url, path, rows)
+
+
+@pytest.fixture
+def env(flow_store: FlowStore, monkeypatch: pytest.MonkeyPatch) -> FlowStore:
+    monkeypatch.setenv("CHOREOSCOPE_STORE", flow_store.url)
+    monkeypatch.setenv("CHOREOSCOPE_SCHEMAS_DIR", str(ROOT / "schemas"))
+    return flow_store
+
+
+def page(name: str, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+COLUMN_OF = {  # a column that only this table has (AppTest gives display tables no key)
+    "stuck_table": "waiting after", "stuck_counts": "oldest", "timeline_entries": "gap_ms",
+    "path": "verdict", "violations": "keyword", "sla_summary": "worst_p99_s",
+    "sla_breaches": "breached_at", "lag_table": "lag", "dead_letter_counts": "latest",
+    "dead_letter_list": "detail",
+}
+
+
+def frame(at: AppTest, name: str) -> Any:
+    column = COLUMN_OF[name]
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    assert len(found) == 1, f"{len(found)} tables with a {column!r} column"
+    return found[0]
+
+
+def table(at: AppTest, name: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = frame(at, name).to_dict("records")
+    return rows
+
+
+def charts(at: AppTest) -> list[Any]:
+    return [e for e in at.main if getattr(e, "type", None) == "vega_lite_chart"]
+
+
+def texts(elements: Any) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def truth_of(fs: FlowStore, outcome: str, flow_type: str | None = None) -> list[dict[str, Any]]:
+    return [r for r in fs.truth if r["outcome"] == outcome
+            and (flow_type is None or r["flow_type"] == flow_type)]
+
+
+# -- every page --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_on_the_simulated_store(env: FlowStore, name: str) -> None:
+    at = page(name)
+    assert at.title, name
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_missing_store_gets_instructions_on_every_page(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHOREOSCOPE_STORE", f"sqlite:///{tmp_path / 'none.db'}")
+    at = page(name)
+    assert "start the collector" in at.warning[0].value.lower()
+    assert "choreoscope demo" in texts(at.markdown)
+
+
+# -- stuck workflows ---------------------------------------------------------------------------
+
+
+def test_stuck_list_holds_the_truths_stuck_flows_oldest_first(env: FlowStore) -> None:
+    at = page("pages/stuck.py")
+    rows = table(at, "stuck_table")
+    expected = {r["correlation_id"] for r in truth_of(env, "stuck")}
+    assert expected
+    assert {r["correlation_id"] for r in rows} == expected
+    ages = [r["stuck_for_s"] for r in rows]
+    assert ages == sorted(ages, reverse=True)
+    assert {m.label: m.value for m in at.metric}["Stuck flows"] == str(len(expected))
+
+
+def test_stuck_rows_link_to_the_flow_search(env: FlowStore) -> None:
+    rows = table(page("pages/stuck.py"), "stuck_table")
+    assert all(r["open"] == f"search?id={r['correlation_id']}" for r in rows)
+
+
+def test_stuck_filters_by_flow_type_and_step(env: FlowStore) -> None:
+    at = page("pages/stuck.py")
+    everything = table(at, "stuck_table")
+    at.selectbox(key="stuck_flow_type").select("onboarding").run()
+    onboarding = table(at, "stuck_table")
+    assert {r["correlation_id"] for r in onboarding} == {
+        r["correlation_id"] for r in truth_of(env, "stuck", "onboarding")}
+    assert 0 < len(onboarding) < len(everything)
+    assert {r["flow_type"] for r in onboarding} == {"onboarding"}
+
+    step = onboarding[0]["waiting after"]
+    at.selectbox(key="stuck_step").select(step).run()
+    by_step = table(at, "stuck_table")
+    assert by_step
+    assert {r["waiting after"] for r in by_step} == {step}
+    assert len(by_step) == sum(1 for r in onboarding if r["waiting after"] == step)
+
+
+def test_stuck_counts_over_time_are_drawn(env: FlowStore) -> None:
+    at = page("pages/stuck.py")
+    counts = table(at, "stuck_counts")
+    assert sum(c["flows"] for c in counts) == len(truth_of(env, "stuck"))
+    assert charts(at)
+
+
+# -- flow search -------------------------------------------------------------------------------
+
+
+def search(at: AppTest, text: str) -> AppTest:
+    at.text_input(key="correlation_id").input(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_searching_a_completed_flow_shows_status_timeline_and_path(env: FlowStore) -> None:
+    flow = truth_of(env, "completed", "order")[0]
+    at = search(page("pages/search.py"), flow["correlation_id"])
+    assert any(s.value == "order · completed" for s in at.subheader)
+    assert charts(at), "the Gantt chart"
+    entries = table(at, "timeline_entries")
+    events = [e for e in entries if e["kind"] == "event"]
+    assert len(events) == len(flow["events"])
+    assert {e["kind"] for e in entries} == {"event", "span"}
+    path = frame(at, "path")
+    assert list(path["verdict"]) == ["ok"] * len(path)
+    assert path["actual"].iloc[0] == "OrderPlaced"
+    assert path["actual"].iloc[-1] == "OrderCompleted"
+
+
+def test_searching_a_stuck_flow_says_where_and_for_how_long(env: FlowStore) -> None:
+    flow = truth_of(env, "stuck")[0]
+    step = env.rows("SELECT stuck_step FROM flows WHERE correlation_id = ?",
+                    (flow["correlation_id"],))[0][0]
+    at = search(page("pages/search.py"), flow["correlation_id"])
+    assert any(s.value.endswith("· stuck") for s in at.subheader)
+    warning = at.warning[0].value
+    assert f"Stuck after **{step}**" in warning
+    assert " h " in warning or " min" in warning  # how long, measured at the store's end
+    path = frame(at, "path")
+    waiting = path[path["verdict"] == "stuck here"]
+    assert len(waiting) == 1
+    assert waiting["actual"].isna().all()
+
+
+def test_an_unknown_id_gets_no_such_flow_and_the_nearest_matches(env: FlowStore) -> None:
+    real = env.truth[0]["correlation_id"]
+    wrong = real[:-4] + "zzzz"
+    at = search(page("pages/search.py"), wrong)
+    assert at.error[0].value == f"No such flow: {wrong!r}"
+    nearest = texts(at.markdown)
+    assert "Nearest matches" in nearest
+    assert f"[{real}](search?id={real})" in nearest
+
+
+def test_a_business_key_finds_its_flow(env: FlowStore) -> None:
+    cid, order_id = env.rows("SELECT correlation_id, value FROM business_keys "
+                             "WHERE name = 'order_id' ORDER BY value LIMIT 1")[0]
+    at = page("pages/search.py")
+    at.radio(key="search_mode").set_value("Business key").run()
+    at.selectbox(key="key_name").select("order_id").run()
+    at.text_input(key="key_value").input(order_id).run()
+    assert not at.exception
+    assert at.header[0].value == f"Flow `{cid}`"
+
+    at = search(page("pages/search.py"), order_id)  # the plain box knows business keys too
+    assert at.header[0].value == f"Flow `{cid}`"
+    assert "business key order_id" in texts(at.caption)
+
+
+def test_a_prefix_lists_the_flows_starting_with_it(env: FlowStore) -> None:
+    prefix = env.truth[0]["correlation_id"][:2]
+    expected = sorted(r["correlation_id"] for r in env.truth
+                      if r["correlation_id"].startswith(prefix))
+    at = page("pages/search.py")
+    at.radio(key="search_mode").set_value("Prefix").run()
+    at.text_input(key="correlation_id").input(prefix).run()
+    listed = at.dataframe[0].value
+    assert list(listed["correlation_id"]) == expected
+    assert list(listed["open"]) == [f"search?id={c}" for c in expected]
+
+
+def test_the_id_query_parameter_opens_the_flow(env: FlowStore) -> None:
+    flow = truth_of(env, "stuck")[0]
+    at = page("pages/search.py", id=flow["correlation_id"])
+    assert at.text_input(key="correlation_id").value == flow["correlation_id"]
+    assert at.header[0].value == f"Flow `{flow['correlation_id']}`"
+
+
+def test_violations_show_the_failing_field(env: FlowStore) -> None:
+    cid, pointer = env.rows(
+        "SELECT e.correlation_id, v.pointer FROM violations v JOIN events e "
+        "ON e.source = v.source AND e.id = v.id WHERE e.instance_id IS NOT NULL LIMIT 1")[0]
+    at = search(page("pages/search.py"), cid)
+    shown = frame(at, "violations")
+    assert pointer in list(shown["field"])
+
+
+# -- SLA breaches ------------------------------------------------------------------------------
+
+
+def test_sla_page_shows_percentiles_budget_and_the_breaches(env: FlowStore) -> None:
+    at = page("pages/sla.py")
+    summary = table(at, "sla_summary")
+    whole = {r["flow_type"]: r for r in summary if r["step"] == "*"}
+    assert set(whole) == {"order", "onboarding"}
+    assert all(r["p50_s"] <= r["p95_s"] <= r["p99_s"] for r in whole.values())
+    assert len(charts(at)) == 2  # percentiles, error budget
+    breached = {r["correlation_id"] for r in env.truth if r["sla_breached"]}
+    rows = table(at, "sla_breaches")
+    assert {r["correlation_id"] for r in rows} == breached
+    overs = [r["over_s"] for r in rows]
+    assert overs == sorted(overs, reverse=True)
+    assert all(o > 0 for o in overs)
+
+
+def test_sla_filters_change_what_is_shown(env: FlowStore) -> None:
+    at = page("pages/sla.py")
+    at.selectbox(key="sla_flow_type").select("onboarding").run()
+    assert {r["flow_type"] for r in table(at, "sla_summary")} == {"onboarding"}
+    rows = table(at, "sla_breaches")
+    assert {r["correlation_id"] for r in rows} == {
+        r["correlation_id"] for r in env.truth
+        if r["sla_breached"] and r["flow_type"] == "onboarding"}
+    step = rows[0]["step"]
+    at.selectbox(key="sla_breach_step").select(step).run()
+    assert {r["step"] for r in table(at, "sla_breaches")} == {step}
+
+    at.number_input(key="sla_objective").set_value(99.9).run()
+    strict = {r["step"]: r["burn_rate"] for r in table(at, "sla_summary")}
+    at.number_input(key="sla_objective").set_value(90.0).run()
+    lax = {r["step"]: r["burn_rate"] for r in table(at, "sla_summary")}
+    assert any(strict[s] > lax[s] for s in strict)
+
+
+# -- collector health --------------------------------------------------------------------------
+
+
+def test_health_shows_the_latest_lag_per_partition(env: FlowStore) -> None:
+    at = page("pages/health.py")
+    lag = table(at, "lag_table")
+    assert [(r["topic"], r["partition"], r["lag"]) for r in lag] == [
+        ("orders", 2, 30), ("orders", 1, 20), ("orders", 0, 10)]
+    assert {m.label: m.value for m in at.metric}["Total lag"] == "60"
+    assert len(charts(at)) >= 4  # lag, records/s, dead letters/s, dead letters by reason
+
+
+def test_dead_letters_by_reason_browse_and_the_replay_command(env: FlowStore) -> None:
+    at = page("pages/health.py")
+    counts = {r["reason"]: r["dead_letters"] for r in table(at, "dead_letter_counts")}
+    assert counts == dict(env.rows("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason"))
+    assert "no-correlation" in counts
+
+    at.selectbox(key="dl_reason").select("no-correlation").run()
+    listed = table(at, "dead_letter_list")
+    assert len(listed) == counts["no-correlation"]
+    assert {r["reason"] for r in listed} == {"no-correlation"}
+    assert all(r["topic"] and r["offset"] is not None for r in listed)
+    commands = [c.value for c in at.code]
+    assert (f"choreoscope deadletters replay --store {env.url} --reason no-correlation"
+            in commands)
+
+    one = listed[-1]["id"]
+    at.selectbox(key="dl_id").select(one).run()
+    assert f"**#{one}** · `no-correlation`" in texts(at.markdown)
+    assert f"choreoscope deadletters replay --store {env.url} --id {one}" in [
+        c.value for c in at.code]
