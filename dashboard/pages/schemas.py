@@ -1,0 +1,104 @@
+"""Schema compatibility: per subject its versions, the changes between any two of them with the
+verdict per mode, and live validation results per producer and schema version."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from catalog.changes import Mode, Policy
+from catalog.exceptions import CatalogError
+from catalog.registry import Registry, Subject
+from collector.settings import load_settings
+from collector.store import Store
+from dashboard._store import store_or_help
+from dashboard.catalog_queries import (
+    MODES,
+    compare_versions,
+    recent_failures,
+    registry_of,
+    validation_by_producer,
+)
+
+
+def _registry() -> Registry | None:
+    settings = load_settings()
+    try:
+        return registry_of(settings.schemas_dir, Mode(settings.registry.mode),
+                           Policy(settings.registry.policy))
+    except CatalogError as exc:
+        st.error(f"Cannot read the schemas in {settings.schemas_dir}: {exc}")
+        return None
+
+
+def _versions(subject: Subject) -> None:
+    st.dataframe([{"version": f"v{v.version}", "title": v.schema.get("title", ""),
+                   "description": v.description or "", "owner": v.owner or "",
+                   "topic": v.topic or "", "file": v.source} for v in subject.versions],
+                 hide_index=True, width="stretch")
+
+
+def _diff(registry: Registry, subject: Subject) -> None:
+    numbers = [v.version for v in subject.versions]
+    if len(numbers) < 2:
+        st.caption(f"{subject.name} has one version: nothing to compare yet.")
+        return
+    c1, c2 = st.columns(2)
+    old = c1.selectbox("From version", numbers, index=len(numbers) - 2,
+                       key=f"schemas_old_{subject.name}", format_func=lambda v: f"v{v}")
+    new = c2.selectbox("To version", numbers, index=len(numbers) - 1,
+                       key=f"schemas_new_{subject.name}", format_func=lambda v: f"v{v}")
+    diff = compare_versions(registry, subject.name, old, new)
+    verdict = diff.verdicts.get(diff.mode, True)
+    st.markdown(f"Subject mode **{diff.mode.value}**, policy **{diff.policy.value}**: v{new} "
+                f"after v{old} is **{'compatible' if verdict else 'breaking'}** under it.")
+    st.dataframe([{"mode": m.value, "verdict": "compatible" if diff.verdicts[m] else "breaking"}
+                  for m in MODES], hide_index=True)
+    st.caption("Transitive modes check the newer version against every version before it.")
+    rows = diff.change_rows
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    else:
+        st.caption("No changes between these versions.")
+
+
+def _validation(store: Store, subject: str) -> None:
+    st.subheader("Live validation")
+    rows = validation_by_producer(store, subject)
+    if not rows:
+        st.caption(f"No {subject} events validated yet.")
+        return
+    st.dataframe(rows, hide_index=True, width="stretch")
+    producers = sorted({r["producer"] for r in rows if r["failing events"]})
+    if not producers:
+        st.success(f"No {subject} event has failed validation.")
+        return
+    producer = st.selectbox("Recent failures of", ["", *producers],
+                            key=f"schemas_producer_{subject}",
+                            format_func=lambda p: p or "every producer")
+    st.dataframe(recent_failures(store, subject, producer or None), hide_index=True,
+                 width="stretch")
+
+
+def _page(store: Store) -> None:
+    registry = _registry()
+    if registry is None:
+        return
+    names = [s.name for s in registry]
+    if not names:
+        st.info(f"No schemas registered under {load_settings().schemas_dir}/events yet.")
+        return
+    wanted = st.query_params.get("subject")
+    index = names.index(wanted) if wanted in names else 0
+    name = st.selectbox("Subject (event type)", names, index=index, key="schemas_subject")
+    if name != wanted:
+        st.query_params["subject"] = name
+    subject = registry.subject(name)
+    _versions(subject)
+    _diff(registry, subject)
+    _validation(store, name)
+
+
+st.title("Schema compatibility")
+store = store_or_help()
+if store is not None:
+    _page(store)
