@@ -46,6 +46,9 @@ class FlowUpdateLike(Protocol):
 
 class TrackerLike(Protocol):
     def on_event(self, event: Event) -> FlowUpdateLike: ...
+    def on_events(self, events: Iterable[Event]) -> FlowUpdateLike:
+        """The events of one batch in order: the same flows, assignments and alerts as one
+        `on_event` per event, with one snapshot per changed flow."""
     def on_tick(self, now: datetime) -> FlowUpdateLike: ...
     def next_deadline(self) -> datetime | None: ...
 
@@ -109,17 +112,23 @@ class Pipeline:
         """Decode, validate and track a batch, then write it with its positions in one commit."""
         collected = _Collected(positions)
         batch = collected.batch
-        decode, validate, tracker = self._decode, self._validate, self.tracker
+        events, dead = batch.events, batch.dead_letters
+        decode = self._decode
         for obs in observations:
             result = decode(obs)
             if isinstance(result, DeadLetter):
-                batch.dead_letters.append(result)
-                continue
-            batch.events.append(result)
-            if validate is not None:
-                batch.violations.extend(validate(result))
-            if tracker is not None:
-                collected.add_update(tracker.on_event(result))
+                dead.append(result)
+            else:
+                events.append(result)
+        validate = self._validate
+        if validate is not None:
+            violations = batch.violations
+            for event in events:
+                found = validate(event)
+                if found:
+                    violations.extend(found)
+        if self.tracker is not None and events:
+            collected.add_update(self.tracker.on_events(events))
         self._count(len(observations), batch)
         return self._write(collected.finish())
 

@@ -135,6 +135,17 @@ class FlowTracker:
                 changed(flow)
             self._touched = {}
 
+    def _settle_now(self, flow: Flow) -> None:
+        """What must not wait for the end of a batch: an alert (recovery, first breach) is
+        built from the flow as the event that caused it left it, and an ended flow is counted
+        in the rollups with the events it had then, so `on_events` gives what one `on_event`
+        per event gives. Everything else `_settle_touched` does once per flow."""
+        if flow.flagged or (not flow.alerted and (flow.late is not None
+                                                  or flow.det_over is not None)):
+            self._changed(flow)
+        if flow.status and flow.judged != 3 and self.rollups is not None:
+            self._judged(flow)
+
     def on_tick(self, now: datetime) -> FlowUpdate:
         """Advance the detection clock to ``now``: flag stuck flows and open-flow breaches."""
         if self._now is None or now > self._now:
@@ -257,6 +268,8 @@ class FlowTracker:
             return
         self._assign.append((EventIdentity(e.source, e.id), flow.iid))
         self._touched[flow.iid] = flow
+        if flow.flagged or flow.status or flow.late is not None or flow.det_over is not None:
+            self._settle_now(flow)
 
     def _insert(self, flow: Flow, entry: Entry) -> bool:
         """Place an event that is not the latest in flow order; False for a duplicate."""
@@ -327,6 +340,7 @@ class FlowTracker:
                 f.entries = entries
                 f.replay()
                 self._touched[f.iid] = f
+                self._settle_now(f)
         self._corr[corr] = by_start[0] if len(by_start) == 1 else by_start
 
     # -- detection --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from collector.model import (
     Location,
     Span,
 )
+from collector.store._checkpoint import Checkpointer
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
 
@@ -31,6 +32,14 @@ _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
 _RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("dead_letters", "received_at"),
              ("metrics", "at"))
 """Tables retention deletes from, with the time column it goes by (constants, not input)."""
+_WRITER_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",  # in WAL: durable at checkpoints; a power cut loses at most the
+    # last commits, which the positions stored with them make the tap read again
+    "cache_size=-65536",  # 64 MiB: the events indexes have random keys (ids, correlation ids)
+    "temp_store=MEMORY",
+    "wal_autocheckpoint=20000",  # a backstop: `Checkpointer` copies the WAL in the background
+)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -51,6 +60,7 @@ class SqliteStore:
         self.path = Path(url.removeprefix("sqlite:///"))
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._checkpointer: Checkpointer | None = None
         try:
             if read_only:
                 if not self.path.exists():
@@ -60,9 +70,10 @@ class SqliteStore:
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
+                for pragma in _WRITER_PRAGMAS:
+                    self._db.execute(f"PRAGMA {pragma}")
                 self._migrate()
+                self._checkpointer = Checkpointer(self.path)
             self._db.execute("PRAGMA busy_timeout=10000")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {url}: {exc}") from exc
@@ -104,15 +115,16 @@ class SqliteStore:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
-                _write_events(db, batch.events)
+                assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
+                _write_events(db, batch.events, assigned)
                 _write_dead_letters(db, batch.dead_letters)
                 _write_flows(db, batch.flows)
                 _write_spans(db, batch.spans)
                 _write_flow_rollups(db, batch.flow_rollups)
-                if batch.assignments:
+                if assigned:  # events stored by earlier batches, joined to a flow now
                     db.executemany(
                         "UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
-                        [(inst, ident.source, ident.id) for ident, inst in batch.assignments],
+                        [(inst, src, eid) for (src, eid), inst in assigned.items()],
                     )
                 if batch.violations:
                     db.executemany(
@@ -149,6 +161,8 @@ class SqliteStore:
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"cannot write to {self.url}: {exc}") from exc
                 raise
+            if self._checkpointer is not None:
+                self._checkpointer.wrote(len(batch) + len(batch.flows) + len(batch.spans) + 1)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one writing statement in its own transaction (retention, outbox marks)."""
@@ -235,6 +249,9 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             self._db.close()
 
 
@@ -245,26 +262,41 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _write_events(db: sqlite3.Connection, events: list[Event]) -> None:
+def _write_events(db: sqlite3.Connection, events: list[Event],
+                  assigned: dict[tuple[str, str], str]) -> None:
+    """Insert events with the flow instance they joined, taking their assignments out of
+    ``assigned`` (what is left joins events stored earlier). An event stored before is kept;
+    only its instance is set, as the tracker decided."""
     if not events:
         return
     dumps = orjson.dumps
+    take = assigned.pop
     rows: list[tuple[object, ...]] = []
     keys: list[tuple[str, str, str, str, str]] = []
+    row, key = rows.append, keys.extend
+    # the tap stamps a whole poll with one receive time: format it once
+    last_received: datetime | None = None
+    received_text = ""
     for e in events:
         loc = e.location
-        rows.append((
-            e.source, e.id, e.type, to_text(e.occurred_at), to_text(e.received_at),
+        src, eid, received = e.source, e.id, e.received_at
+        if received is not last_received:
+            last_received, received_text = received, _utc_text(received)
+        data = e.data
+        row((
+            src, eid, e.type, _utc_text(e.occurred_at), received_text,
             e.correlation_id, e.causation_id, e.subject, e.dataschema, e.trace_id, e.span_id,
             e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
-            None if e.data is None else dumps(e.data).decode(),
+            None if data is None else dumps(data).decode(), take((src, eid), None),
         ))
-        keys.extend((name, value, e.source, e.id, e.correlation_id)
-                    for name, value in e.business_keys)
+        if e.business_keys:
+            key((name, value, src, eid, e.correlation_id) for name, value in e.business_keys)
     db.executemany(
-        "INSERT OR IGNORE INTO events (source, id, type, occurred_at, received_at, "
+        "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
-        'loc_source, topic, partition, "offset", data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+        'loc_source, topic, partition, "offset", data, instance_id) '
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, id) DO UPDATE SET "
+        "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
         rows,
     )
     if keys:
@@ -344,8 +376,8 @@ def identity_of(row: dict[str, Any]) -> EventIdentity:
 # -- spans (issue 6) --------------------------------------------------------------------------
 
 
-def _span_time(at: datetime) -> str:
-    """`to_text`, twice as fast for the UTC datetimes the OTLP decoder makes (the hot path)."""
+def _utc_text(at: datetime) -> str:
+    """`to_text`, twice as fast for the UTC datetimes the decoders make (the hot path)."""
     if at.tzinfo is UTC:
         return at.isoformat(timespec="microseconds")[:-6] + "Z"
     return to_text(at)
@@ -362,7 +394,7 @@ def _write_spans(db: sqlite3.Connection, spans: list[Span]) -> None:
         duration = sp.end - sp.start
         rows.append((
             sp.trace_id, sp.span_id, sp.parent_id, sp.name, sp.kind.value, sp.service,
-            _span_time(sp.start), _span_time(sp.end),
+            _utc_text(sp.start), _utc_text(sp.end),
             (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds,
             sp.status.value, sp.status_message, sp.scope,
             dumps(sp.attributes).decode() if sp.attributes else "{}",

@@ -1,0 +1,91 @@
+"""The store's write path: an event's flow instance set as it is inserted (no later UPDATE),
+assignments of events stored earlier, redeliveries, and the background WAL checkpoint."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from collector.model import Event, EventIdentity, Location
+from collector.store import Batch, Position, open_store
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def event(i: int, *, at: datetime | None = None) -> Event:
+    return Event(
+        id=f"e{i}", type="OrderPlaced", source="order-service",
+        occurred_at=at or T0 + timedelta(seconds=i), correlation_id=f"c{i}",
+        data={"order_id": f"o{i}"}, location=Location("kafka", "orders", 0, i), received_at=T0,
+    )
+
+
+def ident(event_id: str) -> EventIdentity:
+    return EventIdentity("order-service", event_id)
+
+
+def instances(url: str) -> dict[str, str | None]:
+    store = open_store(url, read_only=True)
+    try:
+        rows = store.query("SELECT id, instance_id FROM events")
+        return {r["id"]: r["instance_id"] for r in rows}
+    finally:
+        store.close()
+
+
+def test_instances_set_at_insert_for_new_and_earlier_events(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url)
+    store.write(Batch(events=[event(1), event(2)],
+                      assignments=[(EventIdentity("order-service", "e1"), "i1")]))
+    assert instances(url) == {"e1": "i1", "e2": None}
+    # e2 stored earlier joins now; e3 is new and joins; e1 is redelivered without a decision
+    store.write(Batch(events=[event(3), event(1)],
+                      assignments=[(ident("e2"), "i2"), (ident("e3"), "i3")]))
+    assert instances(url) == {"e1": "i1", "e2": "i2", "e3": "i3"}
+    # a redelivered event the tracker moves to another instance (reused correlation id)
+    store.write(Batch(events=[event(1)], assignments=[(ident("e1"), "i9")]))
+    assert instances(url) == {"e1": "i9", "e2": "i2", "e3": "i3"}
+    store.close()
+
+
+def test_a_redelivered_event_keeps_what_was_stored(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url)
+    store.write(Batch(events=[event(1)]))
+    store.write(Batch(events=[event(1, at=T0 + timedelta(days=1))],
+                      assignments=[(EventIdentity("order-service", "e1"), "i1")]))
+    row = store.query("SELECT occurred_at, instance_id FROM events")[0]
+    assert row == {"occurred_at": "2026-01-05T08:00:01.000000Z", "instance_id": "i1"}
+    store.close()
+
+
+def test_non_utc_times_are_stored_in_utc(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url)
+    plus_two = datetime(2026, 1, 5, 12, 0, 1, tzinfo=timezone(timedelta(hours=2)))
+    store.write(Batch(events=[event(1, at=plus_two)]))
+    assert store.query("SELECT occurred_at FROM events")[0]["occurred_at"] == (
+        "2026-01-05T10:00:01.000000Z")
+    store.close()
+
+
+def test_the_wal_is_copied_into_the_database_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = open_store(f"sqlite:///{path}")
+    base = path.stat().st_size
+    for n in range(5):
+        store.write(Batch(events=[event(n * 1000 + i) for i in range(1000)],
+                          positions=[Position("kafka:g", "orders", 0, n * 1000 + 1000)]))
+    # far below SQLite's own checkpoint threshold: only the background thread copies it
+    deadline = time.monotonic() + 20
+    while path.stat().st_size < base + 500_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grown = path.stat().st_size - base
+    store.close()
+    assert grown > 500_000
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5000
+    db.close()
