@@ -15,12 +15,13 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from collector.store import open_store
-from tests.e2e.conftest import Demo
+from tests.e2e.conftest import Demo, start_dashboard
 
 CHROMIUM = "/usr/bin/chromium"
 """Debian's package (scripts/ensure_chromium.sh): Playwright never downloads a browser here."""
@@ -142,6 +143,32 @@ def test_page_renders_without_exception(page: Page, demo: Demo, screenshots: Pat
     heading = page.locator('[data-testid="stMain"] h1')
     assert heading.count() > 0, f"{title}: the page shows no title"
     save(page, screenshots / f"{slug(title)}.png")
+
+
+@pytest.mark.parametrize("title", EXPECTED_PAGES[1:])
+def test_a_page_opened_first_by_its_url_shows_the_navigation(
+        page: Page, browser: Browser, demo: Demo, tmp_path: Path, title: str) -> None:
+    """A bookmarked page (an alert's link), the first one opened on a dashboard just
+    (re)started, shows the app's sidebar, not Streamlit's listing of the page files."""
+    open_home(page, demo)
+    expected = navigation(page)
+    assert title in expected, f"{title!r} is not in the sidebar navigation: {sorted(expected)}"
+    server = start_dashboard(tmp_path, demo.store_url)
+    try:
+        server.wait_serving()
+        context = browser.new_context(viewport=VIEWPORT)
+        try:
+            fresh = context.new_page()
+            fresh.goto(server.url + urlsplit(expected[title]).path)
+            fresh.wait_for_selector(NAV_LINK, timeout=SETTLE_MS)
+            settle(fresh)
+            shown = list(navigation(fresh))
+        finally:
+            context.close()
+    finally:
+        server.terminate()
+        server.kill_leftovers()
+    assert shown == list(expected), f"{title} opened by its URL shows the navigation {shown}"
 
 
 def test_flow_search_finds_a_flow_of_the_demo(page: Page, demo: Demo, screenshots: Path) -> None:
