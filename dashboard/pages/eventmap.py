@@ -42,6 +42,7 @@ KIND_LABELS = {"service": "services", "event": "event types", "topic": "topics"}
 COLOURS = {"service": "#4C78A8", "event type": "#54A24B", "topic": "#9D755D",
            "violations": "#E45756", "stalled": "#F2A900", "undocumented": "#B279A2"}
 EDGE_COLOURS = {"ok": "#B8B8B8", "violations": "#E45756", "declared": "#7F7F7F"}
+HOPS = {"whole map": 0, "1 hop": 1, "2 hops": 2, "3 hops": 3}
 SELECTED = "map_node"
 LAST_CLICK = "map_last_click"
 CHART = "map_chart"
@@ -176,8 +177,10 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
                 "rolled up events (`choreoscope catalog report` brings the rollups up to date).")
         return
     full = load_view(store, settings.schemas_dir, window).event_map
+    hops = HOPS[filters["hops"]]
     view = view_of(full, domain=filters["domain"], flow_type=filters["flow"],
-                   kinds=filters["kinds"])
+                   kinds=filters["kinds"], around=st.session_state.get(SELECTED) if hops else None,
+                   hops=hops)
     nodes, edges = map_elements(view, layout(graph_shape(view)), stalls_by_event_type(store))
     cols = st.columns(4)
     for col, kind in zip(cols, KINDS, strict=False):
@@ -208,7 +211,7 @@ def _filters(store: Store) -> dict[str, Any]:
                       if d["kind"] == "event" and d["domain"]}) if graph is not None else []
     flows = sorted({f for _, d in graph.nodes(data=True) if d["kind"] == "event"
                     for f in d["flows"]}) if graph is not None else []
-    c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 3, 1])
+    c1, c2, c3, c4, c5, c6 = st.columns([2, 2, 2, 3, 2, 1])
     return {
         "window": c1.selectbox("Window", list(MAP_WINDOWS), index=len(MAP_WINDOWS) - 1,
                                key="map_window"),
@@ -218,7 +221,9 @@ def _filters(store: Store) -> dict[str, Any]:
                              format_func=lambda f: f or "all"),
         "kinds": c4.multiselect("Show", list(KINDS), default=list(KINDS), key="map_kinds",
                                 format_func=KIND_LABELS.__getitem__),
-        "labels": c5.toggle("Labels", value=True, key="map_labels"),
+        "hops": c5.selectbox("Around the selected node", list(HOPS), key="map_hops",
+                             help="Only the nodes this many edges from the selected one"),
+        "labels": c6.toggle("Labels", value=True, key="map_labels"),
     }
 
 

@@ -59,6 +59,10 @@ def _diff(registry: Registry, subject: Subject) -> None:
         st.dataframe(rows, hide_index=True, width="stretch")
     else:
         st.caption("No changes between these versions.")
+    left, right = st.columns(2)
+    for col, number in ((left, old), (right, new)):
+        with col.expander(f"v{number} document"):
+            st.json(subject.version(number).schema, expanded=True)
 
 
 def _validation(store: Store, subject: str) -> None:

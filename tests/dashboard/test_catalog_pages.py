@@ -316,3 +316,19 @@ def test_missing_store_gets_instructions(page: str, tmp_path: Path,
     assert "start the collector" in " ".join(m.value for m in at.markdown).lower()
     assert at.warning
     assert "No data yet" in at.warning[0].value
+
+
+def test_event_map_neighbourhood_of_the_selected_node(simulated_env: SimulatedStore) -> None:
+    at = _page("pages/eventmap.py")
+    everything = _metrics(at)
+    at.selectbox(key="map_node").select("event:OrderPlaced").run()
+    at.selectbox(key="map_hops").select("1 hop").run()
+    around = _metrics(at)
+    assert around["Event types"] == 1
+    producers = _store_rows(simulated_env, "SELECT DISTINCT source FROM events "
+                            "WHERE type = 'OrderPlaced'")
+    assert around["Services"] >= len(producers)
+    assert around["Services"] < everything["Services"]
+    assert around["Topics"] == 1
+    at.selectbox(key="map_hops").select("2 hops").run()
+    assert _metrics(at)["Event types"] > 1
