@@ -193,18 +193,19 @@ def compare_path(d: FlowDefinition, events: Sequence[dict[str, Any]],
         verdict = ("not allowed here" if e["type"] not in allowed
                    else "late" if e.get("late") else "ok")
         rows.append({"expected": " | ".join(sorted(allowed)) or "(flow had ended)",
-                     "actual": e["type"], "at": e["at"], "took_s": e.get("duration_s"),
-                     "deadline_s": e.get("deadline_s"), "verdict": verdict})
+                     "actual": e["type"], "verdict": verdict, "at": e["at"],
+                     "took_s": e.get("duration_s"), "deadline_s": e.get("deadline_s")})
         prev = e["type"]
     if prev is None or prev in d.terminal or not _targets(d, prev):
         return rows
     waiting = "stuck here" if status == "stuck" else "waiting"
-    rows.append({"expected": " | ".join(sorted(_targets(d, prev))), "actual": None, "at": None,
-                 "took_s": None, "deadline_s": _deadline(d, prev), "verdict": waiting})
+    rows.append({"expected": " | ".join(sorted(_targets(d, prev))), "actual": None,
+                 "verdict": waiting, "at": None, "took_s": None,
+                 "deadline_s": _deadline(d, prev)})
     ahead = _to_success(d, prev)
     for before, kind in itertools.pairwise(ahead[1:]):
-        rows.append({"expected": kind, "actual": None, "at": None, "took_s": None,
-                     "deadline_s": _deadline(d, before), "verdict": "pending"})
+        rows.append({"expected": kind, "actual": None, "verdict": "pending", "at": None,
+                     "took_s": None, "deadline_s": _deadline(d, before)})
     return rows
 
 

@@ -105,22 +105,27 @@ def _show_flow(store: Store, correlation_id: str, at: datetime) -> None:
     if not details:
         st.info("Events with this correlation id joined no flow (no definition starts them).")
     for d in details:
-        _flow_summary(d)
-    _timeline(store, correlation_id)
+        _flow_summary(d, at)
+    _timeline(store, correlation_id,
+              [d.flow["stuck_since"] for d in details if d.stuck_for_s is not None])
     for d in details:
         _path_and_violations(d)
 
 
-def _flow_summary(d: fq.FlowDetail) -> None:
+def _flow_summary(d: fq.FlowDetail, at: datetime) -> None:
     f = d.flow
     st.subheader(f"{f['flow_type']} · {f['status']}")
-    c1, c2, c3, c4 = st.columns(4)
+    started = datetime.fromisoformat(f["started_at"])
+    ended = None if f["ended_at"] is None else datetime.fromisoformat(f["ended_at"])
+    c1, c2, c3 = st.columns(3)
     c1.metric("Status", f["status"])
     c2.metric("Events", f["event_count"])
-    c3.metric("Last event", f["last_event_type"])
-    c4.metric("Stuck for" if d.stuck_for_s is not None else "Started",
-              format_duration(d.stuck_for_s) if d.stuck_for_s is not None
-              else f["started_at"][:19].replace("T", " "))
+    if d.stuck_for_s is not None:
+        c3.metric("Stuck for", format_duration(d.stuck_for_s))
+    elif ended is not None:
+        c3.metric("Took", format_duration((ended - started).total_seconds()))
+    else:
+        c3.metric("Running for", format_duration((at - started).total_seconds()))
     if d.stuck_for_s is not None:
         st.warning(f"Stuck after **{f['stuck_step']}** since {f['stuck_since']} "
                    f"({format_duration(d.stuck_for_s)}); expected next: "
@@ -128,10 +133,11 @@ def _flow_summary(d: fq.FlowDetail) -> None:
     if f["sla_breached"]:
         st.error(f"SLA breached, by {format_duration(f['sla_over_s'])}")
     st.caption(f"instance `{f['instance_id']}` · definition v{f['definition_version']} · "
-               f"started {f['started_at']} · ended {f['ended_at'] or '-'}")
+               f"started {f['started_at']} · last event {f['last_event_type']} at "
+               f"{f['last_event_at']} · ended {f['ended_at'] or '-'}")
 
 
-def _timeline(store: Store, correlation_id: str) -> None:
+def _timeline(store: Store, correlation_id: str, stuck_since: list[str]) -> None:
     rows, total = fq.timeline_rows(store, correlation_id)
     st.subheader("Timeline")
     if not rows:
@@ -142,16 +148,25 @@ def _timeline(store: Store, correlation_id: str) -> None:
     t0 = rows[0]["start"]
     data = plain([{**r, "from_s": (r["start"] - t0).total_seconds(),
                    "to_s": (r["end"] - t0).total_seconds()} for r in rows])
+    lanes = alt.Y("lane:N", sort=[r["lane"] for r in rows], title=None,
+                  axis=alt.Axis(labelLimit=260))
     base = alt.Chart(chart_data(data)).encode(
-        y=alt.Y("lane:N", sort=None, title=None),
-        color=alt.Color("service:N"),
+        y=lanes, color=alt.Color("service:N"),
         tooltip=["kind:N", "label:N", "service:N", "duration_ms:Q", "gap_ms:Q", "status:N",
                  "note:N"])
-    spans = base.transform_filter("datum.kind == 'span'").mark_bar(size=10).encode(
-        x=alt.X("from_s:Q", title="seconds since the first entry"), x2=alt.X2(field="to_s"))
+    x = alt.X("from_s:Q", title="seconds since the first entry")
+    spans = base.transform_filter("datum.kind == 'span'").mark_bar(size=12).encode(
+        x=x, x2=alt.X2(field="to_s"))
     events = base.transform_filter("datum.kind == 'event'").mark_point(
-        shape="diamond", filled=True, size=90).encode(x="from_s:Q")
-    st.altair_chart((spans + events).properties(height=max(120, 18 * len(rows))),
+        shape="diamond", filled=True, size=110).encode(x=x)
+    layers = [spans, events]
+    if stuck_since:
+        marks = [{"at_s": (datetime.fromisoformat(s) - t0).total_seconds(),
+                  "what": "deadline passed: stuck"} for s in stuck_since]
+        layers.append(alt.Chart(chart_data(marks)).mark_rule(
+            color="#E45756", strokeDash=[6, 3], strokeWidth=2).encode(
+            x="at_s:Q", tooltip=["what:N", "at_s:Q"]))
+    st.altair_chart(alt.layer(*layers).properties(height=24 * len(rows) + 40),
                     width="stretch")
     with st.expander("Timeline entries"):
         st.dataframe([{k: v for k, v in r.items() if k not in ("n", "lane", "from_s", "to_s")}

@@ -82,7 +82,9 @@ if store is not None:
                    f"window ends at the latest minute.")
         summary = sla_summary(store, since=since, objective=objective, flow_type=flow_type)
         st.subheader("Per flow type and step")
-        st.dataframe(summary, hide_index=True, key="sla_summary", column_config={
+        st.dataframe(summary, hide_index=True, key="sla_summary", column_order=(
+            "flow_type", "step", "flows", "share_within_sla", "burn_rate", "p50_s", "p95_s",
+            "p99_s", "worst_p99_s", "within_sla"), column_config={
             "share_within_sla": st.column_config.NumberColumn(format="percent"),
             "burn_rate": st.column_config.NumberColumn(format="%.2f")})
 
