@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from collector.flows.definition import FlowDefinition, load_definitions
 from collector.store import Batch, open_store
+from dashboard.flow_queries import compare_path
+from dashboard.queries import distinct, format_duration, replay_command
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -352,3 +355,72 @@ def test_dead_letters_by_reason_browse_and_the_replay_command(env: FlowStore) ->
     assert f"**#{one}** · `no-correlation`" in texts(at.markdown)
     assert f"choreoscope deadletters replay --store {env.url} --id {one}" in [
         c.value for c in at.code]
+
+
+# -- the pure parts ----------------------------------------------------------------------------
+
+
+def _order_definition() -> FlowDefinition:
+    return next(d for d in load_definitions([ROOT / "schemas" / "flows"])
+                if d.flow_type == "order")
+
+
+def _steps(*kinds: str, late: str | None = None) -> list[dict[str, Any]]:
+    return [{"type": k, "at": f"t{i}", "step": True, "late": k == late}
+            for i, k in enumerate(kinds)]
+
+
+@pytest.mark.parametrize(("kinds", "status", "expected"), [
+    (("OrderPlaced", "PaymentProcessed", "InventoryReserved", "ShippingScheduled",
+      "OrderCompleted"), "completed", ["ok"] * 5),
+    (("OrderPlaced",), "stuck", ["ok", "stuck here", "pending", "pending", "pending"]),
+    (("OrderPlaced", "PaymentProcessed"), "running", ["ok", "ok", "waiting", "pending",
+                                                      "pending"]),
+    (("OrderPlaced", "PaymentFailed"), "failed", ["ok", "ok"]),
+    (("OrderPlaced", "InventoryReserved"), "running",
+     ["ok", "not allowed here", "waiting", "pending"]),
+    (("PaymentProcessed",), "running", ["not allowed here", "waiting", "pending", "pending"]),
+])
+def test_compare_path_gives_a_verdict_per_step(kinds: tuple[str, ...], status: str,
+                                               expected: list[str]) -> None:
+    order = _order_definition()
+    rows = compare_path(order, _steps(*kinds), status)
+    assert [r["verdict"] for r in rows] == expected
+    assert [r["actual"] for r in rows[:len(kinds)]] == list(kinds)
+
+
+def test_compare_path_marks_a_late_step_and_expects_the_success_path() -> None:
+    order = _order_definition()
+    rows = compare_path(order, _steps("OrderPlaced", "PaymentProcessed",
+                                      late="PaymentProcessed"), "stuck")
+    assert [(r["expected"], r["verdict"]) for r in rows] == [
+        ("OrderPlaced", "ok"), ("PaymentFailed | PaymentProcessed", "late"),
+        ("InventoryOutOfStock | InventoryReserved", "stuck here"),
+        ("ShippingScheduled", "pending"), ("OrderCompleted", "pending")]
+    assert [r["deadline_s"] for r in rows[2:]] == [10.0, 15.0, 10.0]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (None, "-"), (0.04, "0.0 s"), (12.34, "12.3 s"), (61, "1 min 1 s"), (3725, "1 h 2 min"),
+    (90_000, "1 d 1 h"), (-5, "0.0 s")])
+def test_format_duration(seconds: float | None, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_replay_command_quotes_what_it_is_given() -> None:
+    assert replay_command("sqlite:///a b.db", reason="no-correlation", topic="orders") == (
+        "choreoscope deadletters replay --store 'sqlite:///a b.db' --reason no-correlation "
+        "--topic orders")
+    assert replay_command("sqlite:///x.db", dl_id=7) == (
+        "choreoscope deadletters replay --store sqlite:///x.db --id 7")
+
+
+def test_distinct_refuses_a_column_without_its_index(flow_store: FlowStore) -> None:
+    store = open_store(flow_store.url, read_only=True)
+    try:
+        assert distinct(store, "flows", "flow_type") == ["onboarding", "order"]
+        assert distinct(store, "business_keys", "name") == ["customer_id", "order_id"]
+        with pytest.raises(ValueError, match=r"no skip scan for events\.type"):
+            distinct(store, "events", "type")
+    finally:
+        store.close()
