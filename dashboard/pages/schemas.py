@@ -93,7 +93,9 @@ def _page(store: Store) -> None:
         return
     wanted = st.query_params.get("subject")
     index = names.index(wanted) if wanted in names else 0
-    name = st.selectbox("Subject (event type)", names, index=index, key="schemas_subject")
+    count = {s.name: len(s.versions) for s in registry}
+    name = st.selectbox("Subject (event type)", names, index=index, key="schemas_subject",
+                        format_func=lambda n: f"{n} ({count[n]} version{'s' * (count[n] > 1)})")
     if name != wanted:
         st.query_params["subject"] = name
     subject = registry.subject(name)
