@@ -32,6 +32,7 @@ __all__ = [
     "KINDS",
     "MAP_WINDOWS",
     "MODES",
+    "NO_TRAFFIC",
     "GraphShape",
     "MapEdge",
     "MapNode",
@@ -67,6 +68,9 @@ MAP_WINDOWS: dict[str, timedelta | None] = {
 """Map windows, ending where the rolled-up traffic ends (live: about now)."""
 MODES = (Mode.BACKWARD, Mode.BACKWARD_TRANSITIVE, Mode.FORWARD, Mode.FORWARD_TRANSITIVE,
          Mode.FULL, Mode.FULL_TRANSITIVE)
+NO_TRAFFIC = ("No traffic rolled up yet: shown is what the schemas declare. Observed producers, "
+              "consumers and rates appear once the collector has rolled up stored events "
+              "(`choreoscope catalog report` brings the rollups up to date).")
 STALLS_LIMIT = 2_000
 FAILURES_LIMIT = 50
 VALIDATION_LIMIT = 500

@@ -12,6 +12,7 @@ from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
 from dashboard.catalog_queries import (
+    NO_TRAFFIC,
     catalog_rows,
     consumption_observed,
     entry_of,
@@ -80,10 +81,7 @@ def _findings_list(title: str, found: list[Finding], empty: str) -> None:
 def _page(store: Store) -> None:
     window = map_window(store, None)
     if window is None:
-        st.info("No traffic rolled up yet: the catalog appears once the collector has stored "
-                "and rolled up events (`choreoscope catalog report` brings the rollups up to "
-                "date).")
-        return
+        st.info(NO_TRAFFIC)
     event_map = load_view(store, load_settings().schemas_dir, window).event_map
     entries = build_entries(event_map)
     domains = sorted({e.domain for e in entries if e.domain})
@@ -93,8 +91,9 @@ def _page(store: Store) -> None:
                           format_func=lambda d: d or "all")
     only = c3.selectbox("Show", ["all", "documented", "undocumented"], key="catalog_only")
     shown = _filtered(entries, text, domain, only)
-    st.caption(f"{len(shown)} of {len(entries)} event types · traffic "
-               f"{window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} UTC")
+    span = "no traffic" if window is None else (f"traffic {window.start:%Y-%m-%d %H:%M} – "
+                                                f"{window.end:%Y-%m-%d %H:%M} UTC")
+    st.caption(f"{len(shown)} of {len(entries)} event types · {span}")
     st.dataframe(catalog_rows(shown), hide_index=True, width="stretch")
     names = [e.event_type for e in shown]
     if names:

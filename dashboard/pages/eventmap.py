@@ -20,6 +20,7 @@ from dashboard._store import store_or_help
 from dashboard.catalog_queries import (
     KINDS,
     MAP_WINDOWS,
+    NO_TRAFFIC,
     MapEdge,
     MapNode,
     entry_of,
@@ -173,9 +174,7 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
     settings = load_settings()
     window = map_window(store, MAP_WINDOWS[filters["window"]])
     if window is None:
-        st.info("No traffic rolled up yet: the map appears once the collector has stored and "
-                "rolled up events (`choreoscope catalog report` brings the rollups up to date).")
-        return
+        st.info(NO_TRAFFIC)
     full = load_view(store, settings.schemas_dir, window).event_map
     hops = HOPS[filters["hops"]]
     view = view_of(full, domain=filters["domain"], flow_type=filters["flow"],
@@ -187,9 +186,10 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
         col.metric(KIND_LABELS[kind].capitalize(), sum(1 for n in nodes if n.kind == kind))
     cols[3].metric("Edges", len(edges))
     lag = rollup_lag(store)
-    st.caption(f"{window.start:%Y-%m-%d %H:%M} – {window.end:%H:%M} UTC, refreshed every "
-               f"{REFRESH.seconds} s" + (f" · {lag:,} newer events not rolled up yet" if lag
-                                         else ""))
+    span = "no traffic" if window is None else (f"{window.start:%Y-%m-%d %H:%M} – "
+                                                f"{window.end:%H:%M} UTC")
+    st.caption(f"{span}, refreshed every {REFRESH.seconds} s"
+               + (f" · {lag:,} newer event{'s' * (lag != 1)} not on the map yet" if lag else ""))
     _apply_click(_clicked(st.session_state.get(CHART)))
     left, right = st.columns([3, 1])
     with left:
@@ -204,13 +204,10 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
 
 def _filters(store: Store) -> dict[str, Any]:
     settings = load_settings()
-    everything = map_window(store, None)
-    full = load_view(store, settings.schemas_dir, everything).event_map if everything else None
-    graph = full.graph if full is not None else None
-    domains = sorted({d["domain"] for _, d in graph.nodes(data=True)
-                      if d["kind"] == "event" and d["domain"]}) if graph is not None else []
-    flows = sorted({f for _, d in graph.nodes(data=True) if d["kind"] == "event"
-                    for f in d["flows"]}) if graph is not None else []
+    graph = load_view(store, settings.schemas_dir, map_window(store, None)).event_map.graph
+    events = [d for _, d in graph.nodes(data=True) if d["kind"] == "event"]
+    domains = sorted({d["domain"] for d in events if d["domain"]})
+    flows = sorted({f for d in events for f in d["flows"]})
     c1, c2, c3, c4, c5, c6 = st.columns([2, 2, 2, 3, 2, 1])
     return {
         "window": c1.selectbox("Window", list(MAP_WINDOWS), index=len(MAP_WINDOWS) - 1,

@@ -14,7 +14,8 @@ from catalog.changes import Mode
 from catalog.eventmap import EventMap, build_event_map
 from catalog.metadata import Declaration, DeclaredRole, SchemaInfo
 from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, Window
-from collector.store import open_store
+from collector.model import Event, Location
+from collector.store import Batch, open_store
 from dashboard import catalog_queries as q
 from tests.dashboard.conftest import APP, SCHEMAS, SimulatedStore
 
@@ -332,3 +333,32 @@ def test_event_map_neighbourhood_of_the_selected_node(simulated_env: SimulatedSt
     assert around["Topics"] == 1
     at.selectbox(key="map_hops").select("2 hops").run()
     assert _metrics(at)["Event types"] > 1
+
+
+@pytest.fixture
+def unrolled_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A store with events whose rollups nobody refreshed (a collector that keeps none)."""
+    url = f"sqlite:///{tmp_path / 'unrolled.db'}"
+    store = open_store(url)
+    store.write(Batch(events=[Event(
+        id="e1", type="OrderPlaced", source="order-service", correlation_id="order-1",
+        occurred_at=T0, data={"order_id": "ORD-1"}, location=Location("simulator", "orders", 0, 1),
+        received_at=T0)]))
+    store.close()
+    monkeypatch.setenv("CHOREOSCOPE_STORE", url)
+    monkeypatch.setenv("CHOREOSCOPE_SCHEMAS_DIR", str(SCHEMAS))
+    return url
+
+
+def test_without_rollups_the_map_and_catalog_show_the_declared_types(unrolled_env: str) -> None:
+    at = _page("pages/eventmap.py")
+    assert at.info[0].value == q.NO_TRAFFIC
+    metrics = _metrics(at)
+    assert metrics["Event types"] == len(_schema_domains())
+    assert metrics["Services"] == 0
+    assert "1 newer event not on the map yet" in " ".join(c.value for c in at.caption)
+    at = _page("pages/catalog.py")
+    assert at.info[0].value == q.NO_TRAFFIC
+    table = at.dataframe[0].value
+    assert set(table["event type"]) == set(_schema_domains())
+    assert set(table["producers"]) == {""}
