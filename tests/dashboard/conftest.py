@@ -8,6 +8,7 @@ treat it as read-only. `simulated_env` points the dashboard's settings at it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ def simulated_store(tmp_path_factory: pytest.TempPathFactory) -> SimulatedStore:
                "--seed", "8"]
     for fault in FAULTS:
         command += ["--fault-rate", fault]
-    subprocess.run(command, check=True, cwd=ROOT, capture_output=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHOREOSCOPE_")}
+    subprocess.run(command, check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
     store = open_store(url)
     try:
         refresh_rollups(rollup_store(store))
