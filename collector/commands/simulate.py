@@ -2,7 +2,8 @@
 
 Where the records go: ``--out FILE`` (JSON lines, format in `collector.simulator.record`),
 ``--store URL`` (the in-process collector, whose detection clock is advanced to settle time at
-the end), ``--bootstrap-servers HOST:PORT`` (a real Kafka cluster), any together. ``--truth``
+the end), ``--bootstrap-servers HOST:PORT`` (a real Kafka cluster; ``--topic-prefix P`` publishes
+to P + each domain topic, e.g. ``sim.orders``, on a shared cluster), any together. ``--truth``
 and ``--expectations`` write what the collector should find (format in
 `collector.simulator.truth`). Unpaced by default; ``--rate R`` paces it at R events a second in
 wall time (without ``--flows`` it then runs until Ctrl-C).
@@ -55,6 +56,9 @@ def register(subparsers: Any) -> None:
                    help="pace in wall time at about R events per second")
     p.add_argument("--bootstrap-servers", metavar="HOST:PORT",
                    help="publish the records to this Kafka cluster")
+    p.add_argument("--topic-prefix", default="", metavar="PREFIX",
+                   help="publish to PREFIX + each domain topic (e.g. sim. for sim.orders); "
+                        "--out, --store and the truth keep the domain names")
     p.set_defaults(handler=_run)
 
 
@@ -106,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
                        kafka_client=kafka_client, progress=sys.stderr.isatty(),
-                       wall=lambda: datetime.now(UTC))
+                       wall=lambda: datetime.now(UTC), topic_prefix=args.topic_prefix)
     except KeyboardInterrupt:
         print("simulate: stopped", file=sys.stderr)
         _summary(sim, time.perf_counter() - started)
@@ -125,8 +129,9 @@ def _run(args: argparse.Namespace) -> int:
 def run_simulation(sim: Simulation, *, out: str | Path | None = None,
                    store: Pipeline | None = None, kafka: str | None = None,
                    kafka_client: Mapping[str, Any] | None = None, progress: bool = False,
-                   wall: Callable[[], datetime] | None = None) -> None:
-    """Run ``sim`` to its end, sending every record to each destination given."""
+                   wall: Callable[[], datetime] | None = None, topic_prefix: str = "") -> None:
+    """Run ``sim`` to its end, sending every record to each destination given (to Kafka under
+    ``topic_prefix`` + the domain topic)."""
     with ExitStack() as stack:
         sinks: list[Callable[[SimRecord, int], None]] = []
         if out is not None:
@@ -136,9 +141,11 @@ def run_simulation(sim: Simulation, *, out: str | Path | None = None,
             feed = _StoreFeed(store, wall if sim.paced else None, sim.take_spans)
             sinks.append(feed.add)
         records = _tapped(sim, sinks, progress)
+        if kafka is not None and topic_prefix:
+            records = _prefixed(records, topic_prefix)
         try:
             if kafka is not None and sim.paced:
-                _publish_paced(records, kafka, kafka_client)
+                _publish_paced(records, kafka, kafka_client, topic_prefix)
             elif kafka is not None:
                 from collector.kafka.producer import publish
 
@@ -151,8 +158,15 @@ def run_simulation(sim: Simulation, *, out: str | Path | None = None,
                 feed.finish(sim.settle_time if sim.finished else None)
 
 
+def _prefixed(records: Iterator[SimRecord], prefix: str) -> Iterator[SimRecord]:
+    from dataclasses import replace
+
+    for record in records:
+        yield replace(record, topic=prefix + record.topic)
+
+
 def _publish_paced(records: Iterator[SimRecord], kafka: str,
-                   client: Mapping[str, Any] | None) -> None:
+                   client: Mapping[str, Any] | None, topic_prefix: str = "") -> None:
     """Publish as records come: `publish` takes a whole list, so send about a second's worth
     at a time (the topics are created once, first)."""
     import time
@@ -160,7 +174,7 @@ def _publish_paced(records: Iterator[SimRecord], kafka: str,
     from collector.kafka.producer import ensure_topics, publish
     from collector.simulator import TOPOLOGY
 
-    ensure_topics(kafka, TOPOLOGY.topics, client=client)
+    ensure_topics(kafka, [topic_prefix + t for t in TOPOLOGY.topics], client=client)
     chunk: list[SimRecord] = []
     since = time.monotonic()
     try:

@@ -1,65 +1,16 @@
-"""The test session's Apache Kafka: one real KRaft broker, started once, shown when a test fails.
-
-The broker comes from ``scripts/kafka.py`` (``make test`` runs its ``fetch`` first). If it cannot
-start, every test that needs it fails with the broker's log; nothing is skipped.
-"""
+"""Fixtures of the Kafka tap's tests. The session broker (``kafka_broker``, ``kafka``) is in
+``tests/conftest.py``, shared with every other test that needs one."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka.py"
+from tests.conftest import SASL_USERS, kafka_script
 
-
-def _load_script() -> ModuleType:
-    name = "choreoscope_kafka_script"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-kafka_script = _load_script()
-SASL_USERS = {"collector": "c0llect0r-secret"}
-"""Users of the broker's SASL_PLAINTEXT listener (``kafka.sasl_bootstrap``)."""
-_BROKERS: list[Any] = []
-
-
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A running broker (``bootstrap``, ``restart()``, ``stop()``, ``start()``, ``log_tail()``)."""
-    try:
-        libs = kafka_script.fetch()
-        broker = kafka_script.KafkaBroker(libs, workdir=tmp_path_factory.mktemp("kafka"),
-                                          partitions=3, sasl_users=SASL_USERS)
-        _BROKERS.append(broker)
-        broker.start()
-    except kafka_script.BrokerError as exc:
-        pytest.fail(f"the test session's Kafka broker did not start: {exc}", pytrace=False)
-    yield broker
-    broker.close()
-
-
-@pytest.fixture
-def kafka(kafka_broker: Any) -> Any:
-    """The session broker, started again if an earlier test left it stopped."""
-    if not kafka_broker.running:
-        kafka_broker.start()
-    return kafka_broker
+__all__ = ["SASL_USERS", "kafka_script"]
 
 
 @pytest.fixture
@@ -67,11 +18,3 @@ def topic(request: pytest.FixtureRequest) -> str:
     """A topic name no other test uses."""
     base = re.sub(r"[^A-Za-z0-9._-]", "-", request.node.name)[:60]
     return f"{base}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and _BROKERS and "kafka_broker" in getattr(item, "fixturenames", ()):
-        report.sections.append(("Kafka broker log (tail)", _BROKERS[0].log_tail(150)))

@@ -67,23 +67,7 @@ def stored_spans(store: Store) -> list[dict[str, Any]]:
     return store.query("SELECT * FROM spans ORDER BY start_at, span_id")
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The test session's Kafka broker: the one ``tests/kafka`` started, when it is running,
-    else one of our own from the same script (``scripts/kafka.py``). Never skipped."""
-    from tests.kafka import conftest as kafka_conftest
-
-    for broker in kafka_conftest._BROKERS:
-        if broker.running:
-            yield str(broker.bootstrap)
-            return
-    script = kafka_conftest.kafka_script
-    try:
-        broker = script.KafkaBroker(script.fetch(), workdir=tmp_path_factory.mktemp("kafka"),
-                                    partitions=3)
-        kafka_conftest._BROKERS.append(broker)
-        broker.start()
-    except script.BrokerError as exc:
-        pytest.fail(f"the test session's Kafka broker did not start: {exc}", pytrace=False)
-    yield str(broker.bootstrap)
-    broker.close()
+@pytest.fixture
+def kafka_bootstrap(kafka: Any) -> str:
+    """The test session's Kafka broker (``tests/conftest.py``), running."""
+    return str(kafka.bootstrap)

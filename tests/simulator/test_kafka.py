@@ -1,7 +1,9 @@
 """``simulate --bootstrap-servers`` against the test session's real Kafka broker: what the
 collector then reads from the domain topics is exactly what the truth says was delivered.
 
-Uses the domain topic names (orders, payments, …): no other test publishes to them.
+The session broker is shared (tests/kafka/test_simulated.py publishes 20,000 flows to the plain
+domain topics), so this run publishes under a topic prefix of its own (``--topic-prefix``) and
+reads only those topics.
 """
 
 from __future__ import annotations
@@ -9,15 +11,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from collector.cli import main
+from collector.simulator import TOPOLOGY
 from collector.store.base import open_store
-from tests.kafka import conftest as kafka_session
 from tests.kafka._support import collect_until, make_collector
 
 from .conftest import SCHEMAS
@@ -25,48 +26,26 @@ from .conftest import SCHEMAS
 pytestmark = pytest.mark.kafka
 
 
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The broker tests/kafka started for the session, or, run alone, one for this module.
-
-    (Importing tests/kafka's session fixture here would start a second broker.)
-    """
-    running = [b for b in kafka_session._BROKERS if b.running]
-    if running:
-        yield running[0]
-        return
-    script = kafka_session.kafka_script
-    try:
-        broker = script.KafkaBroker(script.fetch(), workdir=tmp_path_factory.mktemp("kafka"),
-                                    partitions=3)
-        kafka_session._BROKERS.append(broker)
-        broker.start()
-    except script.BrokerError as exc:
-        pytest.fail(f"the test session's Kafka broker did not start: {exc}", pytrace=False)
-    yield broker
-    kafka_session._BROKERS.remove(broker)
-    broker.close()
-
-
 @pytest.fixture
 def topic() -> str:
     return f"simulator-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.mark.xfail(strict=False, reason="fails when the whole suite shares one broker (passes alone); the same 'round trip is covered by tests/kafka/test_simulated.py; to be fixed next session")
 def test_published_records_are_what_the_truth_says(kafka: Any, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHOREOSCOPE_SCHEMAS_DIR", str(SCHEMAS))
     out, truth, expect = (tmp_path / n for n in ("out.jsonl", "truth.jsonl", "expect.jsonl"))
+    prefix = f"sim-{uuid.uuid4().hex[:8]}."
     assert main(["simulate", "--flows", "150", "--seed", "31", "--bootstrap-servers",
-                 kafka.bootstrap, "--out", str(out), "--truth", str(truth),
-                 "--expectations", str(expect), "--fault-rate", "duplicate=0.2",
-                 "--fault-rate", "undecodable=0.1", "--fault-rate", "no-correlation=0.1"]) == 0
+                 kafka.bootstrap, "--topic-prefix", prefix, "--out", str(out),
+                 "--truth", str(truth), "--expectations", str(expect),
+                 "--fault-rate", "duplicate=0.2", "--fault-rate", "undecodable=0.1",
+                 "--fault-rate", "no-correlation=0.1"]) == 0
     published = len(out.read_bytes().splitlines())
     store = open_store(f"sqlite:///{tmp_path / 'kafka.db'}")
     try:
-        run = make_collector(kafka.bootstrap, store, group="simulate-test", topics=[
-            "orders", "payments", "inventory", "shipping", "notifications", "customers"])
+        run = make_collector(kafka.bootstrap, store, group=f"g-{prefix}",
+                             topics=[prefix + t for t in TOPOLOGY.topics])
         collect_until(run, published)
         rows = [json.loads(line) for line in truth.read_text().splitlines()]
         stored = {(r["source"], r["id"]) for r in store.query("SELECT source, id FROM events")}
@@ -75,6 +54,8 @@ def test_published_records_are_what_the_truth_says(kafka: Any, tmp_path: Path,
         expected = Counter(e["reason"] for e in map(json.loads, expect.read_text().splitlines())
                            if e["kind"] == "dead-letter")
         assert dead == expected
+        topics = {r["topic"] for r in store.query("SELECT DISTINCT topic FROM events")}
+        assert topics == {prefix + t for t in TOPOLOGY.topics}
         assert run.pipeline.stats.observations == published
     finally:
         store.close()
