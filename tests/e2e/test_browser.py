@@ -106,7 +106,8 @@ def open_page(page: Page, demo: Demo, title: str) -> list[str]:
     nav = navigation(page)
     assert title in nav, f"{title!r} is not in the sidebar navigation: {sorted(nav)}"
     page.locator(NAV_LINK).filter(has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")).click()
-    page.wait_for_url(nav[title], timeout=SETTLE_MS)
+    # a page may add its state to the query string (?subject=...) as soon as it runs
+    page.wait_for_url(re.compile(rf"^{re.escape(nav[title])}(\?.*)?$"), timeout=SETTLE_MS)
     settle(page)
     return errors
 
