@@ -20,21 +20,23 @@ from collector.store._time import from_text, to_text
 
 __all__ = [
     "Overview",
+    "breach_counts",
     "chart_data",
     "dead_letter",
     "dead_letter_counts",
     "dead_letters",
     "dead_letters_over_time",
     "distinct",
-    "find_flows",
     "format_duration",
     "lag_by_partition",
+    "latest_metric",
     "measured_at",
     "metric_series",
     "overview",
     "plain",
     "replay_command",
     "rollup_span",
+    "rollup_steps",
     "sla_breaches",
     "sla_series",
     "sla_summary",
@@ -106,25 +108,6 @@ def overview(store: Store) -> Overview:
         events_by_type=by_type,
         flows_by_status=by_status,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class FlowMatch:
-    correlation_id: str
-    flows: list[Any]
-    events: list[Any]
-
-
-def find_flows(store: Store, correlation_id: str) -> FlowMatch | None:
-    """The flows and events of a correlation id, or None when nothing has it."""
-    key = correlation_id.strip()
-    if not key:
-        return None
-    events = store.events_by_correlation(key)
-    flows = store.flows_by_correlation(key)
-    if not events and not flows:
-        return None
-    return FlowMatch(key, flows, events)
 
 
 # -- the clock ages are measured by --------------------------------------------------------------
