@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collector.kafka.runner import CollectOptions
     from collector.pipeline import Pipeline
     from collector.settings import Settings
     from collector.store.base import Store
@@ -94,7 +95,7 @@ def _collect(args: argparse.Namespace) -> int:
     import signal
     import threading
     import time
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from collector.flows.publish import AlertPump, build_publisher
     from collector.kafka._client import (
@@ -105,7 +106,7 @@ def _collect(args: argparse.Namespace) -> int:
         secrets_of,
     )
     from collector.kafka.health import Health, MetricsServer
-    from collector.kafka.runner import CollectOptions, KafkaCollector
+    from collector.kafka.runner import KafkaCollector
     from collector.kafka.tap import KafkaTap, TapOptions
     from collector.store.base import open_store
 
@@ -138,14 +139,8 @@ def _collect(args: argparse.Namespace) -> int:
         if k.metrics_port:
             server = MetricsServer(health.registry, k.metrics_host, k.metrics_port)
             logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
-        r = settings.retention
-        options = CollectOptions(
-            batch_max=k.batch_max, batch_wait=k.batch_wait_ms / 1000,
-            health_every=k.metrics_every_s, retention_batch=r.batch_size,
-            retention_every=r.every_s,
-            retention=None if r.max_age_days is None else timedelta(days=r.max_age_days))
         alerts = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)
-        collector = KafkaCollector(tap, pipeline, options=options, health=health,
+        collector = KafkaCollector(tap, pipeline, options=_options(settings), health=health,
                                    now=lambda: datetime.now(UTC), alerts=alerts)
         freeze_startup_heap()
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
@@ -162,6 +157,18 @@ def _collect(args: argparse.Namespace) -> int:
     print(f"collected {s.observations} records: {s.events} events, "
           f"{s.dead_letters} dead letters, {s.writes} store transactions{sent}")
     return 0
+
+
+def _options(settings: Settings) -> CollectOptions:
+    from datetime import timedelta
+
+    from collector.kafka.runner import CollectOptions
+
+    k, r = settings.kafka, settings.retention
+    return CollectOptions(
+        batch_max=k.batch_max, batch_wait=k.batch_wait_ms / 1000,
+        health_every=k.metrics_every_s, retention_batch=r.batch_size, retention_every=r.every_s,
+        retention=None if r.max_age_days is None else timedelta(days=r.max_age_days))
 
 
 def _idle_check(seconds: float | None, monotonic: Any) -> Any:
