@@ -9,11 +9,12 @@ issue 8's 100,000 only makes the pages' work harder). Built once and cached unde
 run takes several minutes (about 6 on this machine).
 
 Each page is rendered with Streamlit's AppTest, as the server renders it for a browser: the
-pages come from the navigation declared in dashboard/app.py, each rendered once in its default
-state with st.cache_data cleared first (a user's first visit), plus flow search with one
-correlation id typed in, after one warm-up pass over every page (module imports and Streamlit's
-first-run costs are paid once per server process, not per visit). Per-page seconds go to stderr
-and into the line's ``pages``; a page that raised is listed in ``pages_with_exceptions``.
+pages come from the navigation declared in dashboard/app.py, each rendered in its default state
+with st.cache_data cleared first (a user's first visit; the median of 3 such visits), plus flow
+search with one correlation id typed in, after one warm-up pass over every page (module imports
+and Streamlit's first-run costs are paid once per server process, not per visit). Per-page
+seconds go to stderr and into the line's ``pages``; a page that raised, or a search that did
+not find its id, is listed in ``pages_with_exceptions``.
 The catalog's rollups are brought up to date in the store first, as a collector keeping them
 would have them (the simulator leaves them to ``choreoscope catalog``).
 
@@ -29,6 +30,7 @@ import fcntl
 import os
 import re
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +54,8 @@ FLOWS = 151_000
 SMALL_FLOWS = 1_000
 SEED = 1
 SEARCH = "Flow search"
+REPEAT = 3
+"""Visits of each page; its time is their median (this machine is shared: single runs vary 5x)."""
 RENDER_TIMEOUT = 600.0
 """AppTest's limit per run: a slow page is measured, not cut off."""
 
@@ -140,29 +144,43 @@ def _errors(at: AppTest) -> list[str]:
     return [str(e.message) for e in at.exception]
 
 
-def render_pages(store_url: str, correlation_id: str) -> dict[str, dict[str, Any]]:
-    """Seconds (and any exception) of each page's first render, and of one flow search."""
+def _render_once(title: str, script: str, default: bool,
+                 correlation_id: str) -> dict[str, tuple[float, list[str]]]:
+    """One first visit of a page (and, for flow search, one search): seconds and problems."""
+    at = _fresh_app()
+    if default:  # the default page renders with the app itself
+        seconds, at = _timed(at.run)
+    else:
+        at.run()
+        st.cache_data.clear()
+        seconds, at = _timed(at.switch_page(script).run)
+    out = {title: (seconds, _errors(at))}
+    if title == SEARCH:
+        st.cache_data.clear()
+        seconds, found = _timed(at.text_input[0].input(correlation_id).run)
+        missed = [f"{correlation_id} not found: {e.value}" for e in found.error
+                  if "no such flow" in str(e.value).lower()]
+        out[f"{SEARCH} (one id)"] = (seconds, _errors(found) + missed)
+    return out
+
+
+def render_pages(store_url: str, correlation_id: str,
+                 repeat: int = REPEAT) -> dict[str, dict[str, Any]]:
+    """Each page's first-visit seconds (median of ``repeat`` visits) and any exception, and the
+    same for one flow search."""
     os.environ["CHOREOSCOPE_STORE"] = store_url
     streamlit.logger.set_log_level("error")  # AppTest's bare-mode warnings, once per run
-    results: dict[str, dict[str, Any]] = {}
+    seconds: dict[str, list[float]] = {}
+    errors: dict[str, list[str]] = {}
     declared = pages()
-    for title, script in declared:
-        at = _fresh_app()
-        if script == declared[0][1]:  # the default page renders with the app itself
-            seconds, at = _timed(at.run)
-        else:
-            at.run()
-            st.cache_data.clear()
-            seconds, at = _timed(at.switch_page(script).run)
-        results[title] = {"seconds": round(seconds, 3), "errors": _errors(at)}
-        if title == SEARCH:
-            st.cache_data.clear()
-            seconds, found = _timed(at.text_input[0].input(correlation_id).run)
-            missed = [f"{correlation_id} not found: {e.value}" for e in found.error
-                      if "no such flow" in str(e.value).lower()]
-            results[f"{SEARCH} (one id)"] = {"seconds": round(seconds, 3),
-                                            "errors": _errors(found) + missed}
-    return results
+    for _ in range(repeat):
+        for title, script in declared:
+            for name, (s, e) in _render_once(title, script, script == declared[0][1],
+                                             correlation_id).items():
+                seconds.setdefault(name, []).append(s)
+                errors.setdefault(name, e)
+    return {name: {"seconds": round(statistics.median(s), 3), "worst": round(max(s), 3),
+                   "errors": errors[name]} for name, s in seconds.items()}
 
 
 def _correlation_id(path: Path) -> str:
@@ -175,7 +193,8 @@ def _correlation_id(path: Path) -> str:
 def _report(label: str, results: dict[str, dict[str, Any]]) -> None:
     for title, r in sorted(results.items(), key=lambda kv: -kv[1]["seconds"]):
         errors = f"  EXCEPTION: {r['errors'][0][:160]}" if r["errors"] else ""
-        print(f"dashboard bench [{label}] {r['seconds']:7.3f} s  {title}{errors}", file=sys.stderr)
+        print(f"dashboard bench [{label}] {r['seconds']:7.3f} s (worst {r['worst']:.3f})  "
+              f"{title}{errors}", file=sys.stderr)
 
 
 def _slowest(results: dict[str, dict[str, Any]]) -> tuple[str, float]:
@@ -185,7 +204,7 @@ def _slowest(results: dict[str, dict[str, Any]]) -> tuple[str, float]:
 
 def bench_dashboard_page_seconds_max() -> dict[str, Any]:
     small, big = build_store(SMALL_FLOWS), build_store(FLOWS)
-    render_pages(f"sqlite:///{small}", _correlation_id(small))  # warm-up: imports, first runs
+    render_pages(f"sqlite:///{small}", _correlation_id(small), repeat=1)  # warm-up: imports
     base = render_pages(f"sqlite:///{small}", _correlation_id(small))
     _report(f"{SMALL_FLOWS:,} flows", base)
     results = render_pages(f"sqlite:///{big}", _correlation_id(big))

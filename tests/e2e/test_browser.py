@@ -30,6 +30,7 @@ EXPECTED_PAGES = (
     "Schema compatibility", "Catalog", "Collector health",
 )
 NAV_LINK = '[data-testid="stSidebarNav"] a'
+TITLE = '[data-testid="stMain"] h1'
 SETTLE_MS = 30_000
 VIEWPORT: ViewportSize = {"width": 1400, "height": 900}
 
@@ -105,9 +106,15 @@ def open_page(page: Page, demo: Demo, title: str) -> list[str]:
     open_home(page, demo)
     nav = navigation(page)
     assert title in nav, f"{title!r} is not in the sidebar navigation: {sorted(nav)}"
+    home_url, home_title = page.url, page.locator(TITLE).first.inner_text()
     page.locator(NAV_LINK).filter(has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")).click()
     # a page may add its state to the query string (?subject=...) as soon as it runs
     page.wait_for_url(re.compile(rf"^{re.escape(nav[title])}(\?.*)?$"), timeout=SETTLE_MS)
+    if nav[title] != home_url:  # the home page's elements stay until the new page replaces them
+        page.wait_for_function(
+            "([sel, old]) => { const h = document.querySelector(sel);"
+            " return h !== null && h.innerText !== old; }",
+            arg=[TITLE, home_title], timeout=SETTLE_MS)
     settle(page)
     return errors
 
@@ -141,7 +148,7 @@ def test_page_renders_without_exception(page: Page, demo: Demo, screenshots: Pat
     boxes = exception_boxes(page)
     assert not boxes, f"{title}: Streamlit exception shown:\n" + "\n".join(boxes)
     assert not errors, f"{title}: uncaught errors in the browser: {errors}"
-    heading = page.locator('[data-testid="stMain"] h1')
+    heading = page.locator(TITLE)
     assert heading.count() > 0, f"{title}: the page shows no title"
     save(page, screenshots / f"{slug(title)}.png")
 
