@@ -31,6 +31,7 @@ from dashboard.queries import (
 WINDOWS = {"last 15 minutes": timedelta(minutes=15), "last hour": timedelta(hours=1),
            "last 6 hours": timedelta(hours=6), "last 24 hours": timedelta(hours=24)}
 ALL = "(all)"
+REFRESH = timedelta(seconds=10)
 
 
 def _line(rows: list[dict[str, object]], y: str, title: str, colour: str = "series") -> None:
@@ -135,14 +136,20 @@ def _validation(store: Store, window: timedelta) -> None:
             x=alt.X("at:T", title=None), y="violations:Q"), width="stretch")
 
 
-st.title("Collector health")
-store = store_or_help()
-if store is not None:
-    window = WINDOWS[st.selectbox("Window", list(WINDOWS), index=1, key="health_window")]
-    st.caption("Each window ends at the latest sample of its series.")
+def _health(store: Store, window: timedelta) -> None:
     _lag(store, window)
     st.subheader("Throughput")
     _metric(store, "records_per_second", "records/s", window)
     _metric(store, "dead_letters_per_second", "dead letters/s", window)
     _dead_letters(store, window)
     _validation(store, window)
+
+
+st.title("Collector health")
+store = store_or_help()
+if store is not None:
+    left, right = st.columns([3, 1])
+    window = WINDOWS[left.selectbox("Window", list(WINDOWS), index=1, key="health_window")]
+    live = right.toggle(f"Refresh every {REFRESH.seconds} s", key="health_live")
+    st.caption("Each window ends at the latest sample of its series.")
+    st.fragment(run_every=REFRESH if live else None)(_health)(store, window)

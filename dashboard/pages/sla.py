@@ -7,12 +7,13 @@ how fast that spends the error budget. Then the flows that breached, most over f
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import altair as alt
 import streamlit as st
 
+from collector.store import Store
 from dashboard._store import store_or_help
 from dashboard.queries import (
     breach_counts,
@@ -62,10 +63,51 @@ def _burn(series: list[dict[str, Any]], objective: float) -> None:
                f"({1 - objective:.2%}); above 1 the budget runs out before the window ends.")
 
 
+def _summary(store: Store, since: datetime, objective: float, flow_type: str | None) -> None:
+    summary = sla_summary(store, since=since, objective=objective, flow_type=flow_type)
+    st.subheader("Per flow type and step")
+    st.dataframe(summary, hide_index=True, key="sla_summary", column_order=(
+        "flow_type", "step", "flows", "share_within_sla", "burn_rate", "p50_s", "p95_s",
+        "p99_s", "worst_p99_s", "within_sla"), column_config={
+        "share_within_sla": st.column_config.NumberColumn(format="percent"),
+        "burn_rate": st.column_config.NumberColumn(format="%.2f")})
+
+
+def _over_time(store: Store, flow_type: str, since: datetime, objective: float,
+               bucket: int) -> None:
+    st.subheader("Over time")
+    step = st.selectbox(f"Step of {flow_type} (* is the whole flow)",
+                        rollup_steps(store, flow_type), key="sla_step")
+    series = sla_series(store, flow_type=flow_type, step=step or "*", since=since,
+                        objective=objective, bucket_minutes=bucket)
+    if not series:
+        st.caption("No rollups of this step in the window.")
+        return
+    _percentiles(series)
+    st.markdown("**Error budget**")
+    _burn(series, objective)
+
+
+def _breaches(store: Store, flow_type: str | None) -> None:
+    st.subheader("Breaches, most over first")
+    counts = breach_counts(store, flow_type)
+    after = [ALL, *sorted({str(c["step"]) for c in counts if c["step"] is not None})]
+    chosen = st.selectbox("Waiting after step", after, key="sla_breach_step")
+    step = None if chosen == ALL else chosen
+    rows = sla_breaches(store, flow_type=flow_type, step=step)
+    if not rows:
+        st.success("No SLA breaches" + ("" if flow_type is None else f" of {flow_type}") + ".")
+        return
+    st.metric("Breaches", f"{sum(c['breaches'] for c in counts if step in (None, c['step'])):,}")
+    st.dataframe([{"open": f"search?id={r['correlation_id']}", **r,
+                   "over": format_duration(r["over_s"])} for r in rows],
+                 hide_index=True, key="sla_breaches", column_config={
+                     "open": st.column_config.LinkColumn("open", display_text="open")})
+
+
 st.title("SLA breaches")
 store = store_or_help()
 if store is not None:
-    span = rollup_span(store)
     c1, c2, c3 = st.columns(3)
     window = c1.selectbox("Window", list(WINDOWS), index=3, key="sla_window")
     objective = c2.number_input("Objective (% within SLA)", min_value=50.0, max_value=99.99,
@@ -73,48 +115,14 @@ if store is not None:
     types = distinct(store, "flow_rollups", "flow_type")
     chosen = c3.selectbox("Flow type", [ALL, *types], key="sla_flow_type")
     flow_type = None if chosen == ALL else chosen
+    span = rollup_span(store)
     if span is None:
         st.info("No flow rollups yet: they are written as flows end.")
     else:
         length, bucket = WINDOWS[window]
         since = span[1] - length + timedelta(minutes=1)
         st.caption(f"Rollups from {span[0]:%Y-%m-%d %H:%M} to {span[1]:%Y-%m-%d %H:%M} UTC; "
-                   f"window ends at the latest minute.")
-        summary = sla_summary(store, since=since, objective=objective, flow_type=flow_type)
-        st.subheader("Per flow type and step")
-        st.dataframe(summary, hide_index=True, key="sla_summary", column_order=(
-            "flow_type", "step", "flows", "share_within_sla", "burn_rate", "p50_s", "p95_s",
-            "p99_s", "worst_p99_s", "within_sla"), column_config={
-            "share_within_sla": st.column_config.NumberColumn(format="percent"),
-            "burn_rate": st.column_config.NumberColumn(format="%.2f")})
-
-        st.subheader("Over time")
-        chart_type = flow_type or (types[0] if types else None)
-        if chart_type is not None:
-            steps = rollup_steps(store, chart_type)
-            step = st.selectbox(f"Step of {chart_type} (* is the whole flow)", steps,
-                                key="sla_step")
-            series = sla_series(store, flow_type=chart_type, step=step or "*", since=since,
-                                objective=objective, bucket_minutes=bucket)
-            if series:
-                _percentiles(series)
-                st.markdown("**Error budget**")
-                _burn(series, objective)
-            else:
-                st.caption("No rollups of this step in the window.")
-
-    st.subheader("Breaches, most over first")
-    counts = breach_counts(store, flow_type)
-    after = [ALL, *sorted({str(c["step"]) for c in counts if c["step"] is not None})]
-    chosen_after = st.selectbox("Waiting after step", after, key="sla_breach_step")
-    step_filter = None if chosen_after == ALL else chosen_after
-    rows = sla_breaches(store, flow_type=flow_type, step=step_filter)
-    if not rows:
-        st.success("No SLA breaches" + ("" if flow_type is None else f" of {flow_type}") + ".")
-    else:
-        total = sum(c["breaches"] for c in counts if step_filter in (None, c["step"]))
-        st.metric("Breaches", f"{total:,}")
-        st.dataframe([{"open": f"search?id={r['correlation_id']}", **r,
-                       "over": format_duration(r["over_s"])} for r in rows],
-                     hide_index=True, key="sla_breaches", column_config={
-                         "open": st.column_config.LinkColumn("open", display_text="open")})
+                   "the window ends at the latest minute.")
+        _summary(store, since, objective, flow_type)
+        _over_time(store, flow_type or types[0], since, objective, bucket)
+    _breaches(store, flow_type)

@@ -150,6 +150,19 @@ def test_a_missing_store_gets_instructions_on_every_page(
     assert "choreoscope demo" in texts(at.markdown)
 
 
+@pytest.mark.parametrize(("name", "toggle", "table_name"), [
+    ("pages/stuck.py", "stuck_live", "stuck_table"), ("pages/health.py", "health_live",
+                                                      "lag_table")])
+def test_a_live_page_keeps_its_content_when_refreshing(env: FlowStore, name: str, toggle: str,
+                                                       table_name: str) -> None:
+    at = page(name)
+    before = table(at, table_name)
+    at.toggle(key=toggle).set_value(True).run()
+    assert not at.exception
+    assert at.toggle(key=toggle).value is True
+    assert table(at, table_name) == before
+
+
 # -- stuck workflows ---------------------------------------------------------------------------
 
 
