@@ -207,7 +207,8 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
     except orjson.JSONDecodeError:
         return _undecodable(observation, rules, body, schema_id)
     doc = _binary_doc(headers, data) if binary else data
-    redacted = _redact_all(doc, rules.capture.redact_tokens)
+    redact = rules.capture.redact_tokens
+    redacted = _redact_all(doc, redact) if redact else False
     try:
         return _decode_doc(observation, rules, doc, headers, binary, schema_id)
     except _Rejected as rejected:
@@ -244,17 +245,17 @@ def _decode_doc(obs: Observation, rules: EnvelopeRules, doc: Any, headers: dict[
 
 def _cloudevent(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Record,
                 schema_id: int | None, where: str) -> Event:
-    doc = rec.doc
-    event_id = _required(_text(doc.get("id")), "id", where)
+    get = rec.doc.get
     return _event(
-        obs, rules, topic, rec, event_id=event_id,
-        event_type=_required(_text(doc.get("type")), "type", where),
-        source=_required(_text(doc.get("source")), "source", where),
-        at=_time_of(doc.get("time", _MISSING), obs, where),
-        data=doc.get("data"),
-        causation=_text(doc.get("causationid")),
-        subject=_text(doc.get("subject")),
-        dataschema=_text(doc.get("dataschema")) or _confluent(schema_id),
+        obs, rules, topic, rec,
+        _required(_text(get("id")), "id", where),
+        _required(_text(get("type")), "type", where),
+        _required(_text(get("source")), "source", where),
+        _time_of(get("time", _MISSING), obs, where),
+        get("data"),
+        _text(get("causationid")),
+        _text(get("subject")),
+        _text(get("dataschema")) or _confluent(schema_id),
     )
 
 
@@ -263,14 +264,14 @@ def _eventbridge(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec:
     doc, where = rec.doc, "EventBridge"
     return _event(
         obs, rules, topic, rec,
-        event_id=_required(_text(doc.get("id")), "id", where),
-        event_type=_required(_text(doc.get("detail-type")), "detail-type", where),
-        source=_required(_text(doc.get("source")), "source", where),
-        at=_time_of(doc.get("time", _MISSING), obs, where),
-        data=doc.get("detail"),
-        causation=rec.text(topic.causation),
-        subject=None,
-        dataschema=_confluent(schema_id),
+        _required(_text(doc.get("id")), "id", where),
+        _required(_text(doc.get("detail-type")), "detail-type", where),
+        _required(_text(doc.get("source")), "source", where),
+        _time_of(doc.get("time", _MISSING), obs, where),
+        doc.get("detail"),
+        rec.text(topic.causation),
+        None,
+        _confluent(schema_id),
     )
 
 
@@ -283,14 +284,14 @@ def _plain(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Reco
     data = rec.doc if topic.data is None else rec.find(topic.data)
     return _event(
         obs, rules, topic, rec,
-        event_id=_required(rec.text(topic.id), f"id at {topic.id}", where),
-        event_type=_required(rec.text(topic.type), f"type at {topic.type}", where),
-        source=rec.text(topic.source) or obs.location.topic or obs.location.source,
-        at=_time_of(_MISSING if topic.time is None else rec.find(topic.time), obs, where),
-        data=None if data is _MISSING else data,
-        causation=rec.text(topic.causation),
-        subject=None,
-        dataschema=_confluent(schema_id),
+        _required(rec.text(topic.id), f"id at {topic.id}", where),
+        _required(rec.text(topic.type), f"type at {topic.type}", where),
+        rec.text(topic.source) or obs.location.topic or obs.location.source,
+        _time_of(_MISSING if topic.time is None else rec.find(topic.time), obs, where),
+        None if data is _MISSING else data,
+        rec.text(topic.causation),
+        None,
+        _confluent(schema_id),
     )
 
 
@@ -298,27 +299,32 @@ def _confluent(schema_id: int | None) -> str | None:
     return None if schema_id is None else f"confluent:{schema_id}"
 
 
-def _event(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Record, *,
+def _event(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Record,
            event_id: str, event_type: str, source: str, at: datetime, data: Any,
            causation: str | None, subject: str | None, dataschema: str | None) -> Event:
+    """The event (positional arguments and fields: this runs once per record)."""
     correlation = _correlate(rec, topic.correlation or rules.correlation)
     trace = parse_traceparent(rec.traceparent())
+    capture = rules.capture
+    if capture.policy != "full" and not capture.keeps(event_id):
+        data = None
+    keys = rules.business_keys
     return Event(
-        id=event_id, type=event_type, source=source, occurred_at=at,
-        correlation_id=correlation, data=data if rules.capture.keeps(event_id) else None,
-        location=obs.location, received_at=obs.received_at, causation_id=causation,
-        subject=subject, dataschema=dataschema,
-        trace_id=None if trace is None else trace[0],
-        span_id=None if trace is None else trace[1],
-        business_keys=_business_keys(rec, rules.business_keys, event_type),
+        event_id, event_type, source, at, correlation, data, obs.location, obs.received_at,
+        causation, subject, dataschema,
+        None if trace is None else trace[0], None if trace is None else trace[1], None,
+        _business_keys(rec, keys, event_type) if keys else (),
     )
 
 
 def _correlate(rec: _Record, locators: tuple[Locator, ...]) -> str:
+    find = rec.find
     for loc in locators:
-        found = rec.text(loc)
-        if found is not None:
-            return found
+        value = find(loc)
+        if value is not _MISSING:
+            found = _text(value)
+            if found is not None:
+                return found
     tried = ", ".join(str(loc) for loc in locators) or "no rules configured"
     raise _Rejected(DeadLetterReason.NO_CORRELATION, f"no correlation id (tried {tried})")
 

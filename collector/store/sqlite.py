@@ -317,21 +317,31 @@ def _write_dead_letters(db: sqlite3.Connection, letters: list[DeadLetter]) -> No
 
 
 def _opt_text(value: Any) -> str | None:
-    return None if value is None else to_text(value)
+    return None if value is None else _utc_text(value)
 
 
 def _write_flows(db: sqlite3.Connection, flows: list[FlowSnapshot]) -> None:
+    """Insert new flows, update the progress of known ones. Identity, type, version and start
+    never change for an instance (its id is its start event's), so an update leaves the
+    indexes on them alone."""
     if not flows:
         return
+    dumps = orjson.dumps
     db.executemany(
-        "INSERT OR REPLACE INTO flows (instance_id, correlation_id, flow_type, definition_version,"
+        "INSERT INTO flows (instance_id, correlation_id, flow_type, definition_version,"
         " status, started_at, last_event_at, last_event_type, event_count, ended_at,"
         " next_deadline, expected_next, stuck_step, stuck_since, sla_breached, sla_over_s,"
-        " recovered) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " recovered) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance_id) DO"
+        " UPDATE SET status = excluded.status, last_event_at = excluded.last_event_at,"
+        " last_event_type = excluded.last_event_type, event_count = excluded.event_count,"
+        " ended_at = excluded.ended_at, next_deadline = excluded.next_deadline,"
+        " expected_next = excluded.expected_next, stuck_step = excluded.stuck_step,"
+        " stuck_since = excluded.stuck_since, sla_breached = excluded.sla_breached,"
+        " sla_over_s = excluded.sla_over_s, recovered = excluded.recovered",
         [(f.instance_id, f.correlation_id, f.flow_type, f.definition_version, f.status.value,
-          to_text(f.started_at), to_text(f.last_event_at), f.last_event_type, f.event_count,
+          _utc_text(f.started_at), _utc_text(f.last_event_at), f.last_event_type, f.event_count,
           _opt_text(f.ended_at), _opt_text(f.next_deadline),
-          orjson.dumps(list(f.expected_next)).decode(), f.stuck_step, _opt_text(f.stuck_since),
+          dumps(list(f.expected_next)).decode(), f.stuck_step, _opt_text(f.stuck_since),
           int(f.sla_breached), None if f.sla_over is None else f.sla_over.total_seconds(),
           int(f.recovered))
          for f in flows],

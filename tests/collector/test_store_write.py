@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from collector.model import Event, EventIdentity, Location
+from collector.model import Event, EventIdentity, FlowSnapshot, FlowStatus, Location
 from collector.store import Batch, Position, open_store
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -89,3 +90,31 @@ def test_the_wal_is_copied_into_the_database_in_the_background(tmp_path: Path) -
     db = sqlite3.connect(path)
     assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5000
     db.close()
+
+
+def test_a_flow_is_inserted_then_its_progress_updated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url)
+    running = FlowSnapshot("i1", "c1", "order", 2, FlowStatus.RUNNING, T0, T0, "OrderPlaced", 1,
+                           next_deadline=T0 + timedelta(minutes=5),
+                           expected_next=("PaymentProcessed",))
+    store.write(Batch(flows=[running]))
+    done = replace(running, status=FlowStatus.COMPLETED, last_event_at=T0 + timedelta(hours=1),
+                   last_event_type="OrderShipped", event_count=4,
+                   ended_at=T0 + timedelta(hours=1), next_deadline=None, expected_next=(),
+                   sla_breached=True, sla_over=timedelta(seconds=90), recovered=True)
+    store.write(Batch(flows=[done]))
+    assert store.flows_by_correlation("c1") == [done]
+    assert [f.instance_id for f in store.open_flows()] == []
+    store.close()
+
+
+def test_events_are_found_by_trace_through_one_index(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    names = {r["name"] for r in store.query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")}
+    assert "events_trace" not in names
+    plan = " ".join(r["detail"] for r in store.query(
+        "EXPLAIN QUERY PLAN SELECT * FROM events WHERE trace_id IN (?, ?)", ("a", "b")))
+    assert "catalog_events_trace_span" in plan
+    store.close()
