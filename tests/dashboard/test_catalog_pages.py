@@ -194,7 +194,7 @@ def _event_types(store: SimulatedStore) -> set[str]:
 
 def test_event_map_shows_every_node_of_the_simulated_topology(
         simulated_env: SimulatedStore) -> None:
-    at = _page("pages/eventmap.py")
+    at = _page("views/eventmap.py")
     metrics = _metrics(at)
     assert metrics["Event types"] == len(_event_types(simulated_env))
     services = {str(r["source"]) for r in _store_rows(simulated_env,
@@ -207,7 +207,7 @@ def test_event_map_shows_every_node_of_the_simulated_topology(
 
 
 def test_event_map_filters_change_what_is_shown(simulated_env: SimulatedStore) -> None:
-    at = _page("pages/eventmap.py")
+    at = _page("views/eventmap.py")
     everything = _metrics(at)
     at.selectbox(key="map_domain").select("orders").run()
     orders = {t for t, d in _schema_domains().items() if d == "orders"}
@@ -225,7 +225,7 @@ def test_event_map_filters_change_what_is_shown(simulated_env: SimulatedStore) -
 
 def test_event_map_keeps_the_selected_node_across_refreshes_and_filters(
         simulated_env: SimulatedStore) -> None:
-    at = _page("pages/eventmap.py")
+    at = _page("views/eventmap.py")
     at.selectbox(key="map_node").select("event:OrderPlaced").run()
     assert any(m.value.startswith("**OrderPlaced**") for m in at.markdown)
     assert any("team-checkout" in m.value for m in at.markdown)
@@ -237,7 +237,7 @@ def test_event_map_keeps_the_selected_node_across_refreshes_and_filters(
 
 
 def test_event_map_shows_a_service_when_chosen(simulated_env: SimulatedStore) -> None:
-    at = _page("pages/eventmap.py")
+    at = _page("views/eventmap.py")
     at.selectbox(key="map_node").select("service:order-service").run()
     text = " ".join(m.value for m in at.markdown)
     assert "service order-service" in text
@@ -245,7 +245,7 @@ def test_event_map_shows_a_service_when_chosen(simulated_env: SimulatedStore) ->
 
 
 def test_catalog_lists_entries_undocumented_and_orphans(simulated_env: SimulatedStore) -> None:
-    at = _page("pages/catalog.py")
+    at = _page("views/catalog.py")
     table = at.dataframe[0].value
     assert set(table["event type"]) == _event_types(simulated_env)
     placed = table[table["event type"] == "OrderPlaced"].iloc[0]
@@ -263,7 +263,7 @@ def test_catalog_lists_entries_undocumented_and_orphans(simulated_env: Simulated
 
 
 def test_catalog_filters_and_entry_with_samples(simulated_env: SimulatedStore) -> None:
-    at = _page("pages/catalog.py")
+    at = _page("views/catalog.py")
     at.text_input(key="catalog_search").input("Order").run()
     names = set(at.dataframe[0].value["event type"])
     assert names
@@ -279,7 +279,7 @@ def test_catalog_filters_and_entry_with_samples(simulated_env: SimulatedStore) -
 
 
 def test_schemas_page_compares_versions_with_verdicts(simulated_env: SimulatedStore) -> None:
-    at = _page("pages/schemas.py")
+    at = _page("views/schemas.py")
     at.selectbox(key="schemas_subject").select("OrderPlaced").run()
     assert not at.exception
     versions, verdicts, changes = (df.value for df in at.dataframe[:3])
@@ -300,7 +300,7 @@ def test_schemas_page_shows_live_validation_per_producer(simulated_env: Simulate
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["subject"] = "PaymentProcessed"
     at.run()
-    at.switch_page("pages/schemas.py").run()
+    at.switch_page("views/schemas.py").run()
     assert at.selectbox(key="schemas_subject").value == "PaymentProcessed"
     per_producer, failures = at.dataframe[1].value, at.dataframe[2].value
     assert list(per_producer["producer"]) == ["payment-service"]
@@ -309,7 +309,7 @@ def test_schemas_page_shows_live_validation_per_producer(simulated_env: Simulate
     assert "/amount" in set(failures["field"])
 
 
-@pytest.mark.parametrize("page", ["pages/eventmap.py", "pages/catalog.py", "pages/schemas.py"])
+@pytest.mark.parametrize("page", ["views/eventmap.py", "views/catalog.py", "views/schemas.py"])
 def test_missing_store_gets_instructions(page: str, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHOREOSCOPE_STORE", f"sqlite:///{tmp_path / 'none.db'}")
@@ -320,7 +320,7 @@ def test_missing_store_gets_instructions(page: str, tmp_path: Path,
 
 
 def test_event_map_neighbourhood_of_the_selected_node(simulated_env: SimulatedStore) -> None:
-    at = _page("pages/eventmap.py")
+    at = _page("views/eventmap.py")
     everything = _metrics(at)
     at.selectbox(key="map_node").select("event:OrderPlaced").run()
     at.selectbox(key="map_hops").select("1 hop").run()
@@ -351,13 +351,13 @@ def unrolled_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_without_rollups_the_map_and_catalog_show_the_declared_types(unrolled_env: str) -> None:
-    at = _page("pages/eventmap.py")
+    at = _page("views/eventmap.py")
     assert at.info[0].value == q.NO_TRAFFIC
     metrics = _metrics(at)
     assert metrics["Event types"] == len(_schema_domains())
     assert metrics["Services"] == 0
     assert "1 newer event not on the map yet" in " ".join(c.value for c in at.caption)
-    at = _page("pages/catalog.py")
+    at = _page("views/catalog.py")
     assert at.info[0].value == q.NO_TRAFFIC
     table = at.dataframe[0].value
     assert set(table["event type"]) == set(_schema_domains())

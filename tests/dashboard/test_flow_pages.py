@@ -33,8 +33,8 @@ order_id = "/data/order_id"
 customer_id = "/data/customer_id"
 """
 LAG_AT = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
-PAGES = ("pages/overview.py", "pages/search.py", "pages/stuck.py", "pages/sla.py",
-         "pages/health.py")
+PAGES = ("views/overview.py", "views/search.py", "views/stuck.py", "views/sla.py",
+         "views/health.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ def test_a_missing_store_gets_instructions_on_every_page(
 
 
 @pytest.mark.parametrize(("name", "toggle", "table_name"), [
-    ("pages/stuck.py", "stuck_live", "stuck_table"), ("pages/health.py", "health_live",
+    ("views/stuck.py", "stuck_live", "stuck_table"), ("views/health.py", "health_live",
                                                       "lag_table")])
 def test_a_live_page_keeps_its_content_when_refreshing(env: FlowStore, name: str, toggle: str,
                                                        table_name: str) -> None:
@@ -167,7 +167,7 @@ def test_a_live_page_keeps_its_content_when_refreshing(env: FlowStore, name: str
 
 
 def test_stuck_list_holds_the_truths_stuck_flows_oldest_first(env: FlowStore) -> None:
-    at = page("pages/stuck.py")
+    at = page("views/stuck.py")
     rows = table(at, "stuck_table")
     expected = {r["correlation_id"] for r in truth_of(env, "stuck")}
     assert expected
@@ -178,12 +178,12 @@ def test_stuck_list_holds_the_truths_stuck_flows_oldest_first(env: FlowStore) ->
 
 
 def test_stuck_rows_link_to_the_flow_search(env: FlowStore) -> None:
-    rows = table(page("pages/stuck.py"), "stuck_table")
+    rows = table(page("views/stuck.py"), "stuck_table")
     assert all(r["open"] == f"search?id={r['correlation_id']}" for r in rows)
 
 
 def test_stuck_filters_by_flow_type_and_step(env: FlowStore) -> None:
-    at = page("pages/stuck.py")
+    at = page("views/stuck.py")
     everything = table(at, "stuck_table")
     at.selectbox(key="stuck_flow_type").select("onboarding").run()
     onboarding = table(at, "stuck_table")
@@ -201,7 +201,7 @@ def test_stuck_filters_by_flow_type_and_step(env: FlowStore) -> None:
 
 
 def test_stuck_counts_over_time_are_drawn(env: FlowStore) -> None:
-    at = page("pages/stuck.py")
+    at = page("views/stuck.py")
     counts = table(at, "stuck_counts")
     assert sum(c["flows"] for c in counts) == len(truth_of(env, "stuck"))
     assert charts(at)
@@ -218,7 +218,7 @@ def search(at: AppTest, text: str) -> AppTest:
 
 def test_searching_a_completed_flow_shows_status_timeline_and_path(env: FlowStore) -> None:
     flow = truth_of(env, "completed", "order")[0]
-    at = search(page("pages/search.py"), flow["correlation_id"])
+    at = search(page("views/search.py"), flow["correlation_id"])
     assert any(s.value == "order · completed" for s in at.subheader)
     assert charts(at), "the Gantt chart"
     entries = table(at, "timeline_entries")
@@ -235,7 +235,7 @@ def test_searching_a_stuck_flow_says_where_and_for_how_long(env: FlowStore) -> N
     flow = truth_of(env, "stuck")[0]
     step = env.rows("SELECT stuck_step FROM flows WHERE correlation_id = ?",
                     (flow["correlation_id"],))[0][0]
-    at = search(page("pages/search.py"), flow["correlation_id"])
+    at = search(page("views/search.py"), flow["correlation_id"])
     assert any(s.value.endswith("· stuck") for s in at.subheader)
     warning = at.warning[0].value
     assert f"Stuck after **{step}**" in warning
@@ -249,7 +249,7 @@ def test_searching_a_stuck_flow_says_where_and_for_how_long(env: FlowStore) -> N
 def test_an_unknown_id_gets_no_such_flow_and_the_nearest_matches(env: FlowStore) -> None:
     real = env.truth[0]["correlation_id"]
     wrong = real[:-4] + "zzzz"
-    at = search(page("pages/search.py"), wrong)
+    at = search(page("views/search.py"), wrong)
     assert at.error[0].value == f"No such flow: {wrong!r}"
     nearest = texts(at.markdown)
     assert "Nearest matches" in nearest
@@ -259,14 +259,14 @@ def test_an_unknown_id_gets_no_such_flow_and_the_nearest_matches(env: FlowStore)
 def test_a_business_key_finds_its_flow(env: FlowStore) -> None:
     cid, order_id = env.rows("SELECT correlation_id, value FROM business_keys "
                              "WHERE name = 'order_id' ORDER BY value LIMIT 1")[0]
-    at = page("pages/search.py")
+    at = page("views/search.py")
     at.radio(key="search_mode").set_value("Business key").run()
     at.selectbox(key="key_name").select("order_id").run()
     at.text_input(key="key_value").input(order_id).run()
     assert not at.exception
     assert at.header[0].value == f"Flow `{cid}`"
 
-    at = search(page("pages/search.py"), order_id)  # the plain box knows business keys too
+    at = search(page("views/search.py"), order_id)  # the plain box knows business keys too
     assert at.header[0].value == f"Flow `{cid}`"
     assert "business key order_id" in texts(at.caption)
 
@@ -275,7 +275,7 @@ def test_a_prefix_lists_the_flows_starting_with_it(env: FlowStore) -> None:
     prefix = env.truth[0]["correlation_id"][:2]
     expected = sorted(r["correlation_id"] for r in env.truth
                       if r["correlation_id"].startswith(prefix))
-    at = page("pages/search.py")
+    at = page("views/search.py")
     at.radio(key="search_mode").set_value("Prefix").run()
     at.text_input(key="correlation_id").input(prefix).run()
     listed = at.dataframe[0].value
@@ -285,7 +285,7 @@ def test_a_prefix_lists_the_flows_starting_with_it(env: FlowStore) -> None:
 
 def test_the_id_query_parameter_opens_the_flow(env: FlowStore) -> None:
     flow = truth_of(env, "stuck")[0]
-    at = page("pages/search.py", id=flow["correlation_id"])
+    at = page("views/search.py", id=flow["correlation_id"])
     assert at.text_input(key="correlation_id").value == flow["correlation_id"]
     assert at.header[0].value == f"Flow `{flow['correlation_id']}`"
 
@@ -294,7 +294,7 @@ def test_violations_show_the_failing_field(env: FlowStore) -> None:
     cid, pointer = env.rows(
         "SELECT e.correlation_id, v.pointer FROM violations v JOIN events e "
         "ON e.source = v.source AND e.id = v.id WHERE e.instance_id IS NOT NULL LIMIT 1")[0]
-    at = search(page("pages/search.py"), cid)
+    at = search(page("views/search.py"), cid)
     shown = frame(at, "violations")
     assert pointer in list(shown["field"])
 
@@ -303,7 +303,7 @@ def test_violations_show_the_failing_field(env: FlowStore) -> None:
 
 
 def test_sla_page_shows_percentiles_budget_and_the_breaches(env: FlowStore) -> None:
-    at = page("pages/sla.py")
+    at = page("views/sla.py")
     summary = table(at, "sla_summary")
     whole = {r["flow_type"]: r for r in summary if r["step"] == "*"}
     assert set(whole) == {"order", "onboarding"}
@@ -318,7 +318,7 @@ def test_sla_page_shows_percentiles_budget_and_the_breaches(env: FlowStore) -> N
 
 
 def test_sla_filters_change_what_is_shown(env: FlowStore) -> None:
-    at = page("pages/sla.py")
+    at = page("views/sla.py")
     at.selectbox(key="sla_flow_type").select("onboarding").run()
     assert {r["flow_type"] for r in table(at, "sla_summary")} == {"onboarding"}
     rows = table(at, "sla_breaches")
@@ -340,7 +340,7 @@ def test_sla_filters_change_what_is_shown(env: FlowStore) -> None:
 
 
 def test_health_shows_the_latest_lag_per_partition(env: FlowStore) -> None:
-    at = page("pages/health.py")
+    at = page("views/health.py")
     lag = table(at, "lag_table")
     assert [(r["topic"], r["partition"], r["lag"]) for r in lag] == [
         ("orders", 2, 30), ("orders", 1, 20), ("orders", 0, 10)]
@@ -349,7 +349,7 @@ def test_health_shows_the_latest_lag_per_partition(env: FlowStore) -> None:
 
 
 def test_dead_letters_by_reason_browse_and_the_replay_command(env: FlowStore) -> None:
-    at = page("pages/health.py")
+    at = page("views/health.py")
     counts = {r["reason"]: r["dead_letters"] for r in table(at, "dead_letter_counts")}
     assert counts == dict(env.rows("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason"))
     assert "no-correlation" in counts

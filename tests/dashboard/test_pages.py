@@ -50,7 +50,7 @@ def test_overview_counts_events_and_flows(store_url: str) -> None:
 
 def test_search_lists_the_flow_events_in_time_order(store_url: str) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/search.py").run()
+    at.switch_page("views/search.py").run()
     at.text_input(key="correlation_id").input("order-4711").run()
     assert not at.exception
     entries = next(d.value for d in at.dataframe if "gap_ms" in d.value.columns)
@@ -60,7 +60,7 @@ def test_search_lists_the_flow_events_in_time_order(store_url: str) -> None:
 
 def test_search_for_an_unknown_id_says_so(store_url: str) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/search.py").run()
+    at.switch_page("views/search.py").run()
     at.text_input(key="correlation_id").input("order-47").run()
     assert "No such flow" in at.error[0].value
     assert any("order-4711" in str(m.value) for m in at.markdown)

@@ -56,7 +56,7 @@ def _entry(store: Store, event_map: EventMap, name: str) -> None:
                    f"consumers {', '.join(entry.declared_consumers) or '-'}")
     if entry.versions:
         st.write(f"**Schema versions** {', '.join(f'v{v}' for v in entry.versions)}")
-        st.page_link("pages/schemas.py", label="Compare versions and see validation results",
+        st.page_link("views/schemas.py", label="Compare versions and see validation results",
                      query_params={"subject": name})
     else:
         st.warning(f"{name} has no schema: `choreoscope schemas propose {name}` infers one "

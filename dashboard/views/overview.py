@@ -18,10 +18,10 @@ if store is not None:
     c3.metric("Stuck flows", f"{data.stuck:,}")
     c4.metric("Dead letters", f"{data.dead_letters:,}")
     links = st.columns(4)
-    links[0].page_link("pages/search.py", label="Find a flow", icon=":material/search:")
-    links[1].page_link("pages/stuck.py", label="Stuck workflows", icon=":material/pending:")
-    links[2].page_link("pages/sla.py", label="SLA breaches", icon=":material/timer:")
-    links[3].page_link("pages/health.py", label="Collector health",
+    links[0].page_link("views/search.py", label="Find a flow", icon=":material/search:")
+    links[1].page_link("views/stuck.py", label="Stuck workflows", icon=":material/pending:")
+    links[2].page_link("views/sla.py", label="SLA breaches", icon=":material/timer:")
+    links[3].page_link("views/health.py", label="Collector health",
                        icon=":material/monitor_heart:")
     left, right = st.columns(2)
     left.subheader("Flows by type and status")

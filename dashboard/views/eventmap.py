@@ -141,7 +141,7 @@ def _show_event(store: Store, event_map: EventMap, name: str) -> None:
              f"Topics: {', '.join(entry.topics) or '-'}  \nFlows: {', '.join(entry.flows) or '-'}")
     st.write(f"{entry.count:,} events in the window, last seen {entry.last_seen or '-'}")
     if entry.versions:
-        st.page_link("pages/schemas.py", label="Schema versions and compatibility",
+        st.page_link("views/schemas.py", label="Schema versions and compatibility",
                      query_params={"subject": name})
     for sample in entry.samples[:1]:
         st.json(sample.data, expanded=False)
