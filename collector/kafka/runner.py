@@ -113,6 +113,7 @@ class KafkaCollector:
         self._monotonic = monotonic
         self.clock = DetectionClock(now)
         self.steps = 0
+        self._uncommitted: dict[tuple[str, int], Position] = {}
 
     def run(self, stop: threading.Event,
             until: Callable[[KafkaCollector], bool] | None = None) -> None:
@@ -155,10 +156,27 @@ class KafkaCollector:
         self.steps += 1
         if self.health is not None:
             self.health.on_step(self.pipeline.stats, wrote=True)
-        self.tap.commit(positions)
+        self._commit(positions)
         self._publish(batch)
 
+    def _commit(self, positions: Iterable[Position]) -> None:
+        """Commit to Kafka the stored positions not committed yet. A failed commit (broker
+        away, group rejoining) is carried by the next one, or retried on the next tick, so a
+        partition read to its end during an outage still gets its offsets committed."""
+        pending = self._uncommitted
+        for p in positions:
+            pending[(p.topic, p.partition)] = p
+        if not pending:
+            return
+        assigned = self.tap.lag().keys()  # revoked partitions are the new owner's to commit
+        for key in [k for k in pending if k not in assigned]:
+            del pending[key]
+        if pending and self.tap.commit(list(pending.values())):
+            pending.clear()
+
     def _tick(self) -> None:
+        if self._uncommitted and self.tap.link.up:
+            self._commit(())
         at = self.clock.now(self.tap.lag(), self.tap.caught_up())
         batch = self.pipeline.advance(at) if at is not None else None
         self._publish(batch)
