@@ -37,7 +37,12 @@ def run(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         raise ConfigError("--rate", args.rate, "a positive number of events per second")
     settings = load_settings(args.config, store=args.store, dashboard={"port": args.port})
-    definitions = load_definitions([settings.schemas_dir / "flows"])
+    folder = settings.schemas_dir / "flows"
+    if not folder.is_dir():
+        raise ConfigError("schemas_dir", str(settings.schemas_dir),
+                          "a folder with the flow definitions in flows/*.json (run the demo "
+                          "from the repository, or set CHOREOSCOPE_SCHEMAS_DIR)")
+    definitions = load_definitions([folder])
 
     def now() -> datetime:
         return datetime.now(UTC)
