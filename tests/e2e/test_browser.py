@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from collector.store import open_store
-from tests.e2e.conftest import Demo, start_dashboard
+from tests.e2e._process import Demo, start_dashboard
 
 CHROMIUM = "/usr/bin/chromium"
 """Debian's package (scripts/ensure_chromium.sh): Playwright never downloads a browser here."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest  # noqa: TID251  (renders the dashboard, as tests/dashboard does)
 
-from tests.e2e.conftest import REPO, Demo, alive, port_open, start_demo
+from tests.e2e._process import REPO, Demo, alive, port_open, start_demo
 
 APP = str(REPO / "dashboard" / "app.py")
 FLOWS_WITHIN = 60.0
