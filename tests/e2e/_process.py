@@ -122,29 +122,30 @@ class Demo:
             self.proc.wait(timeout=10)
 
 
-def _start(workdir: Path, command: str, store_url: str) -> Demo:
-    """``choreoscope COMMAND --port P --store URL`` in its own process group, in ``workdir``
-    (so no ``choreoscope.toml`` of the developer's is read), with the repository's schemas and
-    every CHOREOSCOPE_* variable of the caller dropped."""
+def _start(workdir: Path, command: str, store: str) -> Demo:
+    """``choreoscope COMMAND --port P --store sqlite:///STORE`` in its own process group, in
+    ``workdir`` (so no ``choreoscope.toml`` of the developer's is read; a relative ``store`` is
+    a file there), with the repository's schemas and every CHOREOSCOPE_* variable dropped."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHOREOSCOPE_")}
     env["CHOREOSCOPE_SCHEMAS_DIR"] = str(REPO / "schemas")
     log = workdir / f"{command}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(CHOREOSCOPE), command, "--port", str(port), "--store", store_url],
+            [str(CHOREOSCOPE), command, "--port", str(port), "--store", f"sqlite:///{store}"],
             cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Demo(proc, port, store_url, log)
+    return Demo(proc, port, f"sqlite:///{workdir / store}", log)
 
 
 def start_demo(workdir: Path) -> Demo:
-    """``choreoscope demo`` storing into ``workdir/demo.db``."""
-    return _start(workdir, "demo", f"sqlite:///{workdir / 'demo.db'}")
+    """``choreoscope demo --store sqlite:///demo.db`` in ``workdir``: the pages show that short
+    URL (the README's screenshots), ``Demo.store_url`` is the absolute one for the tests."""
+    return _start(workdir, "demo", "demo.db")
 
 
 def start_dashboard(workdir: Path, store_url: str) -> Demo:
     """``choreoscope dashboard`` (read-only) over an existing store: a server no browser has
     visited yet."""
-    return _start(workdir, "dashboard", store_url)
+    return _start(workdir, "dashboard", store_url.removeprefix("sqlite:///"))
