@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -165,32 +166,41 @@ def _on(m: AlertMessage, topic: str) -> AlertMessage:
 
 
 class AlertPump:
-    """Publishes the outbox from a running collector without holding up its ingestion.
+    """Publishes the outbox beside a running collector, so a slow or dead sink never holds up
+    ingestion.
 
-    `notify` says alerts were committed; `pump` (called after each store commit and each tick)
-    sends at most ``max_batches`` batches and returns. While nothing is known to be pending it
-    does not even query the outbox. A `PublishFailed` is logged once, then retried after a
-    backoff that doubles up to ``max_backoff`` seconds; the first success after failures is
-    logged too.
+    The collector calls `notify` after committing alerts; `start` runs a thread that sends what
+    is pending (on notice, and every ``every`` seconds while something is left), and `stop`
+    ends it. While nothing is known to be pending the outbox is not even queried. A
+    `PublishFailed` is logged once, then retried after a backoff doubling up to
+    ``max_backoff`` seconds; the first success after failures is logged too. `pump` is one
+    synchronous round (what the thread does each time it wakes).
     """
 
     def __init__(self, publisher: OutboxPublisher, *, monotonic: Callable[[], float],
-                 max_batches: int = 4, backoff: float = 1.0, max_backoff: float = 30.0) -> None:
+                 max_batches: int = 4, backoff: float = 1.0, max_backoff: float = 30.0,
+                 every: float = 1.0) -> None:
         self.publisher = publisher
-        self._mono, self._max_batches = monotonic, max_batches
+        self._mono, self._max_batches, self._every = monotonic, max_batches, every
         self._backoff, self._max_backoff = backoff, max_backoff
         self._pending = True  # a crashed run may have left alerts unsent
         self._failures = 0
         self._retry_at = 0.0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def notify(self) -> None:
+        """Alerts were committed to the outbox: send them soon."""
         self._pending = True
+        self._wake.set()
 
     def pump(self, batches: int | None = None) -> int:
         """Send what is pending, at most ``batches`` batches (``max_batches`` by default);
         returns how many alerts were sent."""
         if not self._pending or self._mono() < self._retry_at:
             return 0
+        self._pending = False  # a notice arriving meanwhile sets it again
         sent = 0
         for _ in range(batches or self._max_batches):
             try:
@@ -201,16 +211,46 @@ class AlertPump:
             self._recovered()
             sent += n
             if n < self.publisher.batch_size:
-                self._pending = False
-                break
+                return sent
+        self._pending = True  # more are left
         return sent
 
+    def start(self) -> AlertPump:
+        self._thread = threading.Thread(target=self._run, name="choreoscope-alerts",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """End the thread (after the send in progress); False if it did not end in time."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
     def drain(self) -> int:
-        """At shutdown: everything pending, once; a failure is logged and left in the outbox."""
+        """On a clean stop, after `stop`: everything pending, once; a failure is logged and the
+        alerts stay in the outbox for the next run."""
         self._retry_at = 0.0
         return self.pump(batches=sys.maxsize)
 
-    def _failed(self, exc: PublishFailed) -> None:
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._every)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.pump()
+            except Exception as exc:  # the store failed: the thread goes on, retrying later
+                if not self._failures:
+                    logger.exception("reading the alert outbox failed")
+                self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        self._pending = True
         delay = min(self._max_backoff, self._backoff * 2 ** self._failures)
         if not self._failures:
             logger.warning("alerts not sent, they stay in the outbox (retrying with backoff): "

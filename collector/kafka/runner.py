@@ -6,9 +6,10 @@ after them, and only then are the offsets committed to Kafka. On restart the tap
 store's positions. Between steps the loop advances the detection clock, samples health and
 deletes expired rows in bounded batches.
 
-Alerts the tracker raised are in the store's outbox once their step or tick is committed; after
-each commit and each tick the loop hands them to the alert pump (a bounded send that backs off
-while its sinks fail), and once more when it stops.
+Alerts the tracker raised are in the store's outbox once their step or tick is committed; the
+loop then notifies the alert pump, whose own thread sends them (backing off while its sinks
+fail), so a slow sink never holds up ingestion. On a clean stop what is pending is sent once
+more.
 """
 
 from __future__ import annotations
@@ -117,6 +118,18 @@ class KafkaCollector:
 
     def run(self, stop: threading.Event,
             until: Callable[[KafkaCollector], bool] | None = None) -> None:
+        if self.alerts is not None:
+            self.alerts.start()
+        try:
+            self._run(stop, until)
+        finally:
+            if self.alerts is not None:
+                self.alerts.stop()
+        if self.alerts is not None:
+            self.alerts.drain()
+
+    def _run(self, stop: threading.Event,
+             until: Callable[[KafkaCollector], bool] | None) -> None:
         opts = self.options
         mono = self._monotonic
         next_tick = next_health = mono()
@@ -146,8 +159,6 @@ class KafkaCollector:
                     break
         finally:
             self.tap.close()
-        if self.alerts is not None:
-            self.alerts.drain()
 
     def step(self, observations: list[Observation], positions: list[Position]) -> None:
         """One transaction: everything the records produced, with the positions after them."""
@@ -182,12 +193,9 @@ class KafkaCollector:
         self._publish(batch)
 
     def _publish(self, batch: Batch | None) -> None:
-        """Send the alerts the store holds (bounded, backing off while the sinks fail)."""
-        if self.alerts is None:
-            return
-        if batch is not None and batch.alerts:
+        """Tell the alert pump when a committed batch holds alerts."""
+        if self.alerts is not None and batch is not None and batch.alerts:
             self.alerts.notify()
-        self.alerts.pump()
 
     def _gather(self, stop: threading.Event) -> tuple[list[Observation], list[Position]]:
         opts = self.options

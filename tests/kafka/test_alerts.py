@@ -1,9 +1,10 @@
 """Alerts published by the running collector (issue 5), against the session's real broker.
 
 ``choreoscope collect`` with ``[alerts] topic`` sends FlowStuck/SlaBreached from the store's
-outbox to the alert topic after each commit and tick. Killed after the alerts reached Kafka but
-before they were marked sent, a restarted collector sends them again with the same ids: every
-alert arrives, and a receiver that drops ids it has seen sees each one new exactly once.
+outbox to the alert topic once their commit or tick is stored, from a thread of its own (a
+hanging sink does not hold up ingestion). Killed after the alerts reached Kafka but before they
+were marked sent, a restarted collector sends them again with the same ids: every alert
+arrives, and a receiver that drops ids it has seen sees each one new exactly once.
 """
 
 from __future__ import annotations
@@ -277,3 +278,66 @@ def test_killed_between_commit_and_marking_sent_every_alert_arrives_once_new(
     seen: set[str] = set()
     new = [i for i in ids if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
     assert sorted(new) == sorted(expected)  # a receiver dropping seen ids: each new once
+
+
+class Stuck:
+    """A sink that hangs (a webhook that never answers) until released."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.took: list[str] = []
+
+    def __call__(self, messages: Any) -> None:
+        self.entered.set()
+        assert self.release.wait(120)
+        self.took.extend(m.alert_id for m in messages)
+
+
+def test_a_hanging_sink_does_not_hold_up_ingestion(
+        kafka: Any, topic: str, tmp_path: Path, schemas: Path) -> None:
+    from collector.commands.collect import build_pipeline
+    from collector.kafka.runner import CollectOptions, KafkaCollector
+    from collector.kafka.tap import KafkaTap, TapOptions
+    from collector.settings import load_settings
+
+    settings = load_settings(None, store=f"sqlite:///{tmp_path / 'hang.db'}",
+                             schemas_dir=str(schemas))
+    store = open_store(settings.store)
+    sink = Stuck()
+    pump = AlertPump(OutboxPublisher(store, [sink], now=lambda: datetime.now(UTC)),
+                     monotonic=time.monotonic, every=0.2)
+    tap = KafkaTap(TapOptions(topics=(topic,), group_id=f"g-{topic}", start="earliest",
+                              client={"bootstrap_servers": [kafka.bootstrap]}), store.positions)
+    collector = KafkaCollector(tap, build_pipeline(settings, store), alerts=pump,
+                               options=CollectOptions(batch_wait=0.05, tick_every=0.2),
+                               now=lambda: datetime.now(UTC))
+    _pings(kafka, topic)
+    more = 500
+    stop = threading.Event()
+    phase = {"published": False}
+
+    def until(c: KafkaCollector) -> bool:
+        if sink.entered.is_set() and not phase["published"]:  # the sink hangs from here on
+            publish([Rec(topic, cloudevent(1000 + i, f"n{i}", etype="Noise"), b"n")
+                     for i in range(more)], kafka.bootstrap)
+            phase["published"] = True
+        if c.pipeline.stats.observations >= FLOWS + more:
+            sink.release.set()
+            return True
+        return False
+
+    worker = threading.Thread(target=collector.run, args=(stop, until))
+    worker.start()
+    worker.join(120)
+    stop.set()
+    sink.release.set()
+    worker.join(30)
+    try:
+        assert not worker.is_alive()
+        assert collector.pipeline.stats.observations == FLOWS + more  # read while it hung
+        outbox = store.query("SELECT alert_id, sent_at FROM outbox")
+    finally:
+        store.close()
+    assert len(outbox) >= FLOWS
+    assert sorted(sink.took) == sorted(r["alert_id"] for r in outbox)  # sent on the clean stop
+    assert all(r["sent_at"] for r in outbox)
