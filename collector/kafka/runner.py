@@ -118,15 +118,17 @@ class KafkaCollector:
 
     def run(self, stop: threading.Event,
             until: Callable[[KafkaCollector], bool] | None = None) -> None:
-        if self.alerts is not None:
-            self.alerts.start()
+        alerts = self.alerts
+        if alerts is None:
+            self._run(stop, until)
+            return
+        alerts.start()
         try:
             self._run(stop, until)
         finally:
-            if self.alerts is not None:
-                self.alerts.stop()
-        if self.alerts is not None:
-            self.alerts.drain()
+            stopped = alerts.stop()
+        if stopped:  # else a sink still hangs: what is pending waits for the next run
+            alerts.drain()
 
     def _run(self, stop: threading.Event,
              until: Callable[[KafkaCollector], bool] | None) -> None:
