@@ -4,8 +4,9 @@ On one 200,000-record topic of simulated events (a real single-node broker start
 the same consumer configuration on both sides (`collector.kafka.tap.consumer_config`):
 
 - baseline: a bare kafka-python consumer polling until it has every record;
-- value: the collector (tap -> decode -> validate, when wired -> correlate and track -> one
-  SQLite transaction per batch with the positions -> offset commit), until it has every record.
+- value: the collector built as ``choreoscope collect`` builds it (`build_pipeline`, options
+  and health from the settings): tap -> decode -> validate -> correlate and track -> one SQLite
+  transaction per batch with the positions -> offset commit, until it has every record.
 
 Both clocks run from the first poll that returns records to the last record, so group joins
 and broker warm-up count on neither side. ``ratio`` = pipeline / raw.
@@ -20,7 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from collector.commands.collect import build_pipeline
+from collector.kafka.health import Health
 from collector.kafka.producer import publish
 from collector.kafka.runner import CollectOptions, KafkaCollector
 from collector.kafka.tap import KafkaTap, TapOptions, consumer_config
@@ -64,13 +66,18 @@ def _records(n: int) -> list[Any]:
     return out
 
 
-def _options(bootstrap: str, group: str) -> TapOptions:
-    return TapOptions(topics=(TOPIC,), group_id=group,
-                      client={"bootstrap_servers": [bootstrap]})
+def _settings(tmp: Path) -> Settings:
+    return Settings(store=f"sqlite:///{tmp / 'bench.db'}", schemas_dir=ROOT / "schemas")
 
 
-def _raw_rate(bootstrap: str) -> float:
-    options = _options(bootstrap, f"raw-{uuid.uuid4().hex[:8]}")
+def _options(bootstrap: str, group: str, settings: Settings) -> TapOptions:
+    """The tap's options, the consumer configuration both sides use."""
+    return TapOptions(topics=(TOPIC,), group_id=group, client={"bootstrap_servers": [bootstrap]},
+                      max_poll_records=settings.kafka.max_poll_records)
+
+
+def _raw_rate(bootstrap: str, settings: Settings) -> float:
+    options = _options(bootstrap, f"raw-{uuid.uuid4().hex[:8]}", settings)
     consumer = KafkaConsumer(**consumer_config(options))
     consumer.subscribe([TOPIC])
     seen, started = 0, None
@@ -87,13 +94,19 @@ def _raw_rate(bootstrap: str) -> float:
     return RECORDS / (time.perf_counter() - started)
 
 
-def _pipeline_rate(bootstrap: str, tmp: Path) -> tuple[float, dict[str, Any]]:
-    settings = Settings(store=f"sqlite:///{tmp / 'bench.db'}", schemas_dir=ROOT / "schemas")
+def _pipeline_rate(bootstrap: str, settings: Settings) -> tuple[float, dict[str, Any]]:
     store = open_store(settings.store)
     pipeline = build_pipeline(settings, store)
-    options = _options(bootstrap, f"pipeline-{uuid.uuid4().hex[:8]}")
+    options = _options(bootstrap, f"pipeline-{uuid.uuid4().hex[:8]}", settings)
     tap = KafkaTap(options, store.positions)
-    collector = KafkaCollector(tap, pipeline, options=CollectOptions(),
+    k, r = settings.kafka, settings.retention
+    # as `choreoscope collect` runs it (collector.commands.collect), without the metrics port
+    collect = CollectOptions(
+        batch_max=k.batch_max, batch_wait=k.batch_wait_ms / 1000, health_every=k.metrics_every_s,
+        retention_batch=r.batch_size, retention_every=r.every_s,
+        retention=None if r.max_age_days is None else timedelta(days=r.max_age_days))
+    collector = KafkaCollector(tap, pipeline, options=collect,
+                               health=Health(monotonic=time.monotonic),
                                now=lambda: datetime.now(UTC))
     started: list[float] = []
     original = collector.step
@@ -131,8 +144,9 @@ def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
         broker.start()
         try:
             publish(_records(RECORDS), broker.bootstrap)
-            raw = _raw_rate(broker.bootstrap)
-            value, extra = _pipeline_rate(broker.bootstrap, Path(tmp))
+            settings = _settings(Path(tmp))
+            raw = _raw_rate(broker.bootstrap, settings)
+            value, extra = _pipeline_rate(broker.bootstrap, settings)
         finally:
             broker.close()
     return {"bench": "kafka_pipeline_vs_raw_consume", "value": round(value, 1),
