@@ -90,24 +90,22 @@ class PipelineStats:
 
 
 class _Collected:
-    """Accumulates one batch; later flow snapshots and assignments replace earlier ones."""
+    """Accumulates one batch; later flow snapshots replace earlier ones (assignments are kept
+    in order: the store applies the last one of each event)."""
 
     def __init__(self, positions: Iterable[Position]) -> None:
         self.batch = Batch(positions=list(positions))
         self.flows: dict[str, FlowSnapshot] = {}
-        self.assignments: dict[EventIdentity, str] = {}
 
     def add_update(self, update: FlowUpdateLike) -> None:
         for flow in update.flows:
             self.flows[flow.instance_id] = flow
-        for identity, instance in update.assignments:
-            self.assignments[identity] = instance
+        self.batch.assignments.extend(update.assignments)
         self.batch.alerts.extend(update.alerts)
         self.batch.flow_rollups.extend(getattr(update, "rollups", ()))
 
     def finish(self) -> Batch:
         self.batch.flows = list(self.flows.values())
-        self.batch.assignments = list(self.assignments.items())
         return self.batch
 
 

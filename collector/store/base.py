@@ -49,7 +49,8 @@ class Batch:
     flows: list[FlowSnapshot] = field(default_factory=list)
     """Flow instances to insert or update (by instance id)."""
     assignments: list[tuple[EventIdentity, str]] = field(default_factory=list)
-    """Events (possibly stored earlier) joined to a flow instance id."""
+    """Events (possibly stored earlier) joined to a flow instance id; when an event appears
+    more than once, the last assignment holds."""
     violations: list[Violation] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     """Written to the outbox; a publisher sends and marks them."""

@@ -118,3 +118,14 @@ def test_events_are_found_by_trace_through_one_index(tmp_path: Path) -> None:
         "EXPLAIN QUERY PLAN SELECT * FROM events WHERE trace_id IN (?, ?)", ("a", "b")))
     assert "catalog_events_trace_span" in plan
     store.close()
+
+
+def test_the_last_assignment_of_an_event_in_a_batch_holds(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url)
+    store.write(Batch(events=[event(1)]))
+    store.write(Batch(events=[event(2)], assignments=[
+        (ident("e2"), "first"), (ident("e1"), "first"), (ident("e2"), "last"),
+        (ident("e1"), "last")]))
+    assert instances(url) == {"e1": "last", "e2": "last"}
+    store.close()
