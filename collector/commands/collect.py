@@ -61,13 +61,14 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
 
 
 def freeze_startup_heap() -> int:
-    """Move everything alive after start-up (definitions, registry, restored flow tracker) out
-    of the cyclic GC's generations: a long-running collector's steady heap is then never walked
-    again by a collection. Returns how many objects were frozen."""
+    """Once start-up is done (registry compiled, tracker restored): the pipeline's
+    `settle_heap` (everything alive frozen out of the cyclic GC, a wider young generation), so
+    a long-running collector's steady heap is never walked again. Returns the frozen count."""
     import gc
 
-    gc.collect()
-    gc.freeze()
+    from collector.pipeline import settle_heap
+
+    settle_heap()
     frozen = gc.get_freeze_count()
     logger.info("start-up heap frozen out of the cyclic GC: %d objects", frozen)
     return frozen
