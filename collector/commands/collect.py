@@ -98,6 +98,7 @@ def _collect(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime
 
+    from collector.catalog_source import RollupRefresher, refresh_rollups, rollup_store
     from collector.flows.publish import AlertPump, build_publisher
     from collector.kafka._client import (
         KafkaNoiseFilter,
@@ -141,10 +142,14 @@ def _collect(args: argparse.Namespace) -> int:
             server = MetricsServer(health.registry, k.metrics_host, k.metrics_port)
             logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
         alerts = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)
+        # the catalog's traffic rollups (event map, catalog pages) kept current as we go
+        rollups = RollupRefresher(rollup_store(store))
         collector = KafkaCollector(tap, pipeline, options=_options(settings), health=health,
-                                   now=lambda: datetime.now(UTC), alerts=alerts)
+                                   now=lambda: datetime.now(UTC), alerts=alerts,
+                                   housekeeping=(rollups.on_tick,))
         freeze_startup_heap()
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
+        refresh_rollups(rollup_store(store))  # what the last ticks did not roll up yet
     finally:
         if publisher is not None:
             publisher.close()

@@ -224,6 +224,10 @@ class _StoreFeed:
         self._batch: list[Observation] = []
         self._next: dict[str, int] = {}
         self._last_flush: datetime | None = None
+        from collector.catalog_source import RollupRefresher, rollup_store
+
+        # the catalog's traffic rollups (event map, catalog pages), current within seconds
+        self._rollups = RollupRefresher(rollup_store(pipeline.store))
 
     def add(self, record: SimRecord, seq: int) -> None:
         from collector.simulator import to_observation
@@ -253,13 +257,19 @@ class _StoreFeed:
         if spans:
             self._pipeline.store.write(Batch(spans=spans))
         if self._wall is not None:
-            self._pipeline.advance(self._wall())
+            now = self._wall()
+            self._pipeline.advance(now)
+            self._rollups.on_tick(now)
 
     def finish(self, settle: datetime | None) -> None:
-        """Flush; at the end of a run, advance the detection clock to settle time."""
+        """Flush; at the end of a run, advance the detection clock to settle time and bring
+        the catalog's rollups up to date."""
+        from collector.catalog_source import refresh_rollups, rollup_store
+
         self._flush()
         if settle is not None:
             self._pipeline.advance(settle)
+        refresh_rollups(rollup_store(self._pipeline.store))
 
 
 def _write_lines(path: str, rows: list[TruthRow] | list[dict[str, Any]]) -> None:

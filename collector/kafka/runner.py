@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -104,8 +104,10 @@ class KafkaCollector:
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
         alerts: AlertPump | None = None,
+        housekeeping: Sequence[Callable[[datetime], object]] = (),
     ) -> None:
         self.tap = tap
+        self._housekeeping = tuple(housekeeping)
         self.pipeline = pipeline
         self.options = options
         self.health = health
@@ -193,6 +195,9 @@ class KafkaCollector:
         at = self.clock.now(self.tap.lag(), self.tap.caught_up())
         batch = self.pipeline.advance(at) if at is not None else None
         self._publish(batch)
+        wall = self._now()
+        for chore in self._housekeeping:  # e.g. the catalog's traffic rollups, on wall time
+            chore(wall)
 
     def _publish(self, batch: Batch | None) -> None:
         """Tell the alert pump when a committed batch holds alerts."""

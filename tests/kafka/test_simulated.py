@@ -31,6 +31,7 @@ FAULTS = ["duplicate=0.05", "reorder=0.05", "lost=0.02", "undecodable=0.01",
 class Outcome:
     truth: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    rolled_up: Counter[str]
     flows: dict[str, dict[str, Any]]
     dead_letters: Counter[str]
     collect_stdout: str
@@ -58,13 +59,16 @@ def simulated(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Ou
                      "--until-idle", "2")
     store = open_store(url, read_only=True)
     try:
-        events = store.query("SELECT source, id, correlation_id, instance_id FROM events")
+        events = store.query("SELECT source, id, type, correlation_id, instance_id FROM events")
         flows = {r["instance_id"]: r for r in store.query("SELECT * FROM flows")}
         letters = Counter(r["reason"] for r in store.query("SELECT reason FROM dead_letters"))
+        rolled_up = Counter({r["event_type"]: r["n"] for r in store.query(
+            "SELECT event_type, SUM(count) AS n FROM catalog_traffic_minute "
+            "WHERE kind = 'produce' GROUP BY event_type")})
     finally:
         store.close()
     truth = [orjson.loads(line) for line in truth_file.read_bytes().splitlines()]
-    return Outcome(truth, events, flows, letters, collected.stdout)
+    return Outcome(truth, events, rolled_up, flows, letters, collected.stdout)
 
 
 def test_every_truth_flow_has_exactly_its_events_each_stored_once(simulated: Outcome) -> None:
@@ -116,3 +120,10 @@ def test_records_are_read_once(simulated: Outcome, tmp_path: Path) -> None:
     dead = sum(simulated.dead_letters.values())
     duplicates = sum(1 for t in simulated.truth for f in t["faults"] if f["name"] == "duplicate")
     assert records == events + dead + duplicates
+
+
+def test_the_catalogs_traffic_rollups_count_every_stored_event(simulated: Outcome) -> None:
+    """collect keeps the event map's rollups current: each stored event counted once."""
+    stored = Counter(e["type"] for e in simulated.events)
+    assert simulated.rolled_up == stored
+    assert simulated.rolled_up["OrderPlaced"] > 0
