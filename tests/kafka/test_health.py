@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,38 @@ def _collect_sasl(kafka: Any, topic: str, store: Path, password: str, *,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+class _Output:
+    """A process's output, read on a thread as it comes (stdout and stderr merged)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.proc, self._lines = proc, list[str]()
+        self._reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in iter(stream.readline, b""):
+            self._lines.append(line.decode("utf-8", "replace"))
+
+    @property
+    def text(self) -> str:
+        return "".join(self._lines)
+
+    def wait_for(self, *wanted: str, seconds: float) -> None:
+        """Until every wanted text appeared: a loaded machine may take longer than any fixed
+        sleep before the first connection fails."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if all(w in self.text for w in wanted):
+                return
+            time.sleep(0.2)
+
+    def finish(self) -> str:
+        self.proc.wait(timeout=60)
+        self._reader.join(timeout=10)
+        return self.text
+
+
 def test_sasl_settings_pass_through_and_secrets_never_reach_a_log_line(
         kafka: Any, topic: str, tmp_path: Path) -> None:
     from tests.kafka.conftest import SASL_USERS
@@ -100,10 +133,10 @@ def test_sasl_settings_pass_through_and_secrets_never_reach_a_log_line(
     wrong = "wr0ng-but-still-secret"
     bad = _collect_sasl(kafka, topic, tmp_path / "bad.db", wrong, until_idle=False,
                         log_level="INFO")
-    time.sleep(8)
+    out = _Output(bad)
+    out.wait_for("Authentication failed", "unreachable", seconds=90)
     bad.send_signal(signal.SIGTERM)
-    output, _ = bad.communicate(timeout=60)
-    text = output.decode("utf-8", "replace")
+    text = out.finish()
     assert "collected 20 records" not in text
     assert "Authentication failed" in text, text[-3000:]
     assert "unreachable" in text
