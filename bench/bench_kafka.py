@@ -4,9 +4,12 @@ On one 200,000-record topic of simulated events (a real single-node broker start
 the same consumer configuration on both sides (`collector.kafka.tap.consumer_config`):
 
 - baseline: a bare kafka-python consumer polling until it has every record;
-- value: the collector built as ``choreoscope collect`` builds it (`build_pipeline`, options
-  and health from the settings): tap -> decode -> validate -> correlate and track -> one SQLite
-  transaction per batch with the positions -> offset commit, until it has every record.
+- value: the collector wired as ``choreoscope collect`` wires it (`build_pipeline`, options,
+  health, alert pump and catalog rollups on its ticks, start-up heap frozen): tap -> decode ->
+  validate -> correlate and track -> one SQLite transaction per batch with the positions ->
+  offset commit, until it has every record. ``decode_s`` .. ``store_write_s`` say where its
+  time went; the rest of ``elapsed_s`` is polling Kafka, the tap's conversion to observations
+  and the collect loop (Kafka offset commits, ticks, rollups).
 
 Both clocks run from the first poll that returns records to the last record, so group joins
 and broker warm-up count on neither side. ``ratio`` = pipeline / raw.
@@ -14,6 +17,7 @@ and broker warm-up count on neither side. ``ratio`` = pipeline / raw.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import sys
 import tempfile
@@ -21,17 +25,20 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from kafka import KafkaConsumer
 
-from collector.commands.collect import build_pipeline
+from collector.catalog_source import RollupRefresher, rollup_store
+from collector.commands.collect import _options as collect_options
+from collector.commands.collect import build_pipeline, freeze_startup_heap
+from collector.flows.publish import AlertPump, build_publisher
 from collector.kafka.health import Health
 from collector.kafka.producer import publish
-from collector.kafka.runner import CollectOptions, KafkaCollector
+from collector.kafka.runner import KafkaCollector
 from collector.kafka.tap import KafkaTap, TapOptions, consumer_config
 from collector.settings import Settings
 from collector.store.base import open_store
@@ -95,19 +102,21 @@ def _raw_rate(bootstrap: str, settings: Settings) -> float:
 
 
 def _pipeline_rate(bootstrap: str, settings: Settings) -> tuple[float, dict[str, Any]]:
+    """The collector wired as `collector.commands.collect` wires it (options, health, alert
+    pump, catalog rollups on its ticks, start-up heap frozen), without the metrics port."""
     store = open_store(settings.store)
     pipeline = build_pipeline(settings, store)
+    publisher = build_publisher(settings, store, now=lambda: datetime.now(UTC))  # type: ignore[arg-type]
     options = _options(bootstrap, f"pipeline-{uuid.uuid4().hex[:8]}", settings)
     tap = KafkaTap(options, store.positions)
-    k, r = settings.kafka, settings.retention
-    # as `choreoscope collect` runs it (collector.commands.collect), without the metrics port
-    collect = CollectOptions(
-        batch_max=k.batch_max, batch_wait=k.batch_wait_ms / 1000, health_every=k.metrics_every_s,
-        retention_batch=r.batch_size, retention_every=r.every_s,
-        retention=None if r.max_age_days is None else timedelta(days=r.max_age_days))
-    collector = KafkaCollector(tap, pipeline, options=collect,
-                               health=Health(monotonic=time.monotonic),
-                               now=lambda: datetime.now(UTC))
+    rollups = RollupRefresher(rollup_store(store))
+    collector = KafkaCollector(
+        tap, pipeline, options=collect_options(settings), health=Health(monotonic=time.monotonic),
+        now=lambda: datetime.now(UTC),
+        alerts=None if publisher is None else AlertPump(publisher, monotonic=time.monotonic),
+        housekeeping=(rollups.on_tick,))
+    gc_before = gc.get_threshold()
+    freeze_startup_heap()
     started: list[float] = []
     original = collector.step
 
@@ -123,6 +132,10 @@ def _pipeline_rate(bootstrap: str, settings: Settings) -> tuple[float, dict[str,
         elapsed = time.perf_counter() - started[0]
         stored = store.query("SELECT COUNT(*) AS n FROM events")[0]["n"]
     finally:
+        gc.unfreeze()  # the benches after this one run in the same process
+        gc.set_threshold(*gc_before)
+        if publisher is not None:
+            publisher.close()
         store.close()
     s = pipeline.stats
     # where the pipeline's time went (the rest of elapsed_s: polling Kafka, the tap's
