@@ -15,8 +15,8 @@ search with one correlation id typed in, after one warm-up pass over every page 
 and Streamlit's first-run costs are paid once per server process, not per visit). Per-page
 seconds go to stderr and into the line's ``pages``; a page that raised, or a search that did
 not find its id, is listed in ``pages_with_exceptions``.
-The catalog's rollups are brought up to date in the store first, as a collector keeping them
-would have them (the simulator leaves them to ``choreoscope catalog``).
+The catalog's rollups are brought up to date in the store first, as a running collector keeps
+them (a no-op when the simulator that built the store already did).
 
 ``value``: the slowest page's seconds (issue 8's target: under 2 s).
 ``baseline``: the slowest page's seconds on a store of 1,000 flows from the same simulator,
@@ -75,8 +75,8 @@ def _simulate(path: Path, flows: int) -> None:
 
 
 def _refresh_rollups(path: Path) -> None:
-    """The catalog's per-minute rollups, as a collector keeping them would have them (the
-    simulator does not refresh them; without them the event map page would render empty)."""
+    """The catalog's per-minute rollups up to date, as a running collector keeps them (without
+    them the event map page renders no traffic: a cheaper page than the real one)."""
     store = open_store(f"sqlite:///{path}")
     try:
         refresh_rollups(rollup_store(store))
