@@ -7,52 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
 import pytest
 
 from collector.flows.publish import OutboxPublisher, PublishFailed, WebhookSink, alert_message
 from collector.flows.tracker import FlowTracker
 from collector.store.base import Batch, open_store
+from tests._webhook import Receiver
 
 from .conftest import ROOT, at, ev
-
-
-class Receiver:
-    """A webhook that records every delivery; it can hold the Nth one unanswered."""
-
-    def __init__(self, hold_at: int | None = None, fail: bool = False) -> None:
-        self.received: list[str] = []
-        self.bodies: list[dict] = []
-        self.hold_at, self.fail = hold_at, fail
-        self.holding = threading.Event()
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.received.append(body["id"])
-                receiver.bodies.append(body)
-                if receiver.hold_at is not None and len(receiver.received) == receiver.hold_at:
-                    receiver.holding.set()
-                    receiver.release.wait(30)
-                self.send_response(500 if receiver.fail else 204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

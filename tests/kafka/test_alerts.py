@@ -21,7 +21,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from collector.flows.publish import AlertPump, OutboxPublisher, PublishFailed
 from collector.kafka.producer import publish
 from collector.model import Alert, AlertKind
 from collector.store.base import Batch, open_store
+from tests._webhook import Receiver
 from tests.kafka._support import Rec, cloudevent
 
 pytestmark = pytest.mark.kafka
@@ -107,39 +107,9 @@ def test_the_pump_backs_off_while_the_sink_fails_and_sends_in_bounded_steps(
 
 # -- the collector, as users run it, against the real broker ------------------------------------
 
-class Receiver:
-    """A webhook that holds its first delivery unanswered until released."""
-
-    def __init__(self) -> None:
-        self.received: list[str] = []
-        self.holding, self.release = threading.Event(), threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.received.append(body["id"])
-                receiver.holding.set()
-                receiver.release.wait(60)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+    r = Receiver(hold_at=1)  # holds its first delivery unanswered until released
     yield r
     r.close()
 
