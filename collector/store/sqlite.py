@@ -182,6 +182,10 @@ class SqliteStore:
                     "DELETE FROM business_keys WHERE (source, id) IN (SELECT source, id FROM "
                     "events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
                     (at, limit)).rowcount
+                gone += db.execute(  # a span's links go with it
+                    "DELETE FROM span_links WHERE (trace_id, span_id) IN (SELECT trace_id, "
+                    "span_id FROM spans WHERE start_at < ? ORDER BY start_at LIMIT ?)",
+                    (at, limit)).rowcount
                 for table, column in _RETAINED:
                     gone += db.execute(
                         f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608

@@ -18,7 +18,17 @@ import pytest
 from collector.kafka.health import Health, MetricsServer
 from collector.kafka.producer import publish
 from collector.kafka.runner import CollectOptions
-from collector.model import DeadLetter, DeadLetterReason, Event, FlowSnapshot, FlowStatus, Location
+from collector.model import (
+    DeadLetter,
+    DeadLetterReason,
+    Event,
+    FlowSnapshot,
+    FlowStatus,
+    Location,
+    Span,
+    SpanKind,
+    SpanLink,
+)
 from collector.store.base import Batch, open_store
 from tests.kafka._support import Rec, cloudevent, collect_until, make_collector
 
@@ -150,6 +160,14 @@ def _event(i: int, at: datetime) -> Event:
                  received_at=at, business_keys=(("order_id", str(i)),))
 
 
+def _span(n: str, at: datetime) -> Span:
+    """A batch consumer's span, linked to a producer span."""
+    return Span(trace_id=n.rjust(32, "0"), span_id=n.rjust(16, "0"), parent_id=None,
+                name="orders process", kind=SpanKind.CONSUMER, service="shipping", start=at,
+                end=at + timedelta(milliseconds=5),
+                links=(SpanLink("f" * 32, n.rjust(16, "f")),))
+
+
 def test_retention_deletes_in_batches_and_keeps_flow_summaries(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     old, new = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
@@ -159,7 +177,8 @@ def test_retention_deletes_in_batches_and_keeps_flow_summaries(tmp_path: Path) -
     letter = DeadLetter(DeadLetterReason.NOT_JSON, "x", Location("kafka", "t", 0, 1), old, b"x")
     store.write(Batch(events=[_event(i, old) for i in range(250)] + [_event(999, new)],
                       flows=[flow], dead_letters=[letter],
-                      metrics=[("kafka_up", {}, 1.0, old)]))
+                      metrics=[("kafka_up", {}, 1.0, old)],
+                      spans=[_span("01", old), _span("02", new)]))
     try:
         cutoff = datetime(2026, 1, 1, tzinfo=UTC)
         rounds = []
@@ -168,11 +187,13 @@ def test_retention_deletes_in_batches_and_keeps_flow_summaries(tmp_path: Path) -
         count = store.query("SELECT (SELECT COUNT(*) FROM events) AS e, (SELECT COUNT(*) FROM "
                             "business_keys) AS k, (SELECT COUNT(*) FROM dead_letters) AS d, "
                             "(SELECT COUNT(*) FROM flows) AS f, (SELECT COUNT(*) FROM metrics) "
-                            "AS m")[0]
+                            "AS m, (SELECT COUNT(*) FROM spans) AS s, (SELECT COUNT(*) FROM "
+                            "span_links) AS l, (SELECT span_id FROM span_links) AS kept")[0]
     finally:
         store.close()
     assert len(rounds) >= 3  # 250 old events, at most 100 a round
-    assert count == {"e": 1, "k": 1, "d": 0, "f": 1, "m": 0}
+    assert count == {"e": 1, "k": 1, "d": 0, "f": 1, "m": 0, "s": 1, "l": 1,
+                     "kept": "02".rjust(16, "0")}  # the old span's link went with it
 
 
 def test_the_collector_applies_retention_while_it_reads(kafka: Any, topic: str,
