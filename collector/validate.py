@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from collector.exceptions import ConfigError
 from collector.model import Event, Violation
 
 if TYPE_CHECKING:
     from catalog.registry import Registry
-    from catalog.validation import Validator
+    from catalog.validation import Finding, Validator
     from collector.settings import Settings
 
 __all__ = ["EventValidator", "build_validator", "load_validator", "violations_of"]
 
 EventValidator = Callable[[Event], Sequence[Violation]]
+
+_NONE: tuple[Violation, ...] = ()
+_MISS = object()
+_RESOLVED_MAX = 4096
+"""Most (type, dataschema) pairs remembered: ``dataschema`` is the producer's to choose."""
 
 
 def violations_of(validator: Validator, event: Event) -> list[Violation]:
@@ -30,18 +35,46 @@ def violations_of(validator: Validator, event: Event) -> list[Violation]:
     if not validator.knows(event.type):
         return []
     version, findings = validator.validate_event(event.type, event.dataschema, event.data)
+    return _violations(event, version, findings)
+
+
+def _violations(event: Event, version: int, findings: Sequence[Finding]) -> list[Violation]:
     return [Violation(event.identity, event.type, event.source, version, f.pointer, f.keyword,
                       f.message, event.occurred_at) for f in findings]
 
 
 def build_validator(registry: Registry) -> EventValidator:
-    """The pipeline's ``validate`` callable for a registry (compiled schemas cached per version)."""
-    from catalog.validation import Validator
+    """The pipeline's ``validate`` callable for a registry.
+
+    The hot path: what an event's (type, dataschema) resolves to (the version and its compiled
+    schema, or nothing for an unknown type) is worked out once per pair and cached, so a valid
+    event costs one dict lookup and jsonschema-rs's ``is_valid``, and allocates nothing. The
+    registry is a value, so the cache never goes stale.
+    """
+    from catalog.validation import Validator, findings_of
 
     validator = Validator(registry)
+    resolved: dict[tuple[str, str | None], Any] = {}
 
-    def validate(event: Event) -> list[Violation]:
-        return violations_of(validator, event)
+    def first(event: Event, key: tuple[str, str | None]) -> Sequence[Violation]:
+        """An event of a (type, dataschema) not seen yet: the catalog resolves the version."""
+        if len(resolved) >= _RESOLVED_MAX:
+            resolved.clear()
+        if not validator.knows(event.type):
+            resolved[key] = None
+            return _NONE
+        version, findings = validator.validate_event(event.type, event.dataschema, event.data)
+        resolved[key] = (version, validator.compiled(event.type, version))
+        return _violations(event, version, findings)
+
+    def validate(event: Event) -> Sequence[Violation]:
+        key = (event.type, event.dataschema)
+        hit = resolved.get(key, _MISS)
+        if hit is _MISS:
+            return first(event, key)
+        if hit is None or hit[1].is_valid(event.data):
+            return _NONE
+        return _violations(event, hit[0], findings_of(hit[1], event.data))
 
     return validate
 

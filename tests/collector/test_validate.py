@@ -64,8 +64,30 @@ def test_the_version_named_by_dataschema_else_the_latest(
 
 def test_an_unknown_type_is_not_a_violation() -> None:
     validate = build_validator(registry())
-    assert validate(event({"anything": 1}, etype="Unheard")) == []
+    assert list(validate(event({"anything": 1}, etype="Unheard"))) == []
     assert [v.pointer for v in validate(event({"amount": None}))] == ["/amount"]
+
+
+CASES = [
+    ({"amount": 3}, None), ({"amount": "3"}, None), ({"amount": 3, "currency": 7}, None),
+    ({"amount": 3, "currency": 7}, "https://x/schemas/Paid/v1"),
+    ({}, "https://x/schemas/Paid/v1"), ({"amount": 3}, "https://x/schemas/Paid/v1"),
+    ({"amount": 3, "currency": 7}, "https://x/schemas/Paid/v9"),
+    ({"amount": "x"}, "https://x/schemas/Other/v1"),
+]
+
+
+def test_the_pipeline_validator_answers_as_the_catalog_on_every_later_event_too() -> None:
+    """`build_validator` resolves a (type, dataschema) once and caches it: the first event of a
+    pair and every later one (valid or not, of a known or unknown type) get the answers the
+    catalog's own path gives."""
+    validate, reference = build_validator(registry()), Validator(registry())
+    events = [event(data, dataschema=ds) for data, ds in CASES]
+    events += [event({"amount": "3"}, etype="Unheard")]
+    for _ in range(3):
+        for e in events:
+            assert list(validate(e)) == violations_of(reference, e)
+    assert sum(bool(violations_of(reference, e)) for e in events) == 5
 
 
 def _settings(tmp_path: Path, schemas: dict[str, dict[int, Any]]) -> Any:
