@@ -175,10 +175,14 @@ class KafkaCollector:
         self._publish(batch)
 
     def _commit(self, positions: Iterable[Position]) -> None:
-        """Commit to Kafka the stored positions not committed yet. A failed commit (broker
-        away, group rejoining) is carried by the next one, or retried on the next tick, so a
-        partition read to its end during an outage still gets its offsets committed."""
+        """Send to Kafka the stored positions not committed yet, without waiting for the reply
+        (the store is the source of truth on restart; Kafka's offsets are for lag tools). A
+        commit that could not be sent or that the broker failed (broker away, group rejoining)
+        is carried by the next one, or retried on the next tick, so a partition read to its end
+        during an outage still gets its offsets committed."""
         pending = self._uncommitted
+        for p in self.tap.failed_commits():  # failed since sent; a newer pending one wins
+            pending.setdefault((p.topic, p.partition), p)
         for p in positions:
             pending[(p.topic, p.partition)] = p
         if not pending:
@@ -190,7 +194,7 @@ class KafkaCollector:
             pending.clear()
 
     def _tick(self) -> None:
-        if self._uncommitted and self.tap.link.up:
+        if self.tap.link.up:
             self._commit(())
         at = self.clock.now(self.tap.lag(), self.tap.caught_up())
         batch = self.pipeline.advance(at) if at is not None else None

@@ -158,6 +158,9 @@ class KafkaTap:
         self._consumer: KafkaConsumer | None = None
         self._next_probe = 0.0
         self._by_time: list[Any] = []
+        self._sent: dict[Any, Any] = {}
+        """The last offsets sent to Kafka per partition (TopicPartition -> OffsetAndMetadata)."""
+        self._failed: dict[tuple[str, int], Position] = {}
 
     @property
     def source(self) -> str:
@@ -193,6 +196,7 @@ class KafkaTap:
     def close(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
+            self._flush_commits(consumer)
             consumer.close(autocommit=False)
 
     def __enter__(self) -> KafkaTap:
@@ -329,23 +333,62 @@ class KafkaTap:
         return True
 
     def commit(self, positions: Sequence[Position]) -> bool:
-        """Commit positions (already in the store) to Kafka; a failure is logged, not raised."""
+        """Send positions (already in the store) to Kafka without waiting for the reply.
+
+        The stored positions are what a restart reads from; Kafka's committed offsets are for
+        lag tools, so the loop does not wait for the broker. False when the commit could not be
+        sent; a commit the broker then fails is logged and its positions come back from
+        `failed_commits` (unless a later commit of the partition was sent meanwhile).
+        """
         if not positions:
             return True
         consumer = self._require()
         offsets = {TopicPartition(p.topic, p.partition): OffsetAndMetadata(p.next_offset, "", -1)
                    for p in positions}
         try:
-            consumer.commit(offsets, timeout_ms=5000)
-        except _UNREACHABLE as exc:
-            # The store holds the positions; the next successful commit carries these.
-            self.link.failed(exc)
+            consumer.commit_async(offsets, callback=self._on_committed)
+        except KafkaError as exc:
+            self._commit_failed(exc)
             return False
-        except KafkaError as exc:  # e.g. a rebalance took the partitions meanwhile
-            logger.info("offset commit to Kafka skipped (%s); the store has the positions",
-                        type(exc).__name__)
-            return False
+        self._sent.update(offsets)
         return True
+
+    def _on_committed(self, offsets: Mapping[Any, Any], response: object) -> None:
+        """kafka-python's callback for an async commit (run on the polling thread)."""
+        if not isinstance(response, BaseException):
+            return
+        self._commit_failed(response)
+        sent = self._sent
+        for tp, meta in offsets.items():
+            if sent.get(tp) != meta:  # superseded by a later commit
+                continue
+            self._failed[(tp.topic, tp.partition)] = Position(
+                self.source, tp.topic, tp.partition, meta.offset)
+
+    def _commit_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, _UNREACHABLE):
+            self.link.failed(exc)
+        else:  # e.g. a rebalance took the partitions meanwhile
+            logger.info("offset commit to Kafka failed (%s); the store has the positions",
+                        type(exc).__name__)
+
+    def failed_commits(self) -> list[Position]:
+        """Positions whose commit the broker failed since the last call (to send again)."""
+        failed, self._failed = self._failed, {}
+        return list(failed.values())
+
+    def _flush_commits(self, consumer: KafkaConsumer) -> None:
+        """On close, wait for the last offsets sent of the partitions still assigned, so lag
+        tools see where the collector stopped (skipped while the broker is unreachable)."""
+        assigned = consumer.assignment()
+        last = {tp: meta for tp, meta in self._sent.items() if tp in assigned}
+        self._sent.clear()
+        if not last or not self.link.up:
+            return
+        try:
+            consumer.commit(last, timeout_ms=5000)
+        except KafkaError as exc:
+            self._commit_failed(exc)
 
     def caught_up(self) -> bool:
         """Whether partitions are assigned and every one of them has been read to its end."""

@@ -168,3 +168,39 @@ def test_records_keep_key_timestamp_and_headers(kafka: Any, topic: str, store: S
         b"the-key", (("h1", b"v1"), ("h2", b"")), at, value)
     (row,) = store.query("SELECT key, headers, raw, reason FROM dead_letters")
     assert (row["key"], row["raw"], row["reason"]) == (b"the-key", value, "no-correlation")
+
+
+def test_a_commit_the_broker_fails_comes_back_to_be_sent_again(kafka: Any, topic: str,
+                                                               store: Store) -> None:
+    """Offsets go to Kafka without waiting for the reply; one the broker rejects (here: a
+    partition the topic does not have) comes back from `failed_commits` once, unless a later
+    commit of the same partition was sent meanwhile. Good partitions are committed."""
+    publish(ce_records(topic, range(30)), kafka.bootstrap)
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group="g7")
+    tap = run.tap
+    tap.open()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not tap._consumer or not tap._consumer.assignment():
+            assert datetime.now(UTC) < deadline, "no partitions assigned"
+            tap.poll(timeout_ms=100)
+        bad = Position(tap.source, topic, 99, 5)
+        assert tap.commit([bad])
+        assert tap.commit([Position(tap.source, topic, 98, 7)])
+        assert tap.commit([Position(tap.source, topic, 98, 8)])  # supersedes 7 before a reply
+        failed: list[Position] = []
+        while not failed:
+            assert datetime.now(UTC) < deadline, "the broker's reply never came"
+            tap.poll(timeout_ms=100)
+            failed = tap.failed_commits()
+        for _ in range(10):  # every reply in
+            tap.poll(timeout_ms=100)
+            failed += tap.failed_commits()
+        assert sorted(failed, key=lambda p: p.partition) == [
+            Position(tap.source, topic, 98, 8), bad]
+        assert tap.failed_commits() == []
+        ends = end_offsets(kafka.bootstrap, topic)
+        assert tap.commit([Position(tap.source, topic, p, n) for p, n in ends.items()])
+    finally:
+        tap.close()  # waits for the last offsets sent
+    assert committed(kafka.bootstrap, "g7", topic) == ends
