@@ -4,12 +4,13 @@ On one 200,000-record topic of simulated events (a real single-node broker start
 the same consumer configuration on both sides (`collector.kafka.tap.consumer_config`):
 
 - baseline: a bare kafka-python consumer polling until it has every record;
-- value: the collector wired as ``choreoscope collect`` wires it (`build_pipeline`, options,
-  health, alert pump and catalog rollups on its ticks, start-up heap frozen): tap -> decode ->
-  validate -> correlate and track -> one SQLite transaction per batch with the positions ->
-  offset commit, until it has every record. ``decode_s`` .. ``store_write_s`` say where its
-  time went; the rest of ``elapsed_s`` is polling Kafka, the tap's conversion to observations
-  and the collect loop (Kafka offset commits, ticks, rollups).
+- value: the collector ``choreoscope collect`` runs, from the same `build_collector`
+  (pipeline, options, health, alert pump and catalog rollups on its ticks; start-up heap
+  frozen): tap -> decode -> validate -> correlate and track -> one SQLite transaction per
+  batch with the positions -> offset commit, until it has every record. ``decode_s`` ..
+  ``store_write_s`` say where its time went; the rest of ``elapsed_s`` is polling Kafka, the
+  tap's conversion to observations and the collect loop (Kafka offset commits, ticks,
+  rollups).
 
 Both clocks run from the first poll that returns records to the last record, so group joins
 and broker warm-up count on neither side. ``ratio`` = pipeline / raw.
@@ -25,22 +26,16 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from kafka import KafkaConsumer
 
-from collector.catalog_source import RollupRefresher, rollup_store
-from collector.commands.collect import _options as collect_options
-from collector.commands.collect import build_pipeline, freeze_startup_heap
-from collector.flows.publish import AlertPump, build_publisher
-from collector.kafka.health import Health
+from collector.commands.collect import build_collector, freeze_startup_heap
 from collector.kafka.producer import publish
-from collector.kafka.runner import KafkaCollector
-from collector.kafka.tap import KafkaTap, TapOptions, consumer_config
-from collector.settings import Settings
+from collector.kafka.tap import TapOptions, consumer_config
+from collector.settings import KafkaSettings, Settings
 from collector.store.base import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,18 +68,15 @@ def _records(n: int) -> list[Any]:
     return out
 
 
-def _settings(tmp: Path) -> Settings:
-    return Settings(store=f"sqlite:///{tmp / 'bench.db'}", schemas_dir=ROOT / "schemas")
+def _settings(tmp: Path, bootstrap: str, group: str) -> Settings:
+    """``collect``'s settings for the bench topic, with a consumer group of its own."""
+    return Settings(store=f"sqlite:///{tmp / f'{group}.db'}", schemas_dir=ROOT / "schemas",
+                    kafka=KafkaSettings(bootstrap_servers=bootstrap, topics=(TOPIC,),
+                                        group_id=group))
 
 
-def _options(bootstrap: str, group: str, settings: Settings) -> TapOptions:
-    """The tap's options, the consumer configuration both sides use."""
-    return TapOptions(topics=(TOPIC,), group_id=group, client={"bootstrap_servers": [bootstrap]},
-                      max_poll_records=settings.kafka.max_poll_records)
-
-
-def _raw_rate(bootstrap: str, settings: Settings) -> float:
-    options = _options(bootstrap, f"raw-{uuid.uuid4().hex[:8]}", settings)
+def _raw_rate(settings: Settings) -> float:
+    options = TapOptions.from_settings(settings.kafka)
     consumer = KafkaConsumer(**consumer_config(options))
     consumer.subscribe([TOPIC])
     seen, started = 0, None
@@ -101,20 +93,13 @@ def _raw_rate(bootstrap: str, settings: Settings) -> float:
     return RECORDS / (time.perf_counter() - started)
 
 
-def _pipeline_rate(bootstrap: str, settings: Settings) -> tuple[float, dict[str, Any]]:
-    """The collector wired as `collector.commands.collect` wires it (options, health, alert
-    pump, catalog rollups on its ticks, start-up heap frozen), without the metrics port."""
+def _pipeline_rate(settings: Settings) -> tuple[float, dict[str, Any]]:
+    """The collector `build_collector` wires for ``choreoscope collect`` (start-up heap frozen
+    as collect freezes it), without the metrics port."""
     store = open_store(settings.store)
-    pipeline = build_pipeline(settings, store)
-    publisher = build_publisher(settings, store, now=lambda: datetime.now(UTC))  # type: ignore[arg-type]
-    options = _options(bootstrap, f"pipeline-{uuid.uuid4().hex[:8]}", settings)
-    tap = KafkaTap(options, store.positions)
-    rollups = RollupRefresher(rollup_store(store))
-    collector = KafkaCollector(
-        tap, pipeline, options=collect_options(settings), health=Health(monotonic=time.monotonic),
-        now=lambda: datetime.now(UTC),
-        alerts=None if publisher is None else AlertPump(publisher, monotonic=time.monotonic),
-        housekeeping=(rollups.on_tick,))
+    collector = build_collector(settings, store)
+    pipeline = collector.pipeline
+    publisher = None if collector.alerts is None else collector.alerts.publisher
     gc_before = gc.get_threshold()
     freeze_startup_heap()
     started: list[float] = []
@@ -157,9 +142,10 @@ def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
         broker.start()
         try:
             publish(_records(RECORDS), broker.bootstrap)
-            settings = _settings(Path(tmp))
-            raw = _raw_rate(broker.bootstrap, settings)
-            value, extra = _pipeline_rate(broker.bootstrap, settings)
+            run = uuid.uuid4().hex[:8]
+            raw = _raw_rate(_settings(Path(tmp), broker.bootstrap, f"raw-{run}"))
+            value, extra = _pipeline_rate(_settings(Path(tmp), broker.bootstrap,
+                                                    f"pipeline-{run}"))
         finally:
             broker.close()
     return {"bench": "kafka_pipeline_vs_raw_consume", "value": round(value, 1),

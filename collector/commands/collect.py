@@ -13,12 +13,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collector.kafka.runner import CollectOptions
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from collector.kafka.runner import CollectOptions, KafkaCollector
     from collector.pipeline import Pipeline
     from collector.settings import Settings
     from collector.store.base import Store
 
-__all__ = ["build_pipeline", "freeze_startup_heap", "register"]
+__all__ = ["build_collector", "build_pipeline", "freeze_startup_heap", "register"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,39 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
                     validate=load_validator(settings))
 
 
+def build_collector(settings: Settings, store: Store, *,
+                    now: Callable[[], datetime] | None = None,
+                    monotonic: Callable[[], float] | None = None) -> KafkaCollector:
+    """The collector ``choreoscope collect`` runs: the tap on ``settings.kafka``, the pipeline
+    of `build_pipeline`, its options, health (``collector.health``, served by the caller), the
+    alert pump when ``[alerts]`` names a sink, and the catalog's traffic rollups on its ticks.
+
+    The caller owns ``store`` and closes the alert publisher (``collector.alerts.publisher``)
+    after the run; the publisher is built last, so nothing is left open when this raises.
+    """
+    import time
+    from datetime import UTC, datetime
+
+    from collector.catalog_source import RollupRefresher, rollup_store
+    from collector.flows.publish import AlertPump, build_publisher
+    from collector.kafka.health import Health
+    from collector.kafka.runner import KafkaCollector
+    from collector.kafka.tap import KafkaTap, TapOptions
+
+    clock = now if now is not None else lambda: datetime.now(UTC)
+    mono = monotonic if monotonic is not None else time.monotonic
+    pipeline = build_pipeline(settings, store)
+    tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
+    # the catalog's traffic rollups (event map, catalog pages) kept current as we go
+    rollups = RollupRefresher(rollup_store(store))
+    # the outbox is read with the store's SQL `execute` (not on the Store protocol)
+    publisher = build_publisher(settings, store, now=clock)  # type: ignore[arg-type]
+    alerts = None if publisher is None else AlertPump(publisher, monotonic=mono)
+    return KafkaCollector(tap, pipeline, options=_options(settings),
+                          health=Health(monotonic=mono), now=clock, monotonic=mono,
+                          alerts=alerts, housekeeping=(rollups.on_tick,))
+
+
 def freeze_startup_heap() -> int:
     """Once start-up is done (registry compiled, tracker restored): the pipeline's
     `settle_heap` (everything alive frozen out of the cyclic GC, a wider young generation), so
@@ -96,10 +132,8 @@ def _collect(args: argparse.Namespace) -> int:
     import signal
     import threading
     import time
-    from datetime import UTC, datetime
 
-    from collector.catalog_source import RollupRefresher, refresh_rollups, rollup_store
-    from collector.flows.publish import AlertPump, build_publisher
+    from collector.catalog_source import refresh_rollups, rollup_store
     from collector.kafka._client import (
         KafkaNoiseFilter,
         SecretFilter,
@@ -107,9 +141,7 @@ def _collect(args: argparse.Namespace) -> int:
         masked,
         secrets_of,
     )
-    from collector.kafka.health import Health, MetricsServer
-    from collector.kafka.runner import KafkaCollector
-    from collector.kafka.tap import KafkaTap, TapOptions
+    from collector.kafka.health import MetricsServer
     from collector.store.base import open_store
 
     settings = _settings(args)
@@ -126,31 +158,23 @@ def _collect(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server = None
     otlp = None
-    publisher = None
+    collector = None
     try:
-        pipeline = build_pipeline(settings, store)
-        # the outbox is read with the store's SQL `execute` (not on the Store protocol)
-        publisher = build_publisher(settings, store,  # type: ignore[arg-type]
-                                    now=lambda: datetime.now(UTC))
+        collector = build_collector(settings, store)
         if args.otlp:
             from collector.otlp.receiver import OtlpService
 
             otlp = OtlpService(settings.otlp, store, kafka=settings.kafka).start()
-        tap = KafkaTap(TapOptions.from_settings(k), store.positions)
-        health = Health(monotonic=time.monotonic)
         if k.metrics_port:
-            server = MetricsServer(health.registry, k.metrics_host, k.metrics_port)
+            assert collector.health is not None
+            server = MetricsServer(collector.health.registry, k.metrics_host, k.metrics_port)
             logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
-        alerts = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)
-        # the catalog's traffic rollups (event map, catalog pages) kept current as we go
-        rollups = RollupRefresher(rollup_store(store))
-        collector = KafkaCollector(tap, pipeline, options=_options(settings), health=health,
-                                   now=lambda: datetime.now(UTC), alerts=alerts,
-                                   housekeeping=(rollups.on_tick,))
         freeze_startup_heap()
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
         refresh_rollups(rollup_store(store))  # what the last ticks did not roll up yet
     finally:
+        publisher = None if collector is None or collector.alerts is None else (
+            collector.alerts.publisher)
         if publisher is not None:
             publisher.close()
         if otlp is not None:
@@ -158,6 +182,7 @@ def _collect(args: argparse.Namespace) -> int:
         if server is not None:
             server.close()
         store.close()
+    pipeline = collector.pipeline
     s = pipeline.stats
     sent = "" if publisher is None else f", {publisher.sent} alerts published"
     print(f"collected {s.observations} records: {s.events} events, "
