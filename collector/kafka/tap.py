@@ -132,6 +132,16 @@ _UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError, Requ
 """Errors that mean the broker cannot be reached (others are about what was asked)."""
 
 
+def _headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, bytes], ...]:
+    """A record's headers as a tuple, a null value as b"". kafka-python's own (key, value)
+    pairs are kept: allocating new ones per record cost more than the rest of the tap."""
+    kept = tuple(headers)
+    for _, v in kept:
+        if v is None:
+            return tuple((k, b"" if v is None else v) for k, v in kept)
+    return kept  # type: ignore[return-value]  # no None in it
+
+
 def _names(partitions: Any) -> str:
     return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)) or "none"
 
@@ -302,13 +312,11 @@ class KafkaTap:
                 continue
             topic, partition = tp.topic, tp.partition
             for r in records:
-                headers = r.headers
-                ts = r.timestamp
+                ts, value = r.timestamp, r.value
                 append(Observation(
                     Location("kafka", topic, partition, r.offset), received,
-                    r.value if r.value is not None else b"", r.key,
-                    tuple((k, v if v is not None else b"") for k, v in headers) if headers
-                    else (),
+                    value if value is not None else b"", r.key,
+                    _headers(r.headers) if r.headers else (),
                     datetime.fromtimestamp(ts / 1000, UTC) if ts is not None and ts >= 0
                     else None,
                 ))

@@ -204,3 +204,35 @@ def test_a_commit_the_broker_fails_comes_back_to_be_sent_again(kafka: Any, topic
     finally:
         tap.close()  # waits for the last offsets sent
     assert committed(kafka.bootstrap, "g7", topic) == ends
+
+
+def test_conversion_keeps_headers_and_makes_nulls_empty() -> None:
+    """kafka-python's records become observations: headers kept in order (a null header
+    value, which the protocol allows, as b""), a null value as b"", a missing timestamp as
+    None, and per partition the offset after the last record."""
+    from kafka import TopicPartition
+    from kafka.consumer.fetcher import ConsumerRecord
+
+    from collector.kafka.tap import KafkaTap, TapOptions
+
+    received = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    tap = KafkaTap(TapOptions(topics=("t",)), lambda _: {}, now=lambda: received)
+
+    def rec(offset: int, headers: Any, value: bytes | None, ts: int) -> Any:
+        return ConsumerRecord("t", 1, -1, offset, ts, 0, b"k", value, headers, None, 1, 1, 1)
+
+    at = datetime(2026, 3, 1, 11, tzinfo=UTC)
+    ms = int(at.timestamp() * 1000)
+    polled = {TopicPartition("t", 1): [
+        rec(7, [("a", b"1"), ("b", b"2")], b"v", ms),
+        rec(8, [("a", None), ("b", b"2")], None, -1),
+        rec(9, [], b"w", ms),
+    ]}
+    observations, positions = tap._convert(polled)
+    assert [(o.location, o.headers, o.value, o.timestamp) for o in observations] == [
+        (Location("kafka", "t", 1, 7), (("a", b"1"), ("b", b"2")), b"v", at),
+        (Location("kafka", "t", 1, 8), (("a", b""), ("b", b"2")), b"", None),
+        (Location("kafka", "t", 1, 9), (), b"w", at),
+    ]
+    assert {o.received_at for o in observations} == {received}
+    assert positions == [Position("kafka:choreoscope", "t", 1, 10)]
