@@ -96,15 +96,23 @@ def build_collector(settings: Settings, store: Store, *,
                           alerts=alerts, housekeeping=(rollups.on_tick,))
 
 
-def freeze_startup_heap() -> int:
+_YOUNG = 200_000
+"""Young-generation threshold for the collector: above what one batch keeps alive (5,000
+records: observations, events, payload dicts, ~100k tracked objects), so a batch's objects
+are mostly freed by reference counting before a collection scans them. On the 200k-record
+Kafka bench: GC 0.7-1.1 s -> 0.06-0.11 s (gen-0 collections 141 -> 64, 4-7 ms -> 0.4 ms)."""
+
+
+def freeze_startup_heap(young: int = _YOUNG) -> int:
     """Once start-up is done (registry compiled, tracker restored): the pipeline's
-    `settle_heap` (everything alive frozen out of the cyclic GC, a wider young generation), so
-    a long-running collector's steady heap is never walked again. Returns the frozen count."""
+    `settle_heap` (everything alive frozen out of the cyclic GC, a young generation of
+    ``young`` objects), so a long-running collector's steady heap is never walked again.
+    Returns the frozen count."""
     import gc
 
     from collector.pipeline import settle_heap
 
-    settle_heap()
+    settle_heap(young)
     frozen = gc.get_freeze_count()
     logger.info("start-up heap frozen out of the cyclic GC: %d objects", frozen)
     return frozen
