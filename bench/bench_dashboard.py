@@ -6,7 +6,7 @@ collector into SQLite: just over 1,000,000 events (the simulator stores ~6.66 ev
 150,000 flows gave 998,894, so 151,000 are what it takes to pass a million; more flows than
 issue 8's 100,000 only makes the pages' work harder). Built once and cached under var/bench/
 (git-ignored), keyed by the store's newest migration, so a schema change rebuilds it; the first
-run takes several minutes (about 6 on this machine).
+run takes a few minutes (3 to 6 on this machine).
 
 Each page is rendered with Streamlit's AppTest, as the server renders it for a browser: the
 pages come from the navigation declared in dashboard/app.py, each rendered in its default state
