@@ -166,7 +166,7 @@ class Pipeline:
         if self.tracker is not None:
             collected.add_update(self.tracker.on_tick(now))
         batch = collected.finish()
-        if batch.flows or batch.alerts:
+        if batch.flows or batch.alerts or batch.flow_rollups:  # a tick closes rollup minutes
             self._write(batch)
         self.stats.alerts += len(batch.alerts)
         return batch

@@ -77,3 +77,23 @@ def test_rollups_are_stored_by_their_key(tmp_path, definitions):
     store.close()
     assert got == [{"minute": "2026-01-01T12:00:00.000000Z", "flow_type": "order", "step": "*",
                     "count": 3, "within_sla": 2, "p99_s": 3.0}]
+
+
+def test_a_tick_that_only_closes_minutes_stores_their_rollups(tmp_path, definitions):
+    """Live (the demo), minutes close on ticks that change no flow: their rows must be stored."""
+    from collector.pipeline import Pipeline
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    tracker = FlowTracker(definitions)
+    pipeline = Pipeline(store, lambda obs: obs, tracker=tracker)  # type: ignore[arg-type,return-value]
+    try:
+        tracker.on_events(order("a", 0, [1, 1, 1, 1]))  # ended, counted in minute T0
+        pipeline.advance(at(30))  # nothing closes yet
+        assert store.query("SELECT COUNT(*) AS n FROM flow_rollups")[0]["n"] == 0
+        batch = pipeline.advance(T0 + timedelta(minutes=3))  # no flow changes; T0 closes
+        assert batch.flows == []
+        assert batch.alerts == []
+        rows = store.query("SELECT flow_type, step, count FROM flow_rollups WHERE step = '*'")
+    finally:
+        store.close()
+    assert rows == [{"flow_type": "order", "step": "*", "count": 1}]
