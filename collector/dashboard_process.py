@@ -45,6 +45,7 @@ class DashboardProcess:
             "--server.address", self.host, "--server.port", str(self.port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "viewer",  # no Deploy button: users view, they do not develop
         ]
         env = {**os.environ, "CHOREOSCOPE_STORE": self.store_url}
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)

@@ -92,8 +92,10 @@ def _page(store: Store) -> None:
         st.info(f"No schemas registered under {load_settings().schemas_dir}/events yet.")
         return
     wanted = st.query_params.get("subject")
-    index = names.index(wanted) if wanted in names else 0
     count = {s.name: len(s.versions) for s in registry}
+    # by default the subject with the most versions: where there is something to compare
+    index = names.index(wanted) if wanted in names else names.index(
+        max(names, key=lambda n: count[n]))
     name = st.selectbox("Subject (event type)", names, index=index, key="schemas_subject",
                         format_func=lambda n: f"{n} ({count[n]} version{'s' * (count[n] > 1)})")
     if name != wanted:

@@ -280,6 +280,10 @@ def test_catalog_filters_and_entry_with_samples(simulated_env: SimulatedStore) -
 
 def test_schemas_page_compares_versions_with_verdicts(simulated_env: SimulatedStore) -> None:
     at = _page("views/schemas.py")
+    # opens on the subject with the most versions, where there is something to compare
+    assert at.selectbox(key="schemas_subject").value == "OrderPlaced"
+    at.selectbox(key="schemas_subject").select("AccountOpened").run()
+    assert "nothing to compare" in " ".join(c.value for c in at.caption)
     at.selectbox(key="schemas_subject").select("OrderPlaced").run()
     assert not at.exception
     versions, verdicts, changes = (df.value for df in at.dataframe[:3])
