@@ -197,16 +197,6 @@ class AlertSettings(_Section):
         return value
 
 
-def default_schemas_dir(cwd: Path | None = None) -> Path:
-    """``./schemas`` when the working directory has one, else the demo domain's schemas that
-    ship beside the packages (so ``choreoscope demo`` runs from any folder)."""
-    here = (cwd or Path.cwd()) / "schemas"
-    if here.is_dir():
-        return Path("schemas")
-    shipped = Path(__file__).resolve().parents[1] / "schemas"
-    return shipped if shipped.is_dir() else Path("schemas")
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHOREOSCOPE_",
@@ -217,7 +207,7 @@ class Settings(BaseSettings):
     toml_file: ClassVar[Path | None] = None
 
     store: str = "sqlite:///choreoscope.db"
-    schemas_dir: Path = pydantic.Field(default_factory=lambda: default_schemas_dir())
+    schemas_dir: Path = Path("schemas")
     """Event schemas (``*.json``) and flow definitions (``flows/*.json``)."""
     dashboard: DashboardSettings = DashboardSettings()
     capture: CaptureSettings = CaptureSettings()

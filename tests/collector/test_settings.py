@@ -81,14 +81,3 @@ def test_unknown_key_in_file_is_refused(config: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert info.value.key == "stroe"
-
-
-def test_the_schemas_folder_defaults_to_the_working_directorys_then_the_shipped_one(
-        tmp_path: Path) -> None:
-    from collector.settings import default_schemas_dir
-
-    shipped = default_schemas_dir(tmp_path)  # no ./schemas here: the demo domain's
-    assert shipped.is_absolute()
-    assert (shipped / "flows" / "order.json").is_file()
-    (tmp_path / "schemas").mkdir()
-    assert default_schemas_dir(tmp_path) == Path("schemas")  # the user's own, relative
