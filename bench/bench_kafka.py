@@ -32,9 +32,10 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from collector.commands.collect import build_collector, freeze_startup_heap
+from collector.commands.collect import build_collector
 from collector.kafka.producer import publish
 from collector.kafka.tap import TapOptions, consumer_config
+from collector.pipeline import settle_heap
 from collector.settings import KafkaSettings, Settings
 from collector.store.base import open_store
 
@@ -113,7 +114,7 @@ def _pipeline_rate(settings: Settings) -> tuple[float, dict[str, Any]]:
     pipeline = collector.pipeline
     publisher = None if collector.alerts is None else collector.alerts.publisher
     gc_before = gc.get_threshold()
-    freeze_startup_heap()
+    settle_heap()
     started: list[float] = []
     original = collector.step
 

@@ -34,22 +34,31 @@ Decoder = Callable[[Observation], Event | DeadLetter]
 EventValidator = Callable[[Event], Sequence[Violation]]
 
 
-def settle_heap(young: int = 20_000) -> None:
-    """Call once start-up is done (pipeline built, tracker restored), before the first poll.
+YOUNG_OBJECTS = 200_000
+"""Young-generation threshold for the collector: above what one batch keeps alive (5,000
+records: observations, events, payload dicts, ~100k tracked objects), so a batch's objects
+are mostly freed by reference counting before a collection scans them. On the 200k-record
+Kafka bench: GC 0.7-1.1 s -> 0.06-0.11 s (gen-0 collections 141 -> 64, 4-7 ms -> 0.4 ms)."""
+
+
+def settle_heap(young: int = YOUNG_OBJECTS) -> int:
+    """Call once start-up is done (registry compiled, tracker restored), before the first poll.
 
     Moves everything alive into the permanent generation the garbage collector never scans
-    (`gc.freeze`): modules, schemas, compiled validators and the restored flows. And lets the
-    youngest generation grow to ``young`` objects before a collection (default 700): each
-    batch allocates tens of thousands of short-lived objects (Kafka records, payload dicts,
-    events), and every collection they trigger also ages the survivors towards the costly
-    full collections. On the 200,000-record Kafka bench, GC time in the pipeline: 2.3 s ->
-    1.5 s (freeze) -> 0.8 s (and the threshold). An entry point's decision (it changes the
-    whole process), so the pipeline never calls it itself.
+    (`gc.freeze`): modules, schemas, compiled validators and the restored flows, so a
+    long-running collector's steady heap is never walked again. And lets the youngest
+    generation grow to ``young`` objects before a collection (default 700): each batch
+    allocates tens of thousands of short-lived objects, and every collection they trigger also
+    ages the survivors towards the costly full collections. An entry point's decision (it
+    changes the whole process), so the pipeline never calls it itself. Returns the frozen count.
     """
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(max(young, 1), max(middle, 20), max(old, 20))
+    frozen = gc.get_freeze_count()
+    logger.info("start-up heap frozen out of the cyclic GC: %d objects", frozen)
+    return frozen
 
 
 class FlowUpdateLike(Protocol):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collector.settings import Settings
     from collector.store.base import Store
 
-__all__ = ["build_collector", "build_pipeline", "freeze_startup_heap", "register"]
+__all__ = ["build_collector", "build_pipeline", "register"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,28 +96,6 @@ def build_collector(settings: Settings, store: Store, *,
                           alerts=alerts, housekeeping=(rollups.on_tick,))
 
 
-_YOUNG = 200_000
-"""Young-generation threshold for the collector: above what one batch keeps alive (5,000
-records: observations, events, payload dicts, ~100k tracked objects), so a batch's objects
-are mostly freed by reference counting before a collection scans them. On the 200k-record
-Kafka bench: GC 0.7-1.1 s -> 0.06-0.11 s (gen-0 collections 141 -> 64, 4-7 ms -> 0.4 ms)."""
-
-
-def freeze_startup_heap(young: int = _YOUNG) -> int:
-    """Once start-up is done (registry compiled, tracker restored): the pipeline's
-    `settle_heap` (everything alive frozen out of the cyclic GC, a young generation of
-    ``young`` objects), so a long-running collector's steady heap is never walked again.
-    Returns the frozen count."""
-    import gc
-
-    from collector.pipeline import settle_heap
-
-    settle_heap(young)
-    frozen = gc.get_freeze_count()
-    logger.info("start-up heap frozen out of the cyclic GC: %d objects", frozen)
-    return frozen
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     from collector.settings import load_settings
 
@@ -150,6 +128,7 @@ def _collect(args: argparse.Namespace) -> int:
         secrets_of,
     )
     from collector.kafka.health import MetricsServer
+    from collector.pipeline import settle_heap
     from collector.store.base import open_store
 
     settings = _settings(args)
@@ -177,7 +156,7 @@ def _collect(args: argparse.Namespace) -> int:
             assert collector.health is not None
             server = MetricsServer(collector.health.registry, k.metrics_host, k.metrics_port)
             logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
-        freeze_startup_heap()
+        settle_heap()
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
         refresh_rollups(rollup_store(store))  # what the last ticks did not roll up yet
     finally:

@@ -25,11 +25,12 @@ def run(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime
 
-    from collector.commands.collect import build_pipeline, freeze_startup_heap
+    from collector.commands.collect import build_pipeline
     from collector.commands.simulate import run_simulation
     from collector.dashboard_process import DashboardProcess
     from collector.exceptions import ConfigError
     from collector.flows.definition import load_definitions
+    from collector.pipeline import settle_heap
     from collector.settings import load_settings
     from collector.simulator import DEMO_FAULT_RATES, Pacing, Simulation
     from collector.store.base import open_store
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                      pacing=Pacing(args.rate, now=now, sleep=time.sleep), spans=True)
     dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port)
     dash.start()
-    freeze_startup_heap()
+    settle_heap()
     try:
         if dash.wait_ready():
             print(f"Choreoscope demo: dashboard on {dash.url} (Ctrl-C to stop)", flush=True)
