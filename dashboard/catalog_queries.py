@@ -22,7 +22,7 @@ from catalog.entries import CatalogEntry, build_entries
 from catalog.eventmap import EventMap, event_node
 from catalog.files import load_registry
 from catalog.registry import Registry
-from catalog.reports import Finding, has_consumer_evidence, run_reports
+from catalog.reports import Finding, run_reports
 from catalog.traffic import EdgeKind, Window
 from collector.catalog_source import CatalogView, load_event_map, read_samples, traffic_window
 from collector.store import Store
@@ -39,7 +39,6 @@ __all__ = [
     "VersionDiff",
     "catalog_rows",
     "compare_versions",
-    "consumption_observed",
     "entry_of",
     "findings",
     "graph_shape",
@@ -330,11 +329,6 @@ def catalog_rows(entries: Iterable[CatalogEntry]) -> list[dict[str, Any]]:
 def findings(event_map: EventMap, report: str) -> list[Finding]:
     """One report's findings (``undocumented``, ``orphans``, ``violations``, ...)."""
     return run_reports(event_map, (report,))
-
-
-def consumption_observed(event_map: EventMap) -> bool:
-    """Whether orphan-produced findings mean anything (some consumption was observed)."""
-    return has_consumer_evidence(event_map)
 
 
 # -- schema compatibility -------------------------------------------------------------------

@@ -7,14 +7,13 @@ import streamlit as st
 
 from catalog.entries import CatalogEntry, build_entries
 from catalog.eventmap import EventMap
-from catalog.reports import Finding
+from catalog.reports import Finding, has_consumer_evidence
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
 from dashboard.catalog_queries import (
     NO_TRAFFIC,
     catalog_rows,
-    consumption_observed,
     entry_of,
     findings,
     load_view,
@@ -105,7 +104,7 @@ def _page(store: Store) -> None:
     orphans = findings(event_map, "orphans")
     _findings_list("Orphan events", orphans, "Every event type produced is consumed, and "
                    "every one consumed is produced.")
-    if not consumption_observed(event_map):
+    if not has_consumer_evidence(event_map):
         st.caption("No consumer spans or consumer groups observed: produced-but-never-consumed "
                    "is not judged.")
     with st.expander("Other findings: violating producers, shared topics, declared but unseen"):
