@@ -17,10 +17,10 @@ from collector.model import Event, Violation
 
 if TYPE_CHECKING:
     from catalog.registry import Registry
-    from catalog.validation import Finding, Validator
+    from catalog.validation import Finding
     from collector.settings import Settings
 
-__all__ = ["EventValidator", "build_validator", "load_validator", "violations_of"]
+__all__ = ["EventValidator", "build_validator", "load_validator"]
 
 EventValidator = Callable[[Event], Sequence[Violation]]
 
@@ -28,14 +28,6 @@ _NONE: tuple[Violation, ...] = ()
 _MISS = object()
 _RESOLVED_MAX = 4096
 """Most (type, dataschema) pairs remembered: ``dataschema`` is the producer's to choose."""
-
-
-def violations_of(validator: Validator, event: Event) -> list[Violation]:
-    """The violations of ``event``'s payload; [] when valid or when its type is unknown."""
-    if not validator.knows(event.type):
-        return []
-    version, findings = validator.validate_event(event.type, event.dataschema, event.data)
-    return _violations(event, version, findings)
 
 
 def _violations(event: Event, version: int, findings: Sequence[Finding]) -> list[Violation]:

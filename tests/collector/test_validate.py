@@ -16,12 +16,21 @@ from catalog.validation import Validator
 from collector.cli import main
 from collector.commands.collect import build_pipeline
 from collector.exceptions import ConfigError
-from collector.model import Event, Location, Observation
+from collector.model import Event, Location, Observation, Violation
 from collector.settings import load_settings
 from collector.store.base import open_store
-from collector.validate import build_validator, load_validator, violations_of
+from collector.validate import build_validator, load_validator
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def violations_of(validator: Validator, event: Event) -> list[Violation]:
+    """The reference answer, straight from the catalog's validator (no caching)."""
+    if not validator.knows(event.type):
+        return []
+    version, findings = validator.validate_event(event.type, event.dataschema, event.data)
+    return [Violation(event.identity, event.type, event.source, version, f.pointer, f.keyword,
+                      f.message, event.occurred_at) for f in findings]
 T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 AT = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
 
