@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import os
 import sys
 import tempfile
 import threading
@@ -35,7 +36,7 @@ from kafka import KafkaConsumer
 from collector.commands.collect import build_collector
 from collector.kafka.producer import publish
 from collector.kafka.tap import TapOptions, consumer_config
-from collector.pipeline import settle_heap
+from collector.pipeline import settle_process
 from collector.settings import KafkaSettings, Settings
 from collector.store.base import open_store
 
@@ -94,6 +95,14 @@ def _raw_rate(settings: Settings) -> float:
     return RECORDS / (time.perf_counter() - started)
 
 
+def _cpu_seconds(broker_pid: int) -> tuple[float, float]:
+    """(the broker's, this process's) CPU seconds so far."""
+    fields = Path(f"/proc/{broker_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    return (int(fields[11]) + int(fields[12])) / tick, own.user + own.system
+
+
 def _timed(fn: Any, spent: dict[str, float], key: str) -> Any:
     """``fn``, adding the seconds spent in it to ``spent[key]`` (one clock pair per batch)."""
     def timed(*args: Any, **kwargs: Any) -> Any:
@@ -113,8 +122,8 @@ def _pipeline_rate(settings: Settings) -> tuple[float, dict[str, Any]]:
     collector = build_collector(settings, store)
     pipeline = collector.pipeline
     publisher = None if collector.alerts is None else collector.alerts.publisher
-    gc_before = gc.get_threshold()
-    settle_heap()
+    gc_before, switch_before = gc.get_threshold(), sys.getswitchinterval()
+    settle_process()
     started: list[float] = []
     original = collector.step
 
@@ -136,6 +145,7 @@ def _pipeline_rate(settings: Settings) -> tuple[float, dict[str, Any]]:
     finally:
         gc.unfreeze()  # the benches after this one run in the same process
         gc.set_threshold(*gc_before)
+        sys.setswitchinterval(switch_before)
         if publisher is not None:
             publisher.close()
         store.close()
@@ -161,14 +171,22 @@ def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
         try:
             publish(_records(RECORDS), broker.bootstrap)
             run = uuid.uuid4().hex[:8]
+            cpu = [_cpu_seconds(broker.pid)]
             raw = _raw_rate(_settings(Path(tmp), broker.bootstrap, f"raw-{run}"))
+            cpu.append(_cpu_seconds(broker.pid))
             value, extra = _pipeline_rate(_settings(Path(tmp), broker.bootstrap,
                                                     f"pipeline-{run}"))
+            cpu.append(_cpu_seconds(broker.pid))
         finally:
             broker.close()
     return {"bench": "kafka_pipeline_vs_raw_consume", "value": round(value, 1),
             "unit": "records/s", "baseline": round(raw, 1), "ratio": round(value / raw, 4),
-            "records": RECORDS, **extra}
+            "records": RECORDS, **extra,
+            # CPU seconds (user + system) each side cost, ours (from the first poll, set-up
+            # included) and the broker's: what two cores must fit
+            "cpu_s": {"raw": {"consumer": cpu[1][1] - cpu[0][1], "broker": cpu[1][0] - cpu[0][0]},
+                      "pipeline": {"collector": cpu[2][1] - cpu[1][1],
+                                   "broker": cpu[2][0] - cpu[1][0]}}}
 
 
 BENCHES = {"kafka_pipeline_vs_raw_consume": kafka_pipeline_vs_raw_consume}

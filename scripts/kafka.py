@@ -181,6 +181,13 @@ class KafkaBroker:
         return f"{self.host}:{self.sasl_port}"
 
     @property
+    def pid(self) -> int:
+        """The broker's process id (to read its resource use); it must be running."""
+        if self._proc is None:
+            raise BrokerError("the broker is not running")
+        return self._proc.pid
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

@@ -128,7 +128,7 @@ def _collect(args: argparse.Namespace) -> int:
         secrets_of,
     )
     from collector.kafka.health import MetricsServer
-    from collector.pipeline import settle_heap
+    from collector.pipeline import settle_process
     from collector.store.base import open_store
 
     settings = _settings(args)
@@ -156,7 +156,7 @@ def _collect(args: argparse.Namespace) -> int:
             assert collector.health is not None
             server = MetricsServer(collector.health.registry, k.metrics_host, k.metrics_port)
             logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
-        settle_heap()
+        settle_process()
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
         refresh_rollups(rollup_store(store))  # what the last ticks did not roll up yet
     finally:

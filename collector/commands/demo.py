@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from collector.dashboard_process import DashboardProcess
     from collector.exceptions import ConfigError
     from collector.flows.definition import load_definitions
-    from collector.pipeline import settle_heap
+    from collector.pipeline import settle_process
     from collector.settings import load_settings
     from collector.simulator import DEMO_FAULT_RATES, Pacing, Simulation
     from collector.store.base import open_store
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                      pacing=Pacing(args.rate, now=now, sleep=time.sleep), spans=True)
     dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port)
     dash.start()
-    settle_heap()
+    settle_process()
     try:
         if dash.wait_ready():
             print(f"Choreoscope demo: dashboard on {dash.url} (Ctrl-C to stop)", flush=True)

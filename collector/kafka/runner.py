@@ -1,10 +1,12 @@
 """The collect loop: tap -> pipeline (one store transaction with the positions) -> Kafka commit.
 
-One thread does it all, in this order, so a crash at any point loses nothing and doubles
-nothing: records are read, the pipeline writes what they produced together with the positions
-after them, and only then are the offsets committed to Kafka. On restart the tap resumes from the
-store's positions. Between steps the loop advances the detection clock, samples health and
-deletes expired rows in bounded batches.
+The loop reads records and prepares what they produce (decode, validate, track); a
+`StoreWriter` thread writes each batch together with the positions after its records, in
+order, while the loop prepares the next one; only once a batch is committed are its offsets
+committed to Kafka. So a crash at any point loses nothing and doubles nothing: on restart the
+tap resumes from the store's positions. Between steps the loop advances the detection clock,
+samples health and deletes expired rows in bounded batches; the ticks' writes and store chores
+(the catalog's rollups) queue behind the batches on the same writer thread.
 
 Alerts the tracker raised are in the store's outbox once their step or tick is committed; the
 loop then notifies the alert pump, whose own thread sends them (backing off while its sinks
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from collector.kafka.exceptions import KafkaEdgeError
@@ -28,6 +31,7 @@ from collector.kafka.tap import KafkaTap
 from collector.model import Event, Observation
 from collector.pipeline import Pipeline
 from collector.store.base import Batch, Position
+from collector.store.writer import StoreWriter
 
 if TYPE_CHECKING:
     from collector.flows.publish import AlertPump
@@ -49,6 +53,8 @@ class CollectOptions:
     retention: timedelta | None = None
     retention_batch: int = 5000
     retention_every: float = 60.0
+    writes_in_flight: int = 1
+    """Batches being written while the next is prepared (0: write each before reading on)."""
 
 
 class DetectionClock:
@@ -117,6 +123,8 @@ class KafkaCollector:
         self.clock = DetectionClock(now)
         self.steps = 0
         self._uncommitted: dict[tuple[str, int], Position] = {}
+        self._writer = StoreWriter(depth=options.writes_in_flight)
+        tap.on_revoke = self._writer.wait  # the partitions' next owner resumes from the store
 
     def run(self, stop: threading.Event,
             until: Callable[[KafkaCollector], bool] | None = None) -> None:
@@ -162,17 +170,35 @@ class KafkaCollector:
                 if until is not None and until(self):
                     break
         finally:
-            self.tap.close()
+            try:
+                self._writer.close()  # what was read is written and its offsets committed
+            finally:
+                self.tap.close()
 
     def step(self, observations: list[Observation], positions: list[Position]) -> None:
-        """One transaction: everything the records produced, with the positions after them."""
-        batch = self.pipeline.process(observations, positions)
+        """One transaction, written on the writer thread: everything the records produced,
+        with the positions after them; their offsets go to Kafka once it is committed."""
+        batch = self.pipeline.prepare(observations, positions)
         self.clock.observe(batch.events)
         self.steps += 1
+        self._submit(batch, then=partial(self._written, batch, positions))
+
+    def _submit(self, batch: Batch, then: Callable[[], object] | None = None) -> None:
+        """Queue ``batch`` on the writer thread, its statements made here (Python work that
+        would otherwise contend for the GIL with the loop)."""
+        pipeline = self.pipeline
+        self._writer.submit(partial(pipeline.write_prepared, pipeline.store.prepare(batch)),
+                            then=then)
+
+    def _written(self, batch: Batch, positions: list[Position]) -> None:
         if self.health is not None:
             self.health.on_step(self.pipeline.stats, wrote=True)
         self._commit(positions)
         self._publish(batch)
+
+    def flush(self) -> None:
+        """Wait for every queued write and run what follows each (offset commits, alerts)."""
+        self._writer.settle()
 
     def _commit(self, positions: Iterable[Position]) -> None:
         """Send to Kafka the stored positions not committed yet, without waiting for the reply
@@ -197,11 +223,14 @@ class KafkaCollector:
         if self.tap.link.up:
             self._commit(())
         at = self.clock.now(self.tap.lag(), self.tap.caught_up())
-        batch = self.pipeline.advance(at) if at is not None else None
-        self._publish(batch)
+        batch = self.pipeline.prepare_tick(at) if at is not None else None
+        writer = self._writer
+        if batch is not None:
+            self._submit(batch, then=partial(self._publish, batch))
         wall = self._now()
         for chore in self._housekeeping:  # e.g. the catalog's traffic rollups, on wall time
-            chore(wall)
+            writer.submit(partial(chore, wall))  # after the writes it rolls up
+        writer.settle(keep=len(writer))  # follow-ups of what finished: offsets commit when idle
 
     def _publish(self, batch: Batch | None) -> None:
         """Tell the alert pump when a committed batch holds alerts."""
@@ -233,7 +262,7 @@ class KafkaCollector:
         assert self.health is not None
         samples = self.health.sample(self.pipeline.stats, self.tap.lag(), self.tap.link.up,
                                      self._now())
-        self.pipeline.store.write(Batch(metrics=samples))
+        self._submit(Batch(metrics=samples))
 
     def _retain(self, max_age: timedelta, stop: threading.Event) -> None:
         """Delete expired rows a batch at a time, reading Kafka in between."""

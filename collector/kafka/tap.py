@@ -123,6 +123,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         logger.info("partitions revoked: %s", _names(revoked))
+        if self.tap.on_revoke is not None:
+            self.tap.on_revoke()
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.tap.position(list(assigned))
@@ -171,6 +173,9 @@ class KafkaTap:
         self._sent: dict[Any, Any] = {}
         """The last offsets sent to Kafka per partition (TopicPartition -> OffsetAndMetadata)."""
         self._failed: dict[tuple[str, int], Position] = {}
+        self.on_revoke: Callable[[], object] | None = None
+        """Called before partitions are taken away, so the store holds what was read from them
+        (the collector waits for its writes in flight) before their next owner resumes."""
 
     @property
     def source(self) -> str:

@@ -74,6 +74,14 @@ class Store(Protocol):
     def write(self, batch: Batch) -> None:
         """Commit the whole batch atomically; events already stored (same identity) are kept."""
 
+    def prepare(self, batch: Batch) -> Any:
+        """`write` in two halves: this one turns the batch into what the backend runs (Python
+        work, on the caller's thread) ..."""
+
+    def write_prepared(self, prepared: Any) -> None:
+        """... and this one commits it atomically (the backend's work, e.g. on a writer
+        thread). ``write(b)`` is ``write_prepared(prepare(b))``."""
+
     def positions(self, source: str) -> dict[tuple[str, int], int]:
         """The stored next offsets of a reader: ``{(topic, partition): next_offset}``."""
 

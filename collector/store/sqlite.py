@@ -6,7 +6,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from collector.store._checkpoint import Checkpointer
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
 
-__all__ = ["SqliteStore", "migrations"]
+__all__ = ["PreparedWrite", "SqliteStore", "migrations"]
 
 _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
 _RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("dead_letters", "received_at"),
@@ -40,6 +42,9 @@ _WRITER_PRAGMAS = (
     "temp_store=MEMORY",
     "wal_autocheckpoint=20000",  # a backstop: `Checkpointer` copies the WAL in the background
 )
+_CHUNKS = (1600, 400, 100, 25, 5, 1)
+"""Rows per multi-row INSERT, greedily: a few statement shapes, each compiled once (the
+statement cache), under SQLite's 32,766 parameters for the widest table (18 columns)."""
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -69,7 +74,8 @@ class SqliteStore:
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                           cached_statements=256)
                 for pragma in _WRITER_PRAGMAS:
                     self._db.execute(f"PRAGMA {pragma}")
                 self._migrate()
@@ -109,51 +115,57 @@ class SqliteStore:
     # -- writes -----------------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
+        self.write_prepared(self.prepare(batch))
+
+    def prepare(self, batch: Batch) -> PreparedWrite:
+        """The statements that write ``batch``, parameters bound to Python values: the
+        Python half of `write`, so a caller can run it on its own thread and leave only
+        `write_prepared` (SQLite's work, mostly without the GIL) to a writer thread."""
+        out = PreparedWrite(len(batch) + len(batch.flows) + len(batch.spans) + 1)
+        assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
+        _write_events(out, batch.events, assigned)
+        _write_dead_letters(out, batch.dead_letters)
+        _write_flows(out, batch.flows)
+        _write_spans(out, batch.spans)
+        _write_flow_rollups(out, batch.flow_rollups)
+        if assigned:  # events stored by earlier batches, joined to a flow now
+            out.many("UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
+                     [(inst, src, eid) for (src, eid), inst in assigned.items()])
+        if batch.violations:
+            out.rows("INSERT OR IGNORE INTO violations VALUES",
+                     [(v.event.source, v.event.id, v.pointer, v.keyword, v.event_type,
+                       v.producer, v.schema_version, v.message, to_text(v.occurred_at))
+                      for v in batch.violations])
+        if batch.alerts:
+            out.rows("INSERT OR IGNORE INTO outbox (alert_id, kind, instance_id, "
+                     "correlation_id, flow_type, step, at, details) VALUES",
+                     [(a.alert_id, a.kind.value, a.instance_id, a.correlation_id,
+                       a.flow_type, a.step, to_text(a.at),
+                       orjson.dumps(a.details).decode() if a.details is not None else None)
+                      for a in batch.alerts])
+        if batch.positions:
+            out.many("INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
+                     "partition) DO UPDATE SET next_offset = excluded.next_offset",
+                     [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions])
+        if batch.metrics:
+            out.many("INSERT INTO metrics VALUES (?,?,?,?)",
+                     [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
+                       to_text(at)) for n, lbl, v, at in batch.metrics])
+        return out
+
+    def write_prepared(self, prepared: PreparedWrite) -> None:
+        """Run a `prepare`d batch in one transaction."""
         if self.read_only:
             raise StoreError(f"store {self.url} is open read-only")
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
-                assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
-                _write_events(db, batch.events, assigned)
-                _write_dead_letters(db, batch.dead_letters)
-                _write_flows(db, batch.flows)
-                _write_spans(db, batch.spans)
-                _write_flow_rollups(db, batch.flow_rollups)
-                if assigned:  # events stored by earlier batches, joined to a flow now
-                    db.executemany(
-                        "UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
-                        [(inst, src, eid) for (src, eid), inst in assigned.items()],
-                    )
-                if batch.violations:
-                    db.executemany(
-                        "INSERT OR IGNORE INTO violations VALUES (?,?,?,?,?,?,?,?,?)",
-                        [(v.event.source, v.event.id, v.pointer, v.keyword, v.event_type,
-                          v.producer, v.schema_version, v.message, to_text(v.occurred_at))
-                         for v in batch.violations],
-                    )
-                if batch.alerts:
-                    db.executemany(
-                        "INSERT OR IGNORE INTO outbox (alert_id, kind, instance_id, correlation_id,"
-                        " flow_type, step, at, details) VALUES (?,?,?,?,?,?,?,?)",
-                        [(a.alert_id, a.kind.value, a.instance_id, a.correlation_id,
-                          a.flow_type, a.step, to_text(a.at),
-                          orjson.dumps(a.details).decode() if a.details is not None else None)
-                         for a in batch.alerts],
-                    )
-                if batch.positions:
-                    db.executemany(
-                        "INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
-                        "partition) DO UPDATE SET next_offset = excluded.next_offset",
-                        [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions],
-                    )
-                if batch.metrics:
-                    db.executemany(
-                        "INSERT INTO metrics VALUES (?,?,?,?)",
-                        [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
-                          to_text(at)) for n, lbl, v, at in batch.metrics],
-                    )
+                for sql, params, many in prepared.statements:
+                    if many:
+                        db.executemany(sql, params)
+                    else:
+                        db.execute(sql, params)
                 db.execute("COMMIT")
             except BaseException as exc:
                 if db.in_transaction:
@@ -162,7 +174,7 @@ class SqliteStore:
                     raise StoreError(f"cannot write to {self.url}: {exc}") from exc
                 raise
             if self._checkpointer is not None:
-                self._checkpointer.wrote(len(batch) + len(batch.flows) + len(batch.spans) + 1)
+                self._checkpointer.wrote(prepared.rows_written)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one writing statement in its own transaction (retention, outbox marks)."""
@@ -266,7 +278,7 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _write_events(db: sqlite3.Connection, events: list[Event],
+def _write_events(out: PreparedWrite, events: list[Event],
                   assigned: dict[tuple[str, str], str]) -> None:
     """Insert events with the flow instance they joined, taking their assignments out of
     ``assigned`` (what is left joins events stored earlier). An event stored before is kept;
@@ -295,22 +307,66 @@ def _write_events(db: sqlite3.Connection, events: list[Event],
         ))
         if e.business_keys:
             key((name, value, src, eid, e.correlation_id) for name, value in e.business_keys)
-    db.executemany(
+    out.rows(
         "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
-        'loc_source, topic, partition, "offset", data, instance_id) '
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, id) DO UPDATE SET "
+        'loc_source, topic, partition, "offset", data, instance_id) VALUES',
+        rows, " ON CONFLICT (source, id) DO UPDATE SET "
         "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
-        rows,
     )
     if keys:
-        db.executemany("INSERT OR IGNORE INTO business_keys VALUES (?,?,?,?,?)", keys)
+        out.rows("INSERT OR IGNORE INTO business_keys VALUES", keys)
 
 
-def _write_dead_letters(db: sqlite3.Connection, letters: list[DeadLetter]) -> None:
+class PreparedWrite:
+    """The statements of one batch, in order, with their parameters (see `SqliteStore.prepare`).
+    """
+
+    __slots__ = ("rows_written", "statements")
+
+    def __init__(self, rows_written: int) -> None:
+        self.rows_written = rows_written
+        """About how many rows the batch writes (paces the background checkpoint)."""
+        self.statements: list[tuple[str, Sequence[Any], bool]] = []
+        """(sql, parameters, executemany?)"""
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement run once per row (for the few rows of rarely written tables)."""
+        if rows:
+            self.statements.append((sql, rows, True))
+
+    def rows(self, head: str, rows: Sequence[tuple[object, ...]], tail: str = "") -> None:
+        """``head`` (ending in VALUES) + ``tail`` for every row, as a few multi-row statements.
+
+        Against `executemany`, one row at a time, SQLite then does the B-tree work in a
+        handful of long steps, during which the sqlite3 module releases the GIL: a write on a
+        thread of its own runs beside the Python that prepares the next batch, instead of
+        taking the GIL back (and waiting for it) after every row.
+        """
+        if not rows:
+            return
+        width = len(rows[0])
+        flat = chain.from_iterable
+        at, total = 0, len(rows)
+        add = self.statements.append
+        for size in _CHUNKS:
+            sql = None
+            while total - at >= size:
+                sql = sql or _multi_row(head, tail, width, size)
+                add((sql, list(flat(rows[at:at + size])), False))
+                at += size
+
+
+@cache
+def _multi_row(head: str, tail: str, width: int, rows: int) -> str:
+    one = "(" + ",".join("?" * width) + ")"
+    return f"{head} {','.join([one] * rows)}{tail}"
+
+
+def _write_dead_letters(out: PreparedWrite, letters: list[DeadLetter]) -> None:
     if not letters:
         return
-    db.executemany(
+    out.many(
         "INSERT OR IGNORE INTO dead_letters (reason, detail, loc_source, topic, partition, "
         '"offset", received_at, raw, key, headers) VALUES (?,?,?,?,?,?,?,?,?,?)',
         [(d.reason.value, d.detail, d.location.source, d.location.topic, d.location.partition,
@@ -324,24 +380,18 @@ def _opt_text(value: Any) -> str | None:
     return None if value is None else _utc_text(value)
 
 
-def _write_flows(db: sqlite3.Connection, flows: list[FlowSnapshot]) -> None:
+def _write_flows(out: PreparedWrite, flows: list[FlowSnapshot]) -> None:
     """Insert new flows, update the progress of known ones. Identity, type, version and start
     never change for an instance (its id is its start event's), so an update leaves the
     indexes on them alone."""
     if not flows:
         return
     dumps = orjson.dumps
-    db.executemany(
+    out.rows(
         "INSERT INTO flows (instance_id, correlation_id, flow_type, definition_version,"
         " status, started_at, last_event_at, last_event_type, event_count, ended_at,"
         " next_deadline, expected_next, stuck_step, stuck_since, sla_breached, sla_over_s,"
-        " recovered) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance_id) DO"
-        " UPDATE SET status = excluded.status, last_event_at = excluded.last_event_at,"
-        " last_event_type = excluded.last_event_type, event_count = excluded.event_count,"
-        " ended_at = excluded.ended_at, next_deadline = excluded.next_deadline,"
-        " expected_next = excluded.expected_next, stuck_step = excluded.stuck_step,"
-        " stuck_since = excluded.stuck_since, sla_breached = excluded.sla_breached,"
-        " sla_over_s = excluded.sla_over_s, recovered = excluded.recovered",
+        " recovered) VALUES",
         [(f.instance_id, f.correlation_id, f.flow_type, f.definition_version, f.status.value,
           _utc_text(f.started_at), _utc_text(f.last_event_at), f.last_event_type, f.event_count,
           _opt_text(f.ended_at), _opt_text(f.next_deadline),
@@ -349,6 +399,13 @@ def _write_flows(db: sqlite3.Connection, flows: list[FlowSnapshot]) -> None:
           int(f.sla_breached), None if f.sla_over is None else f.sla_over.total_seconds(),
           int(f.recovered))
          for f in flows],
+        " ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,"
+        " last_event_at = excluded.last_event_at,"
+        " last_event_type = excluded.last_event_type, event_count = excluded.event_count,"
+        " ended_at = excluded.ended_at, next_deadline = excluded.next_deadline,"
+        " expected_next = excluded.expected_next, stuck_step = excluded.stuck_step,"
+        " stuck_since = excluded.stuck_since, sla_breached = excluded.sla_breached,"
+        " sla_over_s = excluded.sla_over_s, recovered = excluded.recovered",
     )
 
 
@@ -397,7 +454,7 @@ def _utc_text(at: datetime) -> str:
     return to_text(at)
 
 
-def _write_spans(db: sqlite3.Connection, spans: list[Span]) -> None:
+def _write_spans(out: PreparedWrite, spans: list[Span]) -> None:
     """Insert spans by their natural key (trace id, span id): a span stored before is kept."""
     if not spans:
         return
@@ -416,24 +473,24 @@ def _write_spans(db: sqlite3.Connection, spans: list[Span]) -> None:
             if sp.links else "[]",
         ))
         links.extend((ln.trace_id, ln.span_id, sp.trace_id, sp.span_id) for ln in sp.links)
-    db.executemany(
-        "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_id, name, kind, service, start_at,"
-        " end_at, duration_us, status, status_message, scope, attributes, links)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    out.rows(
+        "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_id, name, kind, service,"
+        " start_at, end_at, duration_us, status, status_message, scope, attributes, links)"
+        " VALUES",
         rows,
     )
     if links:
-        db.executemany("INSERT OR IGNORE INTO span_links VALUES (?,?,?,?)", links)
+        out.rows("INSERT OR IGNORE INTO span_links VALUES", links)
 
 
 # -- flow rollups (issue 5) ---------------------------------------------------------------------
 
 
-def _write_flow_rollups(db: sqlite3.Connection, rows: list[Any]) -> None:
+def _write_flow_rollups(out: PreparedWrite, rows: list[Any]) -> None:
     """Upsert per-minute flow rollups (`collector.flows.rollup.FlowRollup`) by their key."""
     if not rows:
         return
-    db.executemany(
+    out.many(
         "INSERT OR REPLACE INTO flow_rollups (minute, flow_type, step, count, within_sla,"
         " p50_s, p95_s, p99_s) VALUES (?,?,?,?,?,?,?,?)",
         [(to_text(r.minute), r.flow_type, r.step, r.count, r.within_sla, r.p50_s, r.p95_s,

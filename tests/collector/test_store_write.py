@@ -129,3 +129,50 @@ def test_the_last_assignment_of_an_event_in_a_batch_holds(tmp_path: Path) -> Non
         (ident("e1"), "last")]))
     assert instances(url) == {"e1": "last", "e2": "last"}
     store.close()
+
+
+def _table(url: str, sql: str) -> list[tuple[object, ...]]:
+    store = open_store(url, read_only=True)
+    try:
+        return [tuple(r.values()) for r in store.query(sql)]
+    finally:
+        store.close()
+
+
+def test_a_large_batch_in_multi_row_statements_stores_what_row_by_row_writes_store(
+        tmp_path: Path) -> None:
+    """2,136 events take every statement shape (1600 + 400 + 100 + 25 + 5 + 6 x 1 rows); one
+    event comes twice (its second copy assigned), some carry business keys, flows are
+    inserted and then updated in the same way; the tables end as one batch per event left
+    them."""
+    n = 2136
+    events = [replace(event(i), business_keys=(("order_id", f"o{i}"),) if i % 3 == 0 else ())
+              for i in range(n)]
+    events.append(event(7))  # a redelivery inside the batch
+    flows = [FlowSnapshot(f"i{i}", f"c{i}", "order", 2, FlowStatus.RUNNING, T0, T0,
+                          "OrderPlaced", 1) for i in range(0, n, 2)]
+    assignments = [(ident(f"e{i}"), f"i{i - i % 2}") for i in range(n)]
+    big, single = f"sqlite:///{tmp_path / 'big.db'}", f"sqlite:///{tmp_path / 'single.db'}"
+    store = open_store(big)
+    store.write(Batch(events=events, flows=flows, assignments=assignments,
+                      positions=[Position("kafka:g", "orders", 0, n)]))
+    store.write(Batch(flows=[replace(f, event_count=2) for f in flows]))
+    store.close()
+    store = open_store(single)
+    for e in events:
+        store.write(Batch(events=[e], assignments=[a for a in assignments if a[0].id == e.id]))
+    for f in flows:
+        store.write(Batch(flows=[f]))
+        store.write(Batch(flows=[replace(f, event_count=2)]))
+    store.close()
+    for sql in ("SELECT source, id, type, occurred_at, correlation_id, partition, \"offset\","
+                " data, instance_id FROM events ORDER BY id",
+                "SELECT * FROM business_keys ORDER BY id",
+                "SELECT * FROM flows ORDER BY instance_id"):
+        rows = _table(big, sql)
+        assert rows == _table(single, sql)
+    assert len(_table(big, "SELECT id FROM events")) == n
+    assert len(_table(big, "SELECT * FROM business_keys")) == len(range(0, n, 3))
+    assert {r[-1] for r in _table(big, "SELECT * FROM flows")} == {0}  # recovered column
+    assert _table(big, "SELECT event_count FROM flows GROUP BY event_count") == [(2,)]
+    assert _table(big, "SELECT instance_id FROM events WHERE id = 'e7'") == [("i6",)]

@@ -93,13 +93,13 @@ def test_broker_stopped_and_started_mid_stream_loses_and_doubles_nothing(
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}",
                          options=CollectOptions(batch_max=500, batch_wait=0.05))
-    original = run.pipeline.process
+    original = run.pipeline.write_prepared
 
-    def slow_store(observations: Any, positions: Any = ()) -> Any:
+    def slow_store(prepared: Any) -> None:
         time.sleep(0.05)  # a slower store, so the outage falls in the middle of the stream
-        return original(observations, positions)
+        original(prepared)
 
-    run.pipeline.process = slow_store  # type: ignore[method-assign]
+    run.pipeline.write_prepared = slow_store  # type: ignore[method-assign]
     caplog.set_level(logging.INFO, logger="collector.kafka")
     stop = threading.Event()
     failure: list[BaseException] = []

@@ -154,13 +154,13 @@ def test_records_keep_key_timestamp_and_headers(kafka: Any, topic: str, store: S
     publish([Rec(topic, value, b"the-key", (("h1", b"v1"), ("h2", b"")), at)], kafka.bootstrap)
     run = make_collector(kafka.bootstrap, store, topics=[topic], group="g6")
     seen: list[Any] = []
-    original = run.pipeline.process
+    original = run.pipeline.prepare
 
     def spy(observations: Any, positions: Any = ()) -> Any:
         seen.extend(observations)
         return original(observations, positions)
 
-    run.pipeline.process = spy  # type: ignore[method-assign]
+    run.pipeline.prepare = spy  # type: ignore[method-assign]
     collect_until(run, 1)
     (obs,) = seen
     assert obs.location == Location("kafka", topic, obs.location.partition, 0)
