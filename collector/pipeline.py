@@ -180,8 +180,10 @@ class Pipeline:
                 found = validate(event)
                 if found:
                     violations.extend(found)
-        validated = clock()
-        s.validate_seconds += validated - decoded
+            validated = clock()
+            s.validate_seconds += validated - decoded
+        else:
+            validated = decoded
         if self.tracker is not None and events:
             collected.add_update(self.tracker.on_events(events))
         s.track_seconds += clock() - validated

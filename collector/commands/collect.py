@@ -88,8 +88,7 @@ def build_collector(settings: Settings, store: Store, *,
     tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
     # the catalog's traffic rollups (event map, catalog pages) kept current as we go
     rollups = RollupRefresher(rollup_store(store))
-    # the outbox is read with the store's SQL `execute` (not on the Store protocol)
-    publisher = build_publisher(settings, store, now=clock)  # type: ignore[arg-type]
+    publisher = build_publisher(settings, store, now=clock)
     alerts = None if publisher is None else AlertPump(publisher, monotonic=mono)
     return KafkaCollector(tap, pipeline, options=_options(settings),
                           health=Health(monotonic=mono), now=clock, monotonic=mono,

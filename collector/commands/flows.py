@@ -223,21 +223,24 @@ def _publish(args: argparse.Namespace) -> int:
                              kafka={"bootstrap_servers": args.bootstrap_servers})
     store = open_store(settings.store)
     try:
-        publisher = build_publisher(settings, store, now=_now)  # type: ignore[arg-type]
+        publisher = build_publisher(settings, store, now=_now)
         if publisher is None:
             raise ConfigError("alerts.topic", None, "a Kafka topic (--topic) or a webhook URL "
                               "(--webhook) to publish alerts to")
         log = logging.getLogger(__name__)
-        while True:
-            try:
-                publisher.drain()
-            except PublishFailed as exc:
+        try:
+            while True:
+                try:
+                    publisher.drain()
+                except PublishFailed as exc:
+                    if args.once:
+                        raise
+                    log.warning("alerts not sent, retrying: %s", exc)
                 if args.once:
-                    raise
-                log.warning("alerts not sent, retrying: %s", exc)
-            if args.once:
-                break
-            time.sleep(settings.alerts.publish_every_s)
+                    break
+                time.sleep(settings.alerts.publish_every_s)
+        finally:
+            publisher.close()  # the Kafka sink's producer flushes and lets go of its connections
     finally:
         store.close()
     print(f"published {publisher.sent} alerts", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""The collector's own health: lag per partition, records/s, dead letters/s, store write latency.
+"""The collector's own health: lag per partition, records/s, dead letters/s, store write latency,
+validation latency per event, and the seconds each pipeline stage took.
 
 `Health` keeps the numbers in a private Prometheus registry (served in the text format on a
 local port, so existing alerting can watch the collector) and turns them into store samples
@@ -19,6 +20,9 @@ from collector.pipeline import PipelineStats
 __all__ = ["Health", "MetricsServer"]
 
 Sample = tuple[str, dict[str, str], float, datetime]
+_STAGES = {"decode": "decode_seconds", "validate": "validate_seconds", "track": "track_seconds",
+           "write": "write_seconds"}
+"""Pipeline stages as ``choreoscope_stage_seconds{stage}`` labels, from `PipelineStats`."""
 
 
 class Health:
@@ -39,6 +43,13 @@ class Health:
         self.write_latency = Histogram(
             "choreoscope_store_write_seconds", "Time of one store transaction", registry=r,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+        self.stage_seconds = Counter(
+            "choreoscope_stage_seconds", "Seconds spent in each pipeline stage", ["stage"],
+            registry=r)
+        self.validation_latency = Gauge(
+            "choreoscope_validation_seconds",
+            "Mean time to validate one event against its schema, over the last sample interval",
+            registry=r)
         self.kafka_up = Gauge("choreoscope_kafka_up", "1 when the broker is reachable",
                               registry=r)
         self._monotonic = monotonic
@@ -47,6 +58,9 @@ class Health:
         self._last_dead = 0
         self._seen_dead: dict[str, int] = {}
         self._counted_records = 0
+        self._stages = dict.fromkeys(_STAGES, 0.0)
+        self._last_events = 0
+        self._last_validate = 0.0
 
     def on_step(self, stats: PipelineStats, wrote: bool) -> None:
         """After a pipeline step: count what it did (from the pipeline's running totals)."""
@@ -59,6 +73,11 @@ class Health:
                 self._seen_dead[reason] = n
         if wrote:
             self.write_latency.observe(stats.last_write_seconds)
+        for stage, attribute in _STAGES.items():
+            total = getattr(stats, attribute)
+            if total > self._stages[stage]:
+                self.stage_seconds.labels(stage).inc(total - self._stages[stage])
+                self._stages[stage] = total
 
     def sample(self, stats: PipelineStats, lag: Mapping[tuple[str, int], int | None],
                kafka_up: bool, at: datetime) -> list[Sample]:
@@ -67,8 +86,12 @@ class Health:
         elapsed = max(now - self._last_at, 1e-9)
         rate = (stats.observations - self._last_records) / elapsed
         dead_rate = (stats.dead_letters - self._last_dead) / elapsed
+        events = stats.events - self._last_events
+        spent = stats.validate_seconds - self._last_validate  # stays 0 without a registry
+        validation = spent / events if events and spent > 0 else None
         self._last_at, self._last_records, self._last_dead = (
             now, stats.observations, stats.dead_letters)
+        self._last_events, self._last_validate = stats.events, stats.validate_seconds
         self.rate.set(rate)
         self.dead_rate.set(dead_rate)
         self.kafka_up.set(1.0 if kafka_up else 0.0)
@@ -78,6 +101,9 @@ class Health:
             ("store_write_seconds", {}, stats.last_write_seconds, at),
             ("kafka_up", {}, 1.0 if kafka_up else 0.0, at),
         ]
+        if validation is not None:  # no events in the interval: nothing was validated
+            self.validation_latency.set(validation)
+            samples.append(("validation_seconds", {}, validation, at))
         for (topic, partition), n in sorted(lag.items()):
             if n is None:
                 continue

@@ -171,7 +171,7 @@ class KafkaCollector:
                     break
         finally:
             try:
-                self._writer.close()  # what was read is written and its offsets committed
+                self.flush()  # what was read is written and its offsets committed
             finally:
                 self.tap.close()
 
@@ -197,8 +197,9 @@ class KafkaCollector:
         self._publish(batch)
 
     def flush(self) -> None:
-        """Wait for every queued write and run what follows each (offset commits, alerts)."""
-        self._writer.settle()
+        """Wait for every queued write, run what follows each (offset commits, alerts) and stop
+        the writer thread (the next write starts one again)."""
+        self._writer.close()
 
     def _commit(self, positions: Iterable[Position]) -> None:
         """Send to Kafka the stored positions not committed yet, without waiting for the reply

@@ -100,6 +100,10 @@ class Store(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """A read-only query for reports and the dashboard (rows as dicts)."""
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one writing statement in its own transaction (e.g. the outbox's sent marks);
+        answers the rows it changed."""
+
     def delete_older_than(self, cutoff: datetime, limit: int) -> int:
         """Retention: delete at most ``limit`` rows of each of events (with their business keys),
         spans, dead letters and metrics older than ``cutoff``, in one short transaction; flows

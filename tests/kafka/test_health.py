@@ -44,8 +44,9 @@ def test_health_is_served_in_prometheus_text_and_stored(kafka: Any, topic: str,
     health = Health(monotonic=time.monotonic)
     server = MetricsServer(health.registry, "127.0.0.1", 0)
     try:
+        validated: list[str] = []
         run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}",
-                             health=health,
+                             health=health, validate=lambda e: validated.append(e.id) or (),
                              options=CollectOptions(batch_wait=0.05, health_every=0.1))
         collect_until(run, 500)
         run.tap.open()  # sample once more with the partitions read to their end
@@ -53,6 +54,7 @@ def test_health_is_served_in_prometheus_text_and_stored(kafka: Any, topic: str,
             while not run.tap.caught_up():
                 run.tap.poll(timeout_ms=200)
             run.collector._sample_health()
+            run.collector.flush()
         finally:
             run.tap.close()
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics",
@@ -68,9 +70,16 @@ def test_health_is_served_in_prometheus_text_and_stored(kafka: Any, topic: str,
     assert "choreoscope_kafka_up 1.0" in text
     for p in range(3):
         assert f'choreoscope_consumer_lag{{partition="{p}",topic="{topic}"}} 0.0' in text
+    for stage in ("decode", "validate", "write"):
+        assert f'choreoscope_stage_seconds_total{{stage="{stage}"}}' in text
+    assert "choreoscope_validation_seconds " in text
     names = {s["name"] for s in samples}
     assert {"records_per_second", "dead_letters_per_second", "store_write_seconds",
-            "consumer_lag", "kafka_up"} <= names
+            "consumer_lag", "kafka_up", "validation_seconds"} <= names
+    assert len(validated) == 490  # the 10 records that are not JSON were never validated
+    latency = [s["value"] for s in samples if s["name"] == "validation_seconds"]
+    assert latency
+    assert all(0 < v < 0.01 for v in latency)
     lag_rows = [s for s in samples if s["name"] == "consumer_lag" and topic in s["labels"]]
     assert lag_rows
     assert lag_rows[-1]["value"] == 0.0
