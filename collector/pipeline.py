@@ -89,6 +89,8 @@ class TrackerLike(Protocol):
         `on_event` per event, with one snapshot per changed flow."""
     def on_tick(self, now: datetime) -> FlowUpdateLike: ...
     def next_deadline(self) -> datetime | None: ...
+    def flush_rollups(self) -> FlowUpdateLike:
+        """The rollups of every minute still held (on a clean stop)."""
 
 
 @dataclass(slots=True)
@@ -209,6 +211,16 @@ class Pipeline:
         if batch.flows or batch.alerts or batch.flow_rollups:  # a tick closes rollup minutes
             return batch
         return None
+
+    def prepare_finish(self) -> Batch | None:
+        """On a clean stop: what the tracker still holds for the store (the rollups of the
+        minutes not closed yet, which a restart would not count again), or None."""
+        if self.tracker is None:
+            return None
+        collected = _Collected(())
+        collected.add_update(self.tracker.flush_rollups())
+        batch = collected.finish()
+        return batch if batch.flow_rollups or batch.flows or batch.alerts else None
 
     def _count(self, observed: int, batch: Batch) -> None:
         s = self.stats

@@ -161,8 +161,14 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
     recent = _recently_ended(store, tracker.retention)
     flows = itertools.chain(store.open_flows(), recent)
     tracker.restore(((snap, store.flow_events(snap.instance_id)) for snap in flows),
-                    held=_unclaimed(store, tracker.retention))
+                    held=_unclaimed(store, tracker.retention),
+                    rolled_up=_newest_rollup(store) if rollups else None)
     return tracker
+
+
+def _newest_rollup(store: Store) -> datetime | None:
+    newest = store.query("SELECT MAX(minute) AS m FROM flow_rollups")[0]["m"]
+    return None if newest is None else from_text(newest)
 
 
 def _since(store: Store, within: timedelta) -> str | None:

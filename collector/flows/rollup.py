@@ -102,6 +102,9 @@ class RollupAggregator:
             self._closed_until = horizon
 
     def close_all(self) -> list[FlowRollup]:
+        """Rows of every minute held (on a clean stop): no later sample reopens them."""
+        if self._minutes:
+            self.close_before(max(self._minutes) + _MINUTE)
         return self._emit(list(self._minutes))
 
     def _emit(self, minutes: Iterable[datetime]) -> list[FlowRollup]:

@@ -193,13 +193,18 @@ class FlowTracker:
         return None
 
     def restore(self, flows: Iterable[tuple[FlowSnapshot, Sequence[Event]]],
-                held: Iterable[Event] = ()) -> None:
+                held: Iterable[Event] = (), *, rolled_up: datetime | None = None) -> None:
         """Rebuild open flows after a restart from the store's snapshots and their events.
 
         The verdicts already given (stuck, breached, alerted) are kept as stored. ``held`` are
         recent events no instance had claimed: they wait for their start event again, or join
-        a restored flow; what that changes comes out with the next update.
+        a restored flow; what that changes comes out with the next update. ``rolled_up`` is
+        the newest minute with stored rollup rows (a clean stop writes the minutes it held):
+        it and the minutes before it take no more samples, whose rows would replace the stored
+        ones with rows that count only what came after the restart.
         """
+        if rolled_up is not None and self.rollups is not None:
+            self.rollups.close_before(rolled_up + timedelta(minutes=1))
         latest = None
         for snap, events in flows:
             self._restore_one(snap, events)

@@ -169,6 +169,9 @@ class KafkaCollector:
                     next_retention = mono() + opts.retention_every
                 if until is not None and until(self):
                     break
+            finished = self.pipeline.prepare_finish()  # a clean stop: the minutes still open
+            if finished is not None:
+                self._submit(finished)
         finally:
             try:
                 self.flush()  # what was read is written and its offsets committed

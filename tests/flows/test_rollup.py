@@ -97,3 +97,36 @@ def test_a_tick_that_only_closes_minutes_stores_their_rollups(tmp_path, definiti
     finally:
         store.close()
     assert rows == [{"flow_type": "order", "step": "*", "count": 1}]
+
+
+def test_a_clean_stop_writes_the_open_minute_and_a_restart_never_replaces_it(
+        tmp_path, definitions):
+    """Before: the minutes a stop left open were lost, and the restarted tracker's row for the
+    latest one replaced what was stored with what came after the restart."""
+    from collector.envelope import Decoder, EnvelopeRules
+    from collector.flows.query import restore_tracker
+    from collector.pipeline import Pipeline
+
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    tracker = FlowTracker(definitions)
+    pipeline = Pipeline(store, Decoder(EnvelopeRules()), tracker=tracker)
+    events = [*order("a", 0, [1, 1, 1, 1]), *order("b", 2, [2, 2, 2, 2])]
+    update = tracker.on_events(events)
+    assert update.rollups == []  # minute 12:00 is still open
+    pipeline.write(Batch(events=events, flows=list(update.flows),
+                         assignments=list(update.assignments)))
+    finished = pipeline.prepare_finish()
+    assert finished is not None
+    pipeline.write(finished)
+    whole = "SELECT minute, count FROM flow_rollups WHERE step = '*'"
+    assert store.query(whole) == [{"minute": "2026-01-01T12:00:00.000000Z", "count": 2}]
+    assert pipeline.prepare_finish() is None  # nothing held any more
+
+    restarted = restore_tracker(store, definitions)
+    late = restarted.on_events(order("c", 20, [1, 1, 1, 1]))  # ends in the stored minute
+    rows = late.rollups + restarted.on_tick(at(600)).rollups + restarted.flush_rollups().rollups
+    assert [r for r in rows if r.minute == T0] == []
+    assert restarted.rollups is not None
+    assert restarted.rollups.too_late == 1
+    assert store.query(whole) == [{"minute": "2026-01-01T12:00:00.000000Z", "count": 2}]
+    store.close()

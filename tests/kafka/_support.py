@@ -16,7 +16,7 @@ from collector.envelope import Decoder, EnvelopeRules
 from collector.kafka.health import Health
 from collector.kafka.runner import CollectOptions, KafkaCollector
 from collector.kafka.tap import KafkaTap, TapOptions
-from collector.pipeline import EventValidator, Pipeline
+from collector.pipeline import EventValidator, Pipeline, TrackerLike
 from collector.store.base import Store
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -61,8 +61,10 @@ def make_collector(bootstrap: str, store: Store, *, topics: Sequence[str] = (),
                    pattern: str | None = None, group: str, rules: EnvelopeRules | None = None,
                    start: Any = "earliest", health: Health | None = None,
                    options: CollectOptions | None = None,
-                   validate: EventValidator | None = None) -> Run:
-    pipeline = Pipeline(store, Decoder(rules or EnvelopeRules()), validate=validate)
+                   validate: EventValidator | None = None,
+                   tracker: TrackerLike | None = None) -> Run:
+    pipeline = Pipeline(store, Decoder(rules or EnvelopeRules()), validate=validate,
+                        tracker=tracker)
     tap = KafkaTap(TapOptions(topics=tuple(topics), pattern=pattern, group_id=group, start=start,
                               metadata_max_age_ms=1000,
                               client={"bootstrap_servers": [bootstrap]}), store.positions)
