@@ -138,3 +138,46 @@ def test_broker_stopped_and_started_mid_stream_loses_and_doubles_nothing(
     assert "reachable again" in changes[-1], changes
     for before, after in itertools.pairwise(changes):  # one line per change
         assert ("unreachable" in before) != ("unreachable" in after)
+
+
+def test_a_failing_store_write_stops_the_collector_before_its_offsets_move(
+        kafka: Any, topic: str, tmp_path: Path) -> None:
+    """Writes run on the writer thread while the loop reads on: when one fails (the disk is
+    full, say), no later batch is written, Kafka's offsets never pass what the store holds,
+    and a restart stores every event once."""
+    from collector.exceptions import StoreError
+
+    total = 12_000
+    publish(ce_records(topic, range(total)), kafka.bootstrap)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(url)
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}",
+                         options=CollectOptions(batch_max=500, batch_wait=0.05))
+    original = run.pipeline.write_prepared
+    writes = itertools.count()
+
+    def full_disk(prepared: Any) -> None:
+        if next(writes) == 1:  # each poll brings up to max_poll_records: a few batches in all
+            raise StoreError("cannot write to the store: database or disk is full")
+        original(prepared)
+
+    run.pipeline.write_prepared = full_disk  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StoreError, match="disk is full"):
+            collect_until(run, total)
+        stored = stored_ids(store)
+        positions = {p: n for (_, p), n in store.positions(f"kafka:g-{topic}").items()}
+    finally:
+        store.close()
+    assert 0 < len(stored) < total
+    assert sum(positions.values()) == len(stored)  # no position past what was stored
+    for partition, offset in committed(kafka.bootstrap, f"g-{topic}", topic).items():
+        assert offset <= positions[partition]
+
+    store = open_store(url)
+    try:
+        collect_until(make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}"),
+                      total - len(stored))
+        assert stored_ids(store) == sorted(f"e-{i}" for i in range(total))
+    finally:
+        store.close()
