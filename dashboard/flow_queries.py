@@ -17,6 +17,7 @@ from typing import Any
 from collector.flows.definition import FlowDefinition
 from collector.flows.query import show
 from collector.store import Store
+from collector.store.sqlite import INSTANCE_EVENTS
 from collector.traces.query import timeline_for
 from collector.traces.timeline import EntryKind, Timeline
 
@@ -241,8 +242,8 @@ def _to_success(d: FlowDefinition, start: str) -> list[str]:
 def violations_of(store: Store, instance_id: str,
                   limit: int = MATCH_LIMIT) -> list[dict[str, Any]]:
     """Schema violations of a flow's events, with the failing field (a JSON Pointer)."""
-    events = store.query("SELECT source, id FROM events WHERE instance_id = ? LIMIT 1000",
-                         (instance_id,))
+    events = store.query(INSTANCE_EVENTS.format(columns="source, id") + " LIMIT 1000",
+                         (instance_id, instance_id))
     if not events:
         return []
     sources = sorted({e["source"] for e in events})

@@ -28,7 +28,7 @@ from collector.store._checkpoint import Checkpointer
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
 
-__all__ = ["PreparedWrite", "SqliteStore", "migrations"]
+__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqliteStore", "migrations"]
 
 _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
 _RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("dead_letters", "received_at"),
@@ -45,6 +45,12 @@ _WRITER_PRAGMAS = (
 _CHUNKS = (1600, 400, 100, 25, 5, 1)
 """Rows per multi-row INSERT, greedily: a few statement shapes, each compiled once (the
 statement cache), under SQLite's 32,766 parameters for the widest table (18 columns)."""
+
+
+INSTANCE_EVENTS = ("SELECT {columns} FROM events WHERE correlation_id = (SELECT correlation_id "
+                   "FROM flows WHERE instance_id = ?) AND instance_id = ?")
+"""A flow instance's events (parameters: the instance id twice), through the correlation index:
+every event of an instance carries its correlation id."""
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -237,8 +243,8 @@ class SqliteStore:
         return (flow_from_row(r) for r in rows)
 
     def flow_events(self, instance_id: str) -> list[Event]:
-        rows = self._rows("SELECT * FROM events WHERE instance_id = ? "
-                          "ORDER BY occurred_at, sequence", (instance_id,))
+        rows = self._rows(INSTANCE_EVENTS.format(columns="*")
+                          + " ORDER BY occurred_at, sequence", (instance_id, instance_id))
         return [event_from_row(r) for r in rows]
 
     def events_by_correlation(self, correlation_id: str) -> list[Event]:
