@@ -108,7 +108,7 @@ class KafkaSettings(_Section):
     ssl_password: pydantic.SecretStr | None = None
     ssl_check_hostname: bool = True
     max_poll_records: int = pydantic.Field(default=5000, ge=1)
-    batch_max: int = pydantic.Field(default=5000, ge=1)
+    batch_max: int = pydantic.Field(default=20_000, ge=1)
     """Most records written in one store transaction."""
     batch_wait_ms: int = pydantic.Field(default=200, ge=0)
     metrics_host: str = "127.0.0.1"

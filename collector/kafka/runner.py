@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CollectOptions:
-    batch_max: int = 5000
+    batch_max: int = 20_000
     """Most records in one store transaction."""
     batch_wait: float = 0.2
     """How long to gather records for one transaction (seconds)."""
@@ -211,7 +211,7 @@ class KafkaCollector:
         is carried by the next one, or retried on the next tick, so a partition read to its end
         during an outage still gets its offsets committed."""
         pending = self._uncommitted
-        for p in self.tap.failed_commits():  # failed since sent; a newer pending one wins
+        for p in self.tap.due_commits():  # failed, or resumed from the store; newer pending wins
             pending.setdefault((p.topic, p.partition), p)
         for p in positions:
             pending[(p.topic, p.partition)] = p

@@ -172,7 +172,10 @@ class KafkaTap:
         self._by_time: list[Any] = []
         self._sent: dict[Any, Any] = {}
         """The last offsets sent to Kafka per partition (TopicPartition -> OffsetAndMetadata)."""
-        self._failed: dict[tuple[str, int], Position] = {}
+        self._due: dict[tuple[str, int], Position] = {}
+        """Positions to send to Kafka again: commits the broker failed, and the stored positions
+        of partitions resumed from the store (a crash between the store's commit and Kafka's
+        leaves Kafka behind, and a partition read to its end is never committed otherwise)."""
         self.on_revoke: Callable[[], object] | None = None
         """Called before partitions are taken away, so the store holds what was read from them
         (the collector waits for its writes in flight) before their next owner resumes."""
@@ -240,6 +243,8 @@ class KafkaTap:
             else:
                 consumer.seek(tp, offset)
                 resumed.append(tp)
+                self._due[(tp.topic, tp.partition)] = Position(self.source, tp.topic,
+                                                               tp.partition, offset)
         if fresh:
             self._start(consumer, fresh)
         logger.info("assigned: resumed %s from the store; %s from %s", _names(resumed),
@@ -351,7 +356,7 @@ class KafkaTap:
         The stored positions are what a restart reads from; Kafka's committed offsets are for
         lag tools, so the loop does not wait for the broker. False when the commit could not be
         sent; a commit the broker then fails is logged and its positions come back from
-        `failed_commits` (unless a later commit of the partition was sent meanwhile).
+        `due_commits` (unless a later commit of the partition was sent meanwhile).
         """
         if not positions:
             return True
@@ -375,7 +380,7 @@ class KafkaTap:
         for tp, meta in offsets.items():
             if sent.get(tp) != meta:  # superseded by a later commit
                 continue
-            self._failed[(tp.topic, tp.partition)] = Position(
+            self._due[(tp.topic, tp.partition)] = Position(
                 self.source, tp.topic, tp.partition, meta.offset)
 
     def _commit_failed(self, exc: BaseException) -> None:
@@ -385,16 +390,21 @@ class KafkaTap:
             logger.info("offset commit to Kafka failed (%s); the store has the positions",
                         type(exc).__name__)
 
-    def failed_commits(self) -> list[Position]:
-        """Positions whose commit the broker failed since the last call (to send again)."""
-        failed, self._failed = self._failed, {}
-        return list(failed.values())
+    def due_commits(self) -> list[Position]:
+        """Positions to send (again) since the last call: commits the broker failed, and the
+        stored positions of partitions just resumed from the store."""
+        due, self._due = self._due, {}
+        return list(due.values())
 
     def _flush_commits(self, consumer: KafkaConsumer) -> None:
         """On close, wait for the last offsets sent of the partitions still assigned, so lag
         tools see where the collector stopped (skipped while the broker is unreachable)."""
         assigned = consumer.assignment()
         last = {tp: meta for tp, meta in self._sent.items() if tp in assigned}
+        for p in self.due_commits():  # e.g. resumed, then closed before the loop sent them
+            tp = TopicPartition(p.topic, p.partition)
+            if tp in assigned and tp not in last:
+                last[tp] = OffsetAndMetadata(p.next_offset, "", -1)
         self._sent.clear()
         if not last or not self.link.up:
             return
