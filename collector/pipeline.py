@@ -130,6 +130,15 @@ class _Collected:
         return self.batch
 
 
+def _to_store(update: FlowUpdateLike) -> Batch | None:
+    """A tracker update without records (a tick, a stop) as a batch, or None when it holds
+    nothing to store (a tick may only close rollup minutes)."""
+    collected = _Collected(())
+    collected.add_update(update)
+    batch = collected.finish()
+    return batch if batch.flows or batch.alerts or batch.flow_rollups else None
+
+
 class Pipeline:
     """Turns observations into stored events, dead letters, violations, flows and alerts."""
 
@@ -203,24 +212,17 @@ class Pipeline:
     def prepare_tick(self, now: datetime) -> Batch | None:
         """`advance` without the write: the batch to write, or None when the tick changed
         nothing to store."""
-        collected = _Collected(())
-        if self.tracker is not None:
-            collected.add_update(self.tracker.on_tick(now))
-        batch = collected.finish()
-        self.stats.alerts += len(batch.alerts)
-        if batch.flows or batch.alerts or batch.flow_rollups:  # a tick closes rollup minutes
-            return batch
-        return None
+        if self.tracker is None:
+            return None
+        batch = _to_store(self.tracker.on_tick(now))
+        if batch is not None:
+            self.stats.alerts += len(batch.alerts)
+        return batch
 
     def prepare_finish(self) -> Batch | None:
         """On a clean stop: what the tracker still holds for the store (the rollups of the
         minutes not closed yet, which a restart would not count again), or None."""
-        if self.tracker is None:
-            return None
-        collected = _Collected(())
-        collected.add_update(self.tracker.flush_rollups())
-        batch = collected.finish()
-        return batch if batch.flow_rollups or batch.flows or batch.alerts else None
+        return None if self.tracker is None else _to_store(self.tracker.flush_rollups())
 
     def _count(self, observed: int, batch: Batch) -> None:
         s = self.stats

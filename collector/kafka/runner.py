@@ -171,7 +171,7 @@ class KafkaCollector:
                     break
             finished = self.pipeline.prepare_finish()  # a clean stop: the minutes still open
             if finished is not None:
-                self._submit(finished)
+                self._submit(finished, then=partial(self._publish, finished))
         finally:
             try:
                 self.flush()  # what was read is written and its offsets committed
@@ -266,7 +266,8 @@ class KafkaCollector:
         assert self.health is not None
         samples = self.health.sample(self.pipeline.stats, self.tap.lag(), self.tap.link.up,
                                      self._now())
-        self._submit(Batch(metrics=samples))
+        # straight to the store: a health sample is not a pipeline write (nor its latency)
+        self._writer.submit(partial(self.pipeline.store.write, Batch(metrics=samples)))
 
     def _retain(self, max_age: timedelta, stop: threading.Event) -> None:
         """Delete expired rows a batch at a time, reading Kafka in between."""
