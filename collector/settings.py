@@ -2,8 +2,12 @@
 
 Precedence: command-line flag, then ``CHOREOSCOPE_*`` environment variables (nested keys with
 ``__``, e.g. ``CHOREOSCOPE_KAFKA__BOOTSTRAP_SERVERS``), then the TOML file (``--config``, else
-``./choreoscope.toml`` when present), then the defaults below. An invalid value raises
-`ConfigError` naming the key, the value and what was expected; the CLI turns it into exit code 2.
+``./choreoscope.toml`` when present), then the defaults below. A relative path in the file is
+resolved from the file's folder (``collector._config_file``). An invalid value raises
+`ConfigError` naming the key, the value (never a secret's) and what was expected; the CLI turns
+it into exit code 2. ``docs/CONFIGURATION.md`` is generated from these models
+(``choreoscope config docs``): every setting needs a description, and an example if it has no
+default (``json_schema_extra={"example": ...}`` on its `pydantic.Field`).
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
+    SettingsError,
 )
 
+from collector._config_file import MASK, ConfigFileSource, secret_keys, shown
 from collector.exceptions import ConfigError
 
 __all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "EnvelopeSettings",
     "KafkaSettings", "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
-    "TopicEnvelopeSettings", "load_settings"]
+    "TopicEnvelopeSettings", "load_settings", "require_schemas_dir"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
 
@@ -237,7 +242,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if cls.toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_file))
+            sources.append(ConfigFileSource(settings_cls, toml_file=cls.toml_file))
         return tuple(sources)
 
 
@@ -272,7 +277,15 @@ def load_settings(config: str | None = None, **flags: Any) -> Settings:
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         key = _key(err["loc"])
-        raise ConfigError(key, err.get("input"), err["msg"].removeprefix("Value error, ")) from exc
+        if err["type"] == "extra_forbidden":  # its value is unknown: it could be a secret
+            raise ConfigError(key, MASK, "a known setting (docs/CONFIGURATION.md lists them)"
+                              ) from None
+        value = shown(key, err.get("input"), secret_keys(Settings))
+        # `from None`: pydantic's own error text repeats the input, secrets included
+        raise ConfigError(key, value, err["msg"].removeprefix("Value error, ")) from None
+    except SettingsError as exc:  # a CHOREOSCOPE_* variable that does not parse
+        raise ConfigError("CHOREOSCOPE_*", MASK, f"valid values ({exc}; lists and tables "
+                          "are JSON, e.g. CHOREOSCOPE_KAFKA__TOPICS='[\"orders\"]')") from None
     except ValueError as exc:  # a TOML file that does not parse
         raise ConfigError("--config", str(path), f"valid TOML ({exc})") from exc
     return Settings.model_construct(**dict(loaded))
@@ -281,3 +294,16 @@ def load_settings(config: str | None = None, **flags: Any) -> Settings:
 def env_overrides() -> dict[str, str]:
     """The CHOREOSCOPE_* variables in force, for a masked dump in logs."""
     return {k: v for k, v in os.environ.items() if k.startswith("CHOREOSCOPE_")}
+
+
+def require_schemas_dir(settings: Settings) -> Path:
+    """``settings.schemas_dir``, which must be a folder: without it a command would run with no
+    event schemas and no flow definitions, and miss every violation, stuck flow and breach."""
+    folder = settings.schemas_dir
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError("schemas_dir", str(folder), f"a folder of event schemas (events/) and "
+                          f"flow definitions (flows/), but {folder.resolve()} {what}; set "
+                          "schemas_dir in the config file (relative to the file) or "
+                          "CHOREOSCOPE_SCHEMAS_DIR")
+    return folder

@@ -66,11 +66,11 @@ def register(subparsers: Any) -> None:
 
 def _context(args: argparse.Namespace, *, read_only: bool = True) -> tuple[Any, Any]:
     from collector.flows.definition import load_definitions
-    from collector.settings import load_settings
+    from collector.settings import load_settings, require_schemas_dir
     from collector.store.base import open_store
 
     settings = load_settings(args.config, store=args.store)
-    folder = settings.schemas_dir / "flows"
+    folder = require_schemas_dir(settings) / "flows"
     definitions = load_definitions([folder]) if folder.is_dir() else ()
     return open_store(settings.store, read_only=read_only), definitions
 
