@@ -167,14 +167,18 @@ def _topic_rules(t: TopicEnvelopeSettings) -> TopicRules:
 
 
 def build_rules(settings: Settings) -> EnvelopeRules:
-    """The decoder's rules from the configuration (already validated)."""
+    """The decoder's rules from the configuration (already validated), with the business keys
+    shipped in ``schemas_dir/business_keys.json`` (`collector.business_keys`)."""
+    from collector.business_keys import load_business_keys, merge_business_keys
+
     env, cap = settings.envelope, settings.capture
+    keys = merge_business_keys(load_business_keys(settings.schemas_dir), env.business_keys)
     return EnvelopeRules(
         correlation=tuple(Locator.parse(c) for c in env.correlation),
         topics={name: _topic_rules(t) for name, t in env.topics.items()},
         business_keys={
-            etype: tuple((name, Locator.parse(ptr)) for name, ptr in keys.items())
-            for etype, keys in env.business_keys.items()},
+            etype: tuple((name, Locator.parse(ptr)) for name, ptr in named.items())
+            for etype, named in keys.items()},
         capture=CaptureRules(policy=cap.policy, sample_every=cap.sample_every,
                              redact=tuple(cap.redact)),
         max_record_bytes=settings.max_record_bytes,
