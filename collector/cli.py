@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "collector.commands.dashboard",
     "collector.commands.otlp",
     "collector.commands.timeline",
+    "collector.commands.messages",
     "collector.commands.config",
 )
 

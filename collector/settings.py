@@ -52,6 +52,16 @@ class DashboardSettings(_Section):
     """Port of the dashboard (``--port``)."""
 
 
+def _redactable(value: str) -> str:
+    from collector.envelope import CaptureRules
+
+    CaptureRules(redact=(value,))  # raises ValueError naming what is expected
+    return value
+
+
+_RedactText = Annotated[str, pydantic.AfterValidator(_redactable)]
+
+
 class CaptureSettings(_Section):
     """What of a payload is stored: none, a sample, or everything, after redaction."""
 
@@ -60,8 +70,10 @@ class CaptureSettings(_Section):
     ``full``."""
     sample_every: int = pydantic.Field(default=100, ge=1)
     """With ``policy = "sampled"``: the payload of one record in this many is stored."""
-    redact: tuple[str, ...] = ()
-    """JSON Pointers replaced by ``"[redacted]"`` before anything is stored."""
+    redact: tuple[_RedactText, ...] = ()
+    """What is replaced by ``"[redacted]"`` before anything is stored: JSON Pointers into the
+    event (``/data/customer/email``), record headers (``header:authorization``) and the record
+    key (``key``). Headers and keys of stored events and dead letters obey the same list."""
 
 
 def _locator(value: str) -> str:
