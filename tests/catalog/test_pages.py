@@ -51,12 +51,15 @@ def test_schema_fields_give_pointer_type_required_format_constraints_description
     fields = {f.pointer: f for f in schema_fields(ORDER_V1)}
     assert list(fields) == ["/order_id", "/customer", "/customer/customer_id", "/items",
                             "/items/*", "/items/*/sku", "/items/*/qty", "/paid_at"]
-    assert fields["/order_id"].required and fields["/order_id"].type == "string"
+    assert fields["/order_id"].required
+    assert fields["/order_id"].type == "string"
     assert fields["/order_id"].constraints == "pattern ^ORD-"
     assert fields["/order_id"].description == "The order."
     assert fields["/customer/customer_id"].required  # through the local $ref
-    assert not fields["/items"].required and fields["/items"].constraints == "minItems 1"
-    assert fields["/items/*/sku"].required and not fields["/items/*/qty"].required
+    assert not fields["/items"].required
+    assert fields["/items"].constraints == "minItems 1"
+    assert fields["/items/*/sku"].required
+    assert not fields["/items/*/qty"].required
     assert fields["/items/*/qty"].constraints == "minimum 1"
     assert fields["/paid_at"].format == "date-time"
 
@@ -73,8 +76,10 @@ def test_field_history_says_in_which_version_a_field_appeared() -> None:
     history = field_history([(2, ORDER_V2), (1, ORDER_V1)])
     assert list(history) == [1, 2]
     v2 = {h.field.pointer: h for h in history[2]}
-    assert v2["/channel"].since == 2 and v2["/channel"].versions == (2,)
-    assert v2["/order_id"].since == 1 and v2["/order_id"].versions == (1, 2)
+    assert v2["/channel"].since == 2
+    assert v2["/channel"].versions == (2,)
+    assert v2["/order_id"].since == 1
+    assert v2["/order_id"].versions == (1, 2)
     assert v2["/channel"].field.type == "enum"
 
 
@@ -152,8 +157,10 @@ def test_event_page_holds_entry_rate_fields_per_version_flows_and_samples() -> N
     places = {"OrderPlaced": [FlowPlace("order", "starts it")]}
     page = build_event_page(_map(), "OrderPlaced", _map_schemas(), places)
     assert page is not None
-    assert page.entry.owner == "team-checkout" and page.entry.domain == "orders"
-    assert page.entry.producers == ("order-svc",) and page.entry.consumers == ("pay-svc",)
+    assert page.entry.owner == "team-checkout"
+    assert page.entry.domain == "orders"
+    assert page.entry.producers == ("order-svc",)
+    assert page.entry.consumers == ("pay-svc",)
     assert page.rate_per_min == pytest.approx(2.0)
     assert sorted(page.fields) == [1, 2]
     assert page.flows == (FlowPlace("order", "starts it"),)
@@ -173,7 +180,8 @@ def test_service_page_lists_what_it_produces_and_consumes_and_its_neighbours() -
     assert page.neighbours == ("order-svc", "ship-svc")
     assert [a.event_type for a in page.attention] == ["PaymentDone"]
     order = build_service_page(_map(), "order-svc")
-    assert order is not None and order.produces[0].violations == 3
+    assert order is not None
+    assert order.produces[0].violations == 3
 
 
 def test_domain_page_has_its_types_services_and_own_map() -> None:
@@ -185,7 +193,8 @@ def test_domain_page_has_its_types_services_and_own_map() -> None:
     assert page.services == ("order-svc", "pay-svc")
     assert "event:PaymentDone" not in page.domain_map.graph
     none = build_domain_page(event_map, NO_DOMAIN)
-    assert none is not None and [e.event_type for e in none.entries] == ["OrderScored"]
+    assert none is not None
+    assert [e.event_type for e in none.entries] == ["OrderScored"]
     assert none.attention[0].command == "choreoscope schemas propose OrderScored"
     assert build_domain_page(event_map, "nowhere") is None
 

@@ -46,14 +46,17 @@ def test_event_page_shows_owner_links_fields_diff_validation_samples_and_flows(
     frames = [d.value for d in at.dataframe]
     fields = frames[1]  # the v2 tab's table
     row = fields[fields["field"] == "/channel"].iloc[0]
-    assert row["since"] == "v2" and row["type"] == "string" and not row["required"]
+    assert row["since"] == "v2"
+    assert row["type"] == "string"
+    assert not row["required"]
     assert "enum web, mobile, store" in row["constraints"]
     assert "v2 after v1 is **compatible**" in text
     validation = next(f for f in frames if "failing events" in f.columns)
     assert "order-service" in set(validation["producer"])
     assert validation["failing events"].sum() > 0  # the bad-schema fault
     samples = [c.value for c in at.code if c.language == "json"]
-    assert samples and samples[0].startswith("{\n  ")  # pretty-printed, not collapsed
+    assert samples
+    assert samples[0].startswith("{\n  ")
     flows = next(f for f in frames if "its place" in f.columns)
     assert {p.split(";")[0] for p in flows["its place"]} == {"starts it"}
 
@@ -99,7 +102,8 @@ def test_domain_page_shows_types_services_flows_and_its_map(
     assert "[order\\-service](service?name=order-service)" in text
     assert "**Flows** order" in text
     spec = at.get("graphviz_chart")[0].proto.spec
-    assert 'label="OrderPlaced"' in spec and 'label="PaymentProcessed"' not in spec
+    assert 'label="OrderPlaced"' in spec
+    assert 'label="PaymentProcessed"' not in spec
 
 
 def test_catalog_search_by_field_links_each_type_to_its_page(

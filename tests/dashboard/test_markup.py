@@ -41,6 +41,7 @@ def test_page_urls_encode_every_parameter_value() -> None:
 def test_links_have_an_escaped_label_and_an_encoded_href() -> None:
     link = md_link(PHISH, "service", name=PHISH)
     assert link.startswith(r"[\[Re\-login\]\(http\:\/\/")
-    assert link.endswith("(service?name=%5BRe-login%5D%28http%3A%2F%2F127.0.0.1%3A18999%2Fphish%29)")
+    assert link.endswith(
+        "(service?name=%5BRe-login%5D%28http%3A%2F%2F127.0.0.1%3A18999%2Fphish%29)")
     assert md_links([], "event", "type") == r"\-"
     assert md_join(["a-b", "c"]) == r"a\-b, c"
