@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "collector.commands.dashboard",
     "collector.commands.otlp",
     "collector.commands.timeline",
+    "collector.commands.messages",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -46,13 +46,25 @@ class DashboardSettings(_Section):
     port: int = pydantic.Field(default=8501, ge=1, le=65535)
 
 
+def _redactable(value: str) -> str:
+    from collector.envelope import CaptureRules
+
+    CaptureRules(redact=(value,))  # raises ValueError naming what is expected
+    return value
+
+
+_RedactText = Annotated[str, pydantic.AfterValidator(_redactable)]
+
+
 class CaptureSettings(_Section):
     """What of a payload is stored: none, a sample, or everything, after redaction."""
 
     policy: Literal["none", "sampled", "full"] = "full"
     sample_every: int = pydantic.Field(default=100, ge=1)
-    redact: tuple[str, ...] = ()
-    """JSON Pointers replaced by ``"[redacted]"`` before anything is stored."""
+    redact: tuple[_RedactText, ...] = ()
+    """What is replaced by ``"[redacted]"`` before anything is stored: JSON Pointers into the
+    event (``/data/customer/email``), record headers (``header:authorization``) and the record
+    key (``key``). Headers and keys of stored events and dead letters obey the same list."""
 
 
 def _locator(value: str) -> str:
