@@ -47,7 +47,7 @@ _WRITER_PRAGMAS = (
     "temp_store=MEMORY",
     "wal_autocheckpoint=20000",  # a backstop: `Checkpointer` copies the WAL in the background
 )
-_CHUNKS = (1600, 400, 100, 25, 5, 1)
+_CHUNKS = (1200, 400, 100, 25, 5, 1)
 """Rows per multi-row INSERT, greedily: a few statement shapes, each compiled once (the
 statement cache); a size whose statement would pass `_MAX_PARAMETERS` is skipped."""
 _MAX_PARAMETERS = 32_766
@@ -334,6 +334,7 @@ def _write_events(out: PreparedWrite, events: list[Event],
                 e.span_id, e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
                 None if data is None or binary else dumps(data), e.time_text,
                 data if binary else None, take((src, eid), None),
+                e.key, orjson.dumps(e.headers).decode() if e.headers else None,
             )
         except Exception as exc:  # one event's row: never the whole batch
             unstorable.append(_unstorable(e, exc))
@@ -344,8 +345,8 @@ def _write_events(out: PreparedWrite, events: list[Event],
     out.rows(
         "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
-        'loc_source, topic, partition, "offset", data, time_text, data_bytes, instance_id) '
-        "VALUES",
+        'loc_source, topic, partition, "offset", data, time_text, data_bytes, instance_id, '
+        "key, headers) VALUES",
         rows, " ON CONFLICT (source, id) DO UPDATE SET "
         "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
     )
@@ -474,7 +475,9 @@ def event_from_row(r: dict[str, Any]) -> Event:
         location=Location(r["loc_source"], r["topic"], r["partition"], r["offset"]),
         received_at=from_text(r["received_at"]), causation_id=r["causation_id"],
         subject=r["subject"], dataschema=r["dataschema"], trace_id=r["trace_id"],
-        span_id=r["span_id"], sequence=r["sequence"], time_text=r.get("time_text"),
+        span_id=r["span_id"], sequence=r["sequence"], key=r.get("key"),
+        headers=tuple((k, v) for k, v in orjson.loads(r.get("headers") or "[]")),
+        time_text=r.get("time_text"),
     )
 
 
