@@ -175,6 +175,10 @@ class RegistrySettings(_Section):
     mode: Literal["NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
                   "FULL", "FULL_TRANSITIVE"] = "BACKWARD"
     policy: Literal["STRICT", "LENIENT"] = "STRICT"
+    default_draft: Literal["draft-07", "2020-12"] = "draft-07"
+    """The JSON Schema draft of a schema without ``$schema``, everywhere a schema is read
+    (registration, ``schemas check``, live validation, inference); draft-07, as the reference
+    registry (Confluent Schema Registry) reads it."""
 
 
 class AlertSettings(_Section):
