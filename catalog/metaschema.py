@@ -1,7 +1,8 @@
 """The meta-schema check every schema passes before the registry accepts it.
 
 Draft-07 and draft 2020-12 are accepted (``$schema`` names one of them; a schema without
-``$schema`` is read as the configured default draft, draft-07 unless set: see `catalog.drafts`). jsonschema-rs answers first, fast even for large schemas: the
+``$schema`` is read as the configured default draft, draft-07 unless set: see
+`catalog.drafts`). jsonschema-rs answers first, fast even for large schemas: the
 meta-schema holds and the schema compiles for the hot path (so an invalid ``pattern`` is
 refused). Only a refused schema goes through jsonschema, the reference, whose errors name the
 offending keyword and its pointer; `check_schema` raises the first as `SchemaRejected`.

@@ -19,8 +19,8 @@ from typing import Any
 
 from catalog.changes import Mode, Policy
 from catalog.compatibility import Report, check_history
-from catalog.exceptions import IncompatibleSchema, SchemaNotFound, VersionExists
 from catalog.drafts import DEFAULT, with_draft
+from catalog.exceptions import IncompatibleSchema, SchemaNotFound, VersionExists
 from catalog.metaschema import check_schema
 
 __all__ = ["Registry", "SchemaVersion", "Subject", "VersionReport"]
