@@ -94,14 +94,33 @@ class CaptureRules:
     policy: Literal["none", "sampled", "full"] = "full"
     sample_every: int = 100
     redact: tuple[str, ...] = ()
-    """JSON Pointers whose values become ``"[redacted]"`` before anything is stored."""
+    """JSON Pointers whose values become ``"[redacted]"`` before anything is stored, and
+    ``header:NAME`` entries for header values where headers are stored (dead letters)."""
+    dead_letter_raw: bool = False
+    """Keep the raw bytes of unparsable records although redaction rules apply."""
     redact_tokens: tuple[tuple[str, ...], ...] = field(
         default=(), init=False, repr=False, compare=False)
+    redact_headers: frozenset[str] = field(
+        default=frozenset(), init=False, repr=False, compare=False)
+    """Lower-case header names whose values are redacted: the ``header:NAME`` entries, and
+    ``ce_NAME`` for each top-level pointer ``/NAME`` (a binary-mode CloudEvents attribute)."""
 
     def __post_init__(self) -> None:
         if self.sample_every < 1:
             raise ValueError("sample_every must be at least 1")
-        object.__setattr__(self, "redact_tokens", tuple(pointer_tokens(p) for p in self.redact))
+        pointers = tuple(p for p in self.redact if not p.startswith("header:"))
+        tokens = tuple(pointer_tokens(p) for p in pointers)
+        headers = {p.removeprefix("header:").lower() for p in self.redact
+                   if p.startswith("header:")}
+        headers.update(f"ce_{t[0].lower()}" for t in tokens if len(t) == 1)
+        object.__setattr__(self, "redact_tokens", tokens)
+        object.__setattr__(self, "redact_headers", frozenset(headers))
+
+    @property
+    def withholds_raw(self) -> bool:
+        """Whether bytes that cannot be parsed (so not redacted) are kept out of the store:
+        redaction rules apply and ``dead_letter_raw`` does not say otherwise."""
+        return bool(self.redact_tokens) and not self.dead_letter_raw
 
     def keeps(self, event_id: str) -> bool:
         """Whether the payload of this event is stored (the same answer on every delivery)."""
@@ -162,6 +181,6 @@ def build_rules(settings: Settings) -> EnvelopeRules:
             etype: tuple((name, Locator.parse(ptr)) for name, ptr in keys.items())
             for etype, keys in env.business_keys.items()},
         capture=CaptureRules(policy=cap.policy, sample_every=cap.sample_every,
-                             redact=tuple(cap.redact)),
+                             redact=tuple(cap.redact), dead_letter_raw=cap.dead_letter_raw),
         max_record_bytes=settings.max_record_bytes,
     )

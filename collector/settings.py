@@ -25,7 +25,8 @@ from pydantic_settings import (
 
 from collector.exceptions import ConfigError
 
-__all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "EnvelopeSettings",
+__all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterSettings",
+    "EnvelopeSettings",
     "KafkaSettings", "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
     "TopicEnvelopeSettings", "load_settings"]
 
@@ -47,7 +48,24 @@ class CaptureSettings(_Section):
     policy: Literal["none", "sampled", "full"] = "full"
     sample_every: int = pydantic.Field(default=100, ge=1)
     redact: tuple[str, ...] = ()
-    """JSON Pointers replaced by ``"[redacted]"`` before anything is stored."""
+    """JSON Pointers replaced by ``"[redacted]"`` before anything is stored, e.g.
+    ``["/data/customer/email", "header:x-api-key"]``; ``header:NAME`` redacts a header's value
+    where headers are stored (dead letters). A top-level pointer (``/NAME``) also covers the
+    ``ce_NAME`` header of a CloudEvents binary-mode record."""
+    dead_letter_raw: bool = False
+    """Keep the raw bytes of records that cannot be parsed even when redaction rules apply
+    (redaction cannot find fields in them, so they may hold redacted values). Off by default:
+    such a dead letter keeps its location, and ``choreoscope deadletters replay`` re-reads the
+    record from the broker while the broker retains it."""
+
+    @pydantic.field_validator("redact")
+    @classmethod
+    def _redact(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not entry.startswith("/") and not (
+                    entry.startswith("header:") and len(entry) > len("header:")):
+                raise ValueError(f"{entry!r}: a JSON Pointer (/data/email) or header:NAME")
+        return value
 
 
 def _locator(value: str) -> str:
@@ -148,6 +166,22 @@ class RetentionSettings(_Section):
     every_s: float = pydantic.Field(default=60.0, gt=0)
 
 
+class DeadLetterSettings(_Section):
+    """Bounds on stored dead letters (``[dead_letters]``), so a wrong envelope rule that turns
+    every record into a dead letter cannot fill the disk. What is dropped or truncated is
+    counted (metrics ``choreoscope_dead_letters_dropped`` and ``..._truncated``, Collector
+    health page)."""
+
+    max_age_days: float = pydantic.Field(default=7.0, gt=0)
+    """Dead letters older than this (by receive time) are deleted."""
+    max_bytes: int = pydantic.Field(default=256 * 1024 * 1024, ge=1024)
+    """Size budget of all stored dead letters (raw bytes, key, headers, reason); past it the
+    oldest are deleted first."""
+    max_raw_bytes: int = pydantic.Field(default=64 * 1024, ge=0)
+    """Most raw bytes kept per dead letter; longer records are truncated (their full size is
+    kept and shown, and replay re-reads them from the broker)."""
+
+
 class OtlpSettings(_Section):
     """The OTLP trace receivers (issue 6): OTLP/HTTP on host:port, OTLP/gRPC on grpc_port."""
 
@@ -216,6 +250,7 @@ class Settings(BaseSettings):
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
     retention: RetentionSettings = RetentionSettings()
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
     registry: RegistrySettings = RegistrySettings()
     alerts: AlertSettings = AlertSettings()
 
