@@ -17,6 +17,7 @@ navigation = st.navigation([
     st.Page(PAGES / "overview.py", title="Overview", default=True),
     st.Page(PAGES / "eventmap.py", title="Event map", url_path="map"),
     st.Page(PAGES / "search.py", title="Flow search", url_path="search"),
+    st.Page(PAGES / "messages.py", title="Message browser", url_path="messages"),
     st.Page(PAGES / "stuck.py", title="Stuck workflows", url_path="stuck"),
     st.Page(PAGES / "sla.py", title="SLA breaches", url_path="sla"),
     st.Page(PAGES / "schemas.py", title="Schema compatibility", url_path="schemas"),

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from collector.humanize import format_duration  # re-exported: the views format with it
 from collector.store import Store
 from collector.store._time import from_text, to_text
 
@@ -388,21 +389,6 @@ def validation_over_time(store: Store, *, window: timedelta) -> list[dict[str, A
         (to_text(since), SERIES_LIMIT))
     return [{"at": from_text(r["minute"] + ":00+00:00"), "violations": r["violations"]}
             for r in rows]
-
-
-def format_duration(seconds: float | None) -> str:
-    """``3 d 4 h``, ``2 h 13 min``, ``4 min 5 s``, ``12.3 s``: two units at most."""
-    if seconds is None:
-        return "-"
-    s = max(0.0, seconds)
-    if s < 60:
-        return f"{s:.1f} s"
-    parts: list[str] = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
-        if s >= size or parts:
-            n, s = divmod(s, size)
-            parts.append(f"{int(n)} {unit}")
-    return " ".join(p for p in parts[:2])
 
 
 def plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

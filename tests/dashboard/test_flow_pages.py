@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from collector.flows.definition import FlowDefinition, load_definitions
 from collector.store import Batch, open_store
 from dashboard.flow_queries import compare_path
-from dashboard.queries import distinct, format_duration, replay_command
+from dashboard.queries import distinct, replay_command
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -283,6 +283,17 @@ def test_a_prefix_lists_the_flows_starting_with_it(env: FlowStore) -> None:
     assert list(listed["open"]) == [f"search?id={c}" for c in expected]
 
 
+def test_a_unique_prefix_in_the_id_query_parameter_opens_its_flow(env: FlowStore) -> None:
+    ids = sorted(r["correlation_id"] for r in env.truth)
+    cid = ids[len(ids) // 2]
+    prefix = cid[:8]
+    assert [c for c in ids if c.startswith(prefix)] == [cid]
+    at = page("views/search.py", id=prefix)
+    assert not at.error
+    assert at.header[0].value == f"Flow `{cid}`"
+    assert "correlation id prefix" in texts(at.caption)
+
+
 def test_the_id_query_parameter_opens_the_flow(env: FlowStore) -> None:
     flow = truth_of(env, "stuck")[0]
     at = page("views/search.py", id=flow["correlation_id"])
@@ -411,13 +422,6 @@ def test_compare_path_marks_a_late_step_and_expects_the_success_path() -> None:
         ("InventoryOutOfStock | InventoryReserved", "stuck here"),
         ("ShippingScheduled", "pending"), ("OrderCompleted", "pending")]
     assert [r["deadline_s"] for r in rows[2:]] == [10.0, 15.0, 10.0]
-
-
-@pytest.mark.parametrize(("seconds", "text"), [
-    (None, "-"), (0.04, "0.0 s"), (12.34, "12.3 s"), (61, "1 min 1 s"), (3725, "1 h 2 min"),
-    (90_000, "1 d 1 h"), (-5, "0.0 s")])
-def test_format_duration(seconds: float | None, text: str) -> None:
-    assert format_duration(seconds) == text
 
 
 def test_replay_command_quotes_what_it_is_given() -> None:
