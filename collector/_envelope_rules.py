@@ -94,14 +94,28 @@ class CaptureRules:
     policy: Literal["none", "sampled", "full"] = "full"
     sample_every: int = 100
     redact: tuple[str, ...] = ()
-    """JSON Pointers whose values become ``"[redacted]"`` before anything is stored."""
+    """What becomes ``"[redacted]"`` before anything is stored: JSON Pointers into the event
+    (``/data/card``), record headers (``header:NAME``) and the record key (``key``)."""
     redact_tokens: tuple[tuple[str, ...], ...] = field(
         default=(), init=False, repr=False, compare=False)
+    redact_headers: frozenset[str] = field(
+        default=frozenset(), init=False, repr=False, compare=False)
+    """Lower-cased header names whose values are redacted."""
+    redact_key: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.sample_every < 1:
             raise ValueError("sample_every must be at least 1")
-        object.__setattr__(self, "redact_tokens", tuple(pointer_tokens(p) for p in self.redact))
+        found = [Locator.parse(p) for p in self.redact]
+        wrong = [str(loc) for loc in found if loc.kind not in ("pointer", "header", "key")]
+        if wrong:
+            raise ValueError(f"cannot redact {wrong[0]!r}: redact a /json/pointer, "
+                             "header:NAME or key")
+        object.__setattr__(self, "redact_tokens",
+                           tuple(loc.tokens for loc in found if loc.kind == "pointer"))
+        object.__setattr__(self, "redact_headers",
+                           frozenset(loc.arg for loc in found if loc.kind == "header"))
+        object.__setattr__(self, "redact_key", any(loc.kind == "key" for loc in found))
 
     def keeps(self, event_id: str) -> bool:
         """Whether the payload of this event is stored (the same answer on every delivery)."""
@@ -153,14 +167,18 @@ def _topic_rules(t: TopicEnvelopeSettings) -> TopicRules:
 
 
 def build_rules(settings: Settings) -> EnvelopeRules:
-    """The decoder's rules from the configuration (already validated)."""
+    """The decoder's rules from the configuration (already validated), with the business keys
+    shipped in ``schemas_dir/business_keys.json`` (`collector.business_keys`)."""
+    from collector.business_keys import load_business_keys, merge_business_keys
+
     env, cap = settings.envelope, settings.capture
+    keys = merge_business_keys(load_business_keys(settings.schemas_dir), env.business_keys)
     return EnvelopeRules(
         correlation=tuple(Locator.parse(c) for c in env.correlation),
         topics={name: _topic_rules(t) for name, t in env.topics.items()},
         business_keys={
-            etype: tuple((name, Locator.parse(ptr)) for name, ptr in keys.items())
-            for etype, keys in env.business_keys.items()},
+            etype: tuple((name, Locator.parse(ptr)) for name, ptr in named.items())
+            for etype, named in keys.items()},
         capture=CaptureRules(policy=cap.policy, sample_every=cap.sample_every,
                              redact=tuple(cap.redact)),
         max_record_bytes=settings.max_record_bytes,

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from collector.exceptions import CollectorError, ConfigError
 
@@ -30,6 +31,8 @@ COMMAND_MODULES = (
     "collector.commands.dashboard",
     "collector.commands.otlp",
     "collector.commands.timeline",
+    "collector.commands.messages",
+    "collector.commands.config",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -37,13 +40,26 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser that takes the global options too, so ``choreoscope collect --config F`` works
+    like ``choreoscope --config F collect``. Subcommand parsers are of the same class (argparse
+    builds them with ``type(parent)``) and leave an option not given unset (``SUPPRESS``), so the
+    value given before the subcommand stands; given on both sides, the later one wins."""
+
+    def __init__(self, *args: Any, top: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        default = None if top else argparse.SUPPRESS
+        self.add_argument("--config", metavar="FILE", default=default,
+                          help="configuration file (default: ./choreoscope.toml when present)")
+        self.add_argument("--log-level", default=default, help="DEBUG, INFO, WARNING or ERROR")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="choreoscope",
         description="Observability and event catalog for choreographed systems.",
+        top=True,
     )
-    parser.add_argument("--config", metavar="FILE", help="configuration file (choreoscope.toml)")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

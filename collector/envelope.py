@@ -19,7 +19,7 @@ stored (the event, its business keys, a dead letter's bytes).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,6 +190,9 @@ class Decoder:
 
 def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter:
     """The event in a record, or a dead letter with the reason it is not one."""
+    capture = rules.capture
+    if capture.redact_headers or capture.redact_key:
+        observation = _redact_record(observation, capture)
     value = observation.value
     if len(value) > rules.max_record_bytes:
         return _dead(observation, DeadLetterReason.TOO_LARGE,
@@ -217,6 +220,32 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
             raw = value if not redacted else (
                 value[: len(value) - len(body)] + orjson.dumps(_data_of(doc) if binary else doc))
         return _dead(observation, rejected.reason, rejected.detail, raw)
+
+
+_REDACTED_BYTES = REDACTED.encode()
+
+
+def _redact_record(obs: Observation, capture: CaptureRules) -> Observation:
+    """The record with its configured headers (``header:NAME``) and key (``key``) redacted,
+    before anything reads them: nothing stored (an event, a dead letter) sees the values."""
+    names = capture.redact_headers
+    headers = tuple((k, _REDACTED_BYTES if k.lower() in names else v) for k, v in obs.headers)
+    key = _REDACTED_BYTES if capture.redact_key and obs.key is not None else obs.key
+    return replace(obs, headers=headers, key=key)
+
+
+def _stored_headers(headers: tuple[tuple[str, bytes], ...],
+                    attributes: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Headers as an event stores them: text, and a CloudEvents attribute header (``ce_x``)
+    whose attribute a pointer redacted is redacted too."""
+    out = []
+    for name, value in headers:
+        low = name.lower()
+        if low.startswith("ce_") and attributes.get(low[3:]) == REDACTED:
+            out.append((name, REDACTED))
+        else:
+            out.append((name, value.decode("utf-8", "backslashreplace")))
+    return tuple(out)
 
 
 def _data_of(doc: Any) -> Any:
@@ -314,6 +343,8 @@ def _event(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Reco
         causation, subject, dataschema,
         None if trace is None else trace[0], None if trace is None else trace[1], None,
         _business_keys(rec, keys, event_type) if keys else (),
+        None if obs.key is None else obs.key.decode("utf-8", "backslashreplace"),
+        _stored_headers(obs.headers, rec.ext) if obs.headers else (),
     )
 
 

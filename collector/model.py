@@ -96,6 +96,10 @@ class Event:
     """A sequence the source provides (position in an imported log); orders ties in a flow."""
     business_keys: tuple[tuple[str, str], ...] = field(default=())
     """Named business identifiers extracted from the payload, e.g. (("order_id", "4711"),)."""
+    key: str | None = None
+    """The record's key as text (a Kafka key), after redaction; None when it had none."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """The record's headers as text, in order, after redaction."""
 
     @property
     def identity(self) -> EventIdentity:

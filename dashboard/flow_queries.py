@@ -7,10 +7,9 @@ violations' event identity) and carries a LIMIT, so a search costs the same on a
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,20 +22,15 @@ from collector.traces.timeline import EntryKind, Timeline
 
 __all__ = [
     "FlowDetail",
-    "Resolution",
     "business_key_matches",
-    "business_key_names",
     "compare_path",
     "flow_details",
-    "nearest_ids",
     "prefix_matches",
-    "resolve",
     "timeline_rows",
     "violations_of",
 ]
 
 MATCH_LIMIT = 50
-NEAREST_LIMIT = 10
 TIMELINE_LIMIT = 500
 _TOP = "\U0010ffff"
 """Above every character: ``[prefix, prefix + _TOP)`` is the index range of a prefix."""
@@ -45,46 +39,6 @@ _FLOW_COLUMNS = ("correlation_id, instance_id, flow_type, status, started_at, la
                  "last_event_at, stuck_step, stuck_since, sla_breached")
 _VIOLATION_COLUMNS = ("source, id, event_type, producer, schema_version, pointer, keyword, "
                       "message, occurred_at")
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """What a search text names: a correlation id (``found``), or else candidates."""
-
-    text: str
-    correlation_id: str | None
-    how: str
-    """``correlation id``, ``instance id``, ``business key NAME``, or ``''`` when not found."""
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    """Flows whose business key has this value, when it names more than one flow."""
-
-
-def resolve(store: Store, text: str, key_names: Sequence[str]) -> Resolution:
-    """The flow a user means by ``text``: a correlation id, an instance id, or the value of a
-    business key (e.g. an order id); each tried by its index, in that order."""
-    key = text.strip()
-    if not key:
-        return Resolution(key, None, "")
-    if store.query("SELECT 1 FROM flows WHERE correlation_id = ? LIMIT 1", (key,)) or \
-            store.query("SELECT 1 FROM events WHERE correlation_id = ? LIMIT 1", (key,)):
-        return Resolution(key, key, "correlation id")
-    rows = store.query("SELECT correlation_id FROM flows WHERE instance_id = ?", (key,))
-    if rows:
-        return Resolution(key, rows[0]["correlation_id"], "instance id")
-    matches = business_key_matches(store, key, key_names)
-    ids = sorted({m["correlation_id"] for m in matches})
-    if len(ids) == 1:
-        return Resolution(key, ids[0], f"business key {matches[0]['key']}")
-    return Resolution(key, None, "", matches)
-
-
-def business_key_names(store: Store, limit: int = 100) -> list[str]:
-    """The business key names in the store, by a skip scan of the key index (one seek each)."""
-    rows = store.query(
-        "WITH RECURSIVE k(name) AS (SELECT MIN(name) FROM business_keys UNION ALL "
-        "SELECT (SELECT MIN(name) FROM business_keys WHERE name > k.name) FROM k "
-        "WHERE k.name IS NOT NULL) SELECT name FROM k WHERE name IS NOT NULL LIMIT ?", (limit,))
-    return [r["name"] for r in rows]
 
 
 def business_key_matches(store: Store, value: str, names: Iterable[str], *,
@@ -122,35 +76,6 @@ def prefix_matches(store: Store, prefix: str, limit: int = MATCH_LIMIT) -> list[
     return store.query(
         f"SELECT {_FLOW_COLUMNS} FROM flows WHERE correlation_id >= ? AND "  # noqa: S608
         "correlation_id < ? ORDER BY correlation_id LIMIT ?", (prefix, prefix + _TOP, limit))
-
-
-def nearest_ids(store: Store, text: str, key_names: Sequence[str] = (),
-                limit: int = NEAREST_LIMIT) -> list[str]:
-    """Correlation ids (and business key values) nearest to ``text``: its neighbours in index
-    order on both sides, ranked by the length of the shared prefix, then by similarity."""
-    around: set[str] = set()
-    for op, order in ((">=", "ASC"), ("<", "DESC")):
-        rows = store.query(f"SELECT DISTINCT correlation_id AS v FROM flows "  # noqa: S608
-                           f"WHERE correlation_id {op} ? ORDER BY correlation_id {order} "
-                           "LIMIT ?", (text, limit))
-        around.update(r["v"] for r in rows)
-        for name in key_names:
-            rows = store.query(f"SELECT DISTINCT value AS v FROM business_keys "  # noqa: S608
-                               f"WHERE name = ? AND value {op} ? ORDER BY value {order} "
-                               "LIMIT ?", (name, text, limit))
-            around.update(r["v"] for r in rows)
-    return sorted(around, key=lambda v: (-_shared(v, text),
-                                         -difflib.SequenceMatcher(None, v, text).ratio(),
-                                         v))[:limit]
-
-
-def _shared(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 # -- one flow ----------------------------------------------------------------------------------

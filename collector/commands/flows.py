@@ -24,8 +24,11 @@ def register(subparsers: Any) -> None:
         a.add_argument("--json", action="store_true", help="print JSON instead of a table")
         return a
 
-    show = action("show", "one flow by instance id or correlation id, with its events")
-    show.add_argument("id", metavar="ID", help="instance id or correlation id")
+    show = action("show", "one flow by correlation id, business key or id prefix, with its "
+                          "events")
+    show.add_argument("id", metavar="ID", help="a correlation id, a business key (an order id), "
+                                               "or a unique prefix of a correlation or instance "
+                                               "id (6 characters or more)")
     show.add_argument("--at", metavar="TIME", help="time left measured at TIME (default now)")
     show.set_defaults(handler=_show)
     for name, help, handler in (("stuck", "flows stuck now, with the step", _stuck),
@@ -63,11 +66,11 @@ def register(subparsers: Any) -> None:
 
 def _context(args: argparse.Namespace, *, read_only: bool = True) -> tuple[Any, Any]:
     from collector.flows.definition import load_definitions
-    from collector.settings import load_settings
+    from collector.settings import load_settings, require_schemas_dir
     from collector.store.base import open_store
 
     settings = load_settings(args.config, store=args.store)
-    folder = settings.schemas_dir / "flows"
+    folder = require_schemas_dir(settings) / "flows"
     definitions = load_definitions([folder]) if folder.is_dir() else ()
     return open_store(settings.store, read_only=read_only), definitions
 
@@ -99,17 +102,22 @@ def _emit(args: argparse.Namespace, value: Any, table: list[str]) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from collector.flows.lookup import find_flow
     from collector.flows.query import show
 
     store, definitions = _context(args)
     try:
-        found = show(store, args.id, definitions, now=_time(args.at))
+        lookup = find_flow(store, args.id)
+        found = [] if not lookup.found else show(
+            store, lookup.instance_id or lookup.correlation_id or "", definitions,
+            now=_time(args.at))
     finally:
         store.close()
     if not found:
-        print(f"choreoscope: no flow with instance or correlation id {args.id!r}",
+        return not_found(lookup)
+    if lookup.how != "correlation id":
+        print(f"{args.id!r} is the {lookup.how} of flow {lookup.correlation_id}",
               file=sys.stderr)
-        return 1
     lines: list[str] = []
     for f in found:
         lines.append(f"{f['flow_type']} v{f['definition_version']} {f['instance_id']} "
@@ -129,6 +137,22 @@ def _show(args: argparse.Namespace) -> int:
         lines.extend(f"  deviation: {d['kind']} {d['event_type']} after {d['after']}"
                      for d in f["deviations"])
     return _emit(args, found if len(found) > 1 else found[0], lines)
+
+
+def not_found(lookup: Any) -> int:
+    """Exit 1 saying why no one flow is shown: the candidates of an ambiguous id, or the
+    nearest ids of an unknown one (a `collector.flows.lookup.Lookup`)."""
+    if lookup.candidates:
+        print(f"choreoscope: {lookup.text!r} names {len(lookup.candidates)} flows; give one of "
+              "these correlation ids:", file=sys.stderr)
+        for c in lookup.candidates:
+            print(f"  {c['correlation_id']}\t{c['flow_type'] or '-'}\t{c['status'] or '-'}\t"
+                  f"{c['matched']}", file=sys.stderr)
+        return 1
+    near = f"; nearest: {', '.join(lookup.nearest[:5])}" if lookup.nearest else ""
+    print(f"choreoscope: no flow with correlation id, business key or id prefix "
+          f"{lookup.text!r}{near}", file=sys.stderr)
+    return 1
 
 
 def _stuck(args: argparse.Namespace) -> int:

@@ -15,13 +15,17 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "timeline", help="a flow's events and spans in time order, by correlation id")
-    p.add_argument("correlation_id", metavar="CORRELATION_ID")
+    p.add_argument("correlation_id", metavar="ID",
+                   help="a correlation id, a business key (an order id), or a unique prefix of "
+                        "a correlation or instance id (6 characters or more)")
     p.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     p.set_defaults(handler=_timeline)
 
 
 def _timeline(args: argparse.Namespace) -> int:
+    from collector.commands.flows import not_found
+    from collector.flows.lookup import find_flow
     from collector.settings import load_settings
     from collector.store.base import open_store
     from collector.traces.query import timeline_for
@@ -29,13 +33,17 @@ def _timeline(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, store=args.store)
     store = open_store(settings.store, read_only=True)
     try:
-        timeline = timeline_for(store, args.correlation_id)
+        lookup = find_flow(store, args.correlation_id)
+        if lookup.correlation_id is None:
+            return not_found(lookup)
+        timeline = timeline_for(store, lookup.correlation_id)
     finally:
         store.close()
     if not timeline.entries:
-        print(f"choreoscope: nothing stored for correlation id {args.correlation_id!r}",
+        print(f"choreoscope: nothing stored for correlation id {lookup.correlation_id!r}",
               file=sys.stderr)
         return 1
+    args.correlation_id = lookup.correlation_id
     rows = [_row(e) for e in timeline.entries]
     if args.json:
         sys.stdout.write("".join(json.dumps(r) + "\n" for r in rows))

@@ -11,6 +11,7 @@ with a ``RetryInfo`` when saturated (retried), UNAUTHENTICATED without the beare
 from __future__ import annotations
 
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,14 +45,19 @@ class OtlpGrpcReceiver:
         self._retry_after_s = retry_after_s
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
-            options=[("grpc.max_receive_message_length", max_body_bytes)],
+            options=[("grpc.max_receive_message_length", max_body_bytes),
+                     ("grpc.so_reuseport", 0)],  # a second receiver fails, never shares the port
         )
         export = grpc.unary_unary_rpc_method_handler(self._export)  # bytes in, bytes out
         self._server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, {"Export": export}),))
         self.host = host
         try:
+            _ensure_free(host, port)
             self.port: int = self._server.add_insecure_port(f"{host}:{port}")
+        except OSError as exc:
+            raise OtlpError(f"cannot listen for OTLP/gRPC on {host}:{port}: "
+                            f"{exc.strerror or exc}") from exc
         except RuntimeError as exc:
             raise OtlpError(f"cannot listen for OTLP/gRPC on {host}:{port}: {exc}") from exc
 
@@ -86,3 +92,18 @@ class OtlpGrpcReceiver:
     def _authorized(self, context: Any) -> bool:
         metadata = {k.lower(): v for k, v in context.invocation_metadata()}
         return bearer_ok(metadata.get("authorization"), self._token or "")
+
+
+def _ensure_free(host: str, port: int) -> None:
+    """Raise `OSError` (``Address already in use``) if something listens on ``host:port``.
+
+    grpcio reports a failed bind as a bare ``RuntimeError`` after logging its own lines to
+    stderr; binding a probe socket first (with ``SO_REUSEADDR``, as gRPC does, so connections
+    in TIME_WAIT do not count) gives the one-line reason the HTTP side gives.
+    """
+    if port == 0:
+        return
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)

@@ -60,11 +60,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
+    def __getattr__(self, name: str) -> Any:
+        """``do_<METHOD>`` for every other method, so that the handler answers it (405 with
+        ``Allow``) instead of the standard library's 501 HTML page."""
+        if name.startswith("do_"):
+            return lambda: self._handle(name[3:])
+        raise AttributeError(name)
 
     def _handle(self, method: str) -> None:
         handler = self.server.export_handler
@@ -122,7 +123,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         try:
             self.end_headers()
-            self.wfile.write(response.body)
+            if self.command != "HEAD":  # a HEAD answer has headers only (RFC 9110 §9.3.2)
+                self.wfile.write(response.body)
         except OSError as exc:  # the client is gone: nothing to tell it
             logger.info("OTLP/HTTP answer to %s lost: %s", self.address_string(), exc)
             self.close_connection = True

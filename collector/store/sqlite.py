@@ -42,9 +42,10 @@ _WRITER_PRAGMAS = (
     "temp_store=MEMORY",
     "wal_autocheckpoint=20000",  # a backstop: `Checkpointer` copies the WAL in the background
 )
-_CHUNKS = (1600, 400, 100, 25, 5, 1)
+_CHUNKS = (1200, 400, 100, 25, 5, 1)
 """Rows per multi-row INSERT, greedily: a few statement shapes, each compiled once (the
-statement cache), under SQLite's 32,766 parameters for the widest table (18 columns)."""
+statement cache), under SQLite's 32,766 parameters for the widest table (events: 20 columns,
+room for 27)."""
 
 
 INSTANCE_EVENTS = ("SELECT {columns} FROM events WHERE correlation_id = (SELECT correlation_id "
@@ -310,13 +311,14 @@ def _write_events(out: PreparedWrite, events: list[Event],
             e.correlation_id, e.causation_id, e.subject, e.dataschema, e.trace_id, e.span_id,
             e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
             None if data is None else dumps(data).decode(), take((src, eid), None),
+            e.key, dumps(e.headers).decode() if e.headers else None,
         ))
         if e.business_keys:
             key((name, value, src, eid, e.correlation_id) for name, value in e.business_keys)
     out.rows(
         "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
-        'loc_source, topic, partition, "offset", data, instance_id) VALUES',
+        'loc_source, topic, partition, "offset", data, instance_id, key, headers) VALUES',
         rows, " ON CONFLICT (source, id) DO UPDATE SET "
         "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
     )
@@ -442,7 +444,8 @@ def event_from_row(r: dict[str, Any]) -> Event:
         location=Location(r["loc_source"], r["topic"], r["partition"], r["offset"]),
         received_at=from_text(r["received_at"]), causation_id=r["causation_id"],
         subject=r["subject"], dataschema=r["dataschema"], trace_id=r["trace_id"],
-        span_id=r["span_id"], sequence=r["sequence"],
+        span_id=r["span_id"], sequence=r["sequence"], key=r.get("key"),
+        headers=tuple((k, v) for k, v in orjson.loads(r.get("headers") or "[]")),
     )
 
 

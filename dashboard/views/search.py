@@ -7,6 +7,7 @@ here with ``?id=CORRELATION_ID``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import altair as alt
 import streamlit as st
 
 from collector.flows.definition import FlowDefinition, load_definitions
+from collector.flows.lookup import business_key_names, find_flow, nearest_ids
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard import flow_queries as fq
@@ -49,24 +51,25 @@ def _candidates(rows: list[dict[str, Any]]) -> None:
                  column_config={"open": LINK})
 
 
-def _not_found(store: Store, text: str, names: list[str]) -> None:
+def _not_found(store: Store, text: str, names: list[str],
+               near: Sequence[str] | None = None) -> None:
     st.error(f"No such flow: {text!r}")
-    near = fq.nearest_ids(store, text, names)
+    near = nearest_ids(store, text, names) if near is None else near
     if near:
         st.markdown("Nearest matches: " + ", ".join(f"[{n}]({_link(n)})" for n in near))
 
 
 def _by_correlation(store: Store, text: str, names: list[str], at: datetime) -> None:
-    found = fq.resolve(store, text, names)
+    found = find_flow(store, text, key_names=names)
     if found.correlation_id is not None:
         if found.how != "correlation id":
             st.caption(f"{text!r} is the {found.how} of flow `{found.correlation_id}`")
         _show_flow(store, found.correlation_id, at)
     elif found.candidates:
-        st.info(f"{len(found.candidates)} flows have a business key {text!r}")
-        _candidates(found.candidates)
+        st.info(f"{len(found.candidates)} flows match {text!r}")
+        _candidates(list(found.candidates))
     else:
-        _not_found(store, text, names)
+        _not_found(store, text, names, found.nearest)
 
 
 def _by_prefix(store: Store, text: str, names: list[str]) -> None:
@@ -180,12 +183,11 @@ def _path_and_violations(d: fq.FlowDetail) -> None:
         st.dataframe(d.path, hide_index=True, key=f"path-{f['instance_id']}")
     else:
         st.caption(f"No definition of {f['flow_type']} v{f['definition_version']} is loaded.")
-    outside = sorted({x["event_type"] for x in f["deviations"] if x["kind"] == "unexpected-event"})
+    outside = sorted({e["type"] for e in f["events"] if not e["step"]})
     for x in f["deviations"]:
-        if x["kind"] != "unexpected-event":
-            st.warning(f"{x['kind']}: {x['event_type']} after {x['after'] or 'the start'}")
+        st.warning(f"{x['kind']}: {x['event_type']} after {x['after'] or 'the start'}")
     if outside:
-        st.caption("Events outside the definition: " + ", ".join(outside))
+        st.caption("Joined the flow without being steps: " + ", ".join(outside))
     st.subheader("Schema violations")
     if d.violations:
         st.dataframe(d.violations, hide_index=True, key=f"violations-{f['instance_id']}")
@@ -197,7 +199,7 @@ st.title("Flow search")
 store = store_or_help()
 if store is not None:
     _follow_query_param()
-    names = fq.business_key_names(store)
+    names = business_key_names(store)
     at, replayed = measured_at(store, datetime.now(UTC))
     mode = st.radio("Search by", MODES, horizontal=True, key="search_mode")
     if mode == "Business key":

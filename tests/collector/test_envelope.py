@@ -364,3 +364,43 @@ def test_locators_round_trip(text: str) -> None:
 def test_bad_locators_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="locator"):
         Locator.parse(text)
+
+
+# -- record keys and headers (issue 16: the message browser shows them) ---------------------------
+
+
+def test_an_event_keeps_its_record_key_and_headers_as_text() -> None:
+    e = event(decode(obs(cloudevent(), key=b"ORD-42", headers=(
+        ("x-tenant", b"acme"), ("traceparent", TRACEPARENT), ("bin", b"\xff1"))), RULES))
+    assert e.key == "ORD-42"
+    assert e.headers == (("x-tenant", "acme"), ("traceparent", TRACEPARENT.decode()),
+                         ("bin", "\\xff1"))
+    assert event(decode(obs(cloudevent()), RULES)).key is None
+
+
+def test_headers_and_key_are_redacted_by_the_capture_rules() -> None:
+    rules = EnvelopeRules(capture=CaptureRules(
+        redact=("header:Authorization", "key", "/data/customer/email")))
+    record = obs(cloudevent(), key=SECRET.encode(), headers=(
+        ("authorization", b"Bearer s3cret"), ("x-tenant", b"acme")))
+    e = event(decode(record, rules))
+    assert e.key == REDACTED
+    assert e.headers == (("authorization", REDACTED), ("x-tenant", "acme"))
+    d = dead(decode(replace(record, value=b"not json"), rules))
+    assert d.key == REDACTED.encode()
+    assert dict(d.headers)["authorization"] == REDACTED.encode()
+
+
+def test_a_pointer_to_a_binary_mode_attribute_redacts_its_header() -> None:
+    rules = EnvelopeRules(capture=CaptureRules(redact=("/customer",)))
+    headers = (("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_type", b"T"),
+               ("ce_source", b"s"), ("ce_correlationid", b"c"), ("ce_customer", b"jane"))
+    e = event(decode(obs(b'{"a": 1}', headers=headers), rules))
+    assert dict(e.headers)["ce_customer"] == REDACTED
+    assert dict(e.headers)["ce_id"] == "1"
+
+
+@pytest.mark.parametrize("entry", ["extension:x", "traceparent", "data/x", "header:"])
+def test_only_pointers_headers_and_the_key_can_be_redacted(entry: str) -> None:
+    with pytest.raises(ValueError, match=r"redact|locator|header"):
+        CaptureRules(redact=(entry,))

@@ -31,8 +31,8 @@ def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_file_over_default(config: Path) -> None:
     s = load_settings()
-    assert (s.store, s.dashboard.port, s.dashboard.host) == ("sqlite:///from-file.db", 9000,
-                                                            "127.0.0.1")
+    assert (s.store, s.dashboard.port, s.dashboard.host) == (
+        f"sqlite:///{config.parent.resolve() / 'from-file.db'}", 9000, "127.0.0.1")
 
 
 def test_environment_over_file(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -141,12 +141,15 @@ def _table(url: str, sql: str) -> list[tuple[object, ...]]:
 
 def test_a_large_batch_in_multi_row_statements_stores_what_row_by_row_writes_store(
         tmp_path: Path) -> None:
-    """2,136 events take every statement shape (1600 + 400 + 100 + 25 + 5 + 6 x 1 rows); one
-    event comes twice (its second copy assigned), some carry business keys, flows are
-    inserted and then updated in the same way; the tables end as one batch per event left
+    """1,736 events take every statement shape (1200 + 400 + 100 + 25 + 5 + 6 x 1 rows, the
+    widest under SQLite's 32,766 parameters with the key and headers columns); one event
+    comes twice (its second copy assigned), some carry business keys, keys and headers, flows
+    are inserted and then updated in the same way; the tables end as one batch per event left
     them."""
-    n = 2136
-    events = [replace(event(i), business_keys=(("order_id", f"o{i}"),) if i % 3 == 0 else ())
+    n = 1736
+    events = [replace(event(i), business_keys=(("order_id", f"o{i}"),) if i % 3 == 0 else (),
+                      key=f"k{i}" if i % 2 else None,
+                      headers=(("trace", f"t{i}"), ("x", "y")) if i % 5 == 0 else ())
               for i in range(n)]
     events.append(event(7))  # a redelivery inside the batch
     flows = [FlowSnapshot(f"i{i}", f"c{i}", "order", 2, FlowStatus.RUNNING, T0, T0,
@@ -166,7 +169,7 @@ def test_a_large_batch_in_multi_row_statements_stores_what_row_by_row_writes_sto
         store.write(Batch(flows=[replace(f, event_count=2)]))
     store.close()
     for sql in ("SELECT source, id, type, occurred_at, correlation_id, partition, \"offset\","
-                " data, instance_id FROM events ORDER BY id",
+                " data, instance_id, key, headers FROM events ORDER BY id",
                 "SELECT * FROM business_keys ORDER BY id",
                 "SELECT * FROM flows ORDER BY instance_id"):
         rows = _table(big, sql)

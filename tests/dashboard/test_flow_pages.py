@@ -283,6 +283,17 @@ def test_a_prefix_lists_the_flows_starting_with_it(env: FlowStore) -> None:
     assert list(listed["open"]) == [f"search?id={c}" for c in expected]
 
 
+def test_a_unique_prefix_in_the_id_query_parameter_opens_its_flow(env: FlowStore) -> None:
+    ids = sorted(r["correlation_id"] for r in env.truth)
+    cid = ids[len(ids) // 2]
+    prefix = cid[:8]
+    assert [c for c in ids if c.startswith(prefix)] == [cid]
+    at = page("views/search.py", id=prefix)
+    assert not at.error
+    assert at.header[0].value == f"Flow `{cid}`"
+    assert "correlation id prefix" in texts(at.caption)
+
+
 def test_the_id_query_parameter_opens_the_flow(env: FlowStore) -> None:
     flow = truth_of(env, "stuck")[0]
     at = page("views/search.py", id=flow["correlation_id"])

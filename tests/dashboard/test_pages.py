@@ -61,9 +61,19 @@ def test_search_lists_the_flow_events_in_time_order(store_url: str) -> None:
 def test_search_for_an_unknown_id_says_so(store_url: str) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
     at.switch_page("views/search.py").run()
-    at.text_input(key="correlation_id").input("order-47").run()
+    at.text_input(key="correlation_id").input("order-4799").run()
     assert "No such flow" in at.error[0].value
     assert any("order-4711" in str(m.value) for m in at.markdown)
+
+
+def test_search_lists_the_flows_of_an_ambiguous_prefix(store_url: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("views/search.py").run()
+    at.text_input(key="correlation_id").input("order-47").run()
+    assert not at.error
+    assert "2 flows match 'order-47'" in at.info[0].value
+    listed = next(d.value for d in at.dataframe if "open" in d.value.columns)
+    assert list(listed["correlation_id"]) == ["order-4711", "order-4712"]
 
 
 def test_missing_store_gets_instructions_not_a_trace(tmp_path: Path,

@@ -107,3 +107,26 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip() == (f"choreoscope: cannot listen for OTLP/HTTP on "
                                    f"127.0.0.1:{port}: Address already in use")
+
+
+def test_a_second_receiver_on_the_same_grpc_port_fails_at_start_up(tmp_path: Path) -> None:
+    """Issue 14: a second ``choreoscope otlp`` used to share the gRPC port (SO_REUSEPORT) and
+    take half of the exports into its own store; now it stops at start-up with one line."""
+    grpc_port = _free_port()
+    first = subprocess.Popen([*CLI, "otlp", "--store", f"sqlite:///{tmp_path / 'a.db'}",
+                              "--listen", f"127.0.0.1:{_free_port()}", "--grpc-port",
+                              str(grpc_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=tmp_path)
+    try:
+        _wait_for_port(grpc_port, first)
+        second = subprocess.run([*CLI, "otlp", "--store", f"sqlite:///{tmp_path / 'b.db'}",
+                                 "--listen", f"127.0.0.1:{_free_port()}", "--grpc-port",
+                                 str(grpc_port)], capture_output=True, text=True, cwd=tmp_path,
+                                timeout=30)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert second.returncode == 1
+    assert second.stderr.strip() == (f"choreoscope: cannot listen for OTLP/gRPC on "
+                                     f"127.0.0.1:{grpc_port}: Address already in use")
+    assert first.returncode == 0

@@ -75,6 +75,7 @@ def test_instrumented_services_flow_is_joined_across_the_broker(
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}/v1/traces"
     env = {**os.environ, "CHOREOSCOPE_OTLP__GRPC": "false"}
+    (tmp_path / "schemas").mkdir()  # collect refuses a missing schemas_dir
     orders = 3
     collector = subprocess.Popen(
         [sys.executable, "-m", "collector.cli", "collect", "--store", store_url,

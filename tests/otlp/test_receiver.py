@@ -278,6 +278,25 @@ def test_wrong_path_and_method(service: OtlpService) -> None:
     conn.close()
 
 
+@pytest.mark.parametrize("method", ["DELETE", "HEAD", "PATCH", "OPTIONS", "PUT", "TRACE"])
+def test_every_other_method_is_405_with_allow(service: OtlpService, method: str) -> None:
+    """Issue 14: DELETE and HEAD got the standard library's 501 HTML page."""
+    host, port = service.http.address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request(method, "/v1/traces", headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert (response.status, response.headers["Allow"]) == (405, "POST")
+    assert response.headers["Content-Type"] == "application/json"
+    if method == "HEAD":
+        assert body == b""
+    else:
+        assert _status_message(body, "application/json") == f"{method} is not allowed: use POST"
+
+
 def test_chunked_request_body_is_read(service: OtlpService, store: Store,
                                       make_tracer_provider: MakeProvider) -> None:
     """Some exporters (OkHttp with gzip) send bodies in chunked transfer coding."""
