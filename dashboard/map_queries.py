@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
 
 from catalog._graphviz import render_svg
 from catalog.eventmap import EventMap
 from catalog.mapdrawing import DOMAIN, Drawing, build_drawing, edge_label, neighbourhood
 from collector.humanize import format_time
+from dashboard.markup import page_url
 
 __all__ = ["MapPicture", "NodeLink", "draw_map", "node_edges", "node_links", "node_rate",
            "picture_data"]
@@ -106,24 +106,20 @@ class NodeLink:
     """Relative to the app's root, query parameters URL-encoded."""
 
 
-def _url(page: str, **params: str) -> str:
-    return f"{page}?{urlencode(params)}"
-
-
 def node_links(event_map: EventMap, node: str) -> list[NodeLink]:
     """The node's catalog page, its flows and its messages."""
     kind, _, name = node.partition(":")
     if kind == "event":
-        links = [NodeLink("Catalog page", _url("event", type=name)),
-                 NodeLink("Flows", _url("search", event_type=name))]
-        links += [NodeLink(f"Messages on {t}", _url("messages", topic=t, type=name))
+        links = [NodeLink("Catalog page", page_url("event", type=name)),
+                 NodeLink("Flows", page_url("search", event_type=name))]
+        links += [NodeLink(f"Messages on {t}", page_url("messages", topic=t, type=name))
                   for t in event_map.topics(name)]
         return links
     if kind == "service":
-        return [NodeLink("Catalog page", _url("service", name=name)),
-                NodeLink("Flows", _url("search", service=name))]
+        return [NodeLink("Catalog page", page_url("service", name=name)),
+                NodeLink("Flows", page_url("search", service=name))]
     if kind == "topic":
-        return [NodeLink("Messages", _url("messages", topic=name))]
+        return [NodeLink("Messages", page_url("messages", topic=name))]
     if kind == DOMAIN:
-        return [NodeLink("Catalog page", _url("domain", name=name))]
+        return [NodeLink("Catalog page", page_url("domain", name=name))]
     return []

@@ -8,7 +8,6 @@ click on a box collapses the domain to one node, its side panel expands it again
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from dashboard.catalog_queries import (
     view_of,
 )
 from dashboard.map_queries import draw_map, node_edges, node_links, node_rate, picture_data
+from dashboard.markup import md
 
 REFRESH = timedelta(seconds=5)
 KIND_LABELS = {"service": "services", "event": "event types", "topic": "topics"}
@@ -42,13 +42,6 @@ HOPS = {"whole map": 0, "1 hop": 1, "2 hops": 2, "3 hops": 3}
 SELECTED = "map_node"
 COLLAPSED = "map_collapsed"
 MAP = "map_svg"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def _plain(text: object) -> str:
-    """Data shown through Markdown, read exactly as stored (never markup, never a link)."""
-    return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", " ")
-
 
 def _component_value(name: str) -> object:
     """What the map component's last event ``name`` carried (in the session, by its key)."""
@@ -90,13 +83,13 @@ def _show_event(store: Store, event_map: EventMap, name: str) -> None:
     elif not entry.consumers:
         st.warning("Orphan: no service consumes it.", icon=":material/link_off:")
     if entry.description:
-        st.caption(_plain(entry.description))
-    st.markdown(f"Owner: {_plain(entry.owner or '-')} · domain: {_plain(entry.domain or '-')}"
+        st.caption(md(entry.description))
+    st.markdown(f"Owner: {md(entry.owner or '-')} · domain: {md(entry.domain or '-')}"
                 f" · versions: {', '.join(f'v{v}' for v in entry.versions) or '-'}  \n"
-                f"Producers: {_plain(', '.join(entry.producers) or '-')}  \n"
-                f"Consumers: {_plain(', '.join(entry.consumers) or '-')}  \n"
-                f"Topics: {_plain(', '.join(entry.topics) or '-')}  \n"
-                f"Flows: {_plain(', '.join(entry.flows) or '-')}  \n"
+                f"Producers: {md(', '.join(entry.producers) or '-')}  \n"
+                f"Consumers: {md(', '.join(entry.consumers) or '-')}  \n"
+                f"Topics: {md(', '.join(entry.topics) or '-')}  \n"
+                f"Flows: {md(', '.join(entry.flows) or '-')}  \n"
                 f"Last seen: {format_time(entry.last_seen, empty='-')}")
 
 
@@ -104,13 +97,13 @@ def _show_other(event_map: EventMap, node: str) -> None:
     kind, _, name = node.partition(":")
     g = event_map.graph
     if kind == "service":
-        st.markdown(f"Produces: {_plain(', '.join(event_map.produced_by(name)) or '-')}  \n"
-                    f"Consumes: {_plain(', '.join(event_map.consumed_by(name)) or '-')}")
+        st.markdown(f"Produces: {md(', '.join(event_map.produced_by(name)) or '-')}  \n"
+                    f"Consumes: {md(', '.join(event_map.consumed_by(name)) or '-')}")
     elif kind == "topic":
-        st.markdown(f"Carries: {_plain(', '.join(event_map.event_types_on(name)) or '-')}")
+        st.markdown(f"Carries: {md(', '.join(event_map.event_types_on(name)) or '-')}")
     elif kind == DOMAIN:
         members = sorted(g.nodes[node].get("members", []))
-        st.markdown(f"Collapsed: {_plain(', '.join(m.replace(':', ' ', 1) for m in members))}")
+        st.markdown(f"Collapsed: {md(', '.join(m.replace(':', ' ', 1) for m in members))}")
         st.button("Expand this domain", key="map_expand", on_click=_expand, args=(name,))
 
 
@@ -118,9 +111,9 @@ def _side_panel(store: Store, full: EventMap, shown: EventMap, node: str) -> Non
     kind, _, name = node.partition(":")
     source = shown if node in shown.graph else full
     if node not in source.graph:
-        st.info(f"{_plain(name)} is not on the map in this window.")
+        st.info(f"{md(name)} is not on the map in this window.")
         return
-    st.markdown(f"#### {_plain(name)}")
+    st.subheader(md(name), anchor=False)
     st.caption(f"{kind} · {_rate(node_rate(source, node))}")
     if kind == "event":
         _show_event(store, full, name)
@@ -128,7 +121,7 @@ def _side_panel(store: Store, full: EventMap, shown: EventMap, node: str) -> Non
         _show_other(source, node)
     links = node_links(full, node)
     if links:
-        st.markdown(" · ".join(f"[{_plain(link.label)}]({link.url})" for link in links))
+        st.markdown(" · ".join(f"[{md(link.label)}]({link.url})" for link in links))
     rows = node_edges(source, node)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch", column_order=(
