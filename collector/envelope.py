@@ -61,6 +61,7 @@ __all__ = [
     "Locator",
     "TopicRules",
     "build_rules",
+    "dead_letter",
     "decode",
     "fault",
     "parse_traceparent",
@@ -312,9 +313,10 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
         observation = _redact_record(observation, capture)
     value, limits = observation.value, rules.limits
     if len(value) > limits.max_record_bytes:
+        raw, parsed = _redacted_raw(value, rules.capture)
         return _dead(observation, DeadLetterReason.TOO_LARGE,
                      f"{len(value)} bytes, over limits.max_record_bytes = "
-                     f"{limits.max_record_bytes}", _redacted_raw(value, rules.capture))
+                     f"{limits.max_record_bytes}", raw, rules.capture, parsed=parsed)
     schema_id: int | None = None
     body = value
     if value[:1] == b"\x00" and len(value) >= 5:
@@ -331,7 +333,7 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
     except orjson.JSONDecodeError:
         return _undecodable(observation, rules, body, schema_id)
     except _Rejected as rejected:  # too deep: no pointer is followed into it
-        return _dead(observation, rejected.reason, rejected.detail, _unread_raw(value, rules))
+        return dead_letter(observation, rejected.reason, rejected.detail, rules.capture)
     doc, redacted = data, False
     try:
         if binary:
@@ -345,7 +347,7 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
             raw = value if not redacted else (
                 value[: len(value) - len(body)]
                 + _json.dumps(_data_of(doc) if binary else doc).encode())
-        return _dead(observation, rejected.reason, rejected.detail, raw)
+        return _dead(observation, rejected.reason, rejected.detail, raw, rules.capture)
 
 
 _REDACTED_BYTES = REDACTED.encode()
@@ -537,6 +539,11 @@ def _business_keys(rec: _Record, keys: Mapping[str, tuple[tuple[str, Locator], .
 # -- dead letters ---------------------------------------------------------------------------------
 
 
+WITHHELD_REDACTION = ("redaction rules apply and the record could not be parsed to redact it "
+                      "(capture.dead_letter_raw = true keeps such bytes)")
+"""Why an unparsable record's bytes are not stored, as its dead letter says."""
+
+
 def _undecodable(obs: Observation, rules: EnvelopeRules, body: bytes,
                  schema_id: int | None) -> DeadLetter:
     raw = obs.value if rules.capture.policy == "full" else None  # not JSON: nothing to redact
@@ -546,48 +553,63 @@ def _undecodable(obs: Observation, rules: EnvelopeRules, body: bytes,
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         if schema_id is None:
-            return _dead(obs, DeadLetterReason.NOT_UTF8, f"not UTF-8 (byte {exc.start})", raw)
+            return _dead(obs, DeadLetterReason.NOT_UTF8, f"not UTF-8 (byte {exc.start})", raw,
+                         rules.capture, parsed=False)
         return _dead(obs, DeadLetterReason.NOT_JSON,
-                     f"{prefix}binary (Avro or Protobuf?), not JSON", raw)
-    return _dead(obs, DeadLetterReason.NOT_JSON, f"{prefix}not JSON", raw)
+                     f"{prefix}binary (Avro or Protobuf?), not JSON", raw, rules.capture,
+                     parsed=False)
+    return _dead(obs, DeadLetterReason.NOT_JSON, f"{prefix}not JSON", raw, rules.capture,
+                 parsed=False)
 
 
-def _dead(obs: Observation, reason: DeadLetterReason, detail: str,
-          raw: bytes | None) -> DeadLetter:
+def _dead(obs: Observation, reason: DeadLetterReason, detail: str, raw: bytes | None,
+          capture: CaptureRules, *, parsed: bool = True) -> DeadLetter:
+    """A dead letter under the capture rules: bytes redaction could not see into (``parsed``
+    False) are withheld when redaction rules apply. (`decode` redacted headers and key.)"""
+    withheld = None
+    if not parsed and raw is not None and capture.withholds_raw:
+        raw, withheld = None, WITHHELD_REDACTION
     return DeadLetter(reason=reason, detail=detail, location=obs.location,
-                      received_at=obs.received_at, raw=raw, key=obs.key, headers=obs.headers)
+                      received_at=obs.received_at, raw=raw, key=obs.key,
+                      headers=obs.headers,
+                      raw_withheld=withheld)
 
 
-def _redacted_raw(value: bytes, capture: CaptureRules) -> bytes | None:
-    """Bytes not decoded yet, as a dead letter keeps them: only under ``full``, redacted."""
+def dead_letter(obs: Observation, reason: DeadLetterReason, detail: str,
+                capture: CaptureRules) -> DeadLetter:
+    """A dead letter for a record whose bytes were not redacted (e.g. one that failed after
+    decoding, or that was never parsed): its bytes are kept only under ``full``, and only
+    when no redaction rule applies or ``capture.dead_letter_raw`` says so. ``detail`` must
+    not quote payload values."""
+    if capture.redact_headers or capture.redact_key:
+        obs = _redact_record(obs, capture)
+    raw = obs.value if capture.policy == "full" else None
+    return _dead(obs, reason, detail, raw, capture, parsed=False)
+
+
+def _redacted_raw(value: bytes, capture: CaptureRules) -> tuple[bytes | None, bool]:
+    """Bytes not decoded yet, as a dead letter keeps them (only under ``full``, redacted),
+    and whether they could be parsed for redaction."""
     if capture.policy != "full":
-        return None
+        return None, True
     if not capture.redact_tokens:
-        return value
+        return value, True
     try:
         doc = _json.loads(value)
     except ValueError:
-        return value  # not JSON: no pointer can address anything in it
+        return value, False  # not JSON: no pointer can address anything in it
     if not _redact_all(doc, capture.redact_tokens):
-        return value
+        return value, True
     try:
-        return _json.dumps(doc).encode()
+        return _json.dumps(doc).encode(), True
     except (TypeError, ValueError, RecursionError):
-        return None  # redacted but not writable again: keep no bytes rather than the values
-
-
-def _unread_raw(value: bytes, rules: EnvelopeRules) -> bytes | None:
-    """The bytes of a record whose JSON was not followed (too deep): kept under ``full`` only
-    where no redaction rule could have applied to it."""
-    capture = rules.capture
-    return value if capture.policy == "full" and not capture.redact_tokens else None
+        return None, True  # redacted but not writable again: no bytes rather than the values
 
 
 def fault(observation: Observation, rules: EnvelopeRules, exc: BaseException,
           step: str) -> DeadLetter:
     """The dead letter of a record whose ``step`` raised ``exc`` (the pipeline's fault
     boundary): reason ``unstorable``, the exception's type only in the detail (its message
-    may quote payload values), raw bytes as for a record never decoded."""
-    return _dead(observation, DeadLetterReason.UNSTORABLE,
-                 f"unstorable: {type(exc).__name__} while {step}", _unread_raw(observation.value,
-                                                                             rules))
+    may quote payload values), raw bytes as for a record never parsed (`dead_letter`)."""
+    return dead_letter(observation, DeadLetterReason.UNSTORABLE,
+                       f"unstorable: {type(exc).__name__} while {step}", rules.capture)
