@@ -23,5 +23,9 @@ navigation = st.navigation([
     st.Page(PAGES / "schemas.py", title="Schema compatibility", url_path="schemas"),
     st.Page(PAGES / "catalog.py", title="Catalog", url_path="catalog"),
     st.Page(PAGES / "health.py", title="Collector health", url_path="health"),
+    # the catalog's own pages, reached by their links (event?type=, service?name=, domain?name=)
+    st.Page(PAGES / "event.py", title="Event type", url_path="event", visibility="hidden"),
+    st.Page(PAGES / "service.py", title="Service", url_path="service", visibility="hidden"),
+    st.Page(PAGES / "domain.py", title="Domain", url_path="domain", visibility="hidden"),
 ])
 navigation.run()

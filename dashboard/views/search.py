@@ -134,7 +134,8 @@ def _flow_summary(d: fq.FlowDetail, at: datetime) -> None:
                    f"({format_duration(d.stuck_for_s)}); expected next: "
                    f"{' or '.join(f['expected_next']) or 'nothing'}")
     if f["sla_breached"]:
-        st.error(f"SLA breached, by {format_duration(f['sla_over_s'])}")
+        st.error(f"SLA breached, over by {format_duration(f['sla_over_s'])}"
+                 + ("" if f["ended_at"] else " so far"))
     st.caption(f"instance `{f['instance_id']}` · definition v{f['definition_version']} · "
                f"started {f['started_at']} · last event {f['last_event_type']} at "
                f"{f['last_event_at']} · ended {f['ended_at'] or '-'}")
@@ -183,12 +184,11 @@ def _path_and_violations(d: fq.FlowDetail) -> None:
         st.dataframe(d.path, hide_index=True, key=f"path-{f['instance_id']}")
     else:
         st.caption(f"No definition of {f['flow_type']} v{f['definition_version']} is loaded.")
-    outside = sorted({x["event_type"] for x in f["deviations"] if x["kind"] == "unexpected-event"})
+    outside = sorted({e["type"] for e in f["events"] if not e["step"]})
     for x in f["deviations"]:
-        if x["kind"] != "unexpected-event":
-            st.warning(f"{x['kind']}: {x['event_type']} after {x['after'] or 'the start'}")
+        st.warning(f"{x['kind']}: {x['event_type']} after {x['after'] or 'the start'}")
     if outside:
-        st.caption("Events outside the definition: " + ", ".join(outside))
+        st.caption("Joined the flow without being steps: " + ", ".join(outside))
     st.subheader("Schema violations")
     if d.violations:
         st.dataframe(d.violations, hide_index=True, key=f"violations-{f['instance_id']}")

@@ -7,24 +7,22 @@ how fast that spends the error budget. Then the flows that breached, most over f
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import altair as alt
 import streamlit as st
 
-from collector.flows.definition import FlowDefinition, load_definitions
 from collector.humanize import format_time
-from collector.settings import load_settings
 from collector.store import Store
-from dashboard._store import store_or_help
+from dashboard._store import flow_definitions, store_or_help
 from dashboard.charts import bucket_bars, time_lines
 from dashboard.queries import (
     breach_counts,
     chart_data,
     distinct,
+    measured_at,
     rollup_span,
     rollup_steps,
     sla_breaches,
@@ -43,12 +41,6 @@ WINDOWS = {  # label: (length, bucket minutes); None: since the first rollup
     "last 7 days": (timedelta(days=7), 60),
 }
 ALL = "(all)"
-
-
-@st.cache_resource
-def _definitions(folder: str) -> tuple[FlowDefinition, ...]:
-    path = Path(folder)
-    return load_definitions([path]) if path.is_dir() else ()
 
 
 def _percentiles(series: list[dict[str, Any]], limit_s: float | None) -> None:
@@ -75,7 +67,7 @@ def _burn(series: list[dict[str, Any]], objective: float, bucket: int) -> None:
 
 def _summary(store: Store, since: datetime, objective: float, flow_type: str | None) -> None:
     summary = sla_summary(store, since=since, objective=objective, flow_type=flow_type)
-    definitions = _definitions(str(load_settings().schemas_dir / "flows"))
+    definitions = flow_definitions()
     for r in summary:
         r["limit_s"] = step_limit_s(definitions, r["flow_type"], r["step"])
         r["step"] = "whole flow" if r["step"] == "*" else r["step"]
@@ -97,7 +89,7 @@ def _over_time(store: Store, flow_type: str, since: datetime, objective: float,
     if not series:
         st.caption("No rollups of this step in the window.")
         return
-    definitions = _definitions(str(load_settings().schemas_dir / "flows"))
+    definitions = flow_definitions()
     _percentiles(series, step_limit_s(definitions, flow_type, step or "*"))
     st.markdown("**Error budget**")
     _burn(series, objective, bucket)
@@ -109,7 +101,8 @@ def _breaches(store: Store, flow_type: str | None) -> None:
     after = [ALL, *sorted({str(c["step"]) for c in counts if c["step"] is not None})]
     chosen = st.selectbox("Waiting after step", after, key="sla_breach_step")
     step = None if chosen == ALL else chosen
-    rows = sla_breaches(store, flow_type=flow_type, step=step)
+    rows = sla_breaches(store, at=measured_at(store, datetime.now(UTC))[0],
+                        definitions=flow_definitions(), flow_type=flow_type, step=step)
     if not rows:
         st.success("No SLA breaches" + ("" if flow_type is None else f" of {flow_type}") + ".")
         return
