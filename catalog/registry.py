@@ -21,6 +21,7 @@ from catalog.changes import Mode, Policy
 from catalog.compatibility import Report, check_history
 from catalog.exceptions import IncompatibleSchema, SchemaNotFound, VersionExists
 from catalog.metaschema import check_schema
+from catalog.references import resources_of
 
 __all__ = ["Registry", "SchemaVersion", "Subject", "VersionReport"]
 
@@ -131,8 +132,9 @@ class Registry:
         return mode, policy
 
     def check(self, name: str, schema: Any, *, source: str = "api") -> Report:
-        """The compatibility report of ``schema`` as the next version of ``name``."""
-        check_schema(schema, source)
+        """The compatibility report of ``schema`` as the next version of ``name``; its
+        references may lead into the document and to registered schemas, nowhere else."""
+        check_schema(schema, source, self.uris())
         mode, policy = self.settings(name)
         subject = self.subjects.get(name, Subject(name))
         history = [(v.version, v.schema) for v in subject.versions]
@@ -160,7 +162,7 @@ class Registry:
     ) -> Registry:
         """A registry with a version read from storage (meta-schema checked, not compatibility:
         what is stored was accepted when it was registered, and `report` shows it)."""
-        check_schema(schema, source)
+        check_schema(schema, source, None)  # references: once all are loaded (`catalog.files`)
         return self._added(name, schema, source, version)[0]
 
     def with_settings(
@@ -170,6 +172,10 @@ class Registry:
         subject = self.subjects.get(name, Subject(name))
         subject = replace(subject, mode=mode or subject.mode, policy=policy or subject.policy)
         return replace(self, subjects=MappingProxyType({**self.subjects, name: subject}))
+
+    def uris(self) -> set[str]:
+        """The URIs (resolved ``$id``) by which registered schemas can be referenced."""
+        return set(resources_of(v.schema for s in self for v in s.versions))
 
     def by_topic(self, topic: str) -> list[Subject]:
         """Subjects whose latest version declares ``x-topic: topic`` (topic-name strategy)."""
