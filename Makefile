@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ONLY   ?=
 
-.PHONY: demo test lint bench kafka install clean
+.PHONY: demo test lint bench kafka install clean config-docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check collector catalog dashboard tests bench scripts
 	$(VENV)/bin/mypy
+
+## make config-docs: regenerate docs/CONFIGURATION.md from the settings models (after adding one)
+config-docs: $(STAMP)
+	$(VENV)/bin/choreoscope config docs --out docs/CONFIGURATION.md
 
 ## make bench [ONLY=name]: one JSON line per benchmark
 bench: $(STAMP)

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "collector.commands.otlp",
     "collector.commands.timeline",
     "collector.commands.messages",
+    "collector.commands.config",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

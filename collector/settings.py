@@ -7,7 +7,7 @@ resolved from the file's folder (``collector._config_file``). An invalid value r
 `ConfigError` naming the key, the value (never a secret's) and what was expected; the CLI turns
 it into exit code 2. ``docs/CONFIGURATION.md`` is generated from these models
 (``choreoscope config docs``): every setting needs a description, and an example if it has no
-default (``json_schema_extra={"example": ...}`` on its `pydantic.Field`).
+default (``pydantic.Field(examples=[...])``).
 """
 
 from __future__ import annotations
@@ -38,12 +38,18 @@ DEFAULT_CONFIG_FILE = "choreoscope.toml"
 
 
 class _Section(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True,
+                                       use_attribute_docstrings=True)
 
 
 class DashboardSettings(_Section):
+    """The Streamlit dashboard (``choreoscope dashboard``, ``make demo``)."""
+
     host: str = "127.0.0.1"
+    """Address the dashboard listens on; it has no login of its own, so keep it local or put
+    it behind an authenticating proxy."""
     port: int = pydantic.Field(default=8501, ge=1, le=65535)
+    """Port of the dashboard (``--port``)."""
 
 
 def _redactable(value: str) -> str:
@@ -60,7 +66,10 @@ class CaptureSettings(_Section):
     """What of a payload is stored: none, a sample, or everything, after redaction."""
 
     policy: Literal["none", "sampled", "full"] = "full"
+    """What of each payload is stored: ``none``, ``sampled`` (one in ``sample_every``) or
+    ``full``."""
     sample_every: int = pydantic.Field(default=100, ge=1)
+    """With ``policy = "sampled"``: the payload of one record in this many is stored."""
     redact: tuple[_RedactText, ...] = ()
     """What is replaced by ``"[redacted]"`` before anything is stored: JSON Pointers into the
     event (``/data/customer/email``), record headers (``header:authorization``) and the record
@@ -85,20 +94,34 @@ class TopicEnvelopeSettings(_Section):
     """
 
     envelope: Literal["auto", "cloudevents", "eventbridge", "plain"] = "auto"
-    type: _LocatorText | None = None
-    id: _LocatorText | None = None
-    time: _LocatorText | None = None
-    source: _LocatorText | None = None
-    causation: _LocatorText | None = None
-    data: _LocatorText | None = None
-    correlation: tuple[_LocatorText, ...] | None = None
+    """The envelope of the topic's records; ``auto`` recognises CloudEvents (binary and
+    structured) and EventBridge, else reads the record as ``plain`` JSON."""
+    type: _LocatorText | None = pydantic.Field(default=None, examples=["/type"])
+    """Where the event type is, e.g. ``/type`` or ``header:event-type``."""
+    id: _LocatorText | None = pydantic.Field(default=None, examples=["/id"])
+    """Where the event id is, e.g. ``/id`` or ``header:message-id``."""
+    time: _LocatorText | None = pydantic.Field(default=None, examples=["/occurred_at"])
+    """Where the event time is (RFC 3339), e.g. ``/occurred_at``; else the record's timestamp."""
+    source: _LocatorText | None = pydantic.Field(default=None, examples=["header:producer"])
+    """Where the producer's name is, e.g. ``/source`` or ``header:producer``."""
+    causation: _LocatorText | None = pydantic.Field(default=None, examples=["/caused_by"])
+    """Where the id of the event that caused this one is, e.g. ``/caused_by``."""
+    data: _LocatorText | None = pydantic.Field(default=None, examples=["/payload"])
+    """Where the business payload is, e.g. ``/payload``: what the event's schema validates and
+    business keys read (``/data/...`` pointers). Without it a custom envelope's whole record is
+    the data."""
+    correlation: tuple[_LocatorText, ...] | None = pydantic.Field(
+        default=None, examples=[["header:x-request-id", "/payload/order_id"]])
+    """Correlation rules for this topic, tried in order; else ``envelope.correlation``."""
 
 
 class EnvelopeSettings(_Section):
     """Envelope decoding: correlation rules tried in order, per-topic rules, business keys."""
 
     correlation: tuple[_LocatorText, ...] = ("header:x-correlation-id", "extension:correlationid")
+    """Where a record's correlation id is, tried in order (first found wins)."""
     topics: dict[str, TopicEnvelopeSettings] = {}
+    """Per-topic rules by topic name (``[envelope.topics.orders]``; ``"*"`` for the rest)."""
     business_keys: dict[str, dict[str, _LocatorText]] = {}
     """By event type (``"*"`` for all): name to pointer, e.g. ``order_id = "/data/order_id"``."""
 
@@ -107,31 +130,50 @@ class KafkaSettings(_Section):
     """The Kafka tap: the cluster, what to read, and the collector's own health endpoint."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    """The cluster's brokers, ``HOST:PORT[,HOST:PORT...]``."""
     topics: tuple[str, ...] = (
         "orders", "payments", "inventory", "shipping", "notifications", "customers")
-    topic_pattern: str | None = None
+    """Topics to read (ignored when ``topic_pattern`` is set)."""
+    topic_pattern: str | None = pydantic.Field(default=None, examples=["^shop\\..*"])
     """A regular expression; when set it replaces ``topics`` and new matching topics are read."""
     group_id: str = "choreoscope"
+    """The collector's own consumer group (it never writes to the topics it reads)."""
     client_id: str = "choreoscope-collector"
+    """The client id the brokers see (in their logs and quotas)."""
     start: str = "earliest"
     """Where a partition without a stored position starts: earliest, latest or an ISO time."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
-    sasl_username: str | None = None
-    sasl_password: pydantic.SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
-    ssl_password: pydantic.SecretStr | None = None
+    """How to talk to the brokers: plain, TLS, SASL, or SASL over TLS."""
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = (
+        pydantic.Field(default=None, examples=["SCRAM-SHA-512"]))
+    """With a SASL protocol: the mechanism."""
+    sasl_username: str | None = pydantic.Field(default=None, examples=["choreoscope"])
+    """With a SASL protocol: the user name."""
+    sasl_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """With a SASL protocol: the password; prefer ``CHOREOSCOPE_KAFKA__SASL_PASSWORD``."""
+    ssl_cafile: Path | None = pydantic.Field(default=None, examples=["/etc/kafka/ca.pem"])
+    """With TLS: the CA certificates (PEM) that sign the brokers' certificates; else the
+    system's."""
+    ssl_certfile: Path | None = pydantic.Field(default=None, examples=["/etc/kafka/client.pem"])
+    """With TLS client authentication: the collector's certificate (PEM)."""
+    ssl_keyfile: Path | None = pydantic.Field(default=None, examples=["/etc/kafka/client.key"])
+    """With TLS client authentication: the collector's private key (PEM)."""
+    ssl_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The password of ``ssl_keyfile``, if it is encrypted."""
     ssl_check_hostname: bool = True
+    """With TLS: check that a broker's certificate names the host connected to."""
     max_poll_records: int = pydantic.Field(default=5000, ge=1)
+    """Most records one poll of the broker returns."""
     batch_max: int = pydantic.Field(default=20_000, ge=1)
     """Most records written in one store transaction."""
     batch_wait_ms: int = pydantic.Field(default=200, ge=0)
+    """How long records are gathered for one store transaction (milliseconds)."""
     metrics_host: str = "127.0.0.1"
+    """Address of the collector's health endpoint."""
     metrics_port: int = pydantic.Field(default=9464, ge=0, le=65535)
     """Prometheus text endpoint (``/metrics``); 0 turns it off."""
     metrics_every_s: float = pydantic.Field(default=10.0, gt=0)
+    """How often health is sampled and stored (seconds)."""
 
     @pydantic.field_validator("start")
     @classmethod
@@ -160,25 +202,33 @@ class KafkaSettings(_Section):
 class RetentionSettings(_Section):
     """Events, spans and dead letters older than ``max_age_days`` are deleted in batches."""
 
-    max_age_days: float | None = pydantic.Field(default=None, gt=0)
+    max_age_days: float | None = pydantic.Field(default=None, gt=0, examples=[30])
+    """Age (days) past which events, spans and dead letters are deleted; unset keeps
+    everything."""
     batch_size: int = pydantic.Field(default=5000, ge=1)
+    """Most rows deleted in one transaction, so retention never holds the store for long."""
     every_s: float = pydantic.Field(default=60.0, gt=0)
+    """How often retention runs while the collector reads (seconds)."""
 
 
 class OtlpSettings(_Section):
     """The OTLP trace receivers (issue 6): OTLP/HTTP on host:port, OTLP/gRPC on grpc_port."""
 
     host: str = "127.0.0.1"
+    """Address the OTLP receivers listen on."""
     port: int = pydantic.Field(default=4318, ge=0, le=65535)
+    """OTLP/HTTP port (``POST /v1/traces``); 0 picks a free one."""
     grpc: bool = True
     """Also serve OTLP/gRPC (many SDKs export over gRPC by default) on ``host:grpc_port``."""
     grpc_port: int = pydantic.Field(default=4317, ge=0, le=65535)
+    """OTLP/gRPC port; 0 picks a free one."""
     max_body_bytes: int = pydantic.Field(default=20 * 1024 * 1024, ge=1)
     """Request size limit, before and after decompression (the OTLP spec's recommended 20 MiB)."""
     max_pending_spans: int = pydantic.Field(default=200_000, ge=1)
     """Spans accepted but not yet stored; past this, requests get 503 with Retry-After."""
     retry_after_s: int = pydantic.Field(default=1, ge=1)
-    token: pydantic.SecretStr | None = None
+    """The ``Retry-After`` (seconds) sent with a 503 when the receiver is saturated."""
+    token: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["s3cr3t-token"])
     """When set, exporters must send ``Authorization: Bearer <token>``."""
     kafka_topics: tuple[str, ...] = ()
     """Kafka topics of OTLP span records to read too, e.g. ``("otlp_spans",)``, where the
@@ -191,20 +241,27 @@ class RegistrySettings(_Section):
 
     mode: Literal["NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
                   "FULL", "FULL_TRANSITIVE"] = "BACKWARD"
+    """Compatibility mode a new schema version is checked in (Confluent's modes)."""
     policy: Literal["STRICT", "LENIENT"] = "STRICT"
+    """``STRICT`` gives Confluent's verdicts; ``LENIENT`` also accepts optional fields added to
+    open models and fields removed from closed ones."""
 
 
 class AlertSettings(_Section):
     """Where the flow engine's alerts go from the outbox (issue 5): a Kafka topic on
     ``kafka.bootstrap_servers`` and/or a webhook; neither by default."""
 
-    topic: str | None = None
+    topic: str | None = pydantic.Field(default=None, examples=["choreoscope.alerts"])
     """e.g. ``choreoscope.alerts``: FlowStuck, SlaBreached and FlowRecovered as CloudEvents."""
-    webhook_url: str | None = None
+    webhook_url: str | None = pydantic.Field(
+        default=None, examples=["https://ops.example.com/choreoscope"])
     """Each alert is POSTed as a CloudEvents JSON object; receivers drop re-sends by ``id``."""
     webhook_timeout_s: float = pydantic.Field(default=5.0, gt=0)
+    """How long one webhook POST may take (seconds) before it is retried later."""
     publish_every_s: float = pydantic.Field(default=1.0, gt=0)
+    """How often the outbox is sent (seconds)."""
     batch_size: int = pydantic.Field(default=500, ge=1)
+    """Most alerts sent in one go."""
 
     @pydantic.field_validator("webhook_url")
     @classmethod
@@ -215,21 +272,27 @@ class AlertSettings(_Section):
 
 
 class Settings(BaseSettings):
+    """Settings outside any section."""
+
     model_config = SettingsConfigDict(
         env_prefix="CHOREOSCOPE_",
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        use_attribute_docstrings=True,
     )
     toml_file: ClassVar[Path | None] = None
 
     store: str = "sqlite:///choreoscope.db"
+    """Where everything is stored: ``sqlite:///PATH`` (``sqlite:////abs/path.db`` for an
+    absolute path)."""
     schemas_dir: Path = Path("schemas")
     """Event schemas (``*.json``) and flow definitions (``flows/*.json``)."""
     dashboard: DashboardSettings = DashboardSettings()
     capture: CaptureSettings = CaptureSettings()
     otlp: OtlpSettings = OtlpSettings()
     max_record_bytes: int = pydantic.Field(default=1_048_576, ge=1)
+    """Records larger than this (bytes) become dead letters (reason ``too-large``)."""
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
     retention: RetentionSettings = RetentionSettings()

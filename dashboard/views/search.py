@@ -183,12 +183,11 @@ def _path_and_violations(d: fq.FlowDetail) -> None:
         st.dataframe(d.path, hide_index=True, key=f"path-{f['instance_id']}")
     else:
         st.caption(f"No definition of {f['flow_type']} v{f['definition_version']} is loaded.")
-    outside = sorted({x["event_type"] for x in f["deviations"] if x["kind"] == "unexpected-event"})
+    outside = sorted({e["type"] for e in f["events"] if not e["step"]})
     for x in f["deviations"]:
-        if x["kind"] != "unexpected-event":
-            st.warning(f"{x['kind']}: {x['event_type']} after {x['after'] or 'the start'}")
+        st.warning(f"{x['kind']}: {x['event_type']} after {x['after'] or 'the start'}")
     if outside:
-        st.caption("Events outside the definition: " + ", ".join(outside))
+        st.caption("Joined the flow without being steps: " + ", ".join(outside))
     st.subheader("Schema violations")
     if d.violations:
         st.dataframe(d.violations, hide_index=True, key=f"violations-{f['instance_id']}")

@@ -1,0 +1,47 @@
+"""Data is never markup: the escaping and link helpers every page uses."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dashboard.markup import md, md_join, md_link, md_links, page_url
+
+PHISH = "[Re-login](http://127.0.0.1:18999/phish)"
+
+
+@pytest.mark.parametrize("text", [
+    PHISH, "![x](http://e.x/i.png)", "**bold** _it_ `code`", "<b>html</b>", ":red[colour]",
+    ":smile: :material/home:", "$x^2$", "# heading", "1. list", "a | b", "www.example.com",
+    "https://example.com/x",
+])
+def test_every_ascii_punctuation_character_is_escaped(text: str) -> None:
+    escaped = md(text)
+    unescaped = re.sub(r"\\([!-/:-@\[-`{-~])", "", escaped)
+    assert not re.search(r"[!-/:-@\[-`{-~]", unescaped), escaped
+    assert re.sub(r"\\(.)", r"\1", escaped) == text  # nothing but the escapes added
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a -- b", "a `--` b"), ("x -> y <- z", "x `->` y `<-` z"), ("--", "`--`"),
+    ("a >= b", "a `>=` b"), ("a--b", r"a\-\-b"),
+])
+def test_streamlit_typographic_operators_go_into_inline_code(text: str, expected: str) -> None:
+    assert md(text) == expected
+
+
+def test_page_urls_encode_every_parameter_value() -> None:
+    assert page_url("event", type="Order Placed&x=1") == "event?type=Order%20Placed%26x%3D1"
+    assert page_url("service", name=PHISH) == (
+        "service?name=%5BRe-login%5D%28http%3A%2F%2F127.0.0.1%3A18999%2Fphish%29")
+    assert page_url("domain") == "domain"
+
+
+def test_links_have_an_escaped_label_and_an_encoded_href() -> None:
+    link = md_link(PHISH, "service", name=PHISH)
+    assert link.startswith(r"[\[Re\-login\]\(http\:\/\/")
+    assert link.endswith(
+        "(service?name=%5BRe-login%5D%28http%3A%2F%2F127.0.0.1%3A18999%2Fphish%29)")
+    assert md_links([], "event", "type") == r"\-"
+    assert md_join(["a-b", "c"]) == r"a\-b, c"
