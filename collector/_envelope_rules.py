@@ -96,11 +96,14 @@ class CaptureRules:
     redact: tuple[str, ...] = ()
     """What becomes ``"[redacted]"`` before anything is stored: JSON Pointers into the event
     (``/data/card``), record headers (``header:NAME``) and the record key (``key``)."""
+    dead_letter_raw: bool = False
+    """Keep the raw bytes of unparsable records although redaction rules apply."""
     redact_tokens: tuple[tuple[str, ...], ...] = field(
         default=(), init=False, repr=False, compare=False)
     redact_headers: frozenset[str] = field(
         default=frozenset(), init=False, repr=False, compare=False)
-    """Lower-cased header names whose values are redacted."""
+    """Lower-cased header names whose values are redacted: the ``header:NAME`` entries, and
+    ``ce_NAME`` for each top-level pointer ``/NAME`` (a binary-mode CloudEvents attribute)."""
     redact_key: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,11 +114,18 @@ class CaptureRules:
         if wrong:
             raise ValueError(f"cannot redact {wrong[0]!r}: redact a /json/pointer, "
                              "header:NAME or key")
-        object.__setattr__(self, "redact_tokens",
-                           tuple(loc.tokens for loc in found if loc.kind == "pointer"))
-        object.__setattr__(self, "redact_headers",
-                           frozenset(loc.arg for loc in found if loc.kind == "header"))
+        tokens = tuple(loc.tokens for loc in found if loc.kind == "pointer")
+        object.__setattr__(self, "redact_tokens", tokens)
+        object.__setattr__(self, "redact_headers", frozenset(
+            {loc.arg for loc in found if loc.kind == "header"}
+            | {f"ce_{t[0].lower()}" for t in tokens if len(t) == 1}))
         object.__setattr__(self, "redact_key", any(loc.kind == "key" for loc in found))
+
+    @property
+    def withholds_raw(self) -> bool:
+        """Whether bytes that cannot be parsed (so not redacted) are kept out of the store:
+        pointer redaction rules apply and ``dead_letter_raw`` does not say otherwise."""
+        return bool(self.redact_tokens) and not self.dead_letter_raw
 
     def keeps(self, event_id: str) -> bool:
         """Whether the payload of this event is stored (the same answer on every delivery)."""
@@ -180,6 +190,6 @@ def build_rules(settings: Settings) -> EnvelopeRules:
             etype: tuple((name, Locator.parse(ptr)) for name, ptr in named.items())
             for etype, named in keys.items()},
         capture=CaptureRules(policy=cap.policy, sample_every=cap.sample_every,
-                             redact=tuple(cap.redact)),
+                             redact=tuple(cap.redact), dead_letter_raw=cap.dead_letter_raw),
         max_record_bytes=settings.max_record_bytes,
     )

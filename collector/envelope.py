@@ -46,6 +46,7 @@ __all__ = [
     "Locator",
     "TopicRules",
     "build_rules",
+    "dead_letter",
     "decode",
     "parse_traceparent",
 ]
@@ -195,9 +196,10 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
         observation = _redact_record(observation, capture)
     value = observation.value
     if len(value) > rules.max_record_bytes:
+        raw, parsed = _redacted_raw(value, rules.capture)
         return _dead(observation, DeadLetterReason.TOO_LARGE,
                      f"{len(value)} bytes, over the limit of {rules.max_record_bytes}",
-                     _redacted_raw(value, rules.capture))
+                     raw, rules.capture, parsed=parsed)
     schema_id: int | None = None
     body = value
     if value[:1] == b"\x00" and len(value) >= 5:
@@ -219,7 +221,7 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
         if rules.capture.policy == "full":
             raw = value if not redacted else (
                 value[: len(value) - len(body)] + orjson.dumps(_data_of(doc) if binary else doc))
-        return _dead(observation, rejected.reason, rejected.detail, raw)
+        return _dead(observation, rejected.reason, rejected.detail, raw, rules.capture)
 
 
 _REDACTED_BYTES = REDACTED.encode()
@@ -376,6 +378,11 @@ def _business_keys(rec: _Record, keys: Mapping[str, tuple[tuple[str, Locator], .
 # -- dead letters ---------------------------------------------------------------------------------
 
 
+WITHHELD_REDACTION = ("redaction rules apply and the record could not be parsed to redact it "
+                      "(capture.dead_letter_raw = true keeps such bytes)")
+"""Why an unparsable record's bytes are not stored, as its dead letter says."""
+
+
 def _undecodable(obs: Observation, rules: EnvelopeRules, body: bytes,
                  schema_id: int | None) -> DeadLetter:
     raw = obs.value if rules.capture.policy == "full" else None  # not JSON: nothing to redact
@@ -385,26 +392,49 @@ def _undecodable(obs: Observation, rules: EnvelopeRules, body: bytes,
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         if schema_id is None:
-            return _dead(obs, DeadLetterReason.NOT_UTF8, f"not UTF-8 (byte {exc.start})", raw)
+            return _dead(obs, DeadLetterReason.NOT_UTF8, f"not UTF-8 (byte {exc.start})", raw,
+                         rules.capture, parsed=False)
         return _dead(obs, DeadLetterReason.NOT_JSON,
-                     f"{prefix}binary (Avro or Protobuf?), not JSON", raw)
-    return _dead(obs, DeadLetterReason.NOT_JSON, f"{prefix}not JSON", raw)
+                     f"{prefix}binary (Avro or Protobuf?), not JSON", raw, rules.capture,
+                     parsed=False)
+    return _dead(obs, DeadLetterReason.NOT_JSON, f"{prefix}not JSON", raw, rules.capture,
+                 parsed=False)
 
 
-def _dead(obs: Observation, reason: DeadLetterReason, detail: str,
-          raw: bytes | None) -> DeadLetter:
+def _dead(obs: Observation, reason: DeadLetterReason, detail: str, raw: bytes | None,
+          capture: CaptureRules, *, parsed: bool = True) -> DeadLetter:
+    """A dead letter under the capture rules: bytes redaction could not see into (``parsed``
+    False) are withheld when redaction rules apply. (`decode` redacted headers and key.)"""
+    withheld = None
+    if not parsed and raw is not None and capture.withholds_raw:
+        raw, withheld = None, WITHHELD_REDACTION
     return DeadLetter(reason=reason, detail=detail, location=obs.location,
-                      received_at=obs.received_at, raw=raw, key=obs.key, headers=obs.headers)
+                      received_at=obs.received_at, raw=raw, key=obs.key,
+                      headers=obs.headers,
+                      raw_withheld=withheld)
 
 
-def _redacted_raw(value: bytes, capture: CaptureRules) -> bytes | None:
-    """Bytes not decoded yet, as a dead letter keeps them: only under ``full``, redacted."""
+def dead_letter(obs: Observation, reason: DeadLetterReason, detail: str,
+                capture: CaptureRules) -> DeadLetter:
+    """A dead letter for a record whose bytes were not redacted (e.g. one that failed after
+    decoding, or that was never parsed): its bytes are kept only under ``full``, and only
+    when no redaction rule applies or ``capture.dead_letter_raw`` says so. ``detail`` must
+    not quote payload values."""
+    if capture.redact_headers or capture.redact_key:
+        obs = _redact_record(obs, capture)
+    raw = obs.value if capture.policy == "full" else None
+    return _dead(obs, reason, detail, raw, capture, parsed=False)
+
+
+def _redacted_raw(value: bytes, capture: CaptureRules) -> tuple[bytes | None, bool]:
+    """Bytes not decoded yet, as a dead letter keeps them (only under ``full``, redacted),
+    and whether they could be parsed for redaction."""
     if capture.policy != "full":
-        return None
+        return None, True
     if not capture.redact_tokens:
-        return value
+        return value, True
     try:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError:
-        return value  # not JSON: no pointer can address anything in it
-    return orjson.dumps(doc) if _redact_all(doc, capture.redact_tokens) else value
+        return value, False  # not JSON: no pointer can address anything in it
+    return (orjson.dumps(doc) if _redact_all(doc, capture.redact_tokens) else value), True

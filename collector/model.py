@@ -131,6 +131,9 @@ class DeadLetter:
     """The record's bytes, kept only where the capture policy allows it."""
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+    raw_withheld: str | None = None
+    """Why ``raw`` is None although the capture policy keeps bytes (e.g. redaction rules apply
+    to a record that could not be parsed); the record is then re-read from its location."""
 
 
 class FlowStatus(StrEnum):

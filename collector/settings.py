@@ -30,7 +30,8 @@ from pydantic_settings import (
 from collector._config_file import MASK, ConfigFileSource, secret_keys, shown
 from collector.exceptions import ConfigError
 
-__all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "EnvelopeSettings",
+__all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterSettings",
+    "EnvelopeSettings",
     "KafkaSettings", "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
     "TopicEnvelopeSettings", "load_settings", "require_schemas_dir"]
 
@@ -74,6 +75,11 @@ class CaptureSettings(_Section):
     """What is replaced by ``"[redacted]"`` before anything is stored: JSON Pointers into the
     event (``/data/customer/email``), record headers (``header:authorization``) and the record
     key (``key``). Headers and keys of stored events and dead letters obey the same list."""
+    dead_letter_raw: bool = False
+    """Keep the raw bytes of records that cannot be parsed even when redaction rules apply
+    (redaction cannot find fields in them, so they may hold redacted values). Off by default:
+    such a dead letter keeps its location, and ``choreoscope deadletters replay`` re-reads the
+    record from the broker while the broker retains it."""
 
 
 def _locator(value: str) -> str:
@@ -211,6 +217,22 @@ class RetentionSettings(_Section):
     """How often retention runs while the collector reads (seconds)."""
 
 
+class DeadLetterSettings(_Section):
+    """Bounds on stored dead letters (``[dead_letters]``), so a wrong envelope rule that turns
+    every record into a dead letter cannot fill the disk. What is dropped or truncated is
+    counted (metrics ``choreoscope_dead_letters_dropped`` and ``..._truncated``, Collector
+    health page)."""
+
+    max_age_days: float = pydantic.Field(default=7.0, gt=0)
+    """Dead letters older than this (by receive time) are deleted."""
+    max_bytes: int = pydantic.Field(default=256 * 1024 * 1024, ge=1024)
+    """Size budget of all stored dead letters (raw bytes, key, headers, reason); past it the
+    oldest are deleted first."""
+    max_raw_bytes: int = pydantic.Field(default=64 * 1024, ge=0)
+    """Most raw bytes kept per dead letter; longer records are truncated (their full size is
+    kept and shown, and replay re-reads them from the broker)."""
+
+
 class OtlpSettings(_Section):
     """The OTLP trace receivers (issue 6): OTLP/HTTP on host:port, OTLP/gRPC on grpc_port."""
 
@@ -296,6 +318,7 @@ class Settings(BaseSettings):
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
     retention: RetentionSettings = RetentionSettings()
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
     registry: RegistrySettings = RegistrySettings()
     alerts: AlertSettings = AlertSettings()
 

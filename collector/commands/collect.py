@@ -146,6 +146,7 @@ def _collect(args: argparse.Namespace) -> int:
     from collector.pipeline import settle_process
     from collector.settings import require_schemas_dir
     from collector.store.base import open_store
+    from collector.store.dead_letters import bounds_of
 
     settings = _settings(args)
     require_schemas_dir(settings)
@@ -156,7 +157,7 @@ def _collect(args: argparse.Namespace) -> int:
             handler.addFilter(KafkaNoiseFilter())
     k = settings.kafka
     logger.info("kafka client %s", masked(client_config(k)))
-    store = open_store(settings.store)
+    store = open_store(settings.store, dead_letters=bounds_of(settings))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

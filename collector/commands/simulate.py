@@ -99,8 +99,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.store:
         from collector.commands.collect import build_pipeline
         from collector.store.base import open_store
+        from collector.store.dead_letters import bounds_of
 
-        pipeline = build_pipeline(settings, open_store(settings.store))
+        pipeline = build_pipeline(settings, open_store(settings.store,
+                                                   dead_letters=bounds_of(settings)))
     kafka_client = None
     if args.bootstrap_servers:
         from collector.kafka._client import client_config

@@ -21,6 +21,7 @@ from collector.otlp.handler import ExportHandler, HandlerSettings, Response
 from collector.otlp.sink import SinkStats, SpanSink
 from collector.settings import KafkaSettings, OtlpSettings, Settings
 from collector.store.base import Store, open_store
+from collector.store.dead_letters import bounds_of
 
 if TYPE_CHECKING:
     from collector.otlp.grpc_receiver import OtlpGrpcReceiver
@@ -287,7 +288,8 @@ def serve_otlp(settings: Settings, store_url: str | None = None, *,
                stop: threading.Event | None = None, store: Store | None = None) -> SinkStats:
     """Run the OTLP intake until ``stop`` is set (or Ctrl-C); the store is opened from
     ``store_url`` (default: the settings') unless an open ``store`` is given."""
-    opened = open_store(store_url or settings.store) if store is None else store
+    opened = open_store(store_url or settings.store, dead_letters=bounds_of(settings)) if (
+        store is None) else store
     try:
         service = OtlpService(settings.otlp, opened, kafka=settings.kafka).start()
         try:

@@ -25,6 +25,7 @@ from collector.model import (
 
 if TYPE_CHECKING:
     from collector.flows.rollup import FlowRollup
+    from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
 
 __all__ = ["Batch", "Position", "Store", "open_store"]
 
@@ -112,13 +113,22 @@ class Store(Protocol):
     def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
         """Remove dead letters (by ``dl_id``) that a replay turned into events."""
 
+    def trim_dead_letters(self, now: datetime) -> int:
+        """Delete the dead letters older than their age bound at ``now``; how many went.
+        (Writes apply the age and size bounds too, at the newest dead letter's time.)"""
+
+    def dead_letter_usage(self) -> DeadLetterUsage:
+        """The stored dead letters' count and size, and what the bounds dropped or cut."""
+
     def close(self) -> None: ...
 
 
-def open_store(url: str, *, read_only: bool = False) -> Store:
-    """Open (and migrate, unless read-only) the store at ``url``."""
+def open_store(url: str, *, read_only: bool = False,
+               dead_letters: DeadLetterBounds | None = None) -> Store:
+    """Open (and migrate, unless read-only) the store at ``url``; ``dead_letters`` bounds the
+    dead letters it keeps (default: `DeadLetterBounds()`, the settings' defaults)."""
     if url.startswith("sqlite:///"):
         from collector.store.sqlite import SqliteStore
 
-        return SqliteStore(url, read_only=read_only)
+        return SqliteStore(url, read_only=read_only, dead_letters=dead_letters)
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH (PostgreSQL is planned)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -27,12 +27,17 @@ from collector.model import (
 from collector.store._checkpoint import Checkpointer
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
+from collector.store.dead_letters import (
+    STORED_COLUMNS,
+    DeadLetterBounds,
+    DeadLetterUsage,
+    stored_row,
+)
 
 __all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqliteStore", "migrations"]
 
 _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
-_RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("dead_letters", "received_at"),
-             ("metrics", "at"))
+_RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("metrics", "at"))
 """Tables retention deletes from, with the time column it goes by (constants, not input)."""
 _WRITER_PRAGMAS = (
     "journal_mode=WAL",
@@ -41,6 +46,8 @@ _WRITER_PRAGMAS = (
     "cache_size=-65536",  # 64 MiB: the events indexes have random keys (ids, correlation ids)
     "temp_store=MEMORY",
     "wal_autocheckpoint=20000",  # a backstop: `Checkpointer` copies the WAL in the background
+    "secure_delete=ON",  # deleted rows (dead letters' raw bytes) are zeroed, not left in
+    # freed pages
 )
 _CHUNKS = (1200, 400, 100, 25, 5, 1)
 """Rows per multi-row INSERT, greedily: a few statement shapes, each compiled once (the
@@ -67,8 +74,11 @@ def migrations() -> list[tuple[int, str, str]]:
 class SqliteStore:
     """The store in one SQLite file; a lock makes the connection safe to share between threads."""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False,
+                 dead_letters: DeadLetterBounds | None = None) -> None:
         self.url = url
+        self.dead_letter_bounds = dead_letters if dead_letters is not None else (
+            DeadLetterBounds())
         self.path = Path(url.removeprefix("sqlite:///"))
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -131,7 +141,7 @@ class SqliteStore:
         out = PreparedWrite(len(batch) + len(batch.flows) + len(batch.spans) + 1)
         assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
         _write_events(out, batch.events, assigned)
-        _write_dead_letters(out, batch.dead_letters)
+        _write_dead_letters(out, batch.dead_letters, self.dead_letter_bounds)
         _write_flows(out, batch.flows)
         _write_spans(out, batch.spans)
         _write_flow_rollups(out, batch.flow_rollups)
@@ -173,6 +183,8 @@ class SqliteStore:
                         db.executemany(sql, params)
                     else:
                         db.execute(sql, params)
+                for call in prepared.calls:
+                    call(db)
                 db.execute("COMMIT")
             except BaseException as exc:
                 if db.in_transaction:
@@ -205,6 +217,9 @@ class SqliteStore:
                     "DELETE FROM span_links WHERE (trace_id, span_id) IN (SELECT trace_id, "
                     "span_id FROM spans WHERE start_at < ? ORDER BY start_at LIMIT ?)",
                     (at, limit)).rowcount
+                gone += _drop_dead_letters(db, "dropped_age", "WHERE rowid IN (SELECT rowid "
+                                           "FROM dead_letters WHERE received_at < ? ORDER BY "
+                                           "received_at LIMIT ?)", (at, limit))
                 for table, column in _RETAINED:
                     gone += db.execute(
                         f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
@@ -222,14 +237,36 @@ class SqliteStore:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                n = sum(self._db.execute("DELETE FROM dead_letters WHERE dl_id = ?",
-                                         (i,)).rowcount for i in dl_ids)
+                n = sum(_drop_dead_letters(self._db, None, "WHERE dl_id = ?", (i,))
+                        for i in dl_ids)
                 self._db.execute("COMMIT")
                 return n
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise StoreError(f"cannot apply retention to {self.url}: {exc}") from exc
+                raise StoreError(f"cannot delete dead letters in {self.url}: {exc}") from exc
+
+    def trim_dead_letters(self, now: datetime) -> int:
+        """Apply the dead letters' age bound at ``now`` (wall time), in one transaction, so
+        they age out while no new ones arrive; how many went."""
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                gone = _trim_by_age(db, now - self.dead_letter_bounds.max_age)
+                db.execute("COMMIT")
+                return gone
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(f"cannot trim dead letters in {self.url}: {exc}") from exc
+
+    def dead_letter_usage(self) -> DeadLetterUsage:
+        """The stored dead letters' count and size, and what the bounds dropped or cut."""
+        (row,) = self._rows(
+            "SELECT (SELECT COUNT(*) FROM dead_letters) AS stored, bytes, dropped_budget, "
+            "dropped_age, truncated FROM dead_letter_usage", ())
+        return DeadLetterUsage(**row)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -330,13 +367,15 @@ class PreparedWrite:
     """The statements of one batch, in order, with their parameters (see `SqliteStore.prepare`).
     """
 
-    __slots__ = ("rows_written", "statements")
+    __slots__ = ("calls", "rows_written", "statements")
 
     def __init__(self, rows_written: int) -> None:
         self.rows_written = rows_written
         """About how many rows the batch writes (paces the background checkpoint)."""
         self.statements: list[tuple[str, Sequence[Any], bool]] = []
         """(sql, parameters, executemany?)"""
+        self.calls: list[Callable[[sqlite3.Connection], object]] = []
+        """Run after the statements, in the same transaction (e.g. the dead letters' bounds)."""
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement run once per row (for the few rows of rarely written tables)."""
@@ -371,17 +410,61 @@ def _multi_row(head: str, tail: str, width: int, rows: int) -> str:
     return f"{head} {','.join([one] * rows)}{tail}"
 
 
-def _write_dead_letters(out: PreparedWrite, letters: list[DeadLetter]) -> None:
+def _write_dead_letters(out: PreparedWrite, letters: list[DeadLetter],
+                        bounds: DeadLetterBounds) -> None:
+    """Insert dead letters (raw bytes cut to the bound), count their size and truncations,
+    then bring the dead letters back within their age and size bounds, in the same
+    transaction: a flood of dead letters costs its rows, never the disk."""
     if not letters:
         return
-    out.many(
-        "INSERT OR IGNORE INTO dead_letters (reason, detail, loc_source, topic, partition, "
-        '"offset", received_at, raw, key, headers) VALUES (?,?,?,?,?,?,?,?,?,?)',
-        [(d.reason.value, d.detail, d.location.source, d.location.topic, d.location.partition,
-          d.location.offset, to_text(d.received_at), d.raw, d.key,
-          orjson.dumps([[k, v.decode("utf-8", "replace")] for k, v in d.headers]).decode())
-         for d in letters],
-    )
+    cap = bounds.max_raw_bytes
+    out.many("UPDATE dead_letter_usage SET last_id = (SELECT COALESCE(MAX(dl_id), 0) "
+             "FROM dead_letters)", [()])
+    out.many(f"INSERT OR IGNORE INTO dead_letters ({STORED_COLUMNS}) VALUES "  # noqa: S608
+             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             [stored_row(d, to_text(d.received_at), cap) for d in letters])
+    out.many("UPDATE dead_letter_usage SET bytes = bytes + (SELECT COALESCE(SUM(size), 0) FROM "
+             "dead_letters WHERE dl_id > last_id), truncated = truncated + (SELECT COUNT(*) "
+             "FROM dead_letters WHERE dl_id > last_id AND raw_truncated = 1)", [()])
+    newest = max(d.received_at for d in letters)
+    out.calls.append(lambda db: _bound_dead_letters(db, bounds, newest))
+
+
+def _bound_dead_letters(db: sqlite3.Connection, bounds: DeadLetterBounds,
+                        now: datetime) -> None:
+    _trim_by_age(db, now - bounds.max_age)
+    (used,) = db.execute("SELECT bytes FROM dead_letter_usage").fetchone()
+    if used <= bounds.max_bytes:
+        return
+    excess = used - int(bounds.max_bytes * bounds.keep_fraction)
+    freed, last = 0, None
+    for dl_id, size in db.execute("SELECT dl_id, size FROM dead_letters ORDER BY dl_id"):
+        freed += size
+        last = dl_id
+        if freed >= excess:
+            break
+    if last is not None:
+        _drop_dead_letters(db, "dropped_budget", "WHERE dl_id <= ?", (last,))
+
+
+def _trim_by_age(db: sqlite3.Connection, cutoff: datetime) -> int:
+    return _drop_dead_letters(db, "dropped_age", "WHERE received_at < ?", (to_text(cutoff),))
+
+
+def _drop_dead_letters(db: sqlite3.Connection, counter: str | None, where: str,
+                       params: Sequence[Any]) -> int:
+    """Delete the dead letters ``where`` selects, keeping the usage row exact; ``counter``
+    (dropped_age, dropped_budget) counts them as dropped by a bound, None as removed (replay).
+    ``counter`` and ``where`` are constants of this module, never input."""
+    n, size = db.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM dead_letters {where}",  # noqa: S608
+                         params).fetchone()
+    if not n:
+        return 0
+    db.execute(f"DELETE FROM dead_letters {where}", params)  # noqa: S608
+    dropped = f", {counter} = {counter} + ?" if counter else ""
+    db.execute(f"UPDATE dead_letter_usage SET bytes = bytes - ?{dropped}",  # noqa: S608
+               (size, n) if counter else (size,))
+    return int(n)
 
 
 def _opt_text(value: Any) -> str | None:
