@@ -4,8 +4,11 @@
   service's AsyncAPI document) over a window (``--last 1h``, ``--since``/``--until``; default
   everything observed), optionally filtered (``--domain``, ``--flow``, ``--service``) or cut to
   the neighbourhood of a node (``--around service:NAME --hops N``).
-- ``import FILE``: an AsyncAPI 3.0 document (JSON or YAML) stored as declared contracts;
-  importing the same file again replaces what it declared before.
+- ``import FILE [--root DIR]``: an AsyncAPI 2.x, 3.0 or 3.1 document (JSON or YAML) stored as
+  declared contracts; references to other files (``../common/messages.yaml#/...``) are followed
+  from the file holding them while they stay under ``--root`` (default: the working
+  directory); a URL or a path leaving the root is refused, nothing is fetched. Importing the
+  same file again replaces what it declared before.
 - ``report [NAME ...] [--json] [--fail-on-findings]``: undocumented, orphans, violations,
   shared-topics, declared-unseen.
 - ``entries [TYPE ...] [--json]``: the catalog entry of each event type.
@@ -62,8 +65,11 @@ def register(subparsers: Any) -> None:
     _common(exp)
     exp.set_defaults(handler=_export)
 
-    imp = sub.add_parser("import", help="store an AsyncAPI 3.0 document as declared contracts")
+    imp = sub.add_parser("import", help="store an AsyncAPI 2.x/3.x document as declared "
+                         "contracts (following its references to other files under --root)")
     imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--root", metavar="DIR", help="references to other files are followed "
+                     "only inside this folder (default: the working directory); URLs never")
     imp.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     imp.set_defaults(handler=_import)
 
@@ -193,13 +199,16 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _do_import(args: argparse.Namespace) -> int:
+    from catalog.asyncapi_files import FileDocuments, read_document
     from catalog.asyncapi_import import import_asyncapi
     from collector.catalog_source import rollup_store, save_declarations
     from collector.store import open_store
 
     path = Path(args.file)
-    doc = _read_document(path)
-    declarations = import_asyncapi(doc, str(path))
+    root = Path(args.root) if args.root else Path.cwd()
+    if not root.is_dir():
+        raise _BadInput(f"--root {args.root}: no such folder")
+    declarations = import_asyncapi(read_document(path), str(path), FileDocuments(root))
     store = open_store(_settings(args).store)
     try:
         n = save_declarations(rollup_store(store), str(path), declarations, datetime.now(UTC))
@@ -208,26 +217,6 @@ def _do_import(args: argparse.Namespace) -> int:
     print(f"{path}: {n} declarations stored ({sum(d.role == 'producer' for d in declarations)} "
           f"producers, {sum(d.role == 'consumer' for d in declarations)} consumers)")
     return 0
-
-
-def _read_document(path: Path) -> Any:
-    """A JSON or YAML document (by suffix; anything else is tried as JSON, then YAML)."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _BadInput(f"{path}: cannot read ({exc.strerror})") from exc
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            if path.suffix.lower() == ".json":
-                raise _BadInput(f"{path}: not JSON ({exc})") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _BadInput(f"{path}: neither JSON nor YAML ({exc})") from exc
 
 
 def _report(args: argparse.Namespace) -> int:
