@@ -163,20 +163,30 @@ def test_validators_never_fetch(listener: Listener) -> None:
 
 # -- what keeps working --------------------------------------------------------------------
 
-LOCAL = {"$defs": {"money": {"type": "number"}, "line": {"$anchor": "line", "type": "object"}},
-         "type": "object", "properties": {"total": {"$ref": "#/$defs/money"},
-                                         "lines": {"items": {"$ref": "#line"}}},
-         "examples": [{"$ref": "http://127.0.0.1:1/data-not-a-reference"}]}
+LOCAL_2020 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$defs": {"money": {"type": "number"}, "line": {"$anchor": "line", "type": "object"}},
+    "type": "object", "properties": {"total": {"$ref": "#/$defs/money"},
+                                    "lines": {"items": {"$ref": "#line"}}},
+    "examples": [{"$ref": "http://127.0.0.1:1/data-not-a-reference"}]}
+LOCAL_07 = {  # draft-07, the default draft: definitions and "#name" ids
+    "definitions": {"money": {"type": "number"}, "line": {"$id": "#line", "type": "object"}},
+    "type": "object", "properties": {"total": {"$ref": "#/definitions/money"},
+                                    "lines": {"items": {"$ref": "#line"}}},
+    "default": {"$ref": "http://127.0.0.1:1/data-not-a-reference"}}
 
 
-def test_local_references_keep_working(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    old = _write(cwd / "old.json", LOCAL)
-    new = _write(cwd / "new.json", LOCAL)
+@pytest.mark.parametrize("schema", [LOCAL_2020, LOCAL_07], ids=["2020-12", "draft-07"])
+def test_local_references_keep_working(schema: dict[str, Any], cwd: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    old = _write(cwd / "old.json", schema)
+    new = _write(cwd / "new.json", schema)
     assert main(["schemas", "check", old, new]) == 0, capsys.readouterr().err
-    registry, _ = Registry().with_version("Order", LOCAL)
+    registry, _ = Registry().with_version("Order", schema)
     validator = Validator(registry)
     assert validator.validate("Order", None, {"total": 3.5, "lines": [{}]}) == []
-    assert [f.pointer for f in validator.validate("Order", None, {"total": "x"})] == ["/total"]
+    found = validator.validate("Order", None, {"total": "x", "lines": [3]})
+    assert sorted(f.pointer for f in found) == ["/lines/0", "/total"]
 
 
 def test_references_between_registered_schemas_resolve_from_the_registry(
