@@ -18,6 +18,7 @@ import referencing.exceptions
 import referencing.jsonschema
 
 from catalog.changes import ChangeType
+from catalog.drafts import DEFAULT, DRAFT_07, uri_of
 from catalog.exceptions import SchemaRejected, TooComplex
 
 __all__ = [
@@ -67,11 +68,11 @@ Prelude = Callable[["Differ", Node, Node], tuple[Node, Node, "list[RawChange] | 
 """Reshapes a pair before the rules run; a list of changes instead settles the pair."""
 
 
-def node_of(schema: Any) -> Node:
-    """The root node of a schema document (its own ``$schema`` picks the draft)."""
-    resource = referencing.Resource.from_contents(
-        schema, default_specification=referencing.jsonschema.DRAFT202012
-    )
+def node_of(schema: Any, draft: str = DEFAULT) -> Node:
+    """The root node of a schema document (its own ``$schema`` picks the draft, else ``draft``)."""
+    spec = (referencing.jsonschema.DRAFT7 if uri_of(draft) == DRAFT_07
+            else referencing.jsonschema.DRAFT202012)
+    resource = referencing.Resource.from_contents(schema, default_specification=spec)
     uri = resource.id() or ""
     registry: referencing.Registry[Any] = referencing.Registry().with_resource(uri, resource)
     return Node(schema, registry.resolver(base_uri=uri))

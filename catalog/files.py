@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.changes import Mode, Policy
+from catalog.drafts import DEFAULT
 from catalog.exceptions import SchemaRejected
 from catalog.registry import Registry, SchemaVersion
 
@@ -37,10 +38,15 @@ def read_schema(path: Path | str) -> Any:
 
 
 def load_registry(
-    directory: Path | str, mode: Mode = Mode.BACKWARD, policy: Policy = Policy.STRICT
+    directory: Path | str,
+    mode: Mode = Mode.BACKWARD,
+    policy: Policy = Policy.STRICT,
+    default_draft: str = DEFAULT,
 ) -> Registry:
-    """Every subject under ``directory``; a missing directory is an empty registry."""
-    registry = Registry(mode=mode, policy=policy)
+    """Every subject under ``directory``; a missing directory is an empty registry.
+
+    A file without ``$schema`` is read as ``default_draft`` (``[registry] default_draft``)."""
+    registry = Registry(mode=mode, policy=policy, default_draft=default_draft)
     root = Path(directory)
     if not root.is_dir():
         return registry

@@ -1,7 +1,8 @@
 """The meta-schema check every schema passes before the registry accepts it.
 
 Draft-07 and draft 2020-12 are accepted (``$schema`` names one of them; a schema without
-``$schema`` is read as 2020-12). jsonschema-rs answers first, fast even for large schemas: the
+``$schema`` is read as the configured default draft, draft-07 unless set: see
+`catalog.drafts`). jsonschema-rs answers first, fast even for large schemas: the
 meta-schema holds and the schema compiles for the hot path (so an invalid ``pattern`` is
 refused). Only a refused schema goes through jsonschema, the reference, whose errors name the
 offending keyword and its pointer; `check_schema` raises the first as `SchemaRejected`.
@@ -18,6 +19,7 @@ import jsonschema.exceptions
 import jsonschema.validators
 import jsonschema_rs
 
+from catalog.drafts import DEFAULT, with_draft
 from catalog.exceptions import SchemaRejected
 
 __all__ = ["DRAFTS", "Problem", "check_schema", "iter_problems"]
@@ -43,16 +45,17 @@ class Problem:
     message: str
 
 
-def validator_class(schema: Any) -> type[Any] | None:
+def validator_class(schema: Any, default: str = DEFAULT) -> type[Any] | None:
     """The reference validator class for the schema's draft; None for an unsupported draft."""
-    if not isinstance(schema, dict) or "$schema" not in schema:
-        return jsonschema.Draft202012Validator
-    uri = schema["$schema"]
+    if not isinstance(schema, dict):
+        return DRAFTS[with_draft({}, default)["$schema"].rstrip("#")]
+    uri = with_draft(schema, default)["$schema"]
     return DRAFTS.get(uri.rstrip("#")) if isinstance(uri, str) else None
 
 
-def iter_problems(schema: Any) -> Iterator[Problem]:
+def iter_problems(schema: Any, default: str = DEFAULT) -> Iterator[Problem]:
     """Every meta-schema violation of ``schema``, most relevant first."""
+    schema = with_draft(schema, default)
     cls = validator_class(schema)
     if cls is None:
         yield Problem("$schema", "/$schema", f"unsupported draft {schema['$schema']!r}: use "
@@ -95,9 +98,9 @@ def _compiles(schema: Any) -> bool:
         return False
 
 
-def check_schema(schema: Any, source: str) -> None:
+def check_schema(schema: Any, source: str, default: str = DEFAULT) -> None:
     """Raise `SchemaRejected` naming ``source`` and the keyword if ``schema`` is not valid."""
-    for problem in iter_problems(schema):
+    for problem in iter_problems(schema, default):
         raise SchemaRejected(source, problem.keyword, problem.pointer, problem.message)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from catalog.changes import Mode, Policy
 from catalog.compatibility import Report, check_history
+from catalog.drafts import DEFAULT, with_draft
 from catalog.exceptions import IncompatibleSchema, SchemaNotFound, VersionExists
 from catalog.metaschema import check_schema
 
@@ -97,6 +98,8 @@ class Registry:
     subjects: Mapping[str, Subject] = field(default_factory=lambda: MappingProxyType({}))
     mode: Mode = Mode.BACKWARD
     policy: Policy = Policy.STRICT
+    default_draft: str = DEFAULT
+    """The draft a schema without ``$schema`` is read as; stored versions carry it pinned."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.subjects, MappingProxyType):
@@ -132,6 +135,7 @@ class Registry:
 
     def check(self, name: str, schema: Any, *, source: str = "api") -> Report:
         """The compatibility report of ``schema`` as the next version of ``name``."""
+        schema = with_draft(schema, self.default_draft)
         check_schema(schema, source)
         mode, policy = self.settings(name)
         subject = self.subjects.get(name, Subject(name))
@@ -147,6 +151,7 @@ class Registry:
         (carrying the report) if it breaks the subject's mode. A schema equal to the latest
         version is not added again: the registry and that version are returned.
         """
+        schema = with_draft(schema, self.default_draft)
         latest = self.subjects[name].latest if name in self.subjects else None
         if latest is not None and latest.schema == schema:
             return self, latest  # the same schema again: its existing version, as registries do
@@ -160,6 +165,7 @@ class Registry:
     ) -> Registry:
         """A registry with a version read from storage (meta-schema checked, not compatibility:
         what is stored was accepted when it was registered, and `report` shows it)."""
+        schema = with_draft(schema, self.default_draft)
         check_schema(schema, source)
         return self._added(name, schema, source, version)[0]
 

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from collector.model import (
@@ -110,6 +110,10 @@ class PipelineStats:
     dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
 
 
+CLOCK_EVERY = timedelta(seconds=5)
+"""A tick that changed nothing still stores the detection clock when it moved this much."""
+
+
 class _Collected:
     """Accumulates one batch; later flow snapshots replace earlier ones (assignments are kept
     in order: the store applies the last one of each event)."""
@@ -157,6 +161,7 @@ class Pipeline:
         self._validate = validate
         self._clock = clock
         self.stats = PipelineStats()
+        self._clock_stored: datetime | None = None
 
     def process(self, observations: Sequence[Observation],
                 positions: Sequence[Position] = ()) -> Batch:
@@ -211,12 +216,16 @@ class Pipeline:
 
     def prepare_tick(self, now: datetime) -> Batch | None:
         """`advance` without the write: the batch to write, or None when the tick changed
-        nothing to store."""
+        nothing to store and the stored detection clock is recent (`CLOCK_EVERY`)."""
         if self.tracker is None:
             return None
         batch = _to_store(self.tracker.on_tick(now))
         if batch is not None:
             self.stats.alerts += len(batch.alerts)
+        elif self._clock_stored is None or now - self._clock_stored >= CLOCK_EVERY:
+            batch = Batch()
+        if batch is not None:
+            batch.detected_at = self._clock_stored = now
         return batch
 
     def prepare_finish(self) -> Batch | None:

@@ -267,6 +267,10 @@ class RegistrySettings(_Section):
     policy: Literal["STRICT", "LENIENT"] = "STRICT"
     """``STRICT`` gives Confluent's verdicts; ``LENIENT`` also accepts optional fields added to
     open models and fields removed from closed ones."""
+    default_draft: Literal["draft-07", "2020-12"] = "draft-07"
+    """The JSON Schema draft of a schema without ``$schema``, everywhere a schema is read
+    (registration, ``schemas check``, live validation, inference); draft-07, as the reference
+    registry (Confluent Schema Registry) reads it."""
 
 
 class AlertSettings(_Section):

@@ -84,7 +84,8 @@ def load_validator(settings: Settings) -> EventValidator | None:
     folder = Path(settings.schemas_dir) / "events"
     try:
         registry = load_registry(folder, Mode(settings.registry.mode),
-                                 Policy(settings.registry.policy))
+                                 Policy(settings.registry.policy),
+                                 settings.registry.default_draft)
     except CatalogError as exc:
         raise ConfigError("schemas_dir", str(settings.schemas_dir),
                           f"readable, valid event schemas ({exc})") from exc

@@ -334,8 +334,8 @@ def findings(event_map: EventMap, report: str) -> list[Finding]:
 # -- schema compatibility -------------------------------------------------------------------
 
 def registry_of(schemas_dir: Path, mode: Mode = Mode.BACKWARD,
-                policy: Policy = Policy.STRICT) -> Registry:
-    return load_registry(schemas_dir / "events", mode, policy)
+                policy: Policy = Policy.STRICT, draft: str = "draft-07") -> Registry:
+    return load_registry(schemas_dir / "events", mode, policy, draft)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,15 @@ seek per value), never by reading the column. Times are the store's UTC text.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
+from collector.flows import query
+from collector.flows.definition import FlowDefinition
 from collector.humanize import format_duration  # re-exported: the views format with it
 from collector.store import Store
 from collector.store._time import from_text, to_text
@@ -54,9 +57,7 @@ STUCK_LIMIT = 500
 BREACH_LIMIT = 500
 DEAD_LETTER_LIMIT = 200
 SERIES_LIMIT = 5000
-REPLAYED_HISTORY = timedelta(hours=1)
-"""A store whose latest activity is older than this is a replayed or simulated history: ages are
-measured at its latest activity, not at wall time."""
+REPLAYED_HISTORY = query.REPLAYED_HISTORY
 
 _DISTINCT = {
     # (table, column): the index whose first column it is
@@ -118,16 +119,10 @@ def overview(store: Store) -> Overview:
 
 
 def measured_at(store: Store, wall: datetime) -> tuple[datetime, bool]:
-    """When to measure ages at: ``wall`` (now) for a live store; the store's latest activity
-    (latest event, or latest flow declared stuck) for a replayed history that ended more than
-    `REPLAYED_HISTORY` ago. The flag says which."""
-    latest_event = store.query("SELECT MAX(occurred_at) AS t FROM events")[0]["t"]
-    latest_stuck = store.query(
-        "SELECT MAX(stuck_since) AS t FROM flows WHERE status = 'stuck'")[0]["t"]
-    known = [from_text(t) for t in (latest_event, latest_stuck) if t is not None]
-    if not known or wall - max(known) <= REPLAYED_HISTORY:
-        return wall, False
-    return max(known), True
+    """When to measure ages at: ``wall`` (now) for a live store, the detection clock a stored
+    history last reached otherwise (`collector.flows.query.measured_at`). The flag says
+    which."""
+    return query.measured_at(store, wall)
 
 
 # -- stuck workflows ---------------------------------------------------------------------------
@@ -258,17 +253,20 @@ def sla_series(store: Store, *, flow_type: str, step: str, since: datetime, obje
     return rows
 
 
-def sla_breaches(store: Store, *, flow_type: str | None = None, step: str | None = None,
+def sla_breaches(store: Store, *, at: datetime, definitions: Sequence[FlowDefinition] = (),
+                 flow_type: str | None = None, step: str | None = None,
                  limit: int = BREACH_LIMIT) -> list[dict[str, Any]]:
     """Flows that broke their SLA or a step deadline, most over first: the step they were
-    waiting after (from the SlaBreached alert), by how much, and their status now."""
+    waiting after (from the SlaBreached alert), by how much (an open flow's amount grows,
+    measured to ``at``: `collector.flows.query.over_sql`), and their status now."""
+    over, over_params = query.over_sql(at, definitions)
     where, params = _and(o__flow_type=flow_type, o__step=step)
     return store.query(
-        "SELECT o.correlation_id, o.flow_type, o.step, f.sla_over_s AS over_s, "  # noqa: S608
+        f"SELECT o.correlation_id, o.flow_type, o.step, {over} AS over_s, "  # noqa: S608
         "o.at AS breached_at, f.status, f.started_at, f.ended_at FROM outbox o "
         "JOIN flows f ON f.instance_id = "
-        f"o.instance_id WHERE o.kind = 'SlaBreached'{where} ORDER BY f.sla_over_s DESC, "
-        "o.correlation_id LIMIT ?", [*params, limit])
+        f"o.instance_id WHERE o.kind = 'SlaBreached'{where} ORDER BY over_s DESC, "
+        "o.correlation_id LIMIT ?", [*over_params, *params, limit])
 
 
 def breach_counts(store: Store, flow_type: str | None = None) -> list[dict[str, Any]]:

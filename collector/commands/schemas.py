@@ -99,7 +99,8 @@ def _load(args: argparse.Namespace) -> tuple[Registry, Path]:
 
     folder, settings = _registry_dir(args)
     registry = load_registry(folder, Mode(settings.registry.mode),
-                             Policy(settings.registry.policy))
+                             Policy(settings.registry.policy),
+                             settings.registry.default_draft)
     return registry, folder
 
 
@@ -123,10 +124,11 @@ def _check(args: argparse.Namespace) -> int:
     except ValueError:
         return _fail(f"--mode must be one of {', '.join(MODES)}; --policy STRICT or LENIENT")
     try:
+        draft = settings.registry.default_draft
         old, new = (read_schema(f) for f in args.files)
-        check_schema(old, args.files[0])
-        check_schema(new, args.files[1])
-        report = check(old, new, mode, policy)
+        check_schema(old, args.files[0], draft)
+        check_schema(new, args.files[1], draft)
+        report = check(old, new, mode, policy, draft=draft)
     except CatalogError as exc:
         return _fail(str(exc))
     _print_report(report, args.json)

@@ -164,6 +164,9 @@ class SqliteStore:
             out.many("INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
                      "partition) DO UPDATE SET next_offset = excluded.next_offset",
                      [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions])
+        if batch.detected_at is not None:
+            out.many("INSERT INTO detection_clock VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+                     "at = MAX(at, excluded.at)", [(to_text(batch.detected_at),)])
         if batch.metrics:
             out.many("INSERT INTO metrics VALUES (?,?,?,?)",
                      [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,

@@ -24,7 +24,7 @@ def _registry() -> Registry | None:
     settings = load_settings()
     try:
         return registry_of(settings.schemas_dir, Mode(settings.registry.mode),
-                           Policy(settings.registry.policy))
+                           Policy(settings.registry.policy), settings.registry.default_draft)
     except CatalogError as exc:
         st.error(f"Cannot read the schemas in {settings.schemas_dir}: {exc}")
         return None

@@ -7,19 +7,20 @@ how fast that spends the error budget. Then the flows that breached, most over f
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import altair as alt
 import streamlit as st
 
 from collector.store import Store
-from dashboard._store import store_or_help
+from dashboard._store import flow_definitions, store_or_help
 from dashboard.queries import (
     breach_counts,
     chart_data,
     distinct,
     format_duration,
+    measured_at,
     plain,
     rollup_span,
     rollup_steps,
@@ -94,7 +95,8 @@ def _breaches(store: Store, flow_type: str | None) -> None:
     after = [ALL, *sorted({str(c["step"]) for c in counts if c["step"] is not None})]
     chosen = st.selectbox("Waiting after step", after, key="sla_breach_step")
     step = None if chosen == ALL else chosen
-    rows = sla_breaches(store, flow_type=flow_type, step=step)
+    rows = sla_breaches(store, at=measured_at(store, datetime.now(UTC))[0],
+                        definitions=flow_definitions(), flow_type=flow_type, step=step)
     if not rows:
         st.success("No SLA breaches" + ("" if flow_type is None else f" of {flow_type}") + ".")
         return
