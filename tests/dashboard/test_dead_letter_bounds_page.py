@@ -49,5 +49,5 @@ def test_health_page_counts_dropped_and_truncated_dead_letters(
     captions = "\n".join(c.value for c in at.caption)
     assert "Bytes not kept: redaction rules apply" in captions
     (headers,) = [d.value.to_dict("records") for d in at.dataframe
-                  if "header" in d.value.columns]
-    assert headers == [{"header": "x-correlation-id", "value": repr(b"\xff\xfe")}]
+                  if "Header" in d.value.columns]
+    assert headers == [{"Header": "x-correlation-id", "Value": repr(b"\xff\xfe")}]
