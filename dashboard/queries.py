@@ -31,6 +31,7 @@ __all__ = [
     "dead_letters",
     "dead_letters_over_time",
     "distinct",
+    "fed_by_simulator",
     "format_duration",
     "lag_by_partition",
     "latest_metric",
@@ -44,6 +45,7 @@ __all__ = [
     "sla_breaches",
     "sla_series",
     "sla_summary",
+    "step_limit_s",
     "stuck_counts",
     "stuck_flows",
     "stuck_over_time",
@@ -228,6 +230,23 @@ def _budget(row: dict[str, Any], objective: float) -> None:
     row["burn_rate"] = (1.0 - share) / (1.0 - objective) if objective < 1 else None
 
 
+def step_limit_s(definitions: Any, flow_type: str, step: str) -> float | None:
+    """The limit a rollup step is judged by, in seconds: the flow's SLA for ``*``, the step's
+    deadline for ``From->To`` (None when no definition names it). ``definitions``: the flow
+    definitions (`collector.flows.definition.FlowDefinition`), newest version last."""
+    found = [d for d in definitions if d.flow_type == flow_type]
+    if not found:
+        return None
+    latest = max(found, key=lambda d: d.version)
+    if step == "*":
+        return float(latest.sla.total_seconds())
+    source, _, target = step.partition("->")
+    for t in latest.transitions:
+        if t.source == source and (not target or target in t.targets):
+            return float(t.deadline.total_seconds())
+    return None
+
+
 def sla_series(store: Store, *, flow_type: str, step: str, since: datetime, objective: float,
                bucket_minutes: int = 1) -> list[dict[str, Any]]:
     """One flow type and step over time, per bucket: count, share within SLA, burn rate, and
@@ -309,6 +328,12 @@ def lag_by_partition(store: Store, *, within: timedelta = timedelta(minutes=5),
     return sorted(({"topic": r.get("topic"), "partition": int(r.get("partition", -1)),
                     "lag": int(r["value"]), "at": r["at"]} for r in latest.values()),
                   key=lambda r: (-r["lag"], r["topic"] or "", r["partition"]))
+
+
+def fed_by_simulator(store: Store) -> bool:
+    """Whether the simulator's in-process collector fed this store (no consumer group: lag
+    does not apply)."""
+    return bool(store.query("SELECT 1 AS x FROM positions WHERE reader = 'simulator' LIMIT 1"))
 
 
 def dead_letter_counts(store: Store) -> list[dict[str, Any]]:
