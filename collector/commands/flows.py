@@ -237,7 +237,7 @@ def _list(args: argparse.Namespace) -> int:
         return _emit(args, rows, [])
     if not rows:
         return _emit(args, rows, ["no flows match"])
-    lines = ["correlation id\tflow type\tstatus\tstarted (UTC)\tduration\tevents\tSLA"]
+    lines = ["CORRELATION ID\tFLOW TYPE\tSTATUS\tSTARTED (UTC)\tDURATION\tEVENTS\tSLA"]
     lines += [f"{r['correlation_id']}\t{r['flow_type']}\t{r['status']}\t"
               f"{format_time(r['started_at'], with_zone=False)}\t"
               f"{format_duration(r['duration_s'])}\t{r['events']}\t"

@@ -99,8 +99,8 @@ def test_event_type_service_and_violations_filters(store, capsys):
 def test_the_table_has_a_header_and_humanised_durations(store, capsys):
     assert main(["flows", "list", "--store", store, "--limit", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split("\t") == ["correlation id", "flow type", "status", "started (UTC)",
-                                    "duration", "events", "SLA"]
+    assert lines[0].split("\t") == ["CORRELATION ID", "FLOW TYPE", "STATUS", "STARTED (UTC)",
+                                    "DURATION", "EVENTS", "SLA"]
     assert len(lines) == 4
 
 
