@@ -177,6 +177,15 @@ class Registry:
         subject = replace(subject, mode=mode or subject.mode, policy=policy or subject.policy)
         return replace(self, subjects=MappingProxyType({**self.subjects, name: subject}))
 
+    def without(self, name: str, version: int) -> Registry:
+        """A registry where subject ``name`` no longer has ``version`` (a permanent delete)."""
+        subject = self.subject(name)
+        kept = tuple(v for v in subject.versions if v.version != version)
+        subjects = {**self.subjects, name: replace(subject, versions=kept)}
+        if not kept and subject.mode is None and subject.policy is None:
+            del subjects[name]
+        return replace(self, subjects=MappingProxyType(subjects))
+
     def by_topic(self, topic: str) -> list[Subject]:
         """Subjects whose latest version declares ``x-topic: topic`` (topic-name strategy)."""
         return [s for s in self if s.latest is not None and s.latest.topic == topic]
