@@ -16,6 +16,7 @@ from typing import Any
 from catalog.changes import Mode, Policy
 from catalog.drafts import DEFAULT
 from catalog.exceptions import SchemaRejected
+from catalog.references import check_references
 from catalog.registry import Registry, SchemaVersion
 from catalog.schema_ids import IdTable
 
@@ -69,6 +70,9 @@ def load_registry(
         settings = folder / SETTINGS_FILE
         if settings.is_file():
             registry = _with_settings(registry, folder.name, settings)
+    known = registry.uris()  # schemas may reference each other, in any folder order
+    for version in (v for s in registry for v in s.versions):
+        check_references(version.schema, version.source, known)
     return registry
 
 

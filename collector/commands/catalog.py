@@ -1,5 +1,7 @@
 """``choreoscope catalog export|import|report|entries``: the event catalog and event map.
 
+- ``export --format markdown --out DIR``: the catalog's pages (one per event type, service and
+  domain seen or declared, with relative links and an ``index.md``) as Markdown files.
 - ``export --format asyncapi|graphml|json [--service S] [--out FILE]``: the event map (or one
   service's AsyncAPI document) over a window (``--last 1h``, ``--since``/``--until``; default
   everything observed), optionally filtered (``--domain``, ``--flow``, ``--service``) or cut to
@@ -52,9 +54,14 @@ def register(subparsers: Any) -> None:
         "catalog", help="event catalog and map: export (AsyncAPI, GraphML, JSON), import, reports")
     sub = p.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
 
-    exp = sub.add_parser("export", help="the event map as AsyncAPI 3.0, GraphML or JSON")
-    exp.add_argument("--format", required=True, choices=("asyncapi", "graphml", "json"))
-    exp.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    exp = sub.add_parser("export", help="the event map as AsyncAPI 3.0, GraphML or JSON; the "
+                         "catalog's pages as Markdown files")
+    exp.add_argument("--format", required=True,
+                     choices=("asyncapi", "graphml", "json", "markdown"))
+    exp.add_argument("--out", metavar="FILE", help="write here instead of standard output "
+                     "(markdown: the folder to write the pages into, required)")
+    exp.add_argument("--samples", type=int, default=3,
+                     help="markdown: newest sample payloads per event type (default 3)")
     exp.add_argument("--service", help="only this service (AsyncAPI: the service's document)")
     exp.add_argument("--domain", help="only event types of this domain (x-domain)")
     exp.add_argument("--flow", help="only event types of this flow type")
@@ -176,6 +183,8 @@ def _do_export(args: argparse.Namespace) -> int:
     from catalog.asyncapi import AsyncApiOptions, export_asyncapi
     from catalog.mapexport import map_to_graphml, map_to_json
 
+    if args.format == "markdown":
+        return _export_markdown(args)
     view = _view(args)
     event_map = view.event_map
     if args.domain or args.flow or (args.service and args.format != "asyncapi"):
@@ -191,6 +200,45 @@ def _do_export(args: argparse.Namespace) -> int:
         _write(map_to_graphml(event_map), args.out)
     else:
         _write(json.dumps(map_to_json(event_map), indent=2), args.out)
+    return 0
+
+
+def _export_markdown(args: argparse.Namespace) -> int:
+    from catalog.changes import Mode, Policy
+    from catalog.markdown import render_catalog
+    from collector.catalog_source import read_samples
+    from collector.catalog_source.flow_places import load_flow_places
+    from collector.store import open_store
+
+    if not args.out:
+        raise _BadInput("--format markdown needs --out DIR (the folder to write the pages into)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _BadInput(f"--out {out}: not a folder")
+    settings = _settings(args)
+    view = _view(args)
+    event_map = view.event_map
+    if args.domain or args.flow or args.service:
+        event_map = event_map.filtered(domain=args.domain, flow_type=args.flow,
+                                       service=args.service)
+    store = open_store(settings.store, read_only=True)
+    try:
+        samples = read_samples(store, event_map.nodes("event"), args.samples) \
+            if args.samples > 0 else []
+    finally:
+        store.close()
+    pages = render_catalog(event_map, view.schemas, load_flow_places(settings.schemas_dir),
+                           samples, mode=Mode(settings.registry.mode),
+                           policy=Policy(settings.registry.policy))
+    try:
+        for relative, text in pages.items():
+            target = out / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _BadInput(f"--out {out}: cannot write ({exc.strerror})") from exc
+    print(f"{out}: {len(pages)} pages written ({len(event_map.nodes('event'))} event types, "
+          f"{len(event_map.nodes('service'))} services, index.md)")
     return 0
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.exceptions import ConfigError
+from collector.humanize import format_duration, format_overdue
 
 __all__ = ["register"]
 
@@ -29,15 +30,17 @@ def register(subparsers: Any) -> None:
     show.add_argument("id", metavar="ID", help="a correlation id, a business key (an order id), "
                                                "or a unique prefix of a correlation or instance "
                                                "id (6 characters or more)")
-    show.add_argument("--at", metavar="TIME", help="time left measured at TIME (default now)")
+    show.add_argument("--at", metavar="TIME",
+                      help="time left measured at TIME (default now, or the detection clock a "
+                           "stored history last reached)")
     show.set_defaults(handler=_show)
     for name, help, handler in (("stuck", "flows stuck now, with the step", _stuck),
                                 ("breaches", "flows that broke a deadline or SLA", _breaches)):
         a = action(name, help)
         a.add_argument("--flow-type", help="only this flow type")
-        if name == "stuck":
-            a.add_argument("--at", metavar="TIME",
-                           help="how long stuck, measured at TIME (default now)")
+        a.add_argument("--at", metavar="TIME",
+                       help="measure how long stuck and how far over at TIME (default now, or "
+                            "the detection clock a stored history last reached)")
         a.set_defaults(handler=handler)
     variants = action("variants", "paths the flows really take, and directly-follows counts")
     variants.add_argument("--flow-type", help="only this flow type")
@@ -79,6 +82,16 @@ def _now() -> datetime:
     return datetime.now(UTC)  # the CLI is an edge: "now" for how long a flow has been stuck
 
 
+def _measured(args: argparse.Namespace, store: Any) -> datetime:
+    """``--at`` if given; else now for a live store, or the detection clock a stored history
+    last reached (`collector.flows.query.measured_at`)."""
+    from collector.flows.query import measured_at
+
+    if args.at is not None:
+        return _time(args.at)
+    return measured_at(store, _now())[0]
+
+
 def _time(text: str | None, flag: str = "--at") -> datetime:
     """A time given on the command line (with a UTC offset), or now."""
     if text is None:
@@ -110,7 +123,7 @@ def _show(args: argparse.Namespace) -> int:
         lookup = find_flow(store, args.id)
         found = [] if not lookup.found else show(
             store, lookup.instance_id or lookup.correlation_id or "", definitions,
-            now=_time(args.at))
+            now=_measured(args, store))
     finally:
         store.close()
     if not found:
@@ -126,10 +139,11 @@ def _show(args: argparse.Namespace) -> int:
         if f["stuck_step"]:
             lines.append(f"  stuck after {f['stuck_step']} since {f['stuck_since']}")
         if f["sla_breached"]:
-            lines.append(f"  SLA breached by {f['sla_over_s']} s")
+            lines.append(f"  SLA breached, over by {format_duration(f['sla_over_s'])}")
         if f["time_left_s"] is not None:
+            left = format_overdue(-f["overdue_s"] if f["overdue_s"] else f["time_left_s"])
             lines.append(f"  next: {', '.join(f['expected_next'])} by {f['next_deadline']} "
-                         f"({f['time_left_s']:.1f} s left)")
+                         f"({left})")
         for e in f["events"]:
             took = f" +{e['duration_s']:.3f} s" if "duration_s" in e else ""
             late = " LATE" if e.get("late") else ""
@@ -160,24 +174,26 @@ def _stuck(args: argparse.Namespace) -> int:
 
     store, _ = _context(args)
     try:
-        rows = stuck(store, now=_time(args.at), flow_type=args.flow_type)
+        rows = stuck(store, now=_measured(args, store), flow_type=args.flow_type)
     finally:
         store.close()
     lines = [f"{r['correlation_id']}\t{r['flow_type']}\tstuck after {r['step']}\t"
-             f"since {r['stuck_since']}" for r in rows]
+             f"since {r['stuck_since']}\tfor {format_duration(r['stuck_for_s'])}"
+             for r in rows]
     return _emit(args, rows, lines or ["no stuck flows"])
 
 
 def _breaches(args: argparse.Namespace) -> int:
     from collector.flows.query import breaches
 
-    store, _ = _context(args)
+    store, definitions = _context(args)
     try:
-        rows = breaches(store, flow_type=args.flow_type)
+        rows = breaches(store, at=_measured(args, store), definitions=definitions,
+                        flow_type=args.flow_type)
     finally:
         store.close()
-    lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\tover {r['over_s']} s\t"
-             f"{r['status']}" for r in rows]
+    lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\t"
+             f"over by {format_duration(r['over_s'])}\t{r['status']}" for r in rows]
     return _emit(args, rows, lines or ["no SLA breaches"])
 
 

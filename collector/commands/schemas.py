@@ -224,9 +224,8 @@ def _since(value: str | None) -> str | None:
 
 
 def _stored_samples(args: argparse.Namespace, event_type: str, since: str | None) -> list[Any]:
-    import orjson
-
     from catalog.backtest import Sample
+    from collector import _json
     from collector.store.base import open_store
 
     _, settings = _registry_dir(args)
@@ -239,7 +238,7 @@ def _stored_samples(args: argparse.Namespace, event_type: str, since: str | None
             "ORDER BY occurred_at DESC LIMIT ?", params)
     finally:
         store.close()
-    return [Sample(r["source"], orjson.loads(r["data"]), r["occurred_at"], r["id"])
+    return [Sample(r["source"], _json.loads(r["data"]), r["occurred_at"], r["id"])
             for r in rows]
 
 

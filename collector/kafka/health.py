@@ -80,8 +80,9 @@ class Health:
                 self._stages[stage] = total
 
     def sample(self, stats: PipelineStats, lag: Mapping[tuple[str, int], int | None],
-               kafka_up: bool, at: datetime) -> list[Sample]:
-        """Update the rates and gauges; the samples to store with the next batch."""
+               kafka_up: bool | None, at: datetime) -> list[Sample]:
+        """Update the rates and gauges; the samples to store with the next batch. ``kafka_up``
+        is None for a collector without a broker (the simulator's): no ``kafka_up`` sample."""
         now = self._monotonic()
         elapsed = max(now - self._last_at, 1e-9)
         rate = (stats.observations - self._last_records) / elapsed
@@ -94,13 +95,14 @@ class Health:
         self._last_events, self._last_validate = stats.events, stats.validate_seconds
         self.rate.set(rate)
         self.dead_rate.set(dead_rate)
-        self.kafka_up.set(1.0 if kafka_up else 0.0)
         samples: list[Sample] = [
             ("records_per_second", {}, rate, at),
             ("dead_letters_per_second", {}, dead_rate, at),
             ("store_write_seconds", {}, stats.last_write_seconds, at),
-            ("kafka_up", {}, 1.0 if kafka_up else 0.0, at),
         ]
+        if kafka_up is not None:
+            self.kafka_up.set(1.0 if kafka_up else 0.0)
+            samples.append(("kafka_up", {}, 1.0 if kafka_up else 0.0, at))
         if validation is not None:  # no events in the interval: nothing was validated
             self.validation_latency.set(validation)
             samples.append(("validation_seconds", {}, validation, at))

@@ -342,7 +342,7 @@ class RegistryService:
         try:
             from catalog.metaschema import check_schema
 
-            check_schema(self._pinned(schema), "request")
+            check_schema(self._pinned(schema), "request", known=self.registry.uris())
         except SchemaRejected as exc:
             raise ApiError(422, 42201, f"Invalid schema: {exc.message} (at {exc.pointer or '/'}"
                            f", keyword {exc.keyword})") from None

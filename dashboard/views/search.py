@@ -134,7 +134,8 @@ def _flow_summary(d: fq.FlowDetail, at: datetime) -> None:
                    f"({format_duration(d.stuck_for_s)}); expected next: "
                    f"{' or '.join(f['expected_next']) or 'nothing'}")
     if f["sla_breached"]:
-        st.error(f"SLA breached, by {format_duration(f['sla_over_s'])}")
+        st.error(f"SLA breached, over by {format_duration(f['sla_over_s'])}"
+                 + ("" if f["ended_at"] else " so far"))
     st.caption(f"instance `{f['instance_id']}` · definition v{f['definition_version']} · "
                f"started {f['started_at']} · last event {f['last_event_type']} at "
                f"{f['last_event_at']} · ended {f['ended_at'] or '-'}")

@@ -45,7 +45,8 @@ def test_overview_counts_events_and_flows(store_url: str) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Events": "3", "Flows": "2", "Stuck flows": "1", "Dead letters": "0"}
     links = {link.label for link in at.get("page_link")}
-    assert links == {"Find a flow", "Stuck workflows", "SLA breaches", "Collector health"}
+    assert links == {"Find a flow", "Stuck workflows", "SLA breaches", "Collector health",
+                     "Browse messages"}
 
 
 def test_search_lists_the_flow_events_in_time_order(store_url: str) -> None:
