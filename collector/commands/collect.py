@@ -82,6 +82,7 @@ def build_collector(settings: Settings, store: Store, *,
     from collector.kafka.health import Health
     from collector.kafka.runner import KafkaCollector
     from collector.kafka.tap import KafkaTap, TapOptions
+    from collector.store.dead_letters import DeadLetterAging
 
     clock = now if now is not None else lambda: datetime.now(UTC)
     mono = monotonic if monotonic is not None else time.monotonic
@@ -93,7 +94,9 @@ def build_collector(settings: Settings, store: Store, *,
     alerts = None if publisher is None else AlertPump(publisher, monotonic=mono)
     return KafkaCollector(tap, pipeline, options=_options(settings),
                           health=Health(monotonic=mono), now=clock, monotonic=mono,
-                          alerts=alerts, housekeeping=(rollups.on_tick,))
+                          alerts=alerts,
+                          housekeeping=(rollups.on_tick,
+                                        DeadLetterAging(store.trim_dead_letters).on_tick))
 
 
 def describe_schemas(settings: Settings) -> str:
