@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "collect", help="collect events from Kafka into the store")
     p.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
-    p.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                   help="the Kafka cluster to read (default: the kafka section's, "
+                   "127.0.0.1:9092)")
     p.add_argument("--topics", metavar="T1,T2", help="topics to read (comma-separated)")
     p.add_argument("--topic-pattern", metavar="REGEX", help="read every topic matching REGEX")
     p.add_argument("--group-id", help="the collector's own consumer group")

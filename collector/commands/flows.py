@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.exceptions import ConfigError
-from collector.humanize import format_duration, format_overdue
+from collector.humanize import format_duration, format_overdue, format_time
 
 __all__ = ["register"]
 
@@ -177,10 +177,11 @@ def _stuck(args: argparse.Namespace) -> int:
         rows = stuck(store, now=_measured(args, store), flow_type=args.flow_type)
     finally:
         store.close()
-    lines = [f"{r['correlation_id']}\t{r['flow_type']}\tstuck after {r['step']}\t"
-             f"since {r['stuck_since']}\tfor {format_duration(r['stuck_for_s'])}"
-             for r in rows]
-    return _emit(args, rows, lines or ["no stuck flows"])
+    lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\t"
+             f"{format_time(r['stuck_since'], with_zone=False)}\t"
+             f"{format_duration(r['stuck_for_s'])}" for r in rows]
+    header = "CORRELATION ID\tFLOW TYPE\tWAITING AFTER\tSTUCK SINCE (UTC)\tSTUCK FOR"
+    return _emit(args, rows, [header, *lines] if lines else ["no stuck flows"])
 
 
 def _breaches(args: argparse.Namespace) -> int:
@@ -194,7 +195,8 @@ def _breaches(args: argparse.Namespace) -> int:
         store.close()
     lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\t"
              f"over by {format_duration(r['over_s'])}\t{r['status']}" for r in rows]
-    return _emit(args, rows, lines or ["no SLA breaches"])
+    header = "CORRELATION ID\tFLOW TYPE\tWAITING AFTER\tAMOUNT OVER\tSTATUS NOW"
+    return _emit(args, rows, [header, *lines] if lines else ["no SLA breaches"])
 
 
 def _variants(args: argparse.Namespace) -> int:

@@ -68,7 +68,8 @@ def register(subparsers: Any) -> None:
 
     prop = sub.add_parser("propose", help="infer a schema for EVENT_TYPE (default: every "
                           "stored type without a registered schema) from stored payloads")
-    prop.add_argument("event_type", metavar="EVENT_TYPE", nargs="?")
+    prop.add_argument("event_type", metavar="EVENT_TYPE", nargs="?",
+                      help="only this event type (default: every undocumented one)")
     prop.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     prop.add_argument("--limit", type=int, default=1000, help="most recent payloads to sample")
     prop.set_defaults(handler=_propose)
