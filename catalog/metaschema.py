@@ -6,11 +6,15 @@ Draft-07 and draft 2020-12 are accepted (``$schema`` names one of them; a schema
 meta-schema holds and the schema compiles for the hot path (so an invalid ``pattern`` is
 refused). Only a refused schema goes through jsonschema, the reference, whose errors name the
 offending keyword and its pointer; `check_schema` raises the first as `SchemaRejected`.
+
+No check fetches anything: `check_schema` refuses a reference out of the document (and the
+registered schemas it is told about) as `RemoteReference` first, and the compile check hands
+jsonschema-rs a retriever that answers every other document with an empty schema.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +25,7 @@ import jsonschema_rs
 
 from catalog.drafts import DEFAULT, with_draft
 from catalog.exceptions import SchemaRejected
+from catalog.references import BASE_URI, check_references
 
 __all__ = ["DRAFTS", "Problem", "check_schema", "iter_problems"]
 
@@ -79,7 +84,7 @@ def iter_problems(schema: Any, default: str = DEFAULT) -> Iterator[Problem]:
 def _compile_problem(schema: Any) -> Problem:
     """Why jsonschema-rs refuses a schema the reference accepts (e.g. a regex it cannot run)."""
     try:
-        jsonschema_rs.validator_for(schema)
+        jsonschema_rs.validator_for(schema, base_uri=BASE_URI, retriever=_placeholder)
     except jsonschema_rs.ValidationError as exc:
         path = list(exc.instance_path)
         return Problem(_keyword(path, "$ref" if "$ref" in str(exc) else "$schema"),
@@ -93,13 +98,26 @@ def _compiles(schema: Any) -> bool:
     """jsonschema-rs's meta-schema check, and the schema compiles (its patterns are regexes)."""
     try:
         return bool(jsonschema_rs.meta.is_valid(schema)) and jsonschema_rs.validator_for(
-            schema) is not None
+            schema, base_uri=BASE_URI, retriever=_placeholder) is not None
     except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
         return False
 
 
-def check_schema(schema: Any, source: str, default: str = DEFAULT) -> None:
-    """Raise `SchemaRejected` naming ``source`` and the keyword if ``schema`` is not valid."""
+def _placeholder(uri: str) -> dict[str, Any]:
+    """Any other document, for the compile check: references are `check_references`' job."""
+    return {}
+
+
+def check_schema(schema: Any, source: str, default: str = DEFAULT, *,
+                 known: Collection[str] | None = ()) -> None:
+    """Raise `SchemaRejected` naming ``source`` and the keyword if ``schema`` is not valid.
+
+    A reference out of the document and the ``known`` URIs (registered schemas') is refused as
+    `RemoteReference`; ``known=None`` leaves references to the caller (a registry being loaded
+    checks them once every schema is in).
+    """
+    if known is not None:
+        check_references(schema, source, known)
     for problem in iter_problems(schema, default):
         raise SchemaRejected(source, problem.keyword, problem.pointer, problem.message)
 

@@ -10,6 +10,7 @@ wrong and what to do about it (``choreoscope schemas propose TYPE`` for a missin
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,7 +59,8 @@ class Attention:
 
 
 def _propose(name: str) -> str:
-    return f"choreoscope schemas propose {name}"
+    """The command, with the name quoted for a POSIX shell: names come from traffic."""
+    return f"choreoscope schemas propose {shlex.quote(name)}"
 
 
 def attention_of(event_map: EventMap, name: str) -> list[Attention]:

@@ -22,6 +22,7 @@ from catalog.compatibility import Report, check_history
 from catalog.drafts import DEFAULT, with_draft
 from catalog.exceptions import IncompatibleSchema, SchemaNotFound, VersionExists
 from catalog.metaschema import check_schema
+from catalog.references import resources_of
 
 __all__ = ["Registry", "SchemaVersion", "Subject", "VersionReport"]
 
@@ -134,9 +135,10 @@ class Registry:
         return mode, policy
 
     def check(self, name: str, schema: Any, *, source: str = "api") -> Report:
-        """The compatibility report of ``schema`` as the next version of ``name``."""
+        """The compatibility report of ``schema`` as the next version of ``name``; its
+        references may lead into the document and to registered schemas, nowhere else."""
         schema = with_draft(schema, self.default_draft)
-        check_schema(schema, source)
+        check_schema(schema, source, known=self.uris())
         mode, policy = self.settings(name)
         subject = self.subjects.get(name, Subject(name))
         history = [(v.version, v.schema) for v in subject.versions]
@@ -166,7 +168,7 @@ class Registry:
         """A registry with a version read from storage (meta-schema checked, not compatibility:
         what is stored was accepted when it was registered, and `report` shows it)."""
         schema = with_draft(schema, self.default_draft)
-        check_schema(schema, source)
+        check_schema(schema, source, known=None)  # references: once all are loaded (files.py)
         return self._added(name, schema, source, version)[0]
 
     def with_settings(
@@ -176,6 +178,19 @@ class Registry:
         subject = self.subjects.get(name, Subject(name))
         subject = replace(subject, mode=mode or subject.mode, policy=policy or subject.policy)
         return replace(self, subjects=MappingProxyType({**self.subjects, name: subject}))
+
+    def without(self, name: str, version: int) -> Registry:
+        """A registry where subject ``name`` no longer has ``version`` (a permanent delete)."""
+        subject = self.subject(name)
+        kept = tuple(v for v in subject.versions if v.version != version)
+        subjects = {**self.subjects, name: replace(subject, versions=kept)}
+        if not kept and subject.mode is None and subject.policy is None:
+            del subjects[name]
+        return replace(self, subjects=MappingProxyType(subjects))
+
+    def uris(self) -> set[str]:
+        """The URIs (resolved ``$id``) by which registered schemas can be referenced."""
+        return set(resources_of(v.schema for s in self for v in s.versions))
 
     def by_topic(self, topic: str) -> list[Subject]:
         """Subjects whose latest version declares ``x-topic: topic`` (topic-name strategy)."""

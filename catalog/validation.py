@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import jsonschema
 import jsonschema.validators
 import jsonschema_rs
+import referencing
 
 from catalog.metaschema import validator_class
+from catalog.references import BASE_URI, refuse, resources_of
 from catalog.registry import Registry
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "compile_schema",
     "findings_of",
     "parse_dataschema",
+    "registered",
     "tally",
 ]
 
@@ -72,10 +76,18 @@ def _keyword(schema_path: Sequence[str | int]) -> str:
     return "false"
 
 
-def compile_schema(schema: Any) -> Any:
+def compile_schema(schema: Any, resources: Any = None) -> Any:
     """The hot path's compiled validator; formats are annotations in every draft, as in the
-    reference (jsonschema-rs would assert them for draft-07 by default)."""
-    return jsonschema_rs.validator_for(schema, validate_formats=False)
+    reference (jsonschema-rs would assert them for draft-07 by default). References resolve
+    within the document and ``resources`` (`registered`), never over the network."""
+    return jsonschema_rs.validator_for(schema, validate_formats=False, base_uri=BASE_URI,
+                                       retriever=refuse, registry=resources)
+
+
+def registered(registry: Registry) -> Any:
+    """The registry's schemas by their ``$id``, for `compile_schema`; None when none has one."""
+    found: Mapping[str, Any] = resources_of(v.schema for s in registry for v in s.versions)
+    return jsonschema_rs.Registry(list(found.items()), retriever=refuse) if found else None
 
 
 def findings_of(compiled: Any, data: Any) -> list[Finding]:
@@ -99,6 +111,10 @@ class Validator:
         self.registry = registry
         self._compiled: dict[tuple[str, int | None], Any] = {}
 
+    @cached_property
+    def _resources(self) -> Any:
+        return registered(self.registry)
+
     def with_registry(self, registry: Registry) -> Validator:
         return Validator(registry)
 
@@ -111,7 +127,7 @@ class Validator:
         found = self._compiled.get(key)
         if found is None:
             schema = self.registry.get(event_type, version).schema
-            found = self._compiled[key] = compile_schema(schema)
+            found = self._compiled[key] = compile_schema(schema, self._resources)
         return found
 
     def validate(self, event_type: str, version: int | None, data: Any) -> list[Finding]:
@@ -151,11 +167,16 @@ class ReferenceValidator:
         if validator is None:
             schema = self.registry.get(event_type, version).schema
             cls = validator_class(schema) or jsonschema.Draft202012Validator
-            validator = self._validators[key] = cls(schema)
+            validator = self._validators[key] = cls(schema, registry=_OFFLINE)
         return [
             Finding(_pointer(list(e.absolute_path)), str(e.validator), e.message)
             for e in validator.iter_errors(data)
         ]
+
+
+_OFFLINE: referencing.Registry[Any] = referencing.Registry(  # type: ignore[call-arg]
+    retrieve=refuse)  # an attrs alias mypy does not see
+"""For the reference validator: references out of the document are unresolvable, not fetched."""
 
 
 @dataclass(slots=True)

@@ -23,24 +23,26 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, urlencode
 
+from catalog.markdown import escape
+
 __all__ = ["md", "md_join", "md_link", "md_links", "page_url"]
 
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _TYPOGRAPHY = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)")
 
 
-def _escape(text: str) -> str:
-    return _PUNCTUATION.sub(r"\\\1", text)
+def _escape_line(text: str) -> str:
+    return "\n".join(escape(line) for line in text.split("\n"))
 
 
 def md(value: object) -> str:
     """``value`` as Markdown text that renders exactly as ``str(value)`` reads."""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     for m in _TYPOGRAPHY.finditer(text):
-        out += [_escape(text[pos:m.start()]), f"`{m.group()}`"]
+        out += [_escape_line(text[pos:m.start()]), f"`{m.group()}`"]
         pos = m.end()
-    out.append(_escape(text[pos:]))
+    out.append(_escape_line(text[pos:]))
     return "".join(out)
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -32,12 +33,22 @@ __all__ = ["register", "run_simulation"]
 
 DEFAULT_FLOWS = 1000
 _BATCH = 1000
+DESCRIPTION = """Run the built-in simulator and send its records somewhere.
+
+Where the records go: --out FILE (JSON lines), --store URL (the in-process collector, whose
+detection clock is advanced to settle time at the end), --bootstrap-servers HOST:PORT (a real
+Kafka cluster; --topic-prefix P publishes to P + each domain topic, e.g. sim.orders, on a shared
+cluster), any together. --truth and --expectations write what the collector should find.
+Unpaced by default; --rate R paces it at R events a second in wall time (without --flows it
+then runs until Ctrl-C)."""
+HEALTH_EVERY = timedelta(seconds=5)
+"""How often the in-process collector samples its health (the Kafka collector: 10 s)."""
 
 
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "simulate", help="simulate a choreographed system, with faults and ground truth",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flows", type=int, metavar="N",
                    help=f"flow instances to play (default {DEFAULT_FLOWS}; "
                         "with --rate, unbounded)")
@@ -305,7 +316,12 @@ class _StoreFeed:
         self._batch: list[Observation] = []
         self._next: dict[str, int] = {}
         self._last_flush: datetime | None = None
+        self._last_sample: datetime | None = None
         from collector.catalog_source import RollupRefresher, rollup_store
+        from collector.kafka.health import Health
+
+        # the same health samples as `collect` writes (no lag: no consumer group here)
+        self._health = Health(monotonic=time.monotonic)
 
         # the catalog's traffic rollups (event map, catalog pages), current within seconds
         self._rollups = RollupRefresher(rollup_store(pipeline.store))
@@ -333,7 +349,9 @@ class _StoreFeed:
         if self._batch:
             positions = [Position(SOURCE, t, 0, n) for t, n in sorted(self._next.items())]
             self._pipeline.process(self._batch, positions)
+            self._health.on_step(self._pipeline.stats, wrote=True)
             self._batch, self._next = [], {}
+        self._sample_health()
         spans = self._spans()
         if spans:
             self._pipeline.store.write(Batch(spans=spans))
@@ -342,12 +360,26 @@ class _StoreFeed:
             self._pipeline.advance(now)
             self._rollups.on_tick(now)
 
+    def _sample_health(self, *, last: bool = False) -> None:
+        """Every `HEALTH_EVERY` of wall time (the first flush and the last too): records/s,
+        dead letters/s, store write and validation time, straight to the store as `collect`
+        writes them."""
+        now = self._wall() if self._wall is not None else datetime.now(UTC)
+        if not last and self._last_sample is not None and now - self._last_sample < HEALTH_EVERY:
+            return
+        self._last_sample = now
+        from collector.store.base import Batch
+
+        samples = self._health.sample(self._pipeline.stats, {}, None, now)
+        self._pipeline.store.write(Batch(metrics=samples))
+
     def finish(self, settle: datetime | None) -> None:
         """Flush; at the end of a run, advance the detection clock to settle time and bring
         the catalog's rollups up to date."""
         from collector.catalog_source import refresh_rollups, rollup_store
 
         self._flush()
+        self._sample_health(last=True)
         if settle is not None:
             self._pipeline.advance(settle)
         refresh_rollups(rollup_store(self._pipeline.store))

@@ -62,6 +62,9 @@ class Batch:
     """Spans to insert; one already stored (same trace id and span id) is kept as it was."""
     flow_rollups: list[FlowRollup] = field(default_factory=list)
     """Per-minute flow and step duration percentiles and SLA shares, upserted by their key."""
+    detected_at: datetime | None = None
+    """The detection clock this batch's verdicts were reached at; the store keeps the latest
+    (table ``detection_clock``), so amounts over a deadline are measured to it later."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)

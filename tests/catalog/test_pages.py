@@ -214,3 +214,10 @@ def test_demo_schemas_give_customer_id_fields() -> None:
     carrying = {name for name, _, doc in docs
                 if any(f.name == "customer_id" for f in schema_fields(doc))}
     assert {"OrderPlaced", "CustomerRegistered"} <= carrying
+
+
+def test_the_suggested_command_quotes_a_name_for_the_shell() -> None:
+    event_map = build_event_map([EdgeTraffic(EdgeKind.PRODUCE, "svc", "x; rm -rf ~", None, 1,
+                                             T0, T0)])
+    (note,) = [n for n in attention_of(event_map, "x; rm -rf ~") if n.command]
+    assert note.command == "choreoscope schemas propose 'x; rm -rf ~'"
