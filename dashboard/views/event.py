@@ -35,13 +35,15 @@ def _summary(page: EventPage) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Rate", _rate(page))
     c2.metric("Events", format_count(e.count))
-    c3.metric("Last seen", format_time(e.last_seen, empty="-", with_zone=False))
+    c3.metric("Producers", len(e.producers))
     c4.metric("Schema versions", len(e.versions))
     domain = md_link(e.domain, DOMAIN, name=e.domain) if e.domain else "-"
     st.markdown(f"**Owner** {md(e.owner or '-')}  \n**Domain** {domain}  \n"
                 f"**Producers** {md_links(e.producers, SERVICE, 'name')}  \n"
                 f"**Consumers** {md_links(e.consumers, SERVICE, 'name')}  \n"
-                f"**Topics** {md(', '.join(e.topics) or '-')}")
+                f"**Topics** {md(', '.join(e.topics) or '-')}  \n"
+                f"**Last seen** {md(format_time(e.last_seen, empty='-'))} · **first seen** "
+                f"{md(format_time(e.first_seen, empty='-'))}")
     if e.declared_producers or e.declared_consumers:
         st.caption(f"Declared (imported contracts): producers "
                    f"{md_links(e.declared_producers, SERVICE, 'name')}, consumers "
@@ -109,11 +111,11 @@ def _samples(page: EventPage) -> None:
     st.caption("As stored: redacted by the collector under the capture policy before storing.")
     if not page.samples:
         st.caption("No payloads captured.")
-    for s in page.samples:
-        st.caption(f"{md(s.source)} · {md(s.event_id)} · "
-                   f"{format_time(s.occurred_at)}")
-        st.code(json.dumps(s.data, indent=2, ensure_ascii=False, sort_keys=False),
-                language="json")
+    columns = st.columns(max(1, len(page.samples)))
+    for column, s in zip(columns, page.samples, strict=False):
+        column.caption(f"{md(s.source)} · {md(s.event_id)} · "
+                       f"{md(format_time(s.occurred_at))}")
+        column.code(json.dumps(s.data, indent=2, ensure_ascii=False), language="json")
 
 
 def _flows(page: EventPage) -> None:

@@ -40,7 +40,7 @@ def test_event_page_shows_owner_links_fields_diff_validation_samples_and_flows(
     assert "[orders](domain?name=orders)" in text
     assert "[order\\-service](service?name=order-service)" in text
     assert "[payment\\-service](service?name=payment-service)" in text
-    assert [m.label for m in at.metric][:2] == ["Rate", "Events"]
+    assert [m.label for m in at.metric][:3] == ["Rate", "Events", "Producers"]
     assert int(at.metric[1].value.replace(",", "")) > 0
     assert [t.label for t in at.tabs] == ["v1", "v2"]
     frames = [d.value for d in at.dataframe]
