@@ -307,6 +307,14 @@ class RegistrySettings(_Section):
     """The JSON Schema draft of a schema without ``$schema``, everywhere a schema is read
     (registration, ``schemas check``, live validation, inference); draft-07, as the reference
     registry (Confluent Schema Registry) reads it."""
+    listen: str = "127.0.0.1:8081"
+    """Address ``choreoscope registry serve`` (the Confluent-compatible REST API) listens on."""
+    serve_user: str | None = pydantic.Field(default=None, examples=["ci"])
+    """With ``serve_password``: every request to ``registry serve`` needs this basic-auth user."""
+    serve_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The basic-auth password of ``serve_user``."""
+    read_only: bool = False
+    """``registry serve`` answers reads only; every write gets 42205."""
 
 
 class AlertSettings(_Section):
