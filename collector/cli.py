@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "collector.commands.timeline",
     "collector.commands.messages",
     "collector.commands.config",
+    "collector.commands.registry",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -54,12 +55,23 @@ class _Parser(argparse.ArgumentParser):
         self.add_argument("--log-level", default=default, help="DEBUG, INFO, WARNING or ERROR")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("choreoscope")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="choreoscope",
         description="Observability and event catalog for choreographed systems.",
         top=True,
     )
+    parser.add_argument("--version", action="version", version=f"choreoscope {_version()}",
+                        help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

@@ -294,19 +294,19 @@ def _violated(store: Store, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 
 def _headers(text: str | None) -> tuple[tuple[str, str], ...]:
+    """An event's headers (text pairs)."""
     if not text:
         return ()
-    return tuple((str(k), v if isinstance(v, str) else _text_of(v))
-                 for k, v in orjson.loads(text))
+    return tuple((str(k), str(v)) for k, v in orjson.loads(text))
 
 
-def _text_of(value: Any) -> str:
-    if isinstance(value, list):  # a dead letter keeps header bytes as a list of ints
-        try:
-            return bytes(value).decode("utf-8", "backslashreplace")
-        except (TypeError, ValueError):
-            pass
-    return str(value)
+def _dead_letter_headers(text: str | None) -> tuple[tuple[str, str], ...]:
+    """A dead letter's headers (kept as exact bytes), as text."""
+    from collector.store.dead_letters import decode_headers
+
+    if not text:
+        return ()
+    return tuple((k, v.decode("utf-8", "backslashreplace")) for k, v in decode_headers(text))
 
 
 def _key(value: Any) -> str | None:
@@ -327,7 +327,8 @@ def _listed_event(r: dict[str, Any], violated: bool) -> Message:
 def _listed_dead_letter(r: dict[str, Any]) -> Message:
     return Message(
         topic=r["topic"], partition=r["partition"], offset=r["offset"],
-        at=from_text(r["received_at"]), key=_key(r["key"]), headers=_headers(r["headers"]),
+        at=from_text(r["received_at"]), key=_key(r["key"]),
+        headers=_dead_letter_headers(r["headers"]),
         status="dead letter", dead_letter_id=r["dl_id"], reason=r["reason"],
         detail=r["detail"])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -31,9 +31,9 @@ from collector._config_file import MASK, ConfigFileSource, secret_keys, shown
 from collector.exceptions import ConfigError
 
 __all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterSettings",
-    "EnvelopeSettings",
-    "KafkaSettings", "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
-    "TopicEnvelopeSettings", "load_settings", "require_schemas_dir"]
+    "EnvelopeSettings", "KafkaSettings", "LimitsSettings", "OtlpSettings", "RegistrySettings",
+    "RetentionSettings", "Settings", "TopicEnvelopeSettings", "load_settings",
+    "require_schemas_dir"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
 
@@ -80,6 +80,36 @@ class CaptureSettings(_Section):
     (redaction cannot find fields in them, so they may hold redacted values). Off by default:
     such a dead letter keeps its location, and ``choreoscope deadletters replay`` re-reads the
     record from the broker while the broker retains it."""
+
+
+class LimitsSettings(_Section):
+    """What one record may hold and still become an event; past a limit it is a dead letter
+    with the reason, and reading goes on."""
+
+    max_record_bytes: int = pydantic.Field(
+        default=1_048_576, ge=1,
+        description="Largest record (bytes) decoded; a larger one is a dead letter "
+                    "(reason too-large).")
+    max_depth: int = pydantic.Field(
+        default=200, ge=1, le=254,
+        description="Deepest nesting of objects and arrays in a record's JSON; a deeper record "
+                    "is a dead letter (reason too-deep). At most 254, the deepest orjson writes.")
+    min_time: pydantic.AwareDatetime = pydantic.Field(
+        default=datetime(1900, 1, 1, tzinfo=UTC),
+        description="Earliest event time accepted (RFC 3339 with an offset); an event before it "
+                    "is a dead letter (reason invalid-envelope).",
+        examples=["1900-01-01T00:00:00Z"])
+    max_time: pydantic.AwareDatetime = pydantic.Field(
+        default=datetime(2200, 1, 1, tzinfo=UTC),
+        description="Latest event time accepted (RFC 3339 with an offset); an event after it "
+                    "is a dead letter (reason invalid-envelope).",
+        examples=["2200-01-01T00:00:00Z"])
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> LimitsSettings:
+        if self.min_time >= self.max_time:
+            raise ValueError("limits.min_time must be before limits.max_time")
+        return self
 
 
 def _locator(value: str) -> str:
@@ -271,6 +301,14 @@ class RegistrySettings(_Section):
     """The JSON Schema draft of a schema without ``$schema``, everywhere a schema is read
     (registration, ``schemas check``, live validation, inference); draft-07, as the reference
     registry (Confluent Schema Registry) reads it."""
+    listen: str = "127.0.0.1:8081"
+    """Address ``choreoscope registry serve`` (the Confluent-compatible REST API) listens on."""
+    serve_user: str | None = pydantic.Field(default=None, examples=["ci"])
+    """With ``serve_password``: every request to ``registry serve`` needs this basic-auth user."""
+    serve_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The basic-auth password of ``serve_user``."""
+    read_only: bool = False
+    """``registry serve`` answers reads only; every write gets 42205."""
 
 
 class AlertSettings(_Section):
@@ -317,14 +355,25 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = DashboardSettings()
     capture: CaptureSettings = CaptureSettings()
     otlp: OtlpSettings = OtlpSettings()
-    max_record_bytes: int = pydantic.Field(default=1_048_576, ge=1)
-    """Records larger than this (bytes) become dead letters (reason ``too-large``)."""
+    limits: LimitsSettings = LimitsSettings()
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
     retention: RetentionSettings = RetentionSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
     registry: RegistrySettings = RegistrySettings()
     alerts: AlertSettings = AlertSettings()
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _top_level_max_record_bytes(cls, values: Any) -> Any:
+        """``max_record_bytes`` at the top level (before ``[limits]`` existed) still works."""
+        if isinstance(values, dict) and "max_record_bytes" in values:
+            values = dict(values)
+            given = values.get("limits") or {}
+            limits = dict(given.model_dump() if isinstance(given, pydantic.BaseModel) else given)
+            limits.setdefault("max_record_bytes", values.pop("max_record_bytes"))
+            values["limits"] = limits
+        return values
 
     @pydantic.field_validator("store")
     @classmethod

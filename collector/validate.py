@@ -35,6 +35,13 @@ def _violations(event: Event, version: int, findings: Sequence[Finding]) -> list
                       f.message, event.occurred_at) for f in findings]
 
 
+def _not_json(event: Event, version: int | None) -> list[Violation]:
+    """An event of a type with a JSON schema whose data is bytes (content that is not JSON)."""
+    return [Violation(event.identity, event.type, event.source, version, "", "type",
+                      f"data is {len(event.data)} bytes of non-JSON content, not the JSON "
+                      "value the schema describes", event.occurred_at)]
+
+
 def build_validator(registry: Registry) -> EventValidator:
     """The pipeline's ``validate`` callable for a registry.
 
@@ -55,6 +62,8 @@ def build_validator(registry: Registry) -> EventValidator:
         if not validator.knows(event.type):
             resolved[key] = None
             return _NONE
+        if type(event.data) is bytes:  # resolved on the next JSON event of the pair
+            return _not_json(event, None)
         version, findings = validator.validate_event(event.type, event.dataschema, event.data)
         resolved[key] = (version, validator.compiled(event.type, version))
         return _violations(event, version, findings)
@@ -64,7 +73,12 @@ def build_validator(registry: Registry) -> EventValidator:
         hit = resolved.get(key, _MISS)
         if hit is _MISS:
             return first(event, key)
-        if hit is None or hit[1].is_valid(event.data):
+        if hit is None:
+            return _NONE
+        data = event.data
+        if type(data) is bytes:
+            return _not_json(event, hit[0])
+        if hit[1].is_valid(data):
             return _NONE
         return _violations(event, hit[0], findings_of(hit[1], event.data))
 

@@ -21,12 +21,15 @@ from collector.flows.definition import FlowDefinition
 from collector.humanize import format_duration  # re-exported: the views format with it
 from collector.store import Store
 from collector.store._time import from_text, to_text
+from collector.store.dead_letters import decode_headers
 
 __all__ = [
+    "DeadLetterBoundsView",
     "Overview",
     "breach_counts",
     "chart_data",
     "dead_letter",
+    "dead_letter_bounds",
     "dead_letter_counts",
     "dead_letters",
     "dead_letters_over_time",
@@ -371,19 +374,45 @@ def dead_letters(store: Store, *, reason: str | None = None, topic: str | None =
 
 
 def dead_letter(store: Store, dl_id: int, preview: int = 4096) -> dict[str, Any] | None:
-    """One dead letter with its key, headers and the first ``preview`` bytes as text."""
+    """One dead letter with its key, headers and the first ``preview`` bytes as text; header
+    values and key that are not UTF-8 are shown as bytes literals, never lossily decoded.
+    ``raw_size`` is the record's full size (``size`` what is kept), ``raw_withheld`` why no
+    bytes were kept."""
     rows = store.query(
         'SELECT dl_id AS id, reason, detail, loc_source, topic, partition, "offset", '
-        "received_at, substr(raw, 1, ?) AS raw, length(raw) AS size, key, headers "
-        "FROM dead_letters WHERE dl_id = ?", (preview, dl_id))
+        "received_at, substr(raw, 1, ?) AS raw, length(raw) AS size, key, headers, raw_size, "
+        "raw_truncated, raw_withheld FROM dead_letters WHERE dl_id = ?", (preview, dl_id))
     if not rows:
         return None
     r = rows[0]
     raw, key = r.pop("raw"), r.pop("key")
-    r["headers"] = orjson.loads(r["headers"])
-    r["key"] = None if key is None else bytes(key).decode("utf-8", "replace")
+    r["headers"] = [[name, _shown(value)] for name, value in decode_headers(r["headers"])]
+    r["key"] = None if key is None else _shown(bytes(key))
     r["text"] = None if raw is None else bytes(raw).decode("utf-8", "replace")
     return r
+
+
+def _shown(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterBoundsView:
+    """What the dead letters' bounds did: stored count and bytes, dropped, truncated."""
+
+    stored: int
+    bytes: int
+    dropped_age: int
+    dropped_budget: int
+    truncated: int
+
+
+def dead_letter_bounds(store: Store) -> DeadLetterBoundsView:
+    u = store.dead_letter_usage()
+    return DeadLetterBoundsView(u.stored, u.bytes, u.dropped_age, u.dropped_budget, u.truncated)
 
 
 def replay_command(store_url: str, *, reason: str | None = None, topic: str | None = None,

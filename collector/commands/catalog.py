@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
     exp = sub.add_parser("export", help="the event map as AsyncAPI 3.0, GraphML or JSON; the "
                          "catalog's pages as Markdown files")
     exp.add_argument("--format", required=True,
-                     choices=("asyncapi", "graphml", "json", "markdown"))
+                     choices=("asyncapi", "graphml", "json", "markdown"),
+                     help="asyncapi, graphml or json (the event map), markdown (the pages)")
     exp.add_argument("--out", metavar="FILE", help="write here instead of standard output "
                      "(markdown: the folder to write the pages into, required)")
     exp.add_argument("--samples", type=int, default=3,
@@ -74,7 +75,7 @@ def register(subparsers: Any) -> None:
 
     imp = sub.add_parser("import", help="store an AsyncAPI 2.x/3.x document as declared "
                          "contracts (following its references to other files under --root)")
-    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("file", metavar="FILE", help="the AsyncAPI document (YAML or JSON)")
     imp.add_argument("--root", metavar="DIR", help="references to other files are followed "
                      "only inside this folder (default: the working directory); URLs never")
     imp.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")

@@ -39,10 +39,14 @@ def register(subparsers: Any) -> None:
 
     ls = action("list", "dead letters, newest first")
     _filters(ls)
-    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--limit", type=int, default=50,
+                    help="at most this many, newest first (default 50)")
+    ls.add_argument("--json", action="store_true",
+                    help="one JSON object per dead letter (the fields of show --json)")
     ls.set_defaults(handler=_list)
     show = action("show", "one dead letter with its headers and bytes")
-    show.add_argument("id", type=int, metavar="ID")
+    show.add_argument("id", type=int, metavar="ID", help="the dead letter's id (from list)")
+    show.add_argument("--json", action="store_true", help="print it as one JSON object")
     show.set_defaults(handler=_show)
     rp = action("replay", "decode dead letters again; store and remove those that now pass")
     _filters(rp)
@@ -97,12 +101,44 @@ def _list(args: argparse.Namespace) -> int:
                            "ORDER BY dl_id DESC LIMIT ?", [*params, args.limit])
     finally:
         store.close()
-    for r in rows:
-        print(f"{r['dl_id']:>8}  {r['reason']:<17} {_where_of(r):<32} {r['received_at']}  "
-              f"{r['detail']}")
+    if args.json:
+        import orjson
+
+        for r in rows:
+            sys.stdout.write(orjson.dumps(_as_json(r)).decode() + "\n")
+        return 0
     if not rows:
         print("no dead letters", file=sys.stderr)
+        return 0
+    from collector.humanize import format_time
+
+    print(f"{'ID':>8}  {'REASON':<17} {'FROM':<32} {'RECEIVED (UTC)':<19}  DETAIL")
+    for r in rows:
+        print(f"{r['dl_id']:>8}  {r['reason']:<17} {_where_of(r):<32} "
+              f"{format_time(r['received_at'], with_zone=False):<19}  {r['detail']}")
     return 0
+
+
+PREVIEW = 4096
+"""Bytes of a dead letter shown (as text) by show and in the JSON of list and show."""
+
+
+def _as_json(r: dict[str, Any]) -> dict[str, Any]:
+    """A dead letter as `list --json` and `show --json` print it (the same fields)."""
+    from collector.store.dead_letters import decode_headers
+
+    raw: bytes | None = r["raw"]
+    return {
+        "id": r["dl_id"], "reason": r["reason"], "detail": r["detail"],
+        "source": r["loc_source"], "topic": r["topic"], "partition": r["partition"],
+        "offset": r["offset"], "received_at": r["received_at"],
+        "key": None if r["key"] is None else _shown(r["key"]),
+        "headers": [[k, _shown(v)] for k, v in decode_headers(r["headers"])],
+        "size": r["raw_size"] if r["raw_size"] is not None else (
+            None if raw is None else len(raw)),
+        "truncated": bool(r["raw_truncated"]), "withheld": r["raw_withheld"],
+        "text": None if raw is None else raw[:PREVIEW].decode("utf-8", "replace"),
+    }
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -118,6 +154,11 @@ def _show(args: argparse.Namespace) -> int:
         print(f"choreoscope: no dead letter {args.id}", file=sys.stderr)
         return 1
     r = rows[0]
+    if args.json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(_as_json(r)).decode() + "\n")
+        return 0
     raw: bytes | None = r["raw"]
     print(f"id:       {r['dl_id']}\nreason:   {r['reason']}\ndetail:   {r['detail']}\n"
           f"from:     {r['loc_source']} {_where_of(r)}\nreceived: {r['received_at']}")

@@ -68,7 +68,8 @@ def register(subparsers: Any) -> None:
 
     prop = sub.add_parser("propose", help="infer a schema for EVENT_TYPE (default: every "
                           "stored type without a registered schema) from stored payloads")
-    prop.add_argument("event_type", metavar="EVENT_TYPE", nargs="?")
+    prop.add_argument("event_type", metavar="EVENT_TYPE", nargs="?",
+                      help="only this event type (default: every undocumented one)")
     prop.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     prop.add_argument("--limit", type=int, default=1000, help="most recent payloads to sample")
     prop.set_defaults(handler=_propose)
@@ -224,9 +225,8 @@ def _since(value: str | None) -> str | None:
 
 
 def _stored_samples(args: argparse.Namespace, event_type: str, since: str | None) -> list[Any]:
-    import orjson
-
     from catalog.backtest import Sample
+    from collector import _json
     from collector.store.base import open_store
 
     _, settings = _registry_dir(args)
@@ -239,7 +239,7 @@ def _stored_samples(args: argparse.Namespace, event_type: str, since: str | None
             "ORDER BY occurred_at DESC LIMIT ?", params)
     finally:
         store.close()
-    return [Sample(r["source"], orjson.loads(r["data"]), r["occurred_at"], r["id"])
+    return [Sample(r["source"], _json.loads(r["data"]), r["occurred_at"], r["id"])
             for r in rows]
 
 

@@ -31,6 +31,14 @@ __all__ = ["register", "run_simulation"]
 
 DEFAULT_FLOWS = 1000
 _BATCH = 1000
+DESCRIPTION = """Run the built-in simulator and send its records somewhere.
+
+Where the records go: --out FILE (JSON lines), --store URL (the in-process collector, whose
+detection clock is advanced to settle time at the end), --bootstrap-servers HOST:PORT (a real
+Kafka cluster; --topic-prefix P publishes to P + each domain topic, e.g. sim.orders, on a shared
+cluster), any together. --truth and --expectations write what the collector should find.
+Unpaced by default; --rate R paces it at R events a second in wall time (without --flows it
+then runs until Ctrl-C)."""
 HEALTH_EVERY = timedelta(seconds=5)
 """How often the in-process collector samples its health (the Kafka collector: 10 s)."""
 
@@ -38,7 +46,7 @@ HEALTH_EVERY = timedelta(seconds=5)
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "simulate", help="simulate a choreographed system, with faults and ground truth",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flows", type=int, metavar="N",
                    help=f"flow instances to play (default {DEFAULT_FLOWS}; "
                         "with --rate, unbounded)")

@@ -42,7 +42,7 @@ class FetchError(KafkaEdgeError):
 
 
 def fetch_records(kafka: KafkaSettings, wanted: Iterable[Where], *, received_at: datetime,
-                  timeout_s: float = 10.0) -> dict[Where, Observation]:
+                  timeout_s: float = 5.0) -> dict[Where, Observation]:
     """The records at ``wanted`` that the broker still holds, as observations received at
     ``received_at``; those it no longer retains (or never had) are absent from the answer.
     Raises `FetchError` when the broker cannot be reached within ``timeout_s``."""

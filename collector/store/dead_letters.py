@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,11 +21,13 @@ import orjson
 from collector.exceptions import StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from collector.model import DeadLetter
     from collector.settings import DeadLetterSettings, Settings
 
-__all__ = ["DeadLetterBounds", "DeadLetterUsage", "bounds_of", "decode_headers",
-           "encode_headers", "stored_row"]
+__all__ = ["DeadLetterAging", "DeadLetterBounds", "DeadLetterUsage", "bounds_of",
+           "decode_headers", "encode_headers", "stored_row"]
 
 ROW_OVERHEAD = 64
 """Bytes counted per dead letter beyond its variable columns (ids, location, times)."""
@@ -115,3 +117,21 @@ def stored_row(d: DeadLetter, received_at: str,
 STORED_COLUMNS = ('reason, detail, loc_source, topic, partition, "offset", received_at, raw, '
                   "key, headers, raw_size, raw_truncated, raw_withheld, size")
 """The columns of `stored_row`, in order."""
+
+
+class DeadLetterAging:
+    """A housekeeping chore: dead letters past their age bound go even while none arrive
+    (writes apply the bound only when they bring new ones). ``trim`` is the store's
+    ``trim_dead_letters``; it runs at most once per ``every``."""
+
+    def __init__(self, trim: Callable[[datetime], int], *,
+                 every: timedelta = timedelta(minutes=1)) -> None:
+        self._trim = trim
+        self._every = every
+        self._next: datetime | None = None
+
+    def on_tick(self, now: datetime) -> int:
+        if self._next is not None and now < self._next:
+            return 0
+        self._next = now + self._every
+        return self._trim(now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -14,9 +15,11 @@ from typing import Any
 
 import orjson
 
+from collector import _json
 from collector.exceptions import StoreError
 from collector.model import (
     DeadLetter,
+    DeadLetterReason,
     Event,
     EventIdentity,
     FlowSnapshot,
@@ -34,7 +37,9 @@ from collector.store.dead_letters import (
     stored_row,
 )
 
-__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqliteStore", "migrations"]
+__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqliteStore", "data_of", "migrations"]
+
+logger = logging.getLogger(__name__)
 
 _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
 _RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("metrics", "at"))
@@ -51,8 +56,9 @@ _WRITER_PRAGMAS = (
 )
 _CHUNKS = (1200, 400, 100, 25, 5, 1)
 """Rows per multi-row INSERT, greedily: a few statement shapes, each compiled once (the
-statement cache), under SQLite's 32,766 parameters for the widest table (events: 20 columns,
-room for 27)."""
+statement cache); a size whose statement would pass `_MAX_PARAMETERS` is skipped."""
+_MAX_PARAMETERS = 32_766
+"""SQLite's limit on bound parameters in one statement."""
 
 
 INSTANCE_EVENTS = ("SELECT {columns} FROM events WHERE correlation_id = (SELECT correlation_id "
@@ -140,8 +146,9 @@ class SqliteStore:
         `write_prepared` (SQLite's work, mostly without the GIL) to a writer thread."""
         out = PreparedWrite(len(batch) + len(batch.flows) + len(batch.spans) + 1)
         assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
-        _write_events(out, batch.events, assigned)
-        _write_dead_letters(out, batch.dead_letters, self.dead_letter_bounds)
+        unstorable = _write_events(out, batch.events, assigned)
+        _write_dead_letters(out, [*batch.dead_letters, *unstorable] if unstorable
+                            else batch.dead_letters, self.dead_letter_bounds)
         _write_flows(out, batch.flows)
         _write_spans(out, batch.spans)
         _write_flow_rollups(out, batch.flow_rollups)
@@ -325,14 +332,26 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def _unstorable(event: Event, exc: Exception) -> DeadLetter:
+    """The store's fault boundary: an event whose row cannot be made is a dead letter (the
+    exception's type only: its message may quote payload values)."""
+    logger.warning("event %s from %s is unstorable (%s): stored as a dead letter",
+                   event.id, event.location, type(exc).__name__)
+    return DeadLetter(DeadLetterReason.UNSTORABLE,
+                      f"unstorable: {type(exc).__name__} while preparing the store row",
+                      event.location, event.received_at, None)
+
+
 def _write_events(out: PreparedWrite, events: list[Event],
-                  assigned: dict[tuple[str, str], str]) -> None:
+                  assigned: dict[tuple[str, str], str]) -> list[DeadLetter]:
     """Insert events with the flow instance they joined, taking their assignments out of
     ``assigned`` (what is left joins events stored earlier). An event stored before is kept;
-    only its instance is set, as the tracker decided."""
+    only its instance is set, as the tracker decided. Answers the dead letters of events
+    whose row could not be made (the rest are written)."""
+    unstorable: list[DeadLetter] = []
     if not events:
-        return
-    dumps = orjson.dumps
+        return unstorable
+    dumps = _json.dumps
     take = assigned.pop
     rows: list[tuple[object, ...]] = []
     keys: list[tuple[str, str, str, str, str]] = []
@@ -343,27 +362,37 @@ def _write_events(out: PreparedWrite, events: list[Event],
     for e in events:
         loc = e.location
         src, eid, received = e.source, e.id, e.received_at
-        if received is not last_received:
-            last_received, received_text = received, _utc_text(received)
         data = e.data
-        row((
-            src, eid, e.type, _utc_text(e.occurred_at), received_text,
-            e.correlation_id, e.causation_id, e.subject, e.dataschema, e.trace_id, e.span_id,
-            e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
-            None if data is None else dumps(data).decode(), take((src, eid), None),
-            e.key, dumps(e.headers).decode() if e.headers else None,
-        ))
+        try:
+            if received is not last_received:
+                received_text = _utc_text(received)
+                last_received = received
+            binary = type(data) is bytes
+            made = (
+                src, eid, e.type, _utc_text(e.occurred_at), received_text,
+                e.correlation_id, e.causation_id, e.subject, e.dataschema, e.trace_id,
+                e.span_id, e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
+                None if data is None or binary else dumps(data), e.time_text,
+                data if binary else None, take((src, eid), None),
+                e.key, orjson.dumps(e.headers).decode() if e.headers else None,
+            )
+        except Exception as exc:  # one event's row: never the whole batch
+            unstorable.append(_unstorable(e, exc))
+            continue
+        row(made)
         if e.business_keys:
             key((name, value, src, eid, e.correlation_id) for name, value in e.business_keys)
     out.rows(
         "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
-        'loc_source, topic, partition, "offset", data, instance_id, key, headers) VALUES',
+        'loc_source, topic, partition, "offset", data, time_text, data_bytes, instance_id, '
+        "key, headers) VALUES",
         rows, " ON CONFLICT (source, id) DO UPDATE SET "
         "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
     )
     if keys:
         out.rows("INSERT OR IGNORE INTO business_keys VALUES", keys)
+    return unstorable
 
 
 class PreparedWrite:
@@ -400,6 +429,8 @@ class PreparedWrite:
         at, total = 0, len(rows)
         add = self.statements.append
         for size in _CHUNKS:
+            if size > 1 and size * width > _MAX_PARAMETERS:
+                continue
             sql = None
             while total - at >= size:
                 sql = sql or _multi_row(head, tail, width, size)
@@ -526,13 +557,23 @@ def event_from_row(r: dict[str, Any]) -> Event:
     return Event(
         id=r["id"], type=r["type"], source=r["source"], occurred_at=from_text(r["occurred_at"]),
         correlation_id=r["correlation_id"],
-        data=None if r["data"] is None else orjson.loads(r["data"]),
+        data=data_of(r),
         location=Location(r["loc_source"], r["topic"], r["partition"], r["offset"]),
         received_at=from_text(r["received_at"]), causation_id=r["causation_id"],
         subject=r["subject"], dataschema=r["dataschema"], trace_id=r["trace_id"],
         span_id=r["span_id"], sequence=r["sequence"], key=r.get("key"),
         headers=tuple((k, v) for k, v in orjson.loads(r.get("headers") or "[]")),
+        time_text=r.get("time_text"),
     )
+
+
+def data_of(row: dict[str, Any]) -> Any:
+    """An event row's payload: its JSON value (integers exact), its bytes (``data_bytes``,
+    content that is not JSON nor text), or None."""
+    if row.get("data_bytes") is not None:
+        return bytes(row["data_bytes"])
+    text = row.get("data")
+    return None if text is None else _json.loads(text)
 
 
 def identity_of(row: dict[str, Any]) -> EventIdentity:

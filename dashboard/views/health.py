@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from collector.humanize import TIME_ZONE_NOTE, format_time
+from collector.humanize import TIME_ZONE_NOTE, format_bytes, format_time
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
@@ -17,6 +17,7 @@ from dashboard.charts import bucket_bars, time_lines
 from dashboard.queries import (
     DEAD_LETTER_LIMIT,
     dead_letter,
+    dead_letter_bounds,
     dead_letter_counts,
     dead_letters,
     dead_letters_over_time,
@@ -70,8 +71,22 @@ def _lag(store: Store, window: timedelta) -> None:
         _line(metric_series(store, "consumer_lag", since=last - window), "value", "lag")
 
 
+def _bounds(store: Store) -> None:
+    """What the ``[dead_letters]`` bounds did: kept, dropped (age, budget), truncated."""
+    b = dead_letter_bounds(store)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Stored", f"{b.stored:,}")
+    c2.metric("Stored size", format_bytes(b.bytes))
+    c3.metric("Dropped by bounds", f"{b.dropped_age + b.dropped_budget:,}",
+              help=f"{b.dropped_age:,} past dead_letters.max_age_days, "
+                   f"{b.dropped_budget:,} over the dead_letters.max_bytes budget")
+    c4.metric("Truncated", f"{b.truncated:,}",
+              help="raw bytes cut to dead_letters.max_raw_bytes")
+
+
 def _dead_letters(store: Store, window: timedelta) -> None:
     st.subheader("Dead letters")
+    _bounds(store)
     counts = dead_letter_counts(store)
     if not counts:
         st.success("No dead letters.")
@@ -118,11 +133,16 @@ def _one_dead_letter(store: Store, ids: list[int], url: str) -> None:
     if one["headers"]:
         show([{"header": k, "value": v} for k, v in one["headers"]], key="dl_headers",
              columns={"header": "Header", "value": "Value"})
-    if one["text"] is None:
+    if one["text"] is None and one["raw_withheld"]:
+        st.caption(f"Bytes not kept: {one['raw_withheld']}. The replay re-reads the record "
+                   "from the broker while it retains it.")
+    elif one["text"] is None:
         st.caption("Bytes not kept (the capture policy is not 'full').")
     else:
-        st.caption(f"{one['size']} bytes" + (", the first 4096 shown" if one["size"] > 4096
-                                             else ""))
+        cut = (f" of {one['raw_size']} (cut at dead_letters.max_raw_bytes; the replay re-reads "
+               "the whole record)") if one["raw_truncated"] else ""
+        st.caption(f"{one['size']} bytes{cut}" + (", the first 4096 shown"
+                                                  if one["size"] > 4096 else ""))
         st.code(one["text"], language=None)
     st.code(replay_command(url, dl_id=one["id"]), language="bash")
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from collector.envelope import CaptureRules, EnvelopeRules, dead_letter, decode
+from collector.envelope import CaptureRules, EnvelopeRules, Limits, dead_letter, decode
 from collector.model import DeadLetter, DeadLetterReason, Location, Observation
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -30,7 +30,8 @@ def obs(value: bytes, headers: tuple[tuple[str, bytes], ...] = ()) -> Observatio
 
 
 def rules(**capture: object) -> EnvelopeRules:
-    return EnvelopeRules(capture=CaptureRules(**capture), max_record_bytes=4000)  # type: ignore[arg-type]
+    return EnvelopeRules(capture=CaptureRules(**capture),  # type: ignore[arg-type]
+                         limits=Limits(max_record_bytes=4000))
 
 
 def dead(result: object) -> DeadLetter:

@@ -158,3 +158,52 @@ def test_a_redact_entry_must_be_a_pointer_or_a_header(bad: str) -> None:
 
     with pytest.raises(ConfigError, match=r"capture\.redact"):
         load_settings(None, capture={"redact": (bad,)})
+
+
+def test_what_the_bounds_dropped_and_cut_reaches_the_metrics(tmp_path: Path) -> None:
+    from collector.kafka.health import Health
+    from collector.pipeline import PipelineStats
+
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}",
+                       dead_letters=DeadLetterBounds(max_bytes=5000, max_raw_bytes=500))
+    try:
+        store.write(Batch(dead_letters=[letter(i, raw=b"r" * 900) for i in range(20)]))
+        usage = store.dead_letter_usage()
+    finally:
+        store.close()
+    health = Health(monotonic=lambda: 0.0)
+    samples = health.sample(PipelineStats(), {}, True, T0, usage)
+    health.sample(PipelineStats(), {}, True, T0, usage)  # the same totals: counted once
+    value = health.registry.get_sample_value
+    assert usage.dropped_budget > 0
+    assert value("choreoscope_dead_letters_dropped_total", {"bound": "budget"}) == (
+        usage.dropped_budget)
+    assert value("choreoscope_dead_letters_truncated_total") == 20
+    assert value("choreoscope_dead_letters_stored_bytes") == usage.bytes <= 5000
+    assert ("dead_letters_dropped", {"bound": "budget"}, float(usage.dropped_budget),
+            T0) in samples
+    assert ("dead_letters_truncated", {}, 20.0, T0) in samples
+
+
+def test_replay_against_an_unreachable_broker_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from collector.cli import main
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url, dead_letters=DeadLetterBounds(max_raw_bytes=10))
+    try:  # cut short, so the replay must re-read it from the broker
+        store.write(Batch(dead_letters=[letter(1, raw=b"{" * 100)]))
+    finally:
+        store.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["deadletters", "replay", "--store", url, "--bootstrap-servers",
+                 f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith(f"choreoscope: cannot re-read records from Kafka at 127.0.0.1:{port}")
+    assert "Traceback" not in err

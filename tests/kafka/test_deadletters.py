@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from collector.cli import main
-from collector.envelope import EnvelopeRules
+from collector.envelope import EnvelopeRules, Limits
 from collector.kafka.producer import publish
 from collector.store.base import open_store
 from tests.kafka._support import Rec, cloudevent, collect_until, make_collector
@@ -42,7 +42,7 @@ def test_each_poison_record_becomes_a_dead_letter_and_the_good_ones_after_it_pas
     store = open_store(url)
     try:
         run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}",
-                             rules=EnvelopeRules(max_record_bytes=2000))
+                             rules=EnvelopeRules(limits=Limits(max_record_bytes=2000)))
         collect_until(run, len(records))
         stored = sorted(r["id"] for r in store.query("SELECT id FROM events"))
         letters = store.query('SELECT dl_id, reason, topic, partition, "offset", headers '
