@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
                        help="measure how long stuck and how far over at TIME (default now, or "
                             "the detection clock a stored history last reached)")
         a.set_defaults(handler=handler)
+    listing = action("list", "flows by type, status, breach, duration and time, newest first")
+    _list_arguments(listing)
+    listing.set_defaults(handler=_list)
     variants = action("variants", "paths the flows really take, and directly-follows counts")
     variants.add_argument("--flow-type", help="only this flow type")
     variants.add_argument("--limit", type=int, default=20, help="variants per flow type")
@@ -65,6 +68,49 @@ def register(subparsers: Any) -> None:
     publish.add_argument("--once", action="store_true",
                          help="send what is pending and exit (default: keep sending until Ctrl-C)")
     publish.set_defaults(handler=_publish)
+
+
+def _list_arguments(a: argparse.ArgumentParser) -> None:
+    from collector.flows.listing import SORTS, STATUSES
+
+    a.add_argument("--flow-type", help="only this flow type")
+    a.add_argument("--status", action="append", choices=STATUSES, default=[],
+                   help="only flows with this status (repeatable)")
+    a.add_argument("--breached", action="store_true",
+                   help="only flows that broke their SLA or a step deadline")
+    a.add_argument("--violations", action="store_true",
+                   help="only flows with a schema violation in their events")
+    a.add_argument("--min-duration", metavar="DURATION",
+                   help="only flows that took at least this long (so far), e.g. 30s, 2min, 1h")
+    a.add_argument("--max-duration", metavar="DURATION",
+                   help="only flows that took at most this long (so far), e.g. 500ms, 45s")
+    a.add_argument("--since", metavar="TIME", help="only flows started at or after TIME "
+                                                   "(ISO 8601 with a UTC offset)")
+    a.add_argument("--until", metavar="TIME", help="only flows started before TIME")
+    a.add_argument("--event-type", help="only flows holding an event of this type")
+    a.add_argument("--service", help="only flows holding an event this service produced")
+    a.add_argument("--sort", choices=SORTS, default="started",
+                   help="started: newest first (default); duration: longest first")
+    a.add_argument("--limit", type=int, default=50, metavar="N",
+                   help="page size: at most N flows (default 50)")
+    a.add_argument("--at", metavar="TIME",
+                   help="measure open flows' durations at TIME (default now, or the detection "
+                        "clock a stored history last reached)")
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration(text: str | None, flag: str) -> float | None:
+    """``90``, ``90s``, ``2min``, ``1.5h``, ``500ms`` in seconds."""
+    import re
+
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-z]*)\s*", text.lower())
+    if m is None or m.group(2) not in ("", *_UNITS):
+        raise ConfigError(flag, text, "a duration such as 45s, 2min, 1h or 500ms")
+    return float(m.group(1)) * _UNITS.get(m.group(2), 1.0)
 
 
 def _context(args: argparse.Namespace, *, read_only: bool = True) -> tuple[Any, Any]:
@@ -167,6 +213,37 @@ def not_found(lookup: Any) -> int:
     print(f"choreoscope: no flow with correlation id, business key or id prefix "
           f"{lookup.text!r}{near}", file=sys.stderr)
     return 1
+
+
+def _list(args: argparse.Namespace) -> int:
+    from collector.flows.listing import FlowFilter, list_flows
+
+    if args.limit < 1:
+        raise ConfigError("--limit", args.limit, "a page size of 1 or more")
+    wanted = FlowFilter(
+        flow_type=args.flow_type, statuses=tuple(args.status),
+        breached=True if args.breached else None, violations=True if args.violations else None,
+        min_duration_s=_duration(args.min_duration, "--min-duration"),
+        max_duration_s=_duration(args.max_duration, "--max-duration"),
+        since=None if args.since is None else _time(args.since, "--since"),
+        until=None if args.until is None else _time(args.until, "--until"),
+        event_type=args.event_type, service=args.service, sort=args.sort, limit=args.limit)
+    store, definitions = _context(args)
+    try:
+        rows = list_flows(store, wanted, at=_measured(args, store), definitions=definitions)
+    finally:
+        store.close()
+    if args.json:
+        return _emit(args, rows, [])
+    if not rows:
+        return _emit(args, rows, ["no flows match"])
+    lines = ["CORRELATION ID\tFLOW TYPE\tSTATUS\tSTARTED (UTC)\tDURATION\tEVENTS\tSLA"]
+    lines += [f"{r['correlation_id']}\t{r['flow_type']}\t{r['status']}\t"
+              f"{format_time(r['started_at'], with_zone=False)}\t"
+              f"{format_duration(r['duration_s'])}\t{r['events']}\t"
+              f"{'over by ' + format_duration(r['over_s']) if r['sla_breached'] else 'met'}"
+              for r in rows]
+    return _emit(args, rows, lines)
 
 
 def _stuck(args: argparse.Namespace) -> int:

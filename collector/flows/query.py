@@ -71,7 +71,7 @@ def over_sql(at: datetime, definitions: Sequence[FlowDefinition],
             f"CASE WHEN {alias}.status = 'stuck' THEN COALESCE((julianday(?) - "
             f"julianday({alias}.stuck_since)) * 86400.0, 0) ELSE 0 END, "
             f"COALESCE((julianday(?) - julianday({alias}.started_at)) * 86400.0 - {sla}, 0)"
-            f"), 3) ELSE {alias}.sla_over_s END")
+            f"), 3) ELSE ROUND({alias}.sla_over_s, 3) END")
     return expr, [when, when, *sla_params]
 
 
