@@ -75,22 +75,19 @@ def _chart(w: fq.Waterfall) -> alt.LayerChart:
             gaps.mark_text(dy=-9, fontSize=10, color="#616161").encode(
                 x="mid_s:Q", text="text:N"),
         ]
-    if w.marks:
-        marks = alt.Chart(chart_data(w.marks))
-        colour = alt.Color("kind:N", scale=alt.Scale(domain=["deadline", "SLA"],
-                                                     range=["#E45756", "#F58518"]),
-                           legend=alt.Legend(title="marks"))
-        layers += [
-            marks.mark_rule(strokeDash=[6, 3], strokeWidth=2).encode(
-                x="at_s:Q", color=colour, tooltip=["text:N"]),
-            marks.mark_text(align="left", dx=4, baseline="top", y=2, fontSize=11).encode(
-                x="at_s:Q", text="text:N", color=colour),
-        ]
+    for kind, colour in (("deadline", "#E45756"), ("SLA", "#F58518")):
+        marks = [m for m in w.marks if m["kind"] == kind]
+        if marks:
+            rule = alt.Chart(chart_data(marks))
+            layers += [
+                rule.mark_rule(strokeDash=[6, 3], strokeWidth=2, color=colour).encode(
+                    x="at_s:Q", tooltip=["text:N"]),
+                rule.mark_text(align="left", dx=4, baseline="top", y=2, fontSize=11,
+                               fontWeight="bold", color=colour).encode(x="at_s:Q", text="text:N"),
+            ]
     layers.append(_row_bands(base, w.axis_s))
     height = ROW_PX * len(w.rows) + 50
-    chart: alt.LayerChart = alt.layer(*layers).properties(height=height).resolve_scale(
-        color="independent")
-    return chart
+    return alt.LayerChart(layer=layers, height=height)
 
 
 def _row_bands(base: alt.Chart, axis: float) -> alt.Chart:

@@ -219,7 +219,7 @@ def _scatter(rows: list[dict[str, Any]]) -> None:
              "took": format_duration(r["duration_s"]), "url": _link(r["correlation_id"])}
             for r in rows]
     chart = alt.Chart(chart_data(data)).mark_circle(size=70, opacity=0.8).encode(
-        x=alt.X("started:T", title="started (UTC)"),
+        x=alt.X("started:T", title="started (UTC)", axis=alt.Axis(format="%H:%M:%S")),
         y=alt.Y("duration_s:Q", title="duration (s)"),
         color=alt.Color("status:N", scale=alt.Scale(
             domain=list(STATUSES),
