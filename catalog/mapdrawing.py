@@ -144,6 +144,8 @@ class Drawing:
     """SVG id of a domain's box (``c{i}``) → the domain."""
     copies: dict[str, str] = field(default_factory=dict)
     """Node → SVG id of its second drawing (a service's consuming side, on the right)."""
+    ends: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    """Edge → the SVG ids of the two drawings it joins."""
 
     def svg_ids(self, node: str) -> list[str]:
         """Every SVG id that draws ``node``."""
@@ -259,10 +261,11 @@ def build_drawing(event_map: EventMap, *, stalls: Mapping[str, int] | None = Non
     events = [ids[n] for n in order if g.nodes[n]["kind"] == "event"]
     if events:
         dot.body.append("\t{rank=same; " + "; ".join(events) + "}\n")
-    edge_ids = {}
+    edge_ids, ends = {}, {}
     for i, (a, b) in enumerate(edges):
         edge_ids[a, b] = f"e{i}"
-        dot.edge(ids[a], copies.get(b, ids[b]), id=f"e{i}",
+        ends[a, b] = (ids[a], copies.get(b, ids[b]))
+        dot.edge(*ends[a, b], id=f"e{i}",
                  **_edge_attrs(g.nodes[a]["name"], g.nodes[b]["name"], g.edges[a, b], labels))
     return Drawing(dot.source, tuple(order), tuple(edges), labels, ids, edge_ids, boxes,
-                   {n: copies[n] for n in copies})
+                   dict(copies), ends)

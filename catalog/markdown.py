@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
@@ -37,16 +37,40 @@ from catalog.pages import (
     domains_of,
 )
 
-__all__ = ["escape", "file_name", "render_catalog"]
+__all__ = ["code_span", "escape", "escape_words", "file_name", "render_catalog"]
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_LINK_LIKE = re.compile(r"://|@|^www\.|^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+"""A word GFM would turn into a link even with every character escaped (its autolink literals
+run on the parsed text): URLs, ``www.`` names, e-mail addresses, ``mailto:`` and the like."""
+
+
+def code_span(text: str) -> str:
+    """Inline code holding ``text`` exactly: no backtick inside can close it early."""
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    return f"{fence} {text} {fence}" if runs else f"{fence}{text}{fence}"
+
+
+def escape_words(text: str, literal: Callable[[str], bool] = lambda _: False) -> str:
+    """``text`` as Markdown that reads exactly as written: every ASCII punctuation character
+    backslash-escaped, and each whitespace-separated word that would still become markup
+    (link-like words, and those ``literal`` picks) put in inline code. Whitespace is kept."""
+    out = []
+    for part in re.split(r"(\s+)", text):
+        if not part or part.isspace():
+            out.append(part)
+        elif _LINK_LIKE.search(part) or literal(part):
+            out.append(code_span(part))
+        else:
+            out.append(_PUNCTUATION.sub(r"\\\1", part))
+    return "".join(out)
 
 
 def escape(value: object) -> str:
-    """``value`` as Markdown text that reads exactly as ``str(value)`` (one line)."""
-    text = " ".join(str(value).splitlines())
-    return _PUNCTUATION.sub(r"\\\1", text)
+    """``value`` as Markdown text on one line that reads exactly as ``str(value)``."""
+    return escape_words(" ".join(str(value).splitlines()))
 
 
 def file_name(name: str) -> str:
@@ -74,21 +98,20 @@ def _links(folder: str, names: Iterable[str], here: str) -> str:
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c if isinstance(c, _Raw) else escape(c) for c in row) + " |"
-              for row in rows]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines
+
+
+def _cell(value: object) -> str:
+    """A table cell: GFM splits cells at a pipe even inside inline code, unless escaped."""
+    text = value if isinstance(value, _Raw) else escape(value)
+    return re.sub(r"(?<!\\)\|", r"\\|", text)
 
 
 class _Raw(str):
     """Markdown built here (links), put into a table cell as it is."""
 
     __slots__ = ()
-
-
-def _code(text: str) -> str:
-    """Inline code that no backtick in ``text`` can close early."""
-    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
-    return f"{fence} {text} {fence}"
 
 
 def _when(t: datetime | None) -> str:
@@ -107,7 +130,7 @@ def _attention(notes: Iterable[Attention], here: str) -> list[str]:
         lines.append(f"> **{_link('events', n.event_type, here)}** is {escape(n.problem)}: "
                      f"{escape(n.action)}.")
         if n.command:
-            lines.append(f"> {_code(n.command)}")
+            lines.append(f"> {code_span(n.command)}")
         lines.append("")
     return lines
 

@@ -179,6 +179,15 @@ class Registry:
         subject = replace(subject, mode=mode or subject.mode, policy=policy or subject.policy)
         return replace(self, subjects=MappingProxyType({**self.subjects, name: subject}))
 
+    def without(self, name: str, version: int) -> Registry:
+        """A registry where subject ``name`` no longer has ``version`` (a permanent delete)."""
+        subject = self.subject(name)
+        kept = tuple(v for v in subject.versions if v.version != version)
+        subjects = {**self.subjects, name: replace(subject, versions=kept)}
+        if not kept and subject.mode is None and subject.policy is None:
+            del subjects[name]
+        return replace(self, subjects=MappingProxyType(subjects))
+
     def uris(self) -> set[str]:
         """The URIs (resolved ``$id``) by which registered schemas can be referenced."""
         return set(resources_of(v.schema for s in self for v in s.versions))

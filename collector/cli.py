@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "collector.commands.timeline",
     "collector.commands.messages",
     "collector.commands.config",
+    "collector.commands.registry",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

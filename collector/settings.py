@@ -278,6 +278,12 @@ class OtlpSettings(_Section):
     """Request size limit, before and after decompression (the OTLP spec's recommended 20 MiB)."""
     max_pending_spans: int = pydantic.Field(default=200_000, ge=1)
     """Spans accepted but not yet stored; past this, requests get 503 with Retry-After."""
+    max_inflight_bytes: int = pydantic.Field(default=64 * 1024 * 1024, ge=1)
+    """Request body bytes the OTLP/HTTP receiver holds at once over all requests in progress
+    (as received, and decompressed); past this, requests get 503 with Retry-After. A request
+    alone is always let in, so one body up to ``max_body_bytes`` always gets through."""
+    max_concurrent_requests: int = pydantic.Field(default=16, ge=1)
+    """OTLP/HTTP requests read, decoded and stored at once; more get 503 with Retry-After."""
     retry_after_s: int = pydantic.Field(default=1, ge=1)
     """The ``Retry-After`` (seconds) sent with a 503 when the receiver is saturated."""
     token: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["s3cr3t-token"])
@@ -301,6 +307,14 @@ class RegistrySettings(_Section):
     """The JSON Schema draft of a schema without ``$schema``, everywhere a schema is read
     (registration, ``schemas check``, live validation, inference); draft-07, as the reference
     registry (Confluent Schema Registry) reads it."""
+    listen: str = "127.0.0.1:8081"
+    """Address ``choreoscope registry serve`` (the Confluent-compatible REST API) listens on."""
+    serve_user: str | None = pydantic.Field(default=None, examples=["ci"])
+    """With ``serve_password``: every request to ``registry serve`` needs this basic-auth user."""
+    serve_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The basic-auth password of ``serve_user``."""
+    read_only: bool = False
+    """``registry serve`` answers reads only; every write gets 42205."""
 
 
 class AlertSettings(_Section):

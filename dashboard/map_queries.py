@@ -45,15 +45,17 @@ def picture_data(picture: MapPicture, event_map: EventMap, selected: str | None,
                  view_key: str) -> dict[str, Any]:
     """What the map component is given: the SVG, what its ids mean, and the highlight."""
     d = picture.drawing
-    near_nodes, near_edges = neighbourhood(event_map, selected) if selected else (set(), set())
+    _, near_edges = neighbourhood(event_map, selected) if selected else (set(), set())
+    chosen = d.svg_ids(selected) if selected else []
+    near = {i for e in near_edges if e in d.ends for i in d.ends[e]} | set(chosen)
     return {
         "svg": picture.svg,
         "digest": picture.digest,
         "view_key": view_key,
         "nodes": {i: n for n in d.nodes for i in d.svg_ids(n)},
         "clusters": d.clusters,
-        "selected": d.svg_ids(selected) if selected else [],
-        "near_nodes": sorted(i for n in near_nodes for i in d.svg_ids(n)),
+        "selected": chosen,
+        "near_nodes": sorted(near),
         "near_edges": sorted(d.edge_ids[e] for e in near_edges if e in d.edge_ids),
         "max_height": 3200,
     }

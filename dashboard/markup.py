@@ -7,9 +7,10 @@ turns ``:name:`` into emoji, ``:red[...]`` into colour, ``$...$`` into LaTeX, an
 ``--``/``->``/``<-``/``>=``/``<=``/``~=`` between spaces into typographic symbols. So:
 
 - `md` escapes every ASCII punctuation character (CommonMark's backslash escapes), which stops
-  links, images, emphasis, HTML, directives, emoji codes and maths; Streamlit's typographic
-  replacement runs on the text after escapes are resolved, so those few operators are put in
-  inline code, where they are shown exactly as written;
+  links, images, emphasis, HTML, directives, emoji codes and maths. Two rewrites run on the text
+  after escapes are resolved, so escaping cannot stop them: GFM's autolink literals (a bare
+  ``http://...``, ``www.``, an e-mail address) and Streamlit's typographic replacement; such
+  words are put in inline code, where they are shown exactly as written;
 - `page_url` builds a link to a dashboard page with its query parameters URL-encoded, and
   `md_link` puts it behind an escaped label: the href never comes from the data itself.
 
@@ -19,31 +20,21 @@ whose href is a slug of the data).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from urllib.parse import quote, urlencode
 
-from catalog.markdown import escape
+from catalog.markdown import escape_words
 
 __all__ = ["md", "md_join", "md_link", "md_links", "page_url"]
 
-_TYPOGRAPHY = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)")
-
-
-def _escape_line(text: str) -> str:
-    return "\n".join(escape(line) for line in text.split("\n"))
+_TYPOGRAPHY = frozenset({"<->", "->", "<-", "--", ">=", "<=", "~="})
+"""What Streamlit turns into a symbol when it stands between spaces (or at either end)."""
 
 
 def md(value: object) -> str:
     """``value`` as Markdown text that renders exactly as ``str(value)`` reads."""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    out: list[str] = []
-    pos = 0
-    for m in _TYPOGRAPHY.finditer(text):
-        out += [_escape_line(text[pos:m.start()]), f"`{m.group()}`"]
-        pos = m.end()
-    out.append(_escape_line(text[pos:]))
-    return "".join(out)
+    return escape_words(text, lambda word: word in _TYPOGRAPHY)
 
 
 def md_join(values: Iterable[object], empty: str = "-") -> str:

@@ -25,7 +25,9 @@ from collector.exceptions import ConfigError
 if TYPE_CHECKING:
     from collector.model import Observation, Span
     from collector.pipeline import Pipeline
+    from collector.settings import Settings
     from collector.simulator import SimRecord, Simulation, TruthRow
+    from collector.simulator.generated import GeneratedSimulation
 
 __all__ = ["register", "run_simulation"]
 
@@ -67,6 +69,19 @@ def register(subparsers: Any) -> None:
                    help="pace in wall time at about R events per second")
     p.add_argument("--bootstrap-servers", metavar="HOST:PORT",
                    help="publish the records to this Kafka cluster")
+    p.add_argument("--domain", choices=("demo", "generated"), default="demo",
+                   help="demo: the built-in shop and onboarding (default); generated: a seeded "
+                        "topology of --types event types, --services services, --topics topics "
+                        "(unpaced, no faults, no ground truth)")
+    p.add_argument("--types", type=int, default=60, metavar="N",
+                   help="event types of the generated domain (default 60)")
+    p.add_argument("--services", type=int, default=25, metavar="N",
+                   help="services of the generated domain (default 25)")
+    p.add_argument("--topics", type=int, default=15, metavar="N",
+                   help="topics of the generated domain (default 15)")
+    p.add_argument("--write-schemas", metavar="DIR",
+                   help="with --domain generated: write its event types' schemas into DIR "
+                        "(events/TYPE/v1.json) for CHOREOSCOPE_SCHEMAS_DIR, and stop")
     p.add_argument("--topic-prefix", default="", metavar="PREFIX",
                    help="publish to PREFIX + each domain topic (e.g. sim. for sim.orders); "
                         "--out, --store and the truth keep the domain names")
@@ -81,6 +96,35 @@ def _check(args: argparse.Namespace) -> None:
     if args.rate is not None and args.flows is None and (args.truth or args.expectations):
         raise ConfigError("--flows", None, "a number of flows when --truth or --expectations "
                                            "is written in paced mode")
+    if args.write_schemas and args.domain != "generated":
+        raise ConfigError("--write-schemas", args.write_schemas, "--domain generated as well "
+                                                                 "(the demo's are in schemas/)")
+    if args.domain == "generated":
+        for flag, value in (("--rate", args.rate), ("--truth", args.truth),
+                            ("--expectations", args.expectations),
+                            ("--fault-rate", args.fault_rate or None)):
+            if value is not None:
+                raise ConfigError(flag, value, "no such option with --domain generated "
+                                               "(unpaced, no faults, no ground truth)")
+
+
+def _generated(args: argparse.Namespace, spans: bool) -> GeneratedSimulation:
+    from collector.simulator.exceptions import SimulatorError
+    from collector.simulator.generated import GeneratedSimulation, generate_domain
+
+    try:
+        domain = generate_domain(event_types=args.types, services=args.services,
+                                 topics=args.topics, seed=args.seed)
+    except SimulatorError as exc:
+        raise ConfigError("--types/--services/--topics",
+                          f"{args.types}/{args.services}/{args.topics}", str(exc)) from exc
+    if args.write_schemas:
+        from collector.simulator.generated import write_schemas
+
+        written = write_schemas(domain, Path(args.write_schemas))
+        print(f"simulate: wrote {written} schemas into {args.write_schemas}", flush=True)
+    flows = args.flows if args.flows is not None else DEFAULT_FLOWS
+    return GeneratedSimulation(domain, flows=flows, seed=args.seed, spans=spans)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -92,6 +136,8 @@ def _run(args: argparse.Namespace) -> int:
     from collector.simulator import Pacing, Simulation, parse_fault_rates
 
     _check(args)
+    if args.domain == "generated":
+        return _run_generated(args)
     rates = parse_fault_rates(args.fault_rate)
     settings = load_settings(args.config, store=args.store,
                              kafka={"bootstrap_servers": args.bootstrap_servers})
@@ -106,19 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     flows = args.flows if args.flows is not None else (None if pacing else DEFAULT_FLOWS)
     sim = Simulation(definitions, flows=flows, seed=args.seed, fault_rates=rates,
                      pacing=pacing, spans=bool(args.store))
-    pipeline = None
-    if args.store:
-        from collector.commands.collect import build_pipeline
-        from collector.store.base import open_store
-        from collector.store.dead_letters import bounds_of
-
-        pipeline = build_pipeline(settings, open_store(settings.store,
-                                                   dead_letters=bounds_of(settings)))
-    kafka_client = None
-    if args.bootstrap_servers:
-        from collector.kafka._client import client_config
-
-        kafka_client = client_config(settings.kafka)  # security settings from the config
+    pipeline, kafka_client = _destinations(args, settings)
     started = time.perf_counter()
     try:
         run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
@@ -139,7 +173,51 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_simulation(sim: Simulation, *, out: str | Path | None = None,
+def _destinations(args: argparse.Namespace, settings: Settings
+                  ) -> tuple[Pipeline | None, Mapping[str, Any] | None]:
+    """The in-process collector (``--store``) and the Kafka client settings (``--bootstrap-
+    servers``, security from the config), each when asked for."""
+    pipeline = None
+    if args.store:
+        from collector.commands.collect import build_pipeline
+        from collector.store.base import open_store
+        from collector.store.dead_letters import bounds_of
+
+        pipeline = build_pipeline(settings, open_store(settings.store,
+                                                   dead_letters=bounds_of(settings)))
+    kafka_client = None
+    if args.bootstrap_servers:
+        from collector.kafka._client import client_config
+
+        kafka_client = client_config(settings.kafka)  # security settings from the config
+    return pipeline, kafka_client
+
+
+def _run_generated(args: argparse.Namespace) -> int:
+    """``--domain generated``: the seeded topology's flows to the same destinations."""
+    import time
+
+    from collector.settings import load_settings
+
+    sim = _generated(args, spans=bool(args.store))
+    if args.write_schemas:
+        return 0
+    settings = load_settings(args.config, store=args.store,
+                             kafka={"bootstrap_servers": args.bootstrap_servers})
+    pipeline, kafka_client = _destinations(args, settings)
+    started = time.perf_counter()
+    try:
+        run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
+                       kafka_client=kafka_client, progress=sys.stderr.isatty(),
+                       topic_prefix=args.topic_prefix)
+    finally:
+        if pipeline is not None:
+            pipeline.store.close()
+    _summary(sim, time.perf_counter() - started)
+    return 0
+
+
+def run_simulation(sim: Simulation | GeneratedSimulation, *, out: str | Path | None = None,
                    store: Pipeline | None = None, kafka: str | None = None,
                    kafka_client: Mapping[str, Any] | None = None, progress: bool = False,
                    wall: Callable[[], datetime] | None = None, topic_prefix: str = "") -> None:
@@ -201,7 +279,8 @@ def _publish_paced(records: Iterator[SimRecord], kafka: str,
             publish(chunk, kafka, client=client, create_topics=False)
 
 
-def _tapped(sim: Simulation, sinks: Iterable[Callable[[SimRecord, int], None]],
+def _tapped(sim: Simulation | GeneratedSimulation,
+            sinks: Iterable[Callable[[SimRecord, int], None]],
             progress: bool) -> Iterator[SimRecord]:
     from tqdm import tqdm
 
@@ -312,7 +391,7 @@ def _write_lines(path: str, rows: list[TruthRow] | list[dict[str, Any]]) -> None
     Path(path).write_bytes(encode_rows(rows))
 
 
-def _summary(sim: Simulation, elapsed: float) -> None:
+def _summary(sim: Simulation | GeneratedSimulation, elapsed: float) -> None:
     s = sim.stats
     faults = ", ".join(f"{k}={v}" for k, v in sorted(s.faults.items())) or "none"
     print(f"simulated {s.flows} flows: {s.events} events in {s.records} records; "

@@ -124,8 +124,13 @@ def _side_panel(store: Store, full: EventMap, shown: EventMap, node: str) -> Non
         st.markdown(" · ".join(f"[{md(link.label)}]({link.url})" for link in links))
     rows = node_edges(source, node)
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch", column_order=(
-            "direction", "with", "metrics", "edge", "events", "last seen", "seen"))
+        st.markdown("\n".join(
+            f"- {'←' if r['direction'] == 'in' else '→'} {md(r['with'])}: "
+            f"{md(r['metrics'] or r['seen'])}" for r in rows))
+        with st.expander(f"{len(rows)} edges, every metric"):
+            st.dataframe(rows, hide_index=True, width="stretch", column_order=(
+                "direction", "with", "edge", "per minute", "p95 ms", "invalid", "events",
+                "last seen", "seen"))
 
 
 def _node_picker(nodes: list[str]) -> str | None:
