@@ -15,6 +15,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import flow_queries as fq
+from dashboard.markup import md, md_join
 from dashboard.queries import chart_data, plain
 
 __all__ = ["show_waterfall"]
@@ -108,7 +109,7 @@ def _row_bands(base: alt.Chart, axis: float) -> alt.Chart:
 def _detail(row: dict[str, Any], violations: list[dict[str, Any]]) -> None:
     d = row["detail"]
     with st.container(border=True, key="waterfall_detail"):
-        st.markdown(f"#### {row['label']} · {row['service']}")
+        st.markdown(f"#### {md(row['label'])} · {md(row['service'])}")
         facts = {k: v for k, v in d.items() if isinstance(v, str) and v and k != "what"}
         facts = {"kind": d["what"], "took": row["took"], **facts}
         st.table([{"field": k, "value": v} for k, v in facts.items()])
@@ -125,7 +126,7 @@ def _event_parts(d: dict[str, Any], violations: list[dict[str, Any]]) -> None:
     else:
         st.caption("No headers stored for this event.")
     if d["business keys"]:
-        st.caption("Business keys: " + ", ".join(f"{k} = {v}"
+        st.caption("Business keys: " + ", ".join(f"{md(k)} = {md(v)}"
                                                  for k, v in d["business keys"].items()))
     st.markdown("**Payload** (redacted as stored)")
     if d["payload"] is None:
@@ -137,7 +138,7 @@ def _event_parts(d: dict[str, Any], violations: list[dict[str, Any]]) -> None:
         st.table([{"field": v["field"], "rule": v["keyword"], "message": v["message"]}
                   for v in violations])
     else:
-        st.caption(f"None against {d['schema'] or 'its schema'}.")
+        st.caption(f"None against {md(d['schema']) if d['schema'] else 'its schema'}.")
 
 
 def _span_parts(d: dict[str, Any]) -> None:
@@ -152,4 +153,4 @@ def _span_parts(d: dict[str, Any]) -> None:
     else:
         st.caption("No links.")
     if d.get("consumes"):
-        st.caption("Consumed events: " + ", ".join(d["consumes"]))
+        st.caption("Consumed events: " + md_join(d["consumes"]))
