@@ -25,6 +25,7 @@ import jsonschema.validators
 import jsonschema_rs
 import referencing
 
+from catalog.exceptions import SchemaNotFound
 from catalog.metaschema import validator_class
 from catalog.references import BASE_URI, refuse, resources_of
 from catalog.registry import Registry
@@ -35,6 +36,7 @@ __all__ = [
     "Tally",
     "Validator",
     "compile_schema",
+    "confluent_id",
     "findings_of",
     "parse_dataschema",
     "registered",
@@ -63,6 +65,15 @@ def parse_dataschema(dataschema: str | None) -> tuple[str | None, int | None]:
     if match is None:
         return None, None
     return match.group("type"), int(match.group("version"))
+
+
+def confluent_id(dataschema: str | None) -> int | None:
+    """``"confluent:42"`` (a record in the Confluent wire format, see `collector.envelope`) ->
+    ``42``; None for anything else."""
+    if dataschema is None or not dataschema.startswith("confluent:"):
+        return None
+    tail = dataschema[len("confluent:"):]
+    return int(tail) if tail.isdigit() else None
 
 
 def _pointer(path: Sequence[str | int]) -> str:
@@ -107,8 +118,12 @@ class Validator:
     `with_registry`) when a new registry is loaded.
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, ids: Mapping[int, Sequence[tuple[str, int]]] | None = None
+    ) -> None:
         self.registry = registry
+        self.ids = ids or {}
+        """Schema id -> the (subject, version)s registered with it (`catalog.schema_ids`)."""
         self._compiled: dict[tuple[str, int | None], Any] = {}
 
     @cached_property
@@ -116,10 +131,31 @@ class Validator:
         return registered(self.registry)
 
     def with_registry(self, registry: Registry) -> Validator:
-        return Validator(registry)
+        return Validator(registry, self.ids)
 
     def knows(self, event_type: str) -> bool:
         return event_type in self.registry and self.registry.subject(event_type).latest is not None
+
+    def resolve(self, event_type: str, dataschema: str | None) -> tuple[str, int] | None:
+        """The (subject, version) an event is validated against; None for an unknown type.
+
+        A record in the Confluent wire format (``dataschema`` ``confluent:<id>``) resolves by its
+        schema id whatever the subject-name strategy: exactly the version registered with that
+        id (under the event type's own subject when the id is registered under several). Else
+        the version ``dataschema`` names for the event's type, or the type's latest.
+        """
+        schema_id = confluent_id(dataschema)
+        if schema_id is not None:
+            places = [p for p in self.ids.get(schema_id, ()) if p[0] in self.registry]
+            if places:
+                return next((p for p in places if p[0] == event_type), places[0])
+        if not self.knows(event_type):
+            return None
+        named_type, named = parse_dataschema(dataschema)
+        subject = self.registry.subject(event_type)
+        if named_type == event_type and any(v.version == named for v in subject.versions):
+            return event_type, int(named) if named is not None else 0
+        return event_type, self.registry.get(event_type).version
 
     def compiled(self, event_type: str, version: int | None) -> Any:
         """The compiled validator; raises `SchemaNotFound` for an unknown type or version."""
@@ -143,12 +179,11 @@ class Validator:
         ``dataschema`` naming another type or an unregistered version falls back to the latest.
         Raises `SchemaNotFound` only when the type has no schema at all.
         """
-        named_type, named = parse_dataschema(dataschema)
-        subject = self.registry.subject(event_type)
-        version = named if named_type == event_type and any(
-            v.version == named for v in subject.versions) else None
-        resolved = version if version is not None else self.registry.get(event_type).version
-        return resolved, self.validate(event_type, resolved, data)
+        target = self.resolve(event_type, dataschema)
+        if target is None:
+            raise SchemaNotFound(event_type)
+        subject, version = target
+        return version, self.validate(subject, version, data)
 
     def is_valid(self, event_type: str, version: int | None, data: Any) -> bool:
         return bool(self.compiled(event_type, version).is_valid(data))

@@ -8,7 +8,7 @@ violation: the catalog reports it as undocumented, not as invalid.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,9 @@ def _not_json(event: Event, version: int | None) -> list[Violation]:
                       "value the schema describes", event.occurred_at)]
 
 
-def build_validator(registry: Registry) -> EventValidator:
+def build_validator(
+    registry: Registry, ids: Mapping[int, Sequence[tuple[str, int]]] | None = None
+) -> EventValidator:
     """The pipeline's ``validate`` callable for a registry.
 
     The hot path: what an event's (type, dataschema) resolves to (the version and its compiled
@@ -52,21 +54,23 @@ def build_validator(registry: Registry) -> EventValidator:
     """
     from catalog.validation import Validator, findings_of
 
-    validator = Validator(registry)
+    validator = Validator(registry, ids)
     resolved: dict[tuple[str, str | None], Any] = {}
 
     def first(event: Event, key: tuple[str, str | None]) -> Sequence[Violation]:
         """An event of a (type, dataschema) not seen yet: the catalog resolves the version."""
         if len(resolved) >= _RESOLVED_MAX:
             resolved.clear()
-        if not validator.knows(event.type):
+        target = validator.resolve(event.type, event.dataschema)
+        if target is None:
             resolved[key] = None
             return _NONE
         if type(event.data) is bytes:  # resolved on the next JSON event of the pair
             return _not_json(event, None)
-        version, findings = validator.validate_event(event.type, event.dataschema, event.data)
-        resolved[key] = (version, validator.compiled(event.type, version))
-        return _violations(event, version, findings)
+        subject, version = target
+        compiled = validator.compiled(subject, version)
+        resolved[key] = (version, compiled)
+        return _violations(event, version, findings_of(compiled, event.data))
 
     def validate(event: Event) -> Sequence[Violation]:
         key = (event.type, event.dataschema)
@@ -105,4 +109,22 @@ def load_validator(settings: Settings) -> EventValidator | None:
                           f"readable, valid event schemas ({exc})") from exc
     if not registry.subjects:
         return None
-    return build_validator(registry)
+    try:
+        ids = ids_by_number(folder, registry)
+    except CatalogError as exc:
+        raise ConfigError("schemas_dir", str(settings.schemas_dir),
+                          f"a readable schema id table ({exc})") from exc
+    return build_validator(registry, ids)
+
+
+def ids_by_number(folder: Path, registry: Registry) -> dict[int, list[tuple[str, int]]]:
+    """Schema id -> (subject, version)s, from the ids kept beside the schemas (``registry
+    serve`` writes them); records in the Confluent wire format resolve through it."""
+    from catalog.files import load_ids
+
+    out: dict[int, list[tuple[str, int]]] = {}
+    table = load_ids(folder, registry)
+    for key, schema_id in sorted(table.ids.items()):
+        if key not in table.deleted:
+            out.setdefault(schema_id, []).append(key)
+    return out

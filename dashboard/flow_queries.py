@@ -8,6 +8,7 @@ violations' event identity) and carries a LIMIT, so a search costs the same on a
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -262,8 +263,17 @@ def _event_detail(e: Event) -> dict[str, Any]:
                             if x is not None) or loc.source,
         "key": e.key or "", "headers": dict(e.headers),
         "business keys": dict(e.business_keys),
-        "payload": e.data,
+        "payload": _shown(e.data),
     }
+
+
+def _shown(data: Any) -> Any:
+    """A payload as the panel's ``st.json`` shows it: a text payload (``text/*`` content, or a
+    JSON string) serialized, as ``st.json`` reads a string as JSON text; non-JSON content
+    (bytes) as a short description."""
+    if type(data) is bytes:
+        data = f"{len(data)} bytes of non-JSON content: {data[:64].hex(' ')}"
+    return json.dumps(data, ensure_ascii=False) if type(data) is str else data
 
 
 def _span_detail(entry: TimelineEntry) -> dict[str, Any]:

@@ -370,8 +370,10 @@ class _StoreFeed:
         self._last_sample = now
         from collector.store.base import Batch
 
-        samples = self._health.sample(self._pipeline.stats, {}, None, now)
-        self._pipeline.store.write(Batch(metrics=samples))
+        store = self._pipeline.store
+        samples = self._health.sample(self._pipeline.stats, {}, None, now,
+                                      store.dead_letter_usage())
+        store.write(Batch(metrics=samples))
 
     def finish(self, settle: datetime | None) -> None:
         """Flush; at the end of a run, advance the detection clock to settle time and bring

@@ -55,7 +55,7 @@ def _fields(page: EventPage) -> None:
     if not page.fields:
         st.caption("No schema registered.")
         return
-    numbers = sorted(page.fields)
+    numbers = sorted(page.fields, reverse=True)  # the newest first
     for tab, number in zip(st.tabs([f"v{n}" for n in numbers]), numbers, strict=True):
         with tab:
             st.dataframe([{"field": h.field.pointer, "type": h.field.type,

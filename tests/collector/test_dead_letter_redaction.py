@@ -91,3 +91,15 @@ def test_the_shared_constructor_applies_the_same_policy() -> None:
     assert dead_letter(o, DeadLetterReason.INVALID_ENVELOPE, "x", CaptureRules()).raw == CE
     assert dead_letter(o, DeadLetterReason.INVALID_ENVELOPE, "x",
                        CaptureRules(policy="none")).raw is None
+
+
+def test_an_unstorable_record_keeps_no_bytes_and_no_payload_value_in_its_reason() -> None:
+    from collector.envelope import Decoder
+
+    decoder = Decoder(rules(redact=REDACT))
+    letter = decoder.fault(obs(CE), ValueError(f"cannot store {EMAIL.decode()}"), "tracking")
+    assert letter.reason is DeadLetterReason.UNSTORABLE
+    assert letter.detail == "unstorable: ValueError while tracking"
+    assert letter.raw is None
+    assert letter.raw_withheld
+    assert Decoder(rules()).fault(obs(CE), ValueError("x"), "tracking").raw == CE

@@ -42,9 +42,9 @@ def test_event_page_shows_owner_links_fields_diff_validation_samples_and_flows(
     assert "[payment\\-service](service?name=payment-service)" in text
     assert [m.label for m in at.metric][:3] == ["Rate", "Events", "Producers"]
     assert int(at.metric[1].value.replace(",", "")) > 0
-    assert [t.label for t in at.tabs] == ["v1", "v2"]
+    assert [t.label for t in at.tabs] == ["v2", "v1"]  # the newest first
     frames = [d.value for d in at.dataframe]
-    fields = frames[1]  # the v2 tab's table
+    fields = frames[0]  # the v2 tab's table
     row = fields[fields["field"] == "/channel"].iloc[0]
     assert row["since"] == "v2"
     assert row["type"] == "string"

@@ -83,6 +83,10 @@ def test_after_every_kind_of_poison_record_no_redacted_value_is_in_any_database_
         b"\xff" + ce,                                   # not UTF-8
         ce[:-3] + b" " * 5000,                          # too large and not JSON
         cloudevent(2, None, data={"customer": {"email": EMAIL}, "card": CARD}),  # parsed
+        cloudevent(4, "c-4", data={"customer": {"email": EMAIL}, "deep": "X"}).replace(
+            b'"X"', b'{"a":' * 300 + b"1" + b"}" * 300),  # nested past limits.max_depth
+        cloudevent(5, "c-5", data={"customer": {"email": EMAIL}, "card": CARD},
+                   time="0001-01-01T00:00:00+01:00"),   # a time out of range
     ]
     publish([Rec(topic, value, b"k", secret_headers) for value in poison]
             + [Rec(topic, cloudevent(3, "c-3"), b"k")], kafka.bootstrap)
@@ -109,9 +113,11 @@ def test_after_every_kind_of_poison_record_no_redacted_value_is_in_any_database_
     finally:
         store.close()
     assert [r["reason"] for r in letters] == [
-        "not-json", "not-json", "not-utf8", "too-large", "no-correlation"]
-    assert [r["raw"] is None for r in letters] == [True, True, True, True, False]
-    assert all(r["raw_withheld"] for r in letters[:4])
+        "not-json", "not-json", "not-utf8", "too-large", "no-correlation", "too-deep",
+        "invalid-envelope"]
+    assert [r["raw"] is None for r in letters] == [True, True, True, True, False, True, False]
+    assert [bool(r["raw_withheld"]) for r in letters] == [
+        True, True, True, True, False, True, False]
     assert all(API_KEY not in r["headers"] for r in letters)
     everything = database_bytes()
     assert b"order-service" in everything  # what is not redacted is there: the check can fail
