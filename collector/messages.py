@@ -18,6 +18,7 @@ import orjson
 
 from collector.store import Store
 from collector.store._time import from_text, to_text
+from collector.store.sqlite import data_of
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -341,7 +342,7 @@ def message(store: Store, *, source: str | None = None, event_id: str | None = N
     """One message with its payload: an event by (source, id), or a dead letter by id."""
     if dead_letter_id is not None:
         return _dead_letter_message(store, dead_letter_id, preview)
-    rows = store.query(f"SELECT {_EVENT_COLUMNS}, data FROM events "  # noqa: S608
+    rows = store.query(f"SELECT {_EVENT_COLUMNS}, data, data_bytes FROM events "  # noqa: S608
                        "WHERE source = ? AND id = ?", (source, event_id))
     if not rows:
         return None
@@ -351,9 +352,11 @@ def message(store: Store, *, source: str | None = None, event_id: str | None = N
         "WHERE source = ? AND id = ? ORDER BY pointer", (source, event_id))
     listed = _listed_event(r, bool(violations))
 
-    data = r["data"]
-    return replace(listed, payload=None if data is None else orjson.loads(data),
-                   payload_kept=data is not None, violations=tuple(violations))
+    payload = data_of(r)  # JSON (integers exact), or the bytes of non-JSON content
+    if type(payload) is bytes:
+        payload = payload[:preview].decode("utf-8", "replace")
+    return replace(listed, payload=payload, payload_kept=payload is not None,
+                   violations=tuple(violations))
 
 
 def _dead_letter_message(store: Store, dl_id: int, preview: int) -> Message | None:

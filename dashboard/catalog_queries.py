@@ -384,29 +384,43 @@ def compare_versions(registry: Registry, subject: str, old: int, new: int) -> Ve
     return VersionDiff(subject, old, new, backward, forward, verdicts, mode, policy)
 
 
-def validation_by_producer(store: Store, event_type: str) -> list[dict[str, Any]]:
+def validation_by_producer(store: Store, event_type: str,
+                           latest_version: int | None = None) -> list[dict[str, Any]]:
     """Per producer and schema version: events seen, events failing validation, last failure.
 
-    Events seen come from the hourly rollups (all versions together: a passing event does not
-    record the version it passed); failures from the violations table (indexed by type,
-    producer and version).
+    Events seen are counted per producer and ``dataschema`` (the version it names, else
+    ``latest_version``, the one such events are validated against) by a covering index;
+    failures come from the violations table (indexed by type, producer and version).
     """
-    seen = {r["service"]: (int(r["n"]), int(r["v"])) for r in store.query(
-        "SELECT service, SUM(count) AS n, SUM(violations) AS v FROM catalog_traffic_hour "
-        "WHERE kind = 'produce' AND event_type = ? GROUP BY service LIMIT ?",
-        (event_type, VALIDATION_LIMIT))}
-    failing = store.query(
+    from catalog.validation import parse_dataschema
+
+    counted = [(str(r["source"]), parse_dataschema(r["dataschema"]), int(r["n"]))
+               for r in store.query(
+        "SELECT source, dataschema, COUNT(*) AS n FROM events INDEXED BY events_type_schema "
+        "WHERE type = ? GROUP BY source, dataschema LIMIT ?", (event_type, VALIDATION_LIMIT))]
+    failing = {(r["producer"], r["schema_version"]): r for r in store.query(
         "SELECT producer, schema_version, COUNT(DISTINCT id) AS events, COUNT(*) AS violations, "
         "MAX(occurred_at) AS last FROM violations WHERE event_type = ? "
         "GROUP BY producer, schema_version ORDER BY producer, schema_version LIMIT ?",
-        (event_type, VALIDATION_LIMIT))
-    rows = [{"producer": r["producer"], "schema version": r["schema_version"],
-             "events seen": seen.get(r["producer"], (0, 0))[0],
-             "failing events": int(r["events"]), "violations": int(r["violations"]),
-             "last failure": _when(from_text(r["last"]))} for r in failing]
-    clean = sorted(set(seen) - {r["producer"] for r in failing})
-    rows += [{"producer": p, "schema version": None, "events seen": seen[p][0],
-              "failing events": 0, "violations": 0, "last failure": ""} for p in clean]
+        (event_type, VALIDATION_LIMIT))}
+    if latest_version is None:  # the newest version anything names stands for the registry's
+        named = [v for _, (_, v), _ in counted if v is not None]
+        named += [v for _, v in failing if v is not None]
+        latest_version = max(named, default=None)
+    seen: dict[tuple[str, int | None], int] = {}
+    for source, (named_type, version), n in counted:
+        if version is None or named_type not in (None, event_type):
+            version = latest_version
+        seen[(source, version)] = seen.get((source, version), 0) + n
+    rows = []
+    for producer, version in sorted(seen.keys() | failing.keys(),
+                                    key=lambda k: (k[0], k[1] is None, k[1] or 0)):
+        f = failing.get((producer, version))
+        rows.append({"producer": producer, "schema version": version,
+                     "events seen": seen.get((producer, version), 0),
+                     "failing events": 0 if f is None else int(f["events"]),
+                     "violations": 0 if f is None else int(f["violations"]),
+                     "last failure": "" if f is None else _when(from_text(f["last"]))})
     return rows
 
 

@@ -19,6 +19,7 @@ from dashboard.catalog_queries import (
     validation_by_producer,
 )
 from dashboard.markup import md
+from dashboard.table import show
 
 
 def _registry() -> Registry | None:
@@ -66,13 +67,18 @@ def _diff(registry: Registry, subject: Subject) -> None:
             st.json(subject.version(number).schema, expanded=True)
 
 
-def _validation(store: Store, subject: str) -> None:
+def _validation(store: Store, subject: str, latest: int) -> None:
     st.subheader("Live validation")
-    rows = validation_by_producer(store, subject)
+    st.caption("Events per producer and the schema version their dataschema names (the "
+               "latest when they name none).")
+    rows = validation_by_producer(store, subject, latest)
     if not rows:
         st.caption(f"No {md(subject)} events validated yet.")
         return
-    st.dataframe(rows, hide_index=True, width="stretch")
+    show(rows, key="schemas_validation", columns={
+        "producer": "Producer", "schema version": "Schema version", "events seen": "Events",
+        "failing events": "Failing events", "violations": "Violations",
+        "last failure": "Last failure (UTC)"}, width="stretch")
     producers = sorted({r["producer"] for r in rows if r["failing events"]})
     if not producers:
         st.success(f"No {md(subject)} event has failed validation.")
@@ -80,8 +86,10 @@ def _validation(store: Store, subject: str) -> None:
     producer = st.selectbox("Recent failures of", ["", *producers],
                             key=f"schemas_producer_{subject}",
                             format_func=lambda p: p or "every producer")
-    st.dataframe(recent_failures(store, subject, producer or None), hide_index=True,
-                 width="stretch")
+    show(recent_failures(store, subject, producer or None), key="schemas_failures", columns={
+        "time": "Time (UTC)", "producer": "Producer", "schema version": "Schema version",
+        "field": "Field", "rule": "Rule", "message": "Message", "event id": "Event id"},
+        width="stretch")
 
 
 def _page(store: Store) -> None:
@@ -104,7 +112,7 @@ def _page(store: Store) -> None:
     subject = registry.subject(name)
     _versions(subject)
     _diff(registry, subject)
-    _validation(store, name)
+    _validation(store, name, max(v.version for v in subject.versions))
 
 
 st.title("Schema compatibility")
