@@ -12,6 +12,7 @@ message that echoes a configuration value.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -21,7 +22,8 @@ from typing import Any
 import pydantic
 from pydantic_settings import TomlConfigSettingsSource
 
-__all__ = ["ConfigFileSource", "resolve_paths", "resolved_store", "secret_keys", "shown"]
+__all__ = ["ConfigFileSource", "masked_url", "resolve_paths", "resolved_store", "secret_keys",
+           "shown"]
 
 SQLITE = "sqlite:///"
 MASK = "***"
@@ -74,7 +76,17 @@ def shown(key: str, value: object, secrets: frozenset[str]) -> object:
     one) is masked, whatever its type or validity."""
     if key in secrets or any(s.startswith(f"{key}.") for s in secrets):
         return MASK
+    if isinstance(value, str):
+        return masked_url(value)
     return value
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]*@", re.IGNORECASE)
+
+
+def masked_url(text: str) -> str:
+    """A URL with the password of its user info masked (``amqp://u:***@host/``)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", text, count=1)
 
 
 def resolved_store(url: str, base: Path) -> str:

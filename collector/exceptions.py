@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CollectorError", "ConfigError", "StoreError"]
+__all__ = ["CollectorError", "ConfigError", "StoreError", "TapError"]
 
 
 class CollectorError(Exception):
@@ -21,3 +21,7 @@ class ConfigError(CollectorError):
 
 class StoreError(CollectorError):
     """The store could not be opened, migrated, read or written."""
+
+
+class TapError(CollectorError):
+    """A broker tap cannot connect or read (the root of each broker edge's errors)."""

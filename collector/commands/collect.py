@@ -1,4 +1,8 @@
-"""``choreoscope collect``: run the collector against the configured Kafka cluster.
+"""``choreoscope collect``: run the collector against the configured broker.
+
+Kafka by default; RabbitMQ when ``rabbitmq.url`` (``--amqp-url``) is set and no Kafka flag
+(``--bootstrap-servers``, ``--topics``, ``--topic-pattern``) is given. The start-up line says
+which broker is read and what it promises.
 
 Reads the watched topics with its own consumer group, writes events, flows, dead letters and
 the positions they were read from in one store transaction per batch, serves its health in the
@@ -36,7 +40,11 @@ def register(subparsers: Any) -> None:
                    "127.0.0.1:9092)")
     p.add_argument("--topics", metavar="T1,T2", help="topics to read (comma-separated)")
     p.add_argument("--topic-pattern", metavar="REGEX", help="read every topic matching REGEX")
-    p.add_argument("--group-id", help="the collector's own consumer group")
+    p.add_argument("--group-id", help="the collector's own consumer group (RabbitMQ: its "
+                   "queue is choreoscope.tap.GROUP)")
+    p.add_argument("--amqp-url", metavar="URL",
+                   help="read RabbitMQ instead of Kafka: amqp://USER@HOST:PORT/VHOST (bindings "
+                   "from rabbitmq.bindings)")
     p.add_argument("--start", metavar="earliest|latest|TIME",
                    help="where partitions without a stored position start")
     p.add_argument("--metrics-port", type=int, metavar="PORT",
@@ -68,7 +76,8 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
 
 def build_collector(settings: Settings, store: Store, *,
                     now: Callable[[], datetime] | None = None,
-                    monotonic: Callable[[], float] | None = None) -> KafkaCollector:
+                    monotonic: Callable[[], float] | None = None,
+                    kafka_flags: bool = False) -> KafkaCollector:
     """The collector ``choreoscope collect`` runs: the tap on ``settings.kafka``, the pipeline
     of `build_pipeline`, its options, health (``collector.health``, served by the caller), the
     alert pump when ``[alerts]`` names a sink, and the catalog's traffic rollups on its ticks.
@@ -85,11 +94,19 @@ def build_collector(settings: Settings, store: Store, *,
     from collector.kafka.runner import KafkaCollector
     from collector.kafka.tap import KafkaTap, TapOptions
     from collector.store.dead_letters import DeadLetterAging
+    from collector.tap import Tap
 
     clock = now if now is not None else lambda: datetime.now(UTC)
     mono = monotonic if monotonic is not None else time.monotonic
     pipeline = build_pipeline(settings, store)
-    tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
+    tap: Tap
+    if reads_rabbitmq(settings, kafka_flags=kafka_flags):
+        from collector.rabbitmq.tap import RabbitTap, RabbitTapOptions
+
+        tap = RabbitTap(RabbitTapOptions(settings.rabbitmq, settings.kafka.group_id), now=clock,
+                        monotonic=mono)
+    else:
+        tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
     # the catalog's traffic rollups (event map, catalog pages) kept current as we go
     rollups = RollupRefresher(rollup_store(store))
     publisher = build_publisher(settings, store, now=clock)
@@ -99,6 +116,12 @@ def build_collector(settings: Settings, store: Store, *,
                           alerts=alerts,
                           housekeeping=(rollups.on_tick,
                                         DeadLetterAging(store.trim_dead_letters).on_tick))
+
+
+def reads_rabbitmq(settings: Settings, *, kafka_flags: bool = False) -> bool:
+    """Whether the collector taps RabbitMQ: ``rabbitmq.url`` is set and no Kafka flag was
+    given (reading both at once is not supported yet)."""
+    return settings.rabbitmq.url is not None and not kafka_flags
 
 
 def describe_schemas(settings: Settings) -> str:
@@ -131,7 +154,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     from collector.commands.otlp import otlp_flags
 
     otlp = otlp_flags(getattr(args, "otlp", None), flag="--otlp")
-    return load_settings(args.config, store=args.store, kafka=kafka, otlp=otlp)
+    return load_settings(args.config, store=args.store, kafka=kafka, otlp=otlp,
+                         rabbitmq={"url": getattr(args, "amqp_url", None)})
+
+
+def _kafka_flags(args: argparse.Namespace) -> bool:
+    return any(getattr(args, f, None) for f in ("bootstrap_servers", "topics", "topic_pattern"))
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -149,6 +177,7 @@ def _collect(args: argparse.Namespace) -> int:
     )
     from collector.kafka.health import MetricsServer
     from collector.pipeline import settle_process
+    from collector.rabbitmq.exceptions import RabbitEdgeError
     from collector.settings import require_schemas_dir
     from collector.store.base import open_store
     from collector.store.dead_letters import bounds_of
@@ -160,6 +189,8 @@ def _collect(args: argparse.Namespace) -> int:
         handler.addFilter(SecretFilter(secrets_of(settings.kafka)))
         if quiet:  # kafka-python logs every failed reconnect; the tap logs state changes
             handler.addFilter(KafkaNoiseFilter())
+    if quiet:  # pika logs each connection step at INFO; the RabbitMQ tap logs state changes
+        logging.getLogger("pika").setLevel(logging.WARNING)
     k = settings.kafka
     logger.info("kafka client %s", masked(client_config(k)))
     store = open_store(settings.store, dead_letters=bounds_of(settings))
@@ -170,8 +201,10 @@ def _collect(args: argparse.Namespace) -> int:
     otlp = None
     collector = None
     try:
-        collector = build_collector(settings, store)
+        collector = build_collector(settings, store, kafka_flags=_kafka_flags(args))
         print(f"choreoscope: {describe_schemas(settings)}", file=sys.stderr, flush=True)
+        print(f"choreoscope: reading {collector.tap.source}: {collector.tap.delivery}",
+              file=sys.stderr, flush=True)
         if args.otlp:
             from collector.otlp.receiver import OtlpService
 
@@ -181,7 +214,11 @@ def _collect(args: argparse.Namespace) -> int:
             server = MetricsServer(collector.health.registry, k.metrics_host, k.metrics_port)
             logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
         settle_process()
-        collector.run(stop, _idle_check(args.until_idle, time.monotonic))
+        try:
+            collector.run(stop, _idle_check(args.until_idle, time.monotonic))
+        except RabbitEdgeError as exc:  # unreachable within rabbitmq.connect_timeout_s, ...
+            print(f"choreoscope: {exc}", file=sys.stderr, flush=True)
+            return 2
         refresh_rollups(rollup_store(store))  # what the last ticks did not roll up yet
     finally:
         publisher = None if collector is None or collector.alerts is None else (

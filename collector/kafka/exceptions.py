@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collector.exceptions import CollectorError
+from collector.exceptions import TapError
 
 __all__ = ["KafkaEdgeError", "PublishError"]
 
 
-class KafkaEdgeError(CollectorError):
+class KafkaEdgeError(TapError):
     """Root of the errors the Kafka tap and publisher raise."""
 
 
