@@ -91,17 +91,19 @@ def iter_changes(
     policy: Policy = Policy.STRICT,
     budget: int = DEFAULT_BUDGET,
     draft: str = DEFAULT,
+    others: Sequence[Any] = (),
 ) -> Iterator[Change]:
     """Every change from ``old`` to ``new``, judged in the backward direction under ``policy``.
 
-    A schema without ``$schema`` is read as ``draft`` (`catalog.drafts`). Raises
+    A schema without ``$schema`` is read as ``draft`` (`catalog.drafts`). A ``$ref`` resolves
+    within its document and to ``others`` (registered schemas) by their ``$id``. Raises
     `catalog.exceptions.TooComplex` past ``budget`` steps, and
-    `catalog.exceptions.SchemaRejected` for a ``$ref`` outside the document.
+    `catalog.exceptions.SchemaRejected` for a ``$ref`` that resolves to neither.
     """
     ok = accepted(policy)
     differ = Differ(RULES, c.prelude, ok, budget)
     try:
-        found = list(differ.compare(node_of(old, draft), node_of(new, draft)))
+        found = list(differ.compare(node_of(old, draft, others), node_of(new, draft, others)))
     except RecursionError as exc:
         raise TooComplex(differ.steps, "nesting depth") from exc
     for kind, path in found:
@@ -172,16 +174,18 @@ def check_history(
     *,
     budget: int = DEFAULT_BUDGET,
     draft: str = DEFAULT,
+    others: Sequence[Any] = (),
 ) -> Report:
-    """Check ``new`` against ``history`` ((version, schema) pairs, oldest first)."""
+    """Check ``new`` against ``history`` ((version, schema) pairs, oldest first); ``others``
+    are the registered schemas their references may lead to."""
     if not history:
         return Report(mode, policy, (), dict.fromkeys(Mode, True))
     wanted = {"backward": mode.backward or mode is Mode.NONE, "forward": mode.forward}
     back: list[Comparison] = []
     fwd: list[Comparison] = []
     for version, old in history:
-        back.append(_compare(version, "backward", old, new, policy, budget, draft))
-        fwd.append(_compare(version, "forward", new, old, policy, budget, draft))
+        back.append(_compare(version, "backward", old, new, policy, budget, draft, others))
+        fwd.append(_compare(version, "forward", new, old, policy, budget, draft, others))
     verdicts = _verdicts(back, fwd)
     scope = slice(None) if mode.transitive else slice(-1, None)
     chosen = [*(back[scope] if wanted["backward"] else []),
@@ -197,8 +201,9 @@ def _compare(
     policy: Policy,
     budget: int,
     draft: str,
+    others: Sequence[Any] = (),
 ) -> Comparison:
-    changes = iter_changes(old, new, policy=policy, budget=budget, draft=draft)
+    changes = iter_changes(old, new, policy=policy, budget=budget, draft=draft, others=others)
     return Comparison(version, direction, tuple(changes))
 
 

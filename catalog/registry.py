@@ -142,7 +142,7 @@ class Registry:
         mode, policy = self.settings(name)
         subject = self.subjects.get(name, Subject(name))
         history = [(v.version, v.schema) for v in subject.versions]
-        return check_history(history, schema, mode, policy)
+        return check_history(history, schema, mode, policy, others=self.schemas())
 
     def with_version(
         self, name: str, schema: Mapping[str, Any], *, source: str = "api"
@@ -188,9 +188,13 @@ class Registry:
             del subjects[name]
         return replace(self, subjects=MappingProxyType(subjects))
 
+    def schemas(self) -> list[dict[str, Any]]:
+        """Every registered version's schema, the documents references may lead to."""
+        return [v.schema for s in self for v in s.versions]
+
     def uris(self) -> set[str]:
         """The URIs (resolved ``$id``) by which registered schemas can be referenced."""
-        return set(resources_of(v.schema for s in self for v in s.versions))
+        return set(resources_of(self.schemas()))
 
     def by_topic(self, topic: str) -> list[Subject]:
         """Subjects whose latest version declares ``x-topic: topic`` (topic-name strategy)."""
@@ -203,7 +207,8 @@ class Registry:
             mode, policy = self.settings(subject.name)
             for i, version in enumerate(subject.versions[1:], start=1):
                 history = [(v.version, v.schema) for v in subject.versions[:i]]
-                report = check_history(history, version.schema, mode, policy)
+                report = check_history(history, version.schema, mode, policy,
+                                       others=self.schemas())
                 out.append(VersionReport(subject.name, version.version, report))
         return out
 

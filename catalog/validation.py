@@ -31,6 +31,7 @@ from catalog.references import BASE_URI, refuse, resources_of
 from catalog.registry import Registry
 
 __all__ = [
+    "STRATEGIES",
     "Finding",
     "ReferenceValidator",
     "Tally",
@@ -40,6 +41,7 @@ __all__ = [
     "findings_of",
     "parse_dataschema",
     "registered",
+    "subject_name",
     "tally",
 ]
 
@@ -65,6 +67,19 @@ def parse_dataschema(dataschema: str | None) -> tuple[str | None, int | None]:
     if match is None:
         return None, None
     return match.group("type"), int(match.group("version"))
+
+
+STRATEGIES = ("record", "topic", "topic_record")
+"""The reference's subject-name strategies: RecordNameStrategy, TopicNameStrategy and
+TopicRecordNameStrategy."""
+
+
+def subject_name(strategy: str, topic: str | None, event_type: str) -> str:
+    """The subject of a record: ``record`` -> ``OrderPlaced``, ``topic`` -> ``orders-value``,
+    ``topic_record`` -> ``orders-OrderPlaced`` (record without a topic: the event type)."""
+    if topic is None or strategy == "record":
+        return event_type
+    return f"{topic}-value" if strategy == "topic" else f"{topic}-{event_type}"
 
 
 def confluent_id(dataschema: str | None) -> int | None:
@@ -119,11 +134,16 @@ class Validator:
     """
 
     def __init__(
-        self, registry: Registry, ids: Mapping[int, Sequence[tuple[str, int]]] | None = None
+        self,
+        registry: Registry,
+        ids: Mapping[int, Sequence[tuple[str, int]]] | None = None,
+        strategies: Mapping[str, str] | None = None,
     ) -> None:
         self.registry = registry
         self.ids = ids or {}
         """Schema id -> the (subject, version)s registered with it (`catalog.schema_ids`)."""
+        self.strategies = strategies or {}
+        """Topic (``*``: any other) -> subject-name strategy, see `subject_name`."""
         self._compiled: dict[tuple[str, int | None], Any] = {}
 
     @cached_property
@@ -131,24 +151,33 @@ class Validator:
         return registered(self.registry)
 
     def with_registry(self, registry: Registry) -> Validator:
-        return Validator(registry, self.ids)
+        return Validator(registry, self.ids, self.strategies)
 
     def knows(self, event_type: str) -> bool:
         return event_type in self.registry and self.registry.subject(event_type).latest is not None
 
-    def resolve(self, event_type: str, dataschema: str | None) -> tuple[str, int] | None:
-        """The (subject, version) an event is validated against; None for an unknown type.
+    def resolve(
+        self, event_type: str, dataschema: str | None, topic: str | None = None
+    ) -> tuple[str, int] | None:
+        """The (subject, version) an event is validated against; None for an unknown subject.
 
         A record in the Confluent wire format (``dataschema`` ``confluent:<id>``) resolves by its
         schema id whatever the subject-name strategy: exactly the version registered with that
         id (under the event type's own subject when the id is registered under several). Else
-        the version ``dataschema`` names for the event's type, or the type's latest.
+        the topic's subject-name strategy names the subject (`subject_name`); under the record
+        strategy (the default) that is the event type, validated against the version
+        ``dataschema`` names, or the latest.
         """
         schema_id = confluent_id(dataschema)
         if schema_id is not None:
             places = [p for p in self.ids.get(schema_id, ()) if p[0] in self.registry]
             if places:
                 return next((p for p in places if p[0] == event_type), places[0])
+        strategy = self.strategies.get(topic or "", self.strategies.get("*", "record"))
+        name = subject_name(strategy, topic, event_type)
+        if name != event_type:
+            known = name in self.registry and self.registry.subject(name).latest is not None
+            return (name, self.registry.get(name).version) if known else None
         if not self.knows(event_type):
             return None
         named_type, named = parse_dataschema(dataschema)

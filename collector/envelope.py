@@ -50,6 +50,14 @@ from collector._jsonpointer import MISSING as _MISSING
 from collector._jsonpointer import REDACTED
 from collector._jsonpointer import redact_all as _redact_all
 from collector._jsonpointer import resolve as _resolve
+from collector._payload import (
+    TooDeep,
+    content_data,
+    header_text,
+    is_binary,
+    loads_within,
+    precise_text,
+)
 from collector.model import DeadLetter, DeadLetterReason, Event, Observation
 
 __all__ = [
@@ -125,84 +133,6 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
-def _precise_text(raw: Any) -> str | None:
-    """A time as sent when it is finer than the microseconds a datetime keeps, else None."""
-    if type(raw) is not str:
-        return None
-    dot = raw.find(".")
-    if dot < 0:
-        return None
-    end = dot + 1
-    while end < len(raw) and raw[end].isdigit():
-        end += 1
-    return raw if end - dot - 1 > 6 else None
-
-
-def _depth(value: Any) -> int:
-    """How deep objects and arrays nest in a JSON value (a scalar: 0), without recursion."""
-    if type(value) not in (dict, list):
-        return 0
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if type(node) is dict else node
-        deepest = max(deepest, depth)
-        stack.extend((c, depth + 1) for c in children if type(c) in (dict, list))
-    return deepest
-
-
-def _loads(body: bytes, limits: Limits) -> Any:
-    """The JSON value of ``body`` within the nesting limit (raises `orjson.JSONDecodeError`
-    when it is not JSON, `_Rejected` when it nests too deep)."""
-    value = _json.loads(body)
-    if body.count(b"[") + body.count(b"{") > limits.max_depth:  # cheap: deep only if this
-        depth = _depth(value)
-        if depth > limits.max_depth:
-            raise _Rejected(DeadLetterReason.TOO_DEEP,
-                            f"JSON nested {depth} levels deep, over limits.max_depth = "
-                            f"{limits.max_depth}")
-    return value
-
-
-def _is_json_type(content_type: str) -> bool:
-    media = content_type.partition(";")[0].strip().lower()
-    return media in ("application/json", "text/json") or media.endswith("+json")
-
-
-def _content_data(raw: bytes, content_type: str | None, limits: Limits) -> Any:
-    """Data by its content type: JSON content (or no type) its JSON value, ``text/*`` its text
-    (bytes when it is not UTF-8), anything else its bytes."""
-    if content_type is None or _is_json_type(content_type):
-        return _loads(raw, limits)
-    if content_type.lstrip().lower().startswith("text/"):
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return raw
-    return raw
-
-
-_STRUCTURED = b"application/cloudevents"
-
-
-def _is_binary(headers: dict[str, bytes]) -> bool:
-    """CloudEvents binary mode: ``ce_specversion`` set, unless the content type says the
-    value is a structured event (a stray header then changes nothing)."""
-    if "ce_specversion" not in headers:
-        return False
-    content_type = headers.get("content-type")
-    return content_type is None or not content_type.lstrip().lower().startswith(_STRUCTURED)
-
-
-def _header_text(value: bytes | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 # -- decoding -------------------------------------------------------------------------------------
 
 
@@ -261,7 +191,7 @@ def _binary_doc(headers: dict[str, bytes], data: Any) -> dict[str, Any]:
             except UnicodeDecodeError:
                 raise _Rejected(DeadLetterReason.INVALID_ENVELOPE,
                                 f"CloudEvents binary: header {k} is not UTF-8") from None
-    content_type = _header_text(headers.get("content-type"))
+    content_type = header_text(headers.get("content-type"))
     if content_type is not None:
         doc.setdefault("datacontenttype", content_type)
     doc["data"] = data
@@ -323,17 +253,17 @@ def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter
         schema_id = int.from_bytes(value[1:5], "big")
         body = value[5:]
     headers = _header_map(observation.headers)
-    binary = _is_binary(headers)
+    binary = is_binary(headers)
     try:
         if binary:
-            data = _content_data(body, _header_text(headers.get("content-type")),
+            data = content_data(body, header_text(headers.get("content-type")),
                                  limits) if body else None
         else:
-            data = _loads(body, limits)
+            data = loads_within(body, limits)
     except orjson.JSONDecodeError:
         return _undecodable(observation, rules, body, schema_id)
-    except _Rejected as rejected:  # too deep: no pointer is followed into it
-        return dead_letter(observation, rejected.reason, rejected.detail, rules.capture)
+    except TooDeep as deep:  # no pointer is followed into it
+        return dead_letter(observation, DeadLetterReason.TOO_DEEP, str(deep), rules.capture)
     doc, redacted = data, False
     try:
         if binary:
@@ -417,7 +347,7 @@ def _cloudevent(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: 
         _text(get("causationid")),
         _text(get("subject")),
         _text(get("dataschema")) or _confluent(schema_id),
-        _precise_text(time),
+        precise_text(time),
     )
 
 
@@ -435,13 +365,15 @@ def _base64_data(rec: _Record, limits: Limits, where: str) -> Any:
                         f"{where}: data_base64 is not base64") from None
     content_type = _text(rec.doc.get("datacontenttype"))
     if content_type is None:
-        header = _header_text(rec.headers.get("content-type"))
+        header = header_text(rec.headers.get("content-type"))
         if header is not None and not header.lstrip().lower().startswith("application/cloudevents"):
             content_type = header
     if content_type is None:
         return raw  # bytes of no stated type: kept as they are
     try:
-        return _content_data(raw, content_type, limits)
+        return content_data(raw, content_type, limits)
+    except TooDeep as deep:
+        raise _Rejected(DeadLetterReason.TOO_DEEP, f"{where}: data_base64 {deep}") from None
     except orjson.JSONDecodeError:
         raise _Rejected(DeadLetterReason.INVALID_ENVELOPE,
                         f"{where}: data_base64 is not the {content_type} it says") from None
@@ -460,7 +392,7 @@ def _eventbridge(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec:
         rec.text(topic.causation),
         None,
         _confluent(schema_id),
-        _precise_text(doc.get("time")),
+        precise_text(doc.get("time")),
     )
 
 
@@ -482,7 +414,7 @@ def _plain(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Reco
         rec.text(topic.causation),
         None,
         _confluent(schema_id),
-        _precise_text(time),
+        precise_text(time),
     )
 
 

@@ -307,6 +307,12 @@ class RegistrySettings(_Section):
     """The JSON Schema draft of a schema without ``$schema``, everywhere a schema is read
     (registration, ``schemas check``, live validation, inference); draft-07, as the reference
     registry (Confluent Schema Registry) reads it."""
+    subject_strategy: dict[str, Literal["record", "topic", "topic_record"]] = pydantic.Field(
+        default_factory=dict, examples=[{"orders": "topic", "*": "record"}])
+    """Per topic (``*``: every other), which subject validates a record that does not carry a
+    schema id: ``record`` (the event type, the default), ``topic`` (``orders-value``) or
+    ``topic_record`` (``orders-OrderPlaced``), as the reference's subject-name strategies. A
+    record in the Confluent wire format resolves by its schema id whatever the strategy."""
     listen: str = "127.0.0.1:8081"
     """Address ``choreoscope registry serve`` (the Confluent-compatible REST API) listens on."""
     serve_user: str | None = pydantic.Field(default=None, examples=["ci"])

@@ -43,7 +43,9 @@ def _not_json(event: Event, version: int | None) -> list[Violation]:
 
 
 def build_validator(
-    registry: Registry, ids: Mapping[int, Sequence[tuple[str, int]]] | None = None
+    registry: Registry,
+    ids: Mapping[int, Sequence[tuple[str, int]]] | None = None,
+    strategies: Mapping[str, str] | None = None,
 ) -> EventValidator:
     """The pipeline's ``validate`` callable for a registry.
 
@@ -54,14 +56,15 @@ def build_validator(
     """
     from catalog.validation import Validator, findings_of
 
-    validator = Validator(registry, ids)
-    resolved: dict[tuple[str, str | None], Any] = {}
+    validator = Validator(registry, ids, strategies)
+    by_topic = bool(strategies)
+    resolved: dict[tuple[str, str | None, str | None], Any] = {}
 
-    def first(event: Event, key: tuple[str, str | None]) -> Sequence[Violation]:
+    def first(event: Event, key: tuple[str, str | None, str | None]) -> Sequence[Violation]:
         """An event of a (type, dataschema) not seen yet: the catalog resolves the version."""
         if len(resolved) >= _RESOLVED_MAX:
             resolved.clear()
-        target = validator.resolve(event.type, event.dataschema)
+        target = validator.resolve(event.type, event.dataschema, key[2])
         if target is None:
             resolved[key] = None
             return _NONE
@@ -73,7 +76,7 @@ def build_validator(
         return _violations(event, version, findings_of(compiled, event.data))
 
     def validate(event: Event) -> Sequence[Violation]:
-        key = (event.type, event.dataschema)
+        key = (event.type, event.dataschema, event.location.topic if by_topic else None)
         hit = resolved.get(key, _MISS)
         if hit is _MISS:
             return first(event, key)
@@ -114,7 +117,7 @@ def load_validator(settings: Settings) -> EventValidator | None:
     except CatalogError as exc:
         raise ConfigError("schemas_dir", str(settings.schemas_dir),
                           f"a readable schema id table ({exc})") from exc
-    return build_validator(registry, ids)
+    return build_validator(registry, ids, dict(settings.registry.subject_strategy))
 
 
 def ids_by_number(folder: Path, registry: Registry) -> dict[int, list[tuple[str, int]]]:

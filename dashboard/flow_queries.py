@@ -227,8 +227,10 @@ def waterfall(store: Store, correlation_id: str, details: Sequence[FlowDetail] =
         return Waterfall([], [], [], 0)
     t0 = entries[0].start
     rows = [_row(i, e, t0) for i, e in enumerate(entries)]
-    marks = _deadline_marks(details, definitions, t0)
-    axis = max([r["to_s"] for r in rows] + [m["at_s"] for m in marks])
+    end = max(r["to_s"] for r in rows)
+    marks = [m for m in _deadline_marks(details, definitions, t0)
+             if m["open"] or m["at_s"] <= end]  # an ended flow's SLA only when it was broken
+    axis = max([end] + [m["at_s"] for m in marks])
     least = axis * MIN_WIDTH_SHARE
     for r in rows:
         if r["kind"] == "span":
@@ -324,13 +326,14 @@ def _deadline_marks(details: Sequence[FlowDetail], definitions: Sequence[FlowDef
         if d is not None:
             sla = started + d.sla
             out.append({"at_s": (sla - t0).total_seconds(), "kind": "SLA",
+                        "open": f["ended_at"] is None,
                         "text": f"SLA {format_duration(d.sla.total_seconds())}"})
         deadline = f["stuck_since"] if f["status"] == "stuck" else f["next_deadline"]
         if deadline is not None and f["ended_at"] is None:
             when = datetime.fromisoformat(deadline)
             nxt = " or ".join(f["expected_next"]) or "next step"
             out.append({"at_s": (when - t0).total_seconds(), "kind": "deadline",
-                        "text": f"deadline: {nxt}"})
+                        "open": True, "text": f"deadline: {nxt}"})
     return out
 
 

@@ -15,6 +15,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import flow_queries as fq
+from dashboard.markup import md, md_join
 from dashboard.queries import chart_data, plain
 
 __all__ = ["show_waterfall"]
@@ -75,22 +76,19 @@ def _chart(w: fq.Waterfall) -> alt.LayerChart:
             gaps.mark_text(dy=-9, fontSize=10, color="#616161").encode(
                 x="mid_s:Q", text="text:N"),
         ]
-    if w.marks:
-        marks = alt.Chart(chart_data(w.marks))
-        colour = alt.Color("kind:N", scale=alt.Scale(domain=["deadline", "SLA"],
-                                                     range=["#E45756", "#F58518"]),
-                           legend=alt.Legend(title="marks"))
-        layers += [
-            marks.mark_rule(strokeDash=[6, 3], strokeWidth=2).encode(
-                x="at_s:Q", color=colour, tooltip=["text:N"]),
-            marks.mark_text(align="left", dx=4, baseline="top", y=2, fontSize=11).encode(
-                x="at_s:Q", text="text:N", color=colour),
-        ]
+    for kind, colour in (("deadline", "#E45756"), ("SLA", "#F58518")):
+        marks = [m for m in w.marks if m["kind"] == kind]
+        if marks:
+            rule = alt.Chart(chart_data(marks))
+            layers += [
+                rule.mark_rule(strokeDash=[6, 3], strokeWidth=2, color=colour).encode(
+                    x="at_s:Q", tooltip=["text:N"]),
+                rule.mark_text(align="left", dx=4, baseline="top", y=2, fontSize=11,
+                               fontWeight="bold", color=colour).encode(x="at_s:Q", text="text:N"),
+            ]
     layers.append(_row_bands(base, w.axis_s))
     height = ROW_PX * len(w.rows) + 50
-    chart: alt.LayerChart = alt.layer(*layers).properties(height=height).resolve_scale(
-        color="independent")
-    return chart
+    return alt.LayerChart(layer=layers, height=height)
 
 
 def _row_bands(base: alt.Chart, axis: float) -> alt.Chart:
@@ -111,7 +109,7 @@ def _row_bands(base: alt.Chart, axis: float) -> alt.Chart:
 def _detail(row: dict[str, Any], violations: list[dict[str, Any]]) -> None:
     d = row["detail"]
     with st.container(border=True, key="waterfall_detail"):
-        st.markdown(f"#### {row['label']} · {row['service']}")
+        st.markdown(f"#### {md(row['label'])} · {md(row['service'])}")
         facts = {k: v for k, v in d.items() if isinstance(v, str) and v and k != "what"}
         facts = {"kind": d["what"], "took": row["took"], **facts}
         st.table([{"field": k, "value": v} for k, v in facts.items()])
@@ -128,7 +126,7 @@ def _event_parts(d: dict[str, Any], violations: list[dict[str, Any]]) -> None:
     else:
         st.caption("No headers stored for this event.")
     if d["business keys"]:
-        st.caption("Business keys: " + ", ".join(f"{k} = {v}"
+        st.caption("Business keys: " + ", ".join(f"{md(k)} = {md(v)}"
                                                  for k, v in d["business keys"].items()))
     st.markdown("**Payload** (redacted as stored)")
     if d["payload"] is None:
@@ -140,7 +138,7 @@ def _event_parts(d: dict[str, Any], violations: list[dict[str, Any]]) -> None:
         st.table([{"field": v["field"], "rule": v["keyword"], "message": v["message"]}
                   for v in violations])
     else:
-        st.caption(f"None against {d['schema'] or 'its schema'}.")
+        st.caption(f"None against {md(d['schema']) if d['schema'] else 'its schema'}.")
 
 
 def _span_parts(d: dict[str, Any]) -> None:
@@ -155,4 +153,4 @@ def _span_parts(d: dict[str, Any]) -> None:
     else:
         st.caption("No links.")
     if d.get("consumes"):
-        st.caption("Consumed events: " + ", ".join(d["consumes"]))
+        st.caption("Consumed events: " + md_join(d["consumes"]))

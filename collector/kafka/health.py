@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from collector.kafka.exceptions import KafkaEdgeError
 from collector.pipeline import PipelineStats
 from collector.store.dead_letters import DeadLetterUsage
 
@@ -155,7 +156,13 @@ class MetricsServer:
     def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
         self._server: Any
         self._thread: threading.Thread
-        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:  # e.g. another collector's health endpoint on the same port
+            raise KafkaEdgeError(
+                f"cannot serve the collector's health on {host}:{port}: "
+                f"{exc.strerror or exc} (set kafka.metrics_port to another port, or 0 for none)"
+            ) from exc
         self.port: int = self._server.server_port
 
     def close(self) -> None:

@@ -77,6 +77,9 @@ class RegistryService:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._cache: dict[tuple[Any, ...], bytes] = {}
+        self.responses: dict[tuple[str, bytes], bytes] = {}
+        """Encoded answers of successful GETs by (path, query string), for the HTTP edge's
+        fast path; cleared by every write, like the cache of reads."""
         self.registry = load_registry(folder, mode, policy, default_draft)
         self.ids = load_ids(folder, self.registry)
         if not (folder / "registry.json").is_file() or self._unsaved_ids():
@@ -268,6 +271,7 @@ class RegistryService:
         self.ids = ids
         save_ids(self.folder, ids)
         self._cache.clear()
+        self.responses.clear()
 
     def _unsaved_ids(self) -> bool:
         return any(self.ids.id_of(s.name, v.version) is None

@@ -32,6 +32,7 @@ from collector.messages import (
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
+from dashboard.markup import md, md_code
 from dashboard.queries import replay_command
 from dashboard.table import show
 
@@ -217,14 +218,14 @@ def _event(m: Message) -> None:
     st.markdown("**Payload** (decoded, redacted as stored)")
     if not m.payload_kept:
         policy = load_settings().capture.policy
-        st.info(f"No payload stored for this message: the capture policy (`{policy}`) keeps "
+        st.info(f"No payload stored for this message: the capture policy ({md_code(policy)}) keeps "
                 "none, or a sample of events that does not include this one.")
     else:
         st.json(m.payload, expanded=2)
 
 
 def _dead_letter(m: Message) -> None:
-    st.error(f"Dead letter: {m.reason}. {m.detail or ''}")
+    st.error(f"Dead letter: {md(m.reason)}. {md(m.detail or '')}")
     st.markdown("**Replay it** (the dashboard only reads; run this where the collector runs)")
     assert m.dead_letter_id is not None
     st.code(replay_command(load_settings().store, dl_id=m.dead_letter_id), language="bash")

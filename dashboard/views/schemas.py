@@ -18,6 +18,7 @@ from dashboard.catalog_queries import (
     registry_of,
     validation_by_producer,
 )
+from dashboard.markup import md
 from dashboard.table import show
 
 
@@ -27,7 +28,7 @@ def _registry() -> Registry | None:
         return registry_of(settings.schemas_dir, Mode(settings.registry.mode),
                            Policy(settings.registry.policy), settings.registry.default_draft)
     except CatalogError as exc:
-        st.error(f"Cannot read the schemas in {settings.schemas_dir}: {exc}")
+        st.error(f"Cannot read the schemas in {md(settings.schemas_dir)}: {md(exc)}")
         return None
 
 
@@ -41,7 +42,7 @@ def _versions(subject: Subject) -> None:
 def _diff(registry: Registry, subject: Subject) -> None:
     numbers = [v.version for v in subject.versions]
     if len(numbers) < 2:
-        st.caption(f"{subject.name} has one version: nothing to compare yet.")
+        st.caption(f"{md(subject.name)} has one version: nothing to compare yet.")
         return
     c1, c2 = st.columns(2)
     old = c1.selectbox("From version", numbers, index=len(numbers) - 2,
@@ -72,7 +73,7 @@ def _validation(store: Store, subject: str, latest: int) -> None:
                "latest when they name none).")
     rows = validation_by_producer(store, subject, latest)
     if not rows:
-        st.caption(f"No {subject} events validated yet.")
+        st.caption(f"No {md(subject)} events validated yet.")
         return
     show(rows, key="schemas_validation", columns={
         "producer": "Producer", "schema version": "Schema version", "events seen": "Events",
@@ -80,7 +81,7 @@ def _validation(store: Store, subject: str, latest: int) -> None:
         "last failure": "Last failure (UTC)"}, width="stretch")
     producers = sorted({r["producer"] for r in rows if r["failing events"]})
     if not producers:
-        st.success(f"No {subject} event has failed validation.")
+        st.success(f"No {md(subject)} event has failed validation.")
         return
     producer = st.selectbox("Recent failures of", ["", *producers],
                             key=f"schemas_producer_{subject}",
@@ -97,7 +98,7 @@ def _page(store: Store) -> None:
         return
     names = [s.name for s in registry]
     if not names:
-        st.info(f"No schemas registered under {load_settings().schemas_dir}/events yet.")
+        st.info(f"No schemas registered under {md(load_settings().schemas_dir / 'events')} yet.")
         return
     wanted = st.query_params.get("subject")
     count = {s.name: len(s.versions) for s in registry}

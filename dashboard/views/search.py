@@ -25,6 +25,7 @@ from collector.humanize import format_duration, format_time
 from collector.store import Store
 from dashboard import flow_queries as fq
 from dashboard._store import flow_definitions, store_or_help
+from dashboard.markup import md, md_join, md_link, page_url
 from dashboard.queries import chart_data, measured_at
 from dashboard.waterfall import show_waterfall
 
@@ -39,7 +40,13 @@ _FILTER_PARAMS = {"event_type": "search_event_type", "service": "search_service"
 
 
 def _link(correlation_id: str) -> str:
-    return f"search?id={correlation_id}"
+    return page_url("search", id=correlation_id)
+
+
+def code(value: object) -> str:
+    """Data in a code span (shown as written), or escaped where a backtick would end it."""
+    text = str(value)
+    return f"`{text}`" if "`" not in text and "\n" not in text else md(text)
 
 
 def _follow_query_params() -> None:
@@ -72,22 +79,23 @@ def _by_id(store: Store, text: str, at: datetime) -> None:
     found = find_flow(store, text, key_names=names)
     if found.correlation_id is not None:
         if found.how != "correlation id":
-            st.caption(f"{text!r} is the {found.how} of flow `{found.correlation_id}`")
+            st.caption(f"{code(text)} is the {md(found.how)} of flow "
+                       f"{code(found.correlation_id)}")
         _show_flow(store, found.correlation_id, at)
     elif found.candidates:
-        st.info(f"{len(found.candidates)} flows match {text!r}: choose one")
+        st.info(f"{len(found.candidates)} flows match {code(text)}: choose one")
         _candidates(found.candidates)
     else:
-        st.error(f"No such flow: {text!r}")
+        st.error(f"No such flow: {code(text)}")
         if found.nearest:
             st.markdown("Nearest matches: "
-                        + ", ".join(f"[{n}]({_link(n)})" for n in found.nearest))
+                        + ", ".join(md_link(n, "search", id=n) for n in found.nearest))
 
 
 def _show_flow(store: Store, correlation_id: str, at: datetime) -> None:
     definitions = flow_definitions()
     details = fq.flow_details(store, correlation_id, definitions, now=at)
-    st.header(f"Flow `{correlation_id}`")
+    st.header(f"Flow {code(correlation_id)}", anchor=False)
     if not details:
         st.info("Events with this correlation id joined no flow (no definition starts them).")
     for d in details:
@@ -109,7 +117,7 @@ def _show_flow(store: Store, correlation_id: str, at: datetime) -> None:
 
 def _flow_summary(d: fq.FlowDetail, at: datetime) -> None:
     f = d.flow
-    st.subheader(f"{f['flow_type']} · {f['status']}")
+    st.subheader(f"{md(f['flow_type'])} · {f['status']}", anchor=False)
     started = datetime.fromisoformat(f["started_at"])
     ended = None if f["ended_at"] is None else datetime.fromisoformat(f["ended_at"])
     c1, c2, c3 = st.columns(3)
@@ -122,21 +130,21 @@ def _flow_summary(d: fq.FlowDetail, at: datetime) -> None:
     else:
         c3.metric("Running for", format_duration((at - started).total_seconds()))
     if d.stuck_for_s is not None:
-        st.warning(f"Stuck after **{f['stuck_step']}** since "
+        st.warning(f"Stuck after **{md(f['stuck_step'])}** since "
                    f"{format_time(f['stuck_since'])} ({format_duration(d.stuck_for_s)}); "
-                   f"expected next: {' or '.join(f['expected_next']) or 'nothing'}")
+                   f"expected next: {' or '.join(map(md, f['expected_next'])) or 'nothing'}")
     if f["sla_breached"]:
         st.error(f"SLA breached, over by {format_duration(f['sla_over_s'])}"
                  + ("" if f["ended_at"] else " so far"))
-    st.caption(f"instance `{f['instance_id']}` · definition v{f['definition_version']} · "
-               f"started {format_time(f['started_at'])} · last event {f['last_event_type']} "
+    st.caption(f"instance {code(f['instance_id'])} · definition v{f['definition_version']} · "
+               f"started {format_time(f['started_at'])} · last event {md(f['last_event_type'])} "
                f"at {format_time(f['last_event_at'])}"
                + (f" · ended {format_time(f['ended_at'])}" if f["ended_at"] else ""))
 
 
 def _path_and_violations(d: fq.FlowDetail) -> None:
     f = d.flow
-    st.subheader(f"Expected against actual path · {f['flow_type']}")
+    st.subheader(f"Expected against actual path · {md(f['flow_type'])}", anchor=False)
     if d.path:
         st.dataframe([{"expected": p["expected"], "actual": p["actual"] or "",
                        "verdict": p["verdict"], "at (UTC)": format_time(p["at"], with_zone=False),
@@ -144,12 +152,14 @@ def _path_and_violations(d: fq.FlowDetail) -> None:
                        "deadline": format_duration(p["deadline_s"])} for p in d.path],
                      hide_index=True, key=f"path-{f['instance_id']}")
     else:
-        st.caption(f"No definition of {f['flow_type']} v{f['definition_version']} is loaded.")
+        st.caption(f"No definition of {md(f['flow_type'])} v{f['definition_version']} is "
+                   "loaded.")
     outside = sorted({e["type"] for e in f["events"] if not e["step"]})
     for x in f["deviations"]:
-        st.warning(f"{x['kind']}: {x['event_type']} after {x['after'] or 'the start'}")
+        st.warning(f"{x['kind']}: {md(x['event_type'])} after "
+                   f"{md(x['after']) if x['after'] else 'the start'}")
     if outside:
-        st.caption("Joined the flow without being steps: " + ", ".join(outside))
+        st.caption("Joined the flow without being steps: " + md_join(outside))
     st.subheader("Schema violations")
     if d.violations:
         st.dataframe(d.violations, hide_index=True, key=f"violations-{f['instance_id']}")
@@ -219,7 +229,7 @@ def _scatter(rows: list[dict[str, Any]]) -> None:
              "took": format_duration(r["duration_s"]), "url": _link(r["correlation_id"])}
             for r in rows]
     chart = alt.Chart(chart_data(data)).mark_circle(size=70, opacity=0.8).encode(
-        x=alt.X("started:T", title="started (UTC)"),
+        x=alt.X("started:T", title="started (UTC)", axis=alt.Axis(format="%H:%M:%S")),
         y=alt.Y("duration_s:Q", title="duration (s)"),
         color=alt.Color("status:N", scale=alt.Scale(
             domain=list(STATUSES),

@@ -259,3 +259,26 @@ def test_scan_follows_id_scope_and_skips_data_and_property_names() -> None:
     assert (caught.value.pointer, caught.value.ref) == ("/properties/const", "sub.json")
     check_references(schema, "s.json", known={"https://x.example/sub.json",
                                               "https://y.example/dir/leaf.json"})
+
+
+def test_a_new_version_is_compared_through_references_to_registered_schemas() -> None:
+    """The compatibility check follows a reference to another registered schema: a new version
+    of a subject that uses one can be registered, and a change seen through it is judged."""
+    registry, _ = Registry().with_version("Money", {
+        "$id": "schemas/events/Money/v1", "type": "object",
+        "properties": {"amount": {"type": "number"}}})
+    registry, _ = registry.with_version("Order", {
+        "$id": "schemas/events/Order/v1", "type": "object",
+        "properties": {"total": {"$ref": "../Money/v1"}}})
+    registry, v2 = registry.with_version("Order", {
+        "$id": "schemas/events/Order/v2", "description": "an order", "type": "object",
+        "properties": {"total": {"$ref": "json-schema:///schemas/events/Money/v1"}}})
+    assert v2.version == 2
+    assert [r.report.compatible for r in registry.report()] == [True]
+    narrowed = registry.check("Order", {
+        "$id": "schemas/events/Order/v3", "type": "object",
+        "properties": {"total": {"type": "object",
+                                 "properties": {"amount": {"type": "integer"}}}}})
+    assert not narrowed.compatible
+    assert [c.path for c in narrowed.changes if not c.compatible] == [
+        "#/properties/total/properties/amount/type"]

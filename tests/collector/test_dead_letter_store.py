@@ -207,3 +207,34 @@ def test_replay_against_an_unreachable_broker_is_one_line_and_exit_2(
     assert err.count("\n") == 1
     assert err.startswith(f"choreoscope: cannot re-read records from Kafka at 127.0.0.1:{port}")
     assert "Traceback" not in err
+
+
+def test_dead_letters_stored_before_the_bounds_are_counted_after_the_upgrade(
+        tmp_path: Path) -> None:
+    from collector.store.sqlite import _statements, migrations
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # a store as it was before migration 070
+        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+                   "NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        for version, name, sql in migrations():
+            if version >= 70:
+                break
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                       (version, name))
+        db.execute("INSERT INTO dead_letters (reason, detail, loc_source, topic, partition, "
+                   "\"offset\", received_at, raw, key, headers) VALUES ('not-json', 'old', "
+                   "'kafka', 'orders', 0, 1, '2026-03-01T12:00:00.000000Z', ?, NULL, "
+                   "'[[\"kind\", \"old\"]]')", (b"r" * 500,))
+    store = open_store(f"sqlite:///{path}")
+    try:
+        usage = store.dead_letter_usage()
+        usage_matches_rows(store)
+        (row,) = store.query("SELECT raw_size, size FROM dead_letters")
+    finally:
+        store.close()
+    assert usage.stored == 1
+    assert row["raw_size"] == 500
+    assert usage.bytes == row["size"] > 500

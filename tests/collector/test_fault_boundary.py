@@ -274,3 +274,21 @@ def test_the_message_browser_and_the_flow_panel_show_text_bytes_and_exact_intege
     assert json.loads(_shown("plain words")) == "plain words"
     assert json.loads(_shown(b"\x00\x01\xff")) == "3 bytes of non-JSON content: 00 01 ff"
     assert _shown({"n": 10**30}) == {"n": 10**30}
+
+
+def test_only_schema_validation_flags_non_json_data_of_a_type_with_a_json_schema(
+        store: Store) -> None:
+    def order(i: int, content_type: bytes, value: bytes) -> Observation:
+        headers = (("ce_specversion", b"1.0"), ("ce_id", f"o-{i}".encode()),
+                   ("ce_type", b"OrderPlaced"), ("ce_source", b"shop"),
+                   ("ce_correlationid", b"c"), ("content-type", content_type))
+        return observation(value, i, headers)
+
+    events = stored(store, order(0, b"application/octet-stream", b"\x01\x02"),
+                    order(1, b"text/plain", b"words"), order(2, b"application/octet-stream",
+                                                           b"\x03"))
+    assert [e.data for e in events] == [b"\x01\x02", "words", b"\x03"]
+    flagged = store.query("SELECT id, keyword, message FROM violations ORDER BY id")
+    assert {v["id"] for v in flagged} == {"o-0", "o-1", "o-2"}
+    assert "bytes of non-JSON content" in flagged[0]["message"]
+    assert store.query("SELECT count(*) AS n FROM dead_letters")[0]["n"] == 0

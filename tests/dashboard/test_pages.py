@@ -72,7 +72,7 @@ def test_search_lists_the_flows_of_an_ambiguous_prefix(store_url: str) -> None:
     at.switch_page("views/search.py").run()
     at.text_input(key="correlation_id").input("order-47").run()
     assert not at.error
-    assert "2 flows match 'order-47'" in at.info[0].value
+    assert "2 flows match `order-47`" in at.info[0].value
     listed = next(d.value for d in at.dataframe if "open" in d.value.columns)
     assert list(listed["correlation id"]) == ["order-4711", "order-4712"]
 
