@@ -113,6 +113,8 @@ def _page(store: Store) -> None:
     _versions(subject)
     _diff(registry, subject)
     _validation(store, name, max(v.version for v in subject.versions))
+    st.page_link("views/event.py", label="Its catalog page", query_params={"type": name},
+                 icon=":material/description:")
 
 
 st.title("Schema compatibility")
