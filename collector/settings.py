@@ -281,9 +281,12 @@ class OtlpSettings(_Section):
     max_inflight_bytes: int = pydantic.Field(default=64 * 1024 * 1024, ge=1)
     """Request body bytes the OTLP/HTTP receiver holds at once over all requests in progress
     (as received, and decompressed); past this, requests get 503 with Retry-After. A request
-    alone is always let in, so one body up to ``max_body_bytes`` always gets through."""
+    alone is always let in, so one body up to ``max_body_bytes`` always gets through. OTLP/gRPC
+    reads ``max_inflight_bytes // (2 * max_body_bytes)`` messages at once (at least 2); other
+    calls wait in HTTP/2 flow control."""
     max_concurrent_requests: int = pydantic.Field(default=16, ge=1)
-    """OTLP/HTTP requests read, decoded and stored at once; more get 503 with Retry-After."""
+    """OTLP/HTTP requests read, decoded and stored at once; more get 503 with Retry-After. Also
+    the most OTLP/gRPC messages read at once."""
     retry_after_s: int = pydantic.Field(default=1, ge=1)
     """The ``Retry-After`` (seconds) sent with a 503 when the receiver is saturated."""
     token: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["s3cr3t-token"])
