@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collector.otlp.grpc_receiver import OtlpGrpcReceiver
     from collector.otlp.kafka_spans import SpanTopicReader
 
-__all__ = ["OtlpHttpReceiver", "OtlpService", "serve_otlp"]
+__all__ = ["OtlpHttpReceiver", "OtlpService", "grpc_workers", "serve_otlp"]
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class OtlpService:
                 self.grpc = OtlpGrpcReceiver(
                     self.sink.submit, settings.host, settings.grpc_port,
                     max_body_bytes=settings.max_body_bytes, token=token,
-                    retry_after_s=settings.retry_after_s)
+                    retry_after_s=settings.retry_after_s, workers=grpc_workers(settings))
             except OtlpError:
                 self.http.close()
                 raise
@@ -299,6 +299,16 @@ class OtlpService:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def grpc_workers(settings: OtlpSettings) -> int:
+    """OTLP/gRPC messages read at once: as many as ``max_inflight_bytes`` holds at the request
+    limit, each message counted twice (gRPC's buffer and the bytes handed to the decoder); at
+    least two, so that one slow client does not hold back every other, and at most
+    ``max_concurrent_requests``. Other calls wait in HTTP/2 flow control, gRPC's own
+    back-pressure, with nothing refused."""
+    fit = settings.max_inflight_bytes // (2 * settings.max_body_bytes)
+    return max(2, min(settings.max_concurrent_requests, fit))
 
 
 def _span_topic_reader(topics: tuple[str, ...], kafka: KafkaSettings,

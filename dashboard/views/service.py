@@ -20,7 +20,7 @@ from dashboard.catalog_widgets import (
     small_map,
     state_or_none,
 )
-from dashboard.markup import md, md_links
+from dashboard.markup import md, md_link, md_links
 from dashboard.page_queries import service_dead_letters, service_page, service_violations
 
 
@@ -51,7 +51,9 @@ def _summary(page: ServicePage) -> None:
     c3.metric("Violations", format_count(sum(e.violations for e in page.produces)))
     st.markdown(f"**Domains** {md_links(page.domains, DOMAIN, 'name')}  \n"
                 f"**Topics** {md(', '.join(page.topics) or '-')}  \n"
-                f"**Flows** {md(', '.join(page.flows) or '-')}")
+                f"**Flows** {md(', '.join(page.flows) or '-')} · "
+                f"{md_link('search its flows', 'search', service=page.name)} · "
+                f"{md_link('messages it sent', 'messages', source=page.name)}")
 
 
 def _page(store: Store) -> None:

@@ -49,6 +49,8 @@ def test_event_page_shows_owner_links_fields_diff_validation_samples_and_flows(
     assert "[orders](domain?name=orders)" in text
     assert "[order\\-service](service?name=order-service)" in text
     assert "[payment\\-service](service?name=payment-service)" in text
+    assert "[orders](messages?topic=orders&type=OrderPlaced)" in text
+    assert "(search?event_type=OrderPlaced)" in text
     assert [m.label for m in at.metric][:3] == ["Rate", "Events", "Producers"]
     assert int(at.metric[1].value.replace(",", "")) > 0
     assert [t.label for t in at.tabs] == ["v2", "v1"]  # the newest first
