@@ -316,6 +316,20 @@ class RegistrySettings(_Section):
     schema id: ``record`` (the event type, the default), ``topic`` (``orders-value``) or
     ``topic_record`` (``orders-OrderPlaced``), as the reference's subject-name strategies. A
     record in the Confluent wire format resolves by its schema id whatever the strategy."""
+    url: str | None = pydantic.Field(default=None, examples=["http://127.0.0.1:8081"])
+    """A Confluent-compatible schema registry to read subjects and schemas from instead of the
+    schema folder (the collector's validation, ``schemas report|register``, the compatibility
+    page, which also shows the mode that registry enforces). Cached by the client."""
+    url_user: str | None = pydantic.Field(default=None, examples=["reader"])
+    """Basic-auth user for ``registry.url``."""
+    url_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """Basic-auth password for ``registry.url``."""
+    url_ca: str | None = pydantic.Field(default=None, examples=["/etc/ssl/registry-ca.pem"])
+    """CA file to verify an https ``registry.url`` with."""
+    url_cert: str | None = pydantic.Field(default=None, examples=["/etc/ssl/client.pem"])
+    """Client certificate for an https ``registry.url`` that asks for one."""
+    url_key: str | None = pydantic.Field(default=None, examples=["/etc/ssl/client.key"])
+    """Private key of ``url_cert``."""
     listen: str = "127.0.0.1:8081"
     """Address ``choreoscope registry serve`` (the Confluent-compatible REST API) listens on."""
     serve_user: str | None = pydantic.Field(default=None, examples=["ci"])
