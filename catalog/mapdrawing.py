@@ -35,7 +35,7 @@ LABELLED_EDGES = 90
 _SHAPES = {"service": ("box", "rounded,filled"), "event": ("ellipse", "filled"),
            "topic": ("cylinder", "filled"), DOMAIN: ("folder", "filled")}
 _FILLS = {"service": "#DCE6F2", "event": "#DDEFD9", "topic": "#EFE4DA", DOMAIN: "#E8E8E8"}
-_STATE_FILLS = {"violations": "#F6C9C8", "undocumented": "#E9D8E6"}
+_STATE_FILLS = {"violations": "#F6C9C8", "stalled": "#FBE3A6", "undocumented": "#E9D8E6"}
 _EDGE_COLOURS = {"ok": "#8C8C8C", "violations": "#D62728", "declared": "#7F7F7F"}
 
 

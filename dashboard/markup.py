@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import quote, urlencode
 
-from catalog.markdown import escape_words
+from catalog.markdown import code_span, escape_words
 
-__all__ = ["md", "md_join", "md_link", "md_links", "page_url"]
+__all__ = ["md", "md_code", "md_join", "md_link", "md_links", "page_url"]
 
 _TYPOGRAPHY = frozenset({"<->", "->", "<-", "--", ">=", "<=", "~="})
 """What Streamlit turns into a symbol when it stands between spaces (or at either end)."""
@@ -35,6 +35,11 @@ def md(value: object) -> str:
     """``value`` as Markdown text that renders exactly as ``str(value)`` reads."""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")
     return escape_words(text, lambda word: word in _TYPOGRAPHY)
+
+
+def md_code(value: object) -> str:
+    """``value`` as inline code (on one line): no backtick inside can end it early."""
+    return code_span(" ".join(str(value).splitlines()) or " ")
 
 
 def md_join(values: Iterable[object], empty: str = "-") -> str:

@@ -184,9 +184,35 @@ class RegistryService:
 
     # -- writes --------------------------------------------------------------------------------
 
+    def access_of(self, subject: str | None) -> str:
+        """The registry mode: READWRITE, READONLY or IMPORT (subject's, else global)."""
+        if self.read_only:
+            return "READONLY"
+        if subject is not None and subject in self.ids.access:
+            return self.ids.access[subject]
+        return self.ids.access.get("", "READWRITE")
+
+    def set_access(self, subject: str | None, body: Any) -> dict[str, str]:
+        self._writable()
+        mode = body.get("mode") if isinstance(body, dict) else None
+        if mode not in ("READWRITE", "READONLY", "IMPORT"):
+            raise ApiError(422, 42204, "Invalid mode. Valid values are READWRITE, READONLY "
+                           "and IMPORT")
+        with self._lock:
+            self._save(self.ids.with_access(subject or "", str(mode)))
+        return {"mode": str(mode)}
+
     def register(self, subject: str, body: Any) -> dict[str, Any]:
         """``POST /subjects/{subject}/versions``: the id of the schema, registered if new."""
         self._writable()
+        access = self.access_of(subject)
+        if access == "READONLY":
+            raise ApiError(422, 42205, f"Subject {subject} is in read-only mode")
+        if isinstance(body, dict) and ("id" in body or "version" in body):
+            if access != "IMPORT":
+                raise ApiError(422, 42205, "A registration naming its id or version needs "
+                               "the subject (or the registry) in IMPORT mode: PUT /mode")
+            return self._imported(subject, body)
         parsed = self._parse(body)
         with self._lock:
             schema_id = self.ids.id_for_content(self._pinned(parsed.schema), parsed.references)
@@ -207,6 +233,37 @@ class RegistryService:
             self._save(self.ids.with_version(subject, added.version, added.schema,
                                              parsed.references))
             return {"id": self.ids.id_of(subject, added.version)}
+
+    def _imported(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A registration in IMPORT mode: the version keeps the id and number it names."""
+        parsed = self._parse(body)
+        try:
+            schema_id = int(body["id"])
+            number = int(body.get("version") or 0) or max([*self._live_versions(subject), 0]) + 1
+        except (TypeError, ValueError):
+            raise ApiError(422, 42201, "Invalid schema: id and version must be integers") \
+                from None
+        pinned = self._pinned(parsed.schema)
+        with self._lock:
+            used = self.ids.versions_of(schema_id)
+            if used and self.ids.id_for_content(pinned, parsed.references) != schema_id:
+                raise ApiError(422, 42207, f"Schema id {schema_id} is already used by another "
+                               "schema")
+            if self.ids.id_of(subject, number) is not None:
+                if self.ids.id_of(subject, number) == schema_id:
+                    return {"id": schema_id}
+                raise ApiError(422, 42207, f"Version {number} of {subject} already exists")
+            try:
+                registry = self.registry.with_loaded(subject, parsed.schema, source="import",
+                                                     version=number)
+            except SchemaRejected as exc:
+                raise ApiError(422, 42201, f"Invalid schema: {exc.message}") from exc
+            added = registry.get(subject, number)
+            write_version(self.folder, added)
+            self.registry = registry
+            self._save(self.ids.with_version(subject, number, added.schema, parsed.references,
+                                             schema_id=schema_id))
+            return {"id": schema_id}
 
     def set_config(self, subject: str | None, body: Any) -> dict[str, str]:
         self._writable()

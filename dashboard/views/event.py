@@ -28,6 +28,12 @@ def _rate(page: EventPage) -> str:
     return f"{rate:.3g}/min" if rate >= 1 else f"{rate * 60:.3g}/h"
 
 
+def _topics(page: EventPage) -> str:
+    """Each topic, linked to its messages of this type in the Message browser."""
+    links = [md_link(t, "messages", topic=t, type=page.name) for t in page.entry.topics]
+    return ", ".join(links) or "-"
+
+
 def _summary(page: EventPage) -> None:
     e = page.entry
     if e.description:
@@ -41,7 +47,8 @@ def _summary(page: EventPage) -> None:
     st.markdown(f"**Owner** {md(e.owner or '-')}  \n**Domain** {domain}  \n"
                 f"**Producers** {md_links(e.producers, SERVICE, 'name')}  \n"
                 f"**Consumers** {md_links(e.consumers, SERVICE, 'name')}  \n"
-                f"**Topics** {md(', '.join(e.topics) or '-')}  \n"
+                f"**Topics** {_topics(page)}  \n"
+                f"**Flows with it** {md_link('search', 'search', event_type=e.event_type)}  \n"
                 f"**Last seen** {md(format_time(e.last_seen, empty='-'))} · **first seen** "
                 f"{md(format_time(e.first_seen, empty='-'))}")
     if e.declared_producers or e.declared_consumers:
@@ -99,7 +106,7 @@ def _diff(page: EventPage) -> None:
 
 def _validation(store: Store, page: EventPage) -> None:
     st.subheader("Validation by producer and version", anchor=False)
-    rows = validation_by_producer(store, page.name)
+    rows = validation_by_producer(store, page.name, max(page.fields) if page.fields else None)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch", key="event_validation")
     else:

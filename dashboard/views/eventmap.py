@@ -8,6 +8,7 @@ click on a box collapses the domain to one node, its side panel expands it again
 
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +35,7 @@ from dashboard.catalog_queries import (
     view_of,
 )
 from dashboard.map_queries import draw_map, node_edges, node_links, node_rate, picture_data
-from dashboard.markup import md
+from dashboard.markup import md, md_code
 
 REFRESH = timedelta(seconds=5)
 KIND_LABELS = {"service": "services", "event": "event types", "topic": "topics"}
@@ -78,7 +79,8 @@ def _show_event(store: Store, event_map: EventMap, name: str) -> None:
     if entry is None:
         return
     if not entry.documented:
-        st.warning(f"Undocumented: no schema. Run `choreoscope schemas propose {name}` to "
+        st.warning("Undocumented: no schema. Run "
+                   f"{md_code('choreoscope schemas propose ' + shlex.quote(name))} to "
                    "draft one from its traffic.", icon=":material/help:")
     elif not entry.consumers:
         st.warning("Orphan: no service consumes it.", icon=":material/link_off:")

@@ -14,6 +14,7 @@ from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
 from dashboard.charts import bucket_bars, time_lines
+from dashboard.markup import md, md_code
 from dashboard.queries import (
     DEAD_LETTER_LIMIT,
     dead_letter,
@@ -125,16 +126,16 @@ def _one_dead_letter(store: Store, ids: list[int], url: str) -> None:
         return
     where = (one["loc_source"] if one["topic"] is None
              else f"{one['topic']}[{one['partition']}]@{one['offset']}")
-    st.markdown(f"**#{one['id']}** · `{one['reason']}` · from `{where}` · received "
+    st.markdown(f"**#{one['id']}** · {md_code(one['reason'])} · from {md_code(where)} · received "
                 f"{format_time(one['received_at'])}")
     st.text(one["detail"])
     if one["key"] is not None:
-        st.markdown(f"key: `{one['key']}`")
+        st.markdown(f"key: {md_code(one['key'])}")
     if one["headers"]:
         show([{"header": k, "value": v} for k, v in one["headers"]], key="dl_headers",
              columns={"header": "Header", "value": "Value"})
     if one["text"] is None and one["raw_withheld"]:
-        st.caption(f"Bytes not kept: {one['raw_withheld']}. The replay re-reads the record "
+        st.caption(f"Bytes not kept: {md(one['raw_withheld'])}. The replay re-reads the record "
                    "from the broker while it retains it.")
     elif one["text"] is None:
         st.caption("Bytes not kept (the capture policy is not 'full').")

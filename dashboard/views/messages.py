@@ -32,6 +32,7 @@ from collector.messages import (
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
+from dashboard.markup import md, md_code
 from dashboard.queries import replay_command
 from dashboard.table import show
 
@@ -47,27 +48,35 @@ def _param(name: str) -> str:
     return str(st.query_params.get(name) or "")
 
 
-def _seed_filters() -> None:
-    """Fill the filter widgets from the URL once per set of URL parameters."""
-    wanted = tuple(_param(p) for p in PARAMS)
+def _url() -> tuple[str, ...]:
+    return tuple(_param(p) for p in PARAMS)
+
+
+def _seed_filters(names: list[str]) -> None:
+    """Fill the filter widgets from the URL when it changed (a link followed), not on every
+    rerun: what the user typed since stays."""
+    wanted = _url()
     if st.session_state.get("msg_seeded") == wanted:
         return
     st.session_state["msg_seeded"] = wanted
     for name, value in zip(PARAMS, wanted, strict=True):
         if name != "topic":
             st.session_state[f"msg_{name}"] = value
+    topic = wanted[0]
+    if topic in names:
+        st.session_state["msg_topic"] = topic
+    elif any(wanted[1:]) or not names:  # a link that names no topic: every topic
+        st.session_state["msg_topic"] = ALL_TOPICS
+    elif st.session_state.get("msg_topic") not in (ALL_TOPICS, *names):
+        st.session_state["msg_topic"] = names[0]
 
 
-def _topic(store: Store) -> str | None:
-    names = topics(store)
-    options = [ALL_TOPICS, *names]
-    wanted = _param("topic")
-    index = options.index(wanted) if wanted in options else (1 if names and not any(
-        _param(p) for p in PARAMS) else 0)
-    chosen = st.selectbox("Topic", options, index=index, key=f"msg_topic_{wanted}")
+def _topic(names: list[str]) -> str | None:
+    chosen = st.selectbox("Topic", [ALL_TOPICS, *names], key="msg_topic")
     topic = None if chosen == ALL_TOPICS else str(chosen)
-    if topic != (wanted or None):
+    if (topic or "") != _param("topic"):  # the URL names the topic shown, without re-seeding
         st.query_params["topic"] = topic or ""
+        st.session_state["msg_seeded"] = _url()
     return topic
 
 
@@ -180,12 +189,13 @@ def _detail(store: Store, found: list[Message]) -> None:
 
 
 def _facts(m: Message) -> None:
-    show([{"field": k, "value": v} for k, v in (
+    facts = [{"field": k, "value": str(v)} for k, v in (
         ("Topic", m.topic), ("Partition", m.partition), ("Offset", m.offset),
         ("Time", format_time(m.at)), ("Status", m.status), ("Key", m.key),
         ("Event type", m.event_type), ("Producer", m.source), ("Event id", m.event_id),
-        ("Correlation id", m.correlation_id), ("Schema", m.schema))
-        if v is not None], key="msg_facts", columns={"field": "", "value": "Value"})
+        ("Correlation id", m.correlation_id), ("Schema", m.schema)) if v is not None]
+    show(facts, key="msg_facts", columns={"field": "Field", "value": "Value"},
+         height=35 * (len(facts) + 1) + 3)
     if m.headers:
         st.markdown("**Headers** (values as stored, after redaction)")
         show([{"name": k, "value": v} for k, v in m.headers], key="msg_headers",
@@ -208,14 +218,14 @@ def _event(m: Message) -> None:
     st.markdown("**Payload** (decoded, redacted as stored)")
     if not m.payload_kept:
         policy = load_settings().capture.policy
-        st.info(f"No payload stored for this message: the capture policy (`{policy}`) keeps "
+        st.info(f"No payload stored for this message: the capture policy ({md_code(policy)}) keeps "
                 "none, or a sample of events that does not include this one.")
     else:
         st.json(m.payload, expanded=2)
 
 
 def _dead_letter(m: Message) -> None:
-    st.error(f"Dead letter: {m.reason}. {m.detail or ''}")
+    st.error(f"Dead letter: {md(m.reason)}. {md(m.detail or '')}")
     st.markdown("**Replay it** (the dashboard only reads; run this where the collector runs)")
     assert m.dead_letter_id is not None
     st.code(replay_command(load_settings().store, dl_id=m.dead_letter_id), language="bash")
@@ -227,8 +237,9 @@ def _dead_letter(m: Message) -> None:
 
 
 def _browse(store: Store) -> None:
-    _seed_filters()
-    topic = _topic(store)
+    names = topics(store)
+    _seed_filters(names)
+    topic = _topic(names)
     f, error = _filters(store, topic)
     if error is not None:
         st.error(error)

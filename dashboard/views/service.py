@@ -7,13 +7,20 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from catalog.minimap import map_dot
 from catalog.pages import ServiceEdge, ServicePage
 from collector.humanize import format_count, format_time
 from collector.store import Store
 from dashboard._store import store_or_help
-from dashboard.catalog_widgets import DOMAIN, EVENT, SERVICE, attention_notes, choose, state_or_none
-from dashboard.markup import md, md_links
+from dashboard.catalog_widgets import (
+    DOMAIN,
+    EVENT,
+    SERVICE,
+    attention_notes,
+    choose,
+    small_map,
+    state_or_none,
+)
+from dashboard.markup import md, md_link, md_links
 from dashboard.page_queries import service_dead_letters, service_page, service_violations
 
 
@@ -44,7 +51,9 @@ def _summary(page: ServicePage) -> None:
     c3.metric("Violations", format_count(sum(e.violations for e in page.produces)))
     st.markdown(f"**Domains** {md_links(page.domains, DOMAIN, 'name')}  \n"
                 f"**Topics** {md(', '.join(page.topics) or '-')}  \n"
-                f"**Flows** {md(', '.join(page.flows) or '-')}")
+                f"**Flows** {md(', '.join(page.flows) or '-')} · "
+                f"{md_link('search its flows', 'search', service=page.name)} · "
+                f"{md_link('messages it sent', 'messages', source=page.name)}")
 
 
 def _page(store: Store) -> None:
@@ -80,7 +89,7 @@ def _page(store: Store) -> None:
         st.caption("No dead letters on the topics it produces to.")
     st.subheader("Neighbourhood", anchor=False)
     st.markdown(f"Services one event away: {md_links(page.neighbours, SERVICE, 'name')}")
-    st.graphviz_chart(map_dot(page.neighbourhood, f"service:{name}"), width="stretch")
+    small_map(page.neighbourhood)
 
 
 st.title("Service")

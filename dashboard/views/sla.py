@@ -18,6 +18,7 @@ from collector.humanize import format_time
 from collector.store import Store
 from dashboard._store import flow_definitions, store_or_help
 from dashboard.charts import bucket_bars, time_lines
+from dashboard.markup import md
 from dashboard.queries import (
     breach_counts,
     chart_data,
@@ -104,7 +105,7 @@ def _breaches(store: Store, flow_type: str | None) -> None:
     rows = sla_breaches(store, at=measured_at(store, datetime.now(UTC))[0],
                         definitions=flow_definitions(), flow_type=flow_type, step=step)
     if not rows:
-        st.success("No SLA breaches" + ("" if flow_type is None else f" of {flow_type}") + ".")
+        st.success("No SLA breaches" + ("" if flow_type is None else f" of {md(flow_type)}") + ".")
         return
     st.metric("Breaches", f"{sum(c['breaches'] for c in counts if step in (None, c['step'])):,}")
     show([{**r, "open": f"search?id={quote(r['correlation_id'], safe='')}"} for r in rows],

@@ -14,7 +14,6 @@ from catalog.entries import build_entries
 from catalog.eventmap import EventMap, build_event_map
 from catalog.fields import field_history, schema_fields
 from catalog.metadata import Declaration, DeclaredRole, SchemaInfo
-from catalog.minimap import map_dot
 from catalog.pages import (
     NO_DOMAIN,
     FlowPlace,
@@ -197,14 +196,6 @@ def test_domain_page_has_its_types_services_and_own_map() -> None:
     assert [e.event_type for e in none.entries] == ["OrderScored"]
     assert none.attention[0].command == "choreoscope schemas propose OrderScored"
     assert build_domain_page(event_map, "nowhere") is None
-
-
-def test_the_small_map_quotes_names_so_they_cannot_break_the_dot_text() -> None:
-    event_map = build_event_map([EdgeTraffic(
-        EdgeKind.PRODUCE, 'evil"] ; x [label="y', "T", None, 1, T0, T0)])
-    dot = map_dot(event_map)
-    assert '"service:evil\\"] ; x [label=\\"y"' in dot
-    assert dot.count("->") == 1
 
 
 def test_demo_schemas_give_customer_id_fields() -> None:

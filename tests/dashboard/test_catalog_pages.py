@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from catalog.changes import Mode
 from catalog.eventmap import EventMap, build_event_map
+from catalog.mapdrawing import build_drawing
 from catalog.metadata import Declaration, DeclaredRole, SchemaInfo
 from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, Window
 from collector.model import Event, Location
@@ -72,44 +73,22 @@ def _small_map() -> EventMap:
                            schemas=schemas, declarations=declared)
 
 
-def test_layout_puts_services_events_and_topics_in_three_columns() -> None:
+def test_the_drawing_colours_violations_stalls_and_declared_edges() -> None:
     event_map = _small_map()
-    positions = q.layout(q.graph_shape(event_map))
-    assert set(positions) == set(event_map.graph)
-    columns = {node: x for node, (x, _) in positions.items()}
-    assert columns["service:order-svc"] == 0
-    assert columns["event:OrderPlaced"] == 1
-    assert columns["topic:orders"] == 2
-    ys = [y for _, y in positions.values()]
-    assert len(set(positions.values())) == len(positions), "two nodes on one spot"
-    assert max(ys) <= 0
-
-
-def test_layout_is_computed_once_per_graph_shape() -> None:
-    first, second = _small_map(), _small_map()
-    before = q.layout.cache_info().hits
-    a = q.layout(q.graph_shape(first))
-    b = q.layout(q.graph_shape(second))
-    assert a is b
-    assert q.layout.cache_info().hits >= before + 1
-
-
-def test_map_elements_colour_violations_stalls_and_declared_edges() -> None:
-    event_map = _small_map()
-    nodes, edges = q.map_elements(event_map, q.layout(q.graph_shape(event_map)),
-                                  {"PaymentDone": 4})
-    by_id = {n.id: n for n in nodes}
-    assert by_id["event:OrderPlaced"].state == "violations"
-    assert by_id["service:order-svc"].state == "violations"
-    assert by_id["event:PaymentDone"].state == "stalled"
-    assert by_id["event:PaymentDone"].stuck == 4
-    assert by_id["topic:orders"].state == "ok"
-    edge = {(e.source, e.target): e for e in edges}
-    consume = edge["event:OrderPlaced", "service:pay-svc"]
-    assert consume.label == "1.67/min · p95 50 ms"
-    assert edge["service:order-svc", "event:OrderPlaced"].label == "2/min · 2.5% invalid"
-    assert edge["service:order-svc", "event:OrderPlaced"].state == "violations"
-    assert edge["event:PaymentDone", "service:ship-svc"].state == "declared"
+    drawing = build_drawing(event_map, stalls={"PaymentDone": 4})
+    lines = {n: next(line for line in drawing.dot.splitlines()
+                     if line.strip().startswith(f"{i} [")) for n, i in drawing.node_ids.items()}
+    assert "state-violations" in lines["event:OrderPlaced"]
+    assert "state-violations" in lines["service:order-svc"]
+    assert "state-stalled" in lines["event:PaymentDone"]
+    assert "state-ok" in lines["topic:orders"]
+    edges = {e: next(line for line in drawing.dot.splitlines() if f"id={i} " in line)
+             for e, i in drawing.edge_ids.items()}
+    assert 'label="1.67/min · p95 50 ms"' in edges["event:OrderPlaced", "service:pay-svc"]
+    produce = edges["service:order-svc", "event:OrderPlaced"]
+    assert 'label="2/min · 2.5% invalid"' in produce
+    assert "violations" in produce
+    assert "style=dashed" in edges["event:PaymentDone", "service:ship-svc"]
 
 
 def test_view_of_filters_by_domain_and_node_kind_and_neighbourhood() -> None:

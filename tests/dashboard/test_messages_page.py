@@ -77,3 +77,21 @@ def test_a_bad_partition_says_what_to_type(simulated_env: SimulatedStore) -> Non
     assert at.error[0].value == "partition 'first': expected a number such as 0"
 
 
+
+
+def test_a_topic_chosen_then_a_key_typed_both_hold(simulated_env: SimulatedStore) -> None:
+    """The chosen topic goes into the URL without resetting the filters typed after it."""
+    store = open_store(simulated_env.url, read_only=True)
+    try:
+        key = store.query("SELECT key FROM events WHERE topic = 'orders' AND key IS NOT NULL "
+                          "LIMIT 1")[0]["key"]
+    finally:
+        store.close()
+    at = _app()
+    at.selectbox(key="msg_topic").select("orders").run()
+    assert at.query_params["topic"] in ("orders", ["orders"])
+    at.text_input(key="msg_key").input(key).run()
+    assert at.selectbox(key="msg_topic").value == "orders"
+    rows = _listed(at)
+    assert {r["Key"] for r in rows} == {key}
+    assert {r["Topic"] for r in rows} == {"orders"}
