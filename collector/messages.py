@@ -170,15 +170,20 @@ def topics(store: Store, limit: int = 200) -> list[str]:
 # -- lists ------------------------------------------------------------------------------------
 
 
-def find_messages(store: Store, f: MessageFilter, *, limit: int = DEFAULT_LIMIT
-                  ) -> list[Message]:
+def find_messages(store: Store, f: MessageFilter, *, limit: int = DEFAULT_LIMIT,
+                  with_payload: bool = False) -> list[Message]:
     """The messages that match ``f``, newest first (events and dead letters), at most
-    ``limit``."""
+    ``limit``; ``with_payload``: each event's stored payload too (``payload_kept`` says
+    whether the capture policy kept one)."""
     limit = max(1, min(limit, MAX_LIMIT))
     f = _with_text_window(store, f)
-    rows = _event_rows(store, f, limit)
+    rows = _event_rows(store, f, limit, with_payload=with_payload)
     violated = _violated(store, rows)
     found = [_listed_event(r, (r["source"], r["id"]) in violated) for r in rows]
+    if with_payload:
+        found = [replace(m, payload=None if r["data"] is None else orjson.loads(r["data"]),
+                         payload_kept=r["data"] is not None) for m, r in zip(found, rows,
+                                                                            strict=True)]
     if not f.events_only:
         found += [_listed_dead_letter(r) for r in _dead_letter_rows(store, f, limit)]
     found.sort(key=lambda m: (m.at, m.offset or 0), reverse=True)
@@ -207,7 +212,8 @@ _EVENT_COLUMNS = ('source, id, type, occurred_at, correlation_id, topic, partiti
                   "key, headers, dataschema")
 
 
-def _event_rows(store: Store, f: MessageFilter, limit: int) -> list[dict[str, Any]]:
+def _event_rows(store: Store, f: MessageFilter, limit: int, *, with_payload: bool = False
+                ) -> list[dict[str, Any]]:
     where, params = _where(f, time="occurred_at")
     if f.event_type is not None:
         where.append("type = ?")
@@ -223,7 +229,8 @@ def _event_rows(store: Store, f: MessageFilter, limit: int) -> list[dict[str, An
         params.append("%" + _like(f.text) + "%")
     clause = " AND ".join(where) or "1 = 1"
     return store.query(
-        f"SELECT {_EVENT_COLUMNS} FROM events{_index_for(f)} WHERE {clause} "  # noqa: S608
+        f"SELECT {_EVENT_COLUMNS}{', data' if with_payload else ''} "  # noqa: S608
+        f"FROM events{_index_for(f)} WHERE {clause} "
         "ORDER BY occurred_at DESC LIMIT ?", [*params, limit])
 
 

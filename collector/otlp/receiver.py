@@ -151,6 +151,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             logger.info("OTLP/HTTP answer to %s lost: %s", self.address_string(), exc)
             self.close_connection = True
 
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, a URI or header too
+        long, an HTTP version it does not speak) as a ``google.rpc.Status``, not an HTML page;
+        the connection closes, since what follows cannot be read reliably."""
+        reason = message or self.responses.get(code, ("request refused",))[0]
+        self._send(self.server.export_handler.unreadable({}, code, reason))
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
