@@ -106,7 +106,8 @@ def _show_other(event_map: EventMap, node: str) -> None:
     elif kind == DOMAIN:
         members = sorted(g.nodes[node].get("members", []))
         st.markdown(f"Collapsed: {md(', '.join(m.replace(':', ' ', 1) for m in members))}")
-        st.button("Expand this domain", key="map_expand", on_click=_expand, args=(name,))
+        if st.button("Expand this domain", key="map_expand", on_click=_expand, args=(name,)):
+            st.rerun(scope="app")  # the collapsed-domains filter is outside this fragment
 
 
 def _side_panel(store: Store, full: EventMap, shown: EventMap, node: str) -> None:
@@ -180,8 +181,10 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
     with left:
         view_key = "|".join([filters["domain"], filters["flow"], *filters["kinds"],
                              filters["hops"], *collapsed])
-        map_component(picture_data(picture, shown, selected, view_key), key=MAP,
-                      on_clicked=_on_click, on_collapse=_on_collapse)
+        drawn = map_component(picture_data(picture, shown, selected, view_key), key=MAP,
+                              on_clicked=_on_click, on_collapse=_on_collapse)
+        if getattr(drawn, "collapse", None):
+            st.rerun(scope="app")  # redraw the collapsed-domains filter (outside the fragment)
         if not picture.drawing.edge_labels and picture.drawing.edges:
             st.caption("Many edges: their rates are in the tooltips and the side panel.")
     with right:
