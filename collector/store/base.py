@@ -134,4 +134,9 @@ def open_store(url: str, *, read_only: bool = False,
         from collector.store.sqlite import SqliteStore
 
         return SqliteStore(url, read_only=read_only, dead_letters=dead_letters)
-    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH (PostgreSQL is planned)")
+    if url.startswith(("postgresql://", "postgres://")):
+        from collector.store.postgres import PostgresStore
+
+        return PostgresStore(url, read_only=read_only, dead_letters=dead_letters)
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or "
+                     "postgresql://USER@HOST:PORT/DATABASE")

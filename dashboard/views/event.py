@@ -39,7 +39,8 @@ def _summary(page: EventPage) -> None:
     if e.description:
         st.markdown(md(e.description))
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Rate", _rate(page))
+    c1.metric("Rate", _rate(page), help="Events per minute over the last 15 minutes of "
+              "rolled-up traffic, all producers together.")
     c2.metric("Events", format_count(e.count))
     c3.metric("Producers", len(e.producers))
     c4.metric("Schema versions", len(e.versions))

@@ -22,6 +22,7 @@ from catalog.pages import (
     build_event_page,
     build_service_page,
     domains_of,
+    rate_of,
 )
 from catalog.search import parse_query, search_catalog
 from catalog.traffic import EdgeKind, EdgeTraffic, Window
@@ -212,3 +213,17 @@ def test_the_suggested_command_quotes_a_name_for_the_shell() -> None:
                                              T0, T0)])
     (note,) = [n for n in attention_of(event_map, "x; rm -rf ~") if n.command]
     assert note.command == "choreoscope schemas propose 'x; rm -rf ~'"
+
+
+def test_the_live_rate_comes_from_the_recent_window_and_is_zero_when_unseen_there() -> None:
+    recent_window = Window(T0 + timedelta(minutes=45), T0 + timedelta(hours=1))
+    recent = build_event_map([EdgeTraffic(
+        EdgeKind.PRODUCE, "order-svc", "OrderPlaced", "orders", 30, T0 + timedelta(minutes=46),
+        T0 + timedelta(minutes=59))], window=recent_window)
+    page = build_event_page(_map(), "OrderPlaced", _map_schemas(), live=recent)
+    assert page is not None
+    assert page.rate_per_min == pytest.approx(2.0)  # 30 in 15 minutes
+    quiet = build_event_page(_map(), "PaymentDone", (), live=recent)
+    assert quiet is not None
+    assert quiet.rate_per_min == 0.0
+    assert rate_of(build_event_map([]), "OrderPlaced") is None  # no window: unknown
