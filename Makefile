@@ -19,11 +19,16 @@ install: $(STAMP)
 
 ## make demo: simulator -> collector -> SQLite -> dashboard on http://127.0.0.1:8501
 demo: $(STAMP)
+	bash scripts/ensure_graphviz.sh
 	$(VENV)/bin/choreoscope demo
 
-## make test: installs what the tests need, starts their services (Kafka, ...), runs the suite
+## make test: installs what the tests need, starts their services (Kafka, RabbitMQ, NATS,
+## PostgreSQL, ...), runs the suite
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_graphviz.sh
+	bash scripts/ensure_brokers.sh
+	bash scripts/ensure_postgres.sh
 	$(PY) scripts/kafka.py fetch
 	$(PY) -m pytest
 

@@ -18,7 +18,9 @@ import referencing.exceptions
 import referencing.jsonschema
 
 from catalog.changes import ChangeType
+from catalog.drafts import DEFAULT, DRAFT_07, uri_of
 from catalog.exceptions import SchemaRejected, TooComplex
+from catalog.references import BASE_URI, resolve, without_fragment
 
 __all__ = [
     "ANNOTATIONS", "Differ", "Node", "Path", "Prelude", "RawChange", "Rule", "is_empty", "merge",
@@ -67,14 +69,32 @@ Prelude = Callable[["Differ", Node, Node], tuple[Node, Node, "list[RawChange] | 
 """Reshapes a pair before the rules run; a list of changes instead settles the pair."""
 
 
-def node_of(schema: Any) -> Node:
-    """The root node of a schema document (its own ``$schema`` picks the draft)."""
-    resource = referencing.Resource.from_contents(
-        schema, default_specification=referencing.jsonschema.DRAFT202012
-    )
+def node_of(schema: Any, draft: str = DEFAULT, others: Iterable[Any] = ()) -> Node:
+    """The root node of a schema document (its own ``$schema`` picks the draft, else ``draft``);
+    its ``$ref`` resolve within it and to the ``others`` (registered schemas) by their ``$id``."""
+    spec = (referencing.jsonschema.DRAFT7 if uri_of(draft) == DRAFT_07
+            else referencing.jsonschema.DRAFT202012)
+    resource = referencing.Resource.from_contents(schema, default_specification=spec)
     uri = resource.id() or ""
-    registry: referencing.Registry[Any] = referencing.Registry().with_resource(uri, resource)
+    registry: referencing.Registry[Any] = referencing.Registry().with_resources(
+        _by_id(others, spec)).with_resource(uri, resource)
     return Node(schema, registry.resolver(base_uri=uri))
+
+
+def _by_id(schemas: Iterable[Any], spec: Any) -> Iterator[tuple[str, Any]]:
+    """Each schema with an ``$id`` under every name ``referencing`` may look it up by: the id as
+    written and resolved (`catalog.references`); for an id relative to no base, also as the
+    relative path, since ``urljoin`` does not resolve against ``json-schema:///``."""
+    for schema in schemas:
+        given = schema.get("$id") if isinstance(schema, dict) else None
+        if not isinstance(given, str) or given.startswith("#"):
+            continue
+        resource = referencing.Resource.from_contents(schema, default_specification=spec)
+        full = without_fragment(resolve(BASE_URI, given))
+        names = {without_fragment(given), full}
+        if full.startswith(BASE_URI):
+            names |= {full[len(BASE_URI):], "/" + full[len(BASE_URI):]}
+        yield from ((name, resource) for name in names)
 
 
 def is_empty(schema: Any) -> bool:
@@ -162,7 +182,7 @@ class Differ:
             except referencing.exceptions.Unresolvable as exc:
                 raise SchemaRejected(
                     "<compare>", "$ref", "", f"cannot resolve {schema['$ref']!r}: only "
-                    "references inside the schema document are supported"
+                    "references inside the schema document and to registered schemas are supported"
                 ) from exc
             siblings = {k: v for k, v in schema.items()
                         if k != "$ref" and k not in ANNOTATIONS and not k.startswith("x-")}

@@ -27,8 +27,15 @@ class _Items:
     extra_kw: str
     """The keyword for items past the tuple (``additionalItems`` or ``items``)."""
 
+    def keyword(self, node: Node) -> str:
+        """``extra_kw``, or ``unevaluatedItems`` when only it is given: it closes or constrains
+        the items past the tuple the same way."""
+        if not node.has(self.extra_kw) and node.has("unevaluatedItems"):
+            return "unevaluatedItems"
+        return self.extra_kw
+
     def extra_value(self, node: Node) -> Any:
-        return node.get(self.extra_kw)
+        return node.get(self.keyword(node))
 
     def model(self, node: Node) -> str:
         value = self.extra_value(node)
@@ -37,7 +44,8 @@ class _Items:
         return "closed" if value is False else "partial"
 
     def extra_node(self, node: Node) -> Node:
-        return node.at(self.extra_kw) if node.has(self.extra_kw) else Node(True, node.resolver)
+        kw = self.keyword(node)
+        return node.at(kw) if node.has(kw) else Node(True, node.resolver)
 
 
 def _shape(node: Node) -> _Items:
@@ -53,6 +61,10 @@ def items(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:
     o, n = _shape(old), _shape(new)
     if o.tuple_kw is None and n.tuple_kw is None:
         yield from d.sub(old, new, "items")
+        if old.has("additionalItems") or new.has("additionalItems"):
+            # compared even without a tuple (where draft-07 ignores it), as the reference does
+            spelled = _Items("items", 0, "additionalItems")
+            yield from _additional(d, old, new, spelled, spelled)
         return
     yield from _additional(d, old, new, o, n)
     for i in range(max(o.size, n.size)):

@@ -130,6 +130,20 @@ def _product(d: Differ, olds: list[Node], news: list[Node], kw: str) -> Iterator
         yield T.PRODUCT_TYPE_NARROWED, (kw,)
 
 
+def _criterion_change(old_size: int, new_kw: str, new_size: int) -> T:
+    """The combinator itself changed (``allOf``, ``anyOf``, ``oneOf``), as the reference reads it.
+
+    ``anyOf`` accepts every document that ``allOf`` or ``oneOf`` over the same branches accepts,
+    so a change to it widens. A combinator of one branch means that branch alone, so a change
+    from it widens when the new side is a sum (the branch becomes one alternative) or again a
+    single branch. Anything else (``anyOf`` to ``oneOf`` over several branches, a sum to an
+    ``allOf`` of several) changes which documents are accepted in both directions.
+    """
+    if new_kw == "anyOf" or (old_size == 1 and (new_kw in _SUMS or new_size == 1)):
+        return T.COMBINED_TYPE_EXTENDED
+    return T.COMBINED_TYPE_CHANGED
+
+
 def _listed(node: Node, kw: str) -> list[Node]:
     return [node.at(kw, i) for i in range(len(node.get(kw)))]
 
@@ -145,11 +159,12 @@ def combined(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:
     only_n = [k for k in n if k not in o]
     if len(only_o) == 1 and len(only_n) == 1:
         ok, nk = only_o[0], only_n[0]
-        if nk == "anyOf":
-            yield T.COMBINED_TYPE_EXTENDED, (nk,)
-            yield from _sum(d, _listed(old, ok), _listed(new, nk), nk)
-        else:
-            yield T.COMBINED_TYPE_CHANGED, (nk,)
+        olds, news = _listed(old, ok), _listed(new, nk)
+        kind = _criterion_change(len(olds), nk, len(news))
+        yield kind, (nk,)
+        if kind is T.COMBINED_TYPE_EXTENDED:
+            pair = _sum if nk in _SUMS else _product
+            yield from pair(d, olds, news, nk)
         return
     for kw in only_n:
         if kw == "allOf":

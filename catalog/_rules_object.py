@@ -36,10 +36,18 @@ def _openness(value: Any) -> str:
     return _CLOSED if value is False else _PARTIAL
 
 
+def _extra_keyword(node: Node) -> str:
+    """The keyword that decides undeclared properties: ``additionalProperties``, or
+    ``unevaluatedProperties`` when only it is given (it closes or constrains the same way)."""
+    if not node.has("additionalProperties") and node.has("unevaluatedProperties"):
+        return "unevaluatedProperties"
+    return "additionalProperties"
+
+
 def content_model(node: Node) -> str:
-    if node.get("unevaluatedProperties") is False:
-        return _CLOSED
-    extra = _openness(node.get("additionalProperties"))
+    if node.get("unevaluatedProperties") is False and node.get("additionalProperties") is None:
+        return _PARTIAL if node.get("patternProperties") else _CLOSED
+    extra = _openness(node.get(_extra_keyword(node)))
     return _PARTIAL if node.get("patternProperties") else extra
 
 
@@ -51,8 +59,9 @@ def _schema_for_name(node: Node, name: str) -> Node:
                 return node.at("patternProperties", pattern)
         except re.error:
             continue
-    if node.has("additionalProperties"):
-        return node.at("additionalProperties")
+    kw = _extra_keyword(node)
+    if node.has(kw):
+        return node.at(kw)
     return Node(True, node.resolver)
 
 
@@ -64,25 +73,30 @@ def _has_default(d: Differ, node: Node, name: str) -> bool:
     return isinstance(target, dict) and "default" in target
 
 
-def _added(d: Differ, old: Node, new: Node, name: str) -> T:
+def _added(d: Differ, old: Node, new: Node, name: str) -> list[T]:
+    """How a property new in ``new`` is classified; a partially open model gives two types,
+    whether its old schema covers the property and whether it is required (as the reference)."""
     model = content_model(old)
     req = name in (new.get("required") or ())
-    if model == _PARTIAL:
-        covered = d.compatible(_schema_for_name(old, name), new.at("properties", name))
-        return (T.PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL if covered
-                else T.PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL)
     default = _has_default(d, new, name)
     if model == _OPEN:
+        if req:  # deliberate: old documents may lack it, whatever its schema (docs/REGISTRY.md)
+            return [T.REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL if default
+                    else T.REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL]
         if is_empty(d.deref(new.at("properties", name)).schema):
-            return T.PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
-        if req:
-            return (T.REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL if default
-                    else T.REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL)
-        return T.OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
+            return [T.PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL]
+        return [T.OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL]
+    out = []
+    if model == _PARTIAL:
+        covered = d.compatible(_schema_for_name(old, name), new.at("properties", name))
+        out.append(T.PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL if covered
+                   else T.PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL)
     if req:
-        return (T.REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL if default
-                else T.REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL)
-    return T.OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL
+        out.append(T.REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL if default
+                   else T.REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL)
+    else:
+        out.append(T.OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL)
+    return out
 
 
 def _removed(d: Differ, old: Node, new: Node, name: str) -> T:
@@ -106,19 +120,27 @@ def properties(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:
         if name in o and name in n:
             yield from d.compare(old.at(*path), new.at(*path), path)
         elif name in n:
-            yield _added(d, old, new, name), path
+            for kind in _added(d, old, new, name):
+                yield kind, path
         else:
             yield _removed(d, old, new, name), path
 
 
 def required(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:
-    """A required name removed is compatible; added, only when the property has a default."""
+    """A required name removed is compatible; added, only when the property has a default.
+
+    Only properties that both versions declare count here, as in the reference registry: a
+    property added or removed is judged by its content model (``REQUIRED_PROPERTY_ADDED_*``),
+    and a name that ``properties`` does not define is not an added required property.
+    """
     o, n = old.get("required") or [], new.get("required") or []
+    declared_n = new.get("properties") or {}
+    both = [name for name in old.get("properties") or {} if name in declared_n]
     for name in o:
         if name not in n:
             yield T.REQUIRED_ATTRIBUTE_REMOVED, ("required", name)
     for name in n:
-        if name not in o:
+        if name not in o and name in both:
             kind = (T.REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED if _has_default(d, new, name)
                     else T.REQUIRED_ATTRIBUTE_ADDED)
             yield kind, ("required", name)
@@ -145,18 +167,29 @@ def extra_properties(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:
 
 
 def pattern_properties(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:
-    """A pattern added narrows; removed widens unless the model becomes closed for it."""
+    """A pattern added narrows an open model; it widens a closed one, and a partially open one
+    whose old schema for such names covers the pattern's. Removed widens unless the model
+    becomes closed for it."""
     o, n = old.get("patternProperties") or {}, new.get("patternProperties") or {}
     for pattern in [*o, *(p for p in n if p not in o)]:
         path = ("patternProperties", pattern)
         if pattern in o and pattern in n:
             yield from d.compare(old.at(*path), new.at(*path), path)
         elif pattern in n:
-            yield T.PATTERN_PROPERTY_ADDED, path
-        elif new.get("additionalProperties") is False:
+            yield _pattern_added(d, old, new.at(*path)), path
+        elif new.get(_extra_keyword(new)) is False:
             yield T.PATTERN_PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL, path
         else:
             yield T.PATTERN_PROPERTY_REMOVED, path
+
+
+def _pattern_added(d: Differ, old: Node, schema: Node) -> T:
+    extra = old.get(_extra_keyword(old))
+    if extra is False:
+        return T.PATTERN_PROPERTY_ADDED_TO_CLOSED_CONTENT_MODEL
+    if _openness(extra) == _PARTIAL and d.compatible(old.at(_extra_keyword(old)), schema):
+        return T.PATTERN_PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+    return T.PATTERN_PROPERTY_ADDED
 
 
 def property_names(d: Differ, old: Node, new: Node) -> Iterator[RawChange]:

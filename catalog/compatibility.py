@@ -23,6 +23,7 @@ from catalog import _rules_combined as c
 from catalog import _rules_object as o
 from catalog._diff import Differ, Path, Rule, node_of
 from catalog.changes import ChangeType, Mode, Policy, accepted
+from catalog.drafts import DEFAULT
 from catalog.exceptions import TooComplex
 
 __all__ = [
@@ -84,17 +85,25 @@ def pointer(path: Path) -> str:
 
 
 def iter_changes(
-    old: Any, new: Any, *, policy: Policy = Policy.STRICT, budget: int = DEFAULT_BUDGET
+    old: Any,
+    new: Any,
+    *,
+    policy: Policy = Policy.STRICT,
+    budget: int = DEFAULT_BUDGET,
+    draft: str = DEFAULT,
+    others: Sequence[Any] = (),
 ) -> Iterator[Change]:
     """Every change from ``old`` to ``new``, judged in the backward direction under ``policy``.
 
-    Raises `catalog.exceptions.TooComplex` past ``budget`` steps, and
-    `catalog.exceptions.SchemaRejected` for a ``$ref`` outside the document.
+    A schema without ``$schema`` is read as ``draft`` (`catalog.drafts`). A ``$ref`` resolves
+    within its document and to ``others`` (registered schemas) by their ``$id``. Raises
+    `catalog.exceptions.TooComplex` past ``budget`` steps, and
+    `catalog.exceptions.SchemaRejected` for a ``$ref`` that resolves to neither.
     """
     ok = accepted(policy)
     differ = Differ(RULES, c.prelude, ok, budget)
     try:
-        found = list(differ.compare(node_of(old), node_of(new)))
+        found = list(differ.compare(node_of(old, draft, others), node_of(new, draft, others)))
     except RecursionError as exc:
         raise TooComplex(differ.steps, "nesting depth") from exc
     for kind, path in found:
@@ -151,9 +160,10 @@ def check(
     policy: Policy = Policy.STRICT,
     *,
     budget: int = DEFAULT_BUDGET,
+    draft: str = DEFAULT,
 ) -> Report:
     """Check ``new`` against a single earlier schema ``old``."""
-    return check_history([(None, old)], new, mode, policy, budget=budget)
+    return check_history([(None, old)], new, mode, policy, budget=budget, draft=draft)
 
 
 def check_history(
@@ -163,16 +173,19 @@ def check_history(
     policy: Policy = Policy.STRICT,
     *,
     budget: int = DEFAULT_BUDGET,
+    draft: str = DEFAULT,
+    others: Sequence[Any] = (),
 ) -> Report:
-    """Check ``new`` against ``history`` ((version, schema) pairs, oldest first)."""
+    """Check ``new`` against ``history`` ((version, schema) pairs, oldest first); ``others``
+    are the registered schemas their references may lead to."""
     if not history:
         return Report(mode, policy, (), dict.fromkeys(Mode, True))
     wanted = {"backward": mode.backward or mode is Mode.NONE, "forward": mode.forward}
     back: list[Comparison] = []
     fwd: list[Comparison] = []
     for version, old in history:
-        back.append(_compare(version, "backward", old, new, policy, budget))
-        fwd.append(_compare(version, "forward", new, old, policy, budget))
+        back.append(_compare(version, "backward", old, new, policy, budget, draft, others))
+        fwd.append(_compare(version, "forward", new, old, policy, budget, draft, others))
     verdicts = _verdicts(back, fwd)
     scope = slice(None) if mode.transitive else slice(-1, None)
     chosen = [*(back[scope] if wanted["backward"] else []),
@@ -181,10 +194,17 @@ def check_history(
 
 
 def _compare(
-    version: int | None, direction: str, old: Any, new: Any, policy: Policy, budget: int
+    version: int | None,
+    direction: str,
+    old: Any,
+    new: Any,
+    policy: Policy,
+    budget: int,
+    draft: str,
+    others: Sequence[Any] = (),
 ) -> Comparison:
-    return Comparison(version, direction, tuple(iter_changes(old, new, policy=policy,
-                                                             budget=budget)))
+    changes = iter_changes(old, new, policy=policy, budget=budget, draft=draft, others=others)
+    return Comparison(version, direction, tuple(changes))
 
 
 def _verdicts(back: list[Comparison], fwd: list[Comparison]) -> dict[Mode, bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CatalogError",
     "IncompatibleSchema",
+    "RemoteReference",
     "SchemaNotFound",
     "SchemaRejected",
     "TooComplex",
@@ -27,6 +28,21 @@ class SchemaRejected(CatalogError):
         self.keyword = keyword
         self.pointer = pointer
         self.message = message
+
+
+class RemoteReference(SchemaRejected):
+    """A ``$ref`` that leads outside its document and the registry: refused, never fetched."""
+
+    def __init__(self, source: str, pointer: str, keyword: str, ref: str, uri: str) -> None:
+        if uri.startswith("json-schema:///"):  # relative to no base: names nothing registered
+            what = f"reference {ref!r} names no schema in this document or the registry"
+        else:
+            what = f"remote reference {ref!r} is never fetched"
+        super().__init__(source, keyword, pointer, f"{what}: schemas resolve only within the "
+                         "document and between registered schemas; define it under $defs, "
+                         "or register it and reference its $id")
+        self.ref = ref
+        self.uri = uri
 
 
 class SchemaNotFound(CatalogError):

@@ -14,10 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from catalog.changes import Mode, Policy
+from catalog.drafts import DEFAULT
 from catalog.exceptions import SchemaRejected
+from catalog.references import check_references
 from catalog.registry import Registry, SchemaVersion
+from catalog.schema_ids import IdTable
 
-__all__ = ["load_registry", "read_schema", "write_settings", "write_version"]
+__all__ = [
+    "load_ids",
+    "load_registry",
+    "read_schema",
+    "remove_version",
+    "save_ids",
+    "write_settings",
+    "write_version",
+]
+
+IDS_FILE = "registry.json"
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.json$")
 SETTINGS_FILE = "compatibility.json"
@@ -37,10 +50,15 @@ def read_schema(path: Path | str) -> Any:
 
 
 def load_registry(
-    directory: Path | str, mode: Mode = Mode.BACKWARD, policy: Policy = Policy.STRICT
+    directory: Path | str,
+    mode: Mode = Mode.BACKWARD,
+    policy: Policy = Policy.STRICT,
+    default_draft: str = DEFAULT,
 ) -> Registry:
-    """Every subject under ``directory``; a missing directory is an empty registry."""
-    registry = Registry(mode=mode, policy=policy)
+    """Every subject under ``directory``; a missing directory is an empty registry.
+
+    A file without ``$schema`` is read as ``default_draft`` (``[registry] default_draft``)."""
+    registry = Registry(mode=mode, policy=policy, default_draft=default_draft)
     root = Path(directory)
     if not root.is_dir():
         return registry
@@ -52,6 +70,9 @@ def load_registry(
         settings = folder / SETTINGS_FILE
         if settings.is_file():
             registry = _with_settings(registry, folder.name, settings)
+    known = registry.uris()  # schemas may reference each other, in any folder order
+    for version in (v for s in registry for v in s.versions):
+        check_references(version.schema, version.source, known)
     return registry
 
 
@@ -97,4 +118,41 @@ def write_settings(
     path = folder / SETTINGS_FILE
     body = {k: v.value for k, v in (("mode", mode), ("policy", policy)) if v is not None}
     path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def remove_version(directory: Path | str, subject: str, version: int) -> None:
+    """Delete a version's file for good (the REST API's permanent delete)."""
+    path = Path(directory) / subject / f"v{version}.json"
+    path.unlink(missing_ok=True)
+
+
+def load_ids(directory: Path | str, registry: Registry) -> IdTable:
+    """The schema ids kept beside the schemas (``<dir>/registry.json``), with an id given to
+    every stored version that has none yet (in subject and version order)."""
+    path = Path(directory) / IDS_FILE
+    schemas = {(s.name, v.version): v.schema for s in registry for v in s.versions}
+    table = IdTable()
+    if path.is_file():
+        raw = read_schema(path)
+        if not isinstance(raw, dict):
+            raise SchemaRejected(str(path), "", "", "expected the registry's id table (an "
+                                 "object with next_id and ids)")
+        try:
+            table = IdTable.from_json(raw, schemas)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise SchemaRejected(str(path), "", "", f"unreadable id table ({exc})") from exc
+    for (subject, version), schema in sorted(schemas.items()):
+        table = table.with_version(subject, version, schema)
+    return table
+
+
+def save_ids(directory: Path | str, table: IdTable) -> Path:
+    """Write the id table atomically (a crash leaves the old file or the new one)."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / IDS_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(table.to_json(), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
     return path

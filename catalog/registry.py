@@ -19,8 +19,10 @@ from typing import Any
 
 from catalog.changes import Mode, Policy
 from catalog.compatibility import Report, check_history
+from catalog.drafts import DEFAULT, with_draft
 from catalog.exceptions import IncompatibleSchema, SchemaNotFound, VersionExists
 from catalog.metaschema import check_schema
+from catalog.references import resources_of
 
 __all__ = ["Registry", "SchemaVersion", "Subject", "VersionReport"]
 
@@ -97,6 +99,8 @@ class Registry:
     subjects: Mapping[str, Subject] = field(default_factory=lambda: MappingProxyType({}))
     mode: Mode = Mode.BACKWARD
     policy: Policy = Policy.STRICT
+    default_draft: str = DEFAULT
+    """The draft a schema without ``$schema`` is read as; stored versions carry it pinned."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.subjects, MappingProxyType):
@@ -131,12 +135,14 @@ class Registry:
         return mode, policy
 
     def check(self, name: str, schema: Any, *, source: str = "api") -> Report:
-        """The compatibility report of ``schema`` as the next version of ``name``."""
-        check_schema(schema, source)
+        """The compatibility report of ``schema`` as the next version of ``name``; its
+        references may lead into the document and to registered schemas, nowhere else."""
+        schema = with_draft(schema, self.default_draft)
+        check_schema(schema, source, known=self.uris())
         mode, policy = self.settings(name)
         subject = self.subjects.get(name, Subject(name))
         history = [(v.version, v.schema) for v in subject.versions]
-        return check_history(history, schema, mode, policy)
+        return check_history(history, schema, mode, policy, others=self.schemas())
 
     def with_version(
         self, name: str, schema: Mapping[str, Any], *, source: str = "api"
@@ -147,6 +153,7 @@ class Registry:
         (carrying the report) if it breaks the subject's mode. A schema equal to the latest
         version is not added again: the registry and that version are returned.
         """
+        schema = with_draft(schema, self.default_draft)
         latest = self.subjects[name].latest if name in self.subjects else None
         if latest is not None and latest.schema == schema:
             return self, latest  # the same schema again: its existing version, as registries do
@@ -160,7 +167,8 @@ class Registry:
     ) -> Registry:
         """A registry with a version read from storage (meta-schema checked, not compatibility:
         what is stored was accepted when it was registered, and `report` shows it)."""
-        check_schema(schema, source)
+        schema = with_draft(schema, self.default_draft)
+        check_schema(schema, source, known=None)  # references: once all are loaded (files.py)
         return self._added(name, schema, source, version)[0]
 
     def with_settings(
@@ -170,6 +178,23 @@ class Registry:
         subject = self.subjects.get(name, Subject(name))
         subject = replace(subject, mode=mode or subject.mode, policy=policy or subject.policy)
         return replace(self, subjects=MappingProxyType({**self.subjects, name: subject}))
+
+    def without(self, name: str, version: int) -> Registry:
+        """A registry where subject ``name`` no longer has ``version`` (a permanent delete)."""
+        subject = self.subject(name)
+        kept = tuple(v for v in subject.versions if v.version != version)
+        subjects = {**self.subjects, name: replace(subject, versions=kept)}
+        if not kept and subject.mode is None and subject.policy is None:
+            del subjects[name]
+        return replace(self, subjects=MappingProxyType(subjects))
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """Every registered version's schema, the documents references may lead to."""
+        return [v.schema for s in self for v in s.versions]
+
+    def uris(self) -> set[str]:
+        """The URIs (resolved ``$id``) by which registered schemas can be referenced."""
+        return set(resources_of(self.schemas()))
 
     def by_topic(self, topic: str) -> list[Subject]:
         """Subjects whose latest version declares ``x-topic: topic`` (topic-name strategy)."""
@@ -182,7 +207,8 @@ class Registry:
             mode, policy = self.settings(subject.name)
             for i, version in enumerate(subject.versions[1:], start=1):
                 history = [(v.version, v.schema) for v in subject.versions[:i]]
-                report = check_history(history, version.schema, mode, policy)
+                report = check_history(history, version.schema, mode, policy,
+                                       others=self.schemas())
                 out.append(VersionReport(subject.name, version.version, report))
         return out
 

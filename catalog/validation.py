@@ -15,25 +15,33 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import jsonschema
 import jsonschema.validators
 import jsonschema_rs
+import referencing
 
+from catalog.exceptions import SchemaNotFound
 from catalog.metaschema import validator_class
+from catalog.references import BASE_URI, refuse, resources_of
 from catalog.registry import Registry
 
 __all__ = [
+    "STRATEGIES",
     "Finding",
     "ReferenceValidator",
     "Tally",
     "Validator",
     "compile_schema",
+    "confluent_id",
     "findings_of",
     "parse_dataschema",
+    "registered",
+    "subject_name",
     "tally",
 ]
 
@@ -61,6 +69,28 @@ def parse_dataschema(dataschema: str | None) -> tuple[str | None, int | None]:
     return match.group("type"), int(match.group("version"))
 
 
+STRATEGIES = ("record", "topic", "topic_record")
+"""The reference's subject-name strategies: RecordNameStrategy, TopicNameStrategy and
+TopicRecordNameStrategy."""
+
+
+def subject_name(strategy: str, topic: str | None, event_type: str) -> str:
+    """The subject of a record: ``record`` -> ``OrderPlaced``, ``topic`` -> ``orders-value``,
+    ``topic_record`` -> ``orders-OrderPlaced`` (record without a topic: the event type)."""
+    if topic is None or strategy == "record":
+        return event_type
+    return f"{topic}-value" if strategy == "topic" else f"{topic}-{event_type}"
+
+
+def confluent_id(dataschema: str | None) -> int | None:
+    """``"confluent:42"`` (a record in the Confluent wire format, see `collector.envelope`) ->
+    ``42``; None for anything else."""
+    if dataschema is None or not dataschema.startswith("confluent:"):
+        return None
+    tail = dataschema[len("confluent:"):]
+    return int(tail) if tail.isdigit() else None
+
+
 def _pointer(path: Sequence[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
@@ -72,10 +102,18 @@ def _keyword(schema_path: Sequence[str | int]) -> str:
     return "false"
 
 
-def compile_schema(schema: Any) -> Any:
+def compile_schema(schema: Any, resources: Any = None) -> Any:
     """The hot path's compiled validator; formats are annotations in every draft, as in the
-    reference (jsonschema-rs would assert them for draft-07 by default)."""
-    return jsonschema_rs.validator_for(schema, validate_formats=False)
+    reference (jsonschema-rs would assert them for draft-07 by default). References resolve
+    within the document and ``resources`` (`registered`), never over the network."""
+    return jsonschema_rs.validator_for(schema, validate_formats=False, base_uri=BASE_URI,
+                                       retriever=refuse, registry=resources)
+
+
+def registered(registry: Registry) -> Any:
+    """The registry's schemas by their ``$id``, for `compile_schema`; None when none has one."""
+    found: Mapping[str, Any] = resources_of(v.schema for s in registry for v in s.versions)
+    return jsonschema_rs.Registry(list(found.items()), retriever=refuse) if found else None
 
 
 def findings_of(compiled: Any, data: Any) -> list[Finding]:
@@ -95,15 +133,58 @@ class Validator:
     `with_registry`) when a new registry is loaded.
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        ids: Mapping[int, Sequence[tuple[str, int]]] | None = None,
+        strategies: Mapping[str, str] | None = None,
+    ) -> None:
         self.registry = registry
+        self.ids = ids or {}
+        """Schema id -> the (subject, version)s registered with it (`catalog.schema_ids`)."""
+        self.strategies = strategies or {}
+        """Topic (``*``: any other) -> subject-name strategy, see `subject_name`."""
         self._compiled: dict[tuple[str, int | None], Any] = {}
 
+    @cached_property
+    def _resources(self) -> Any:
+        return registered(self.registry)
+
     def with_registry(self, registry: Registry) -> Validator:
-        return Validator(registry)
+        return Validator(registry, self.ids, self.strategies)
 
     def knows(self, event_type: str) -> bool:
         return event_type in self.registry and self.registry.subject(event_type).latest is not None
+
+    def resolve(
+        self, event_type: str, dataschema: str | None, topic: str | None = None
+    ) -> tuple[str, int] | None:
+        """The (subject, version) an event is validated against; None for an unknown subject.
+
+        A record in the Confluent wire format (``dataschema`` ``confluent:<id>``) resolves by its
+        schema id whatever the subject-name strategy: exactly the version registered with that
+        id (under the event type's own subject when the id is registered under several). Else
+        the topic's subject-name strategy names the subject (`subject_name`); under the record
+        strategy (the default) that is the event type, validated against the version
+        ``dataschema`` names, or the latest.
+        """
+        schema_id = confluent_id(dataschema)
+        if schema_id is not None:
+            places = [p for p in self.ids.get(schema_id, ()) if p[0] in self.registry]
+            if places:
+                return next((p for p in places if p[0] == event_type), places[0])
+        strategy = self.strategies.get(topic or "", self.strategies.get("*", "record"))
+        name = subject_name(strategy, topic, event_type)
+        if name != event_type:
+            known = name in self.registry and self.registry.subject(name).latest is not None
+            return (name, self.registry.get(name).version) if known else None
+        if not self.knows(event_type):
+            return None
+        named_type, named = parse_dataschema(dataschema)
+        subject = self.registry.subject(event_type)
+        if named_type == event_type and any(v.version == named for v in subject.versions):
+            return event_type, int(named) if named is not None else 0
+        return event_type, self.registry.get(event_type).version
 
     def compiled(self, event_type: str, version: int | None) -> Any:
         """The compiled validator; raises `SchemaNotFound` for an unknown type or version."""
@@ -111,7 +192,7 @@ class Validator:
         found = self._compiled.get(key)
         if found is None:
             schema = self.registry.get(event_type, version).schema
-            found = self._compiled[key] = compile_schema(schema)
+            found = self._compiled[key] = compile_schema(schema, self._resources)
         return found
 
     def validate(self, event_type: str, version: int | None, data: Any) -> list[Finding]:
@@ -127,12 +208,11 @@ class Validator:
         ``dataschema`` naming another type or an unregistered version falls back to the latest.
         Raises `SchemaNotFound` only when the type has no schema at all.
         """
-        named_type, named = parse_dataschema(dataschema)
-        subject = self.registry.subject(event_type)
-        version = named if named_type == event_type and any(
-            v.version == named for v in subject.versions) else None
-        resolved = version if version is not None else self.registry.get(event_type).version
-        return resolved, self.validate(event_type, resolved, data)
+        target = self.resolve(event_type, dataschema)
+        if target is None:
+            raise SchemaNotFound(event_type)
+        subject, version = target
+        return version, self.validate(subject, version, data)
 
     def is_valid(self, event_type: str, version: int | None, data: Any) -> bool:
         return bool(self.compiled(event_type, version).is_valid(data))
@@ -151,11 +231,16 @@ class ReferenceValidator:
         if validator is None:
             schema = self.registry.get(event_type, version).schema
             cls = validator_class(schema) or jsonschema.Draft202012Validator
-            validator = self._validators[key] = cls(schema)
+            validator = self._validators[key] = cls(schema, registry=_OFFLINE)
         return [
             Finding(_pointer(list(e.absolute_path)), str(e.validator), e.message)
             for e in validator.iter_errors(data)
         ]
+
+
+_OFFLINE: referencing.Registry[Any] = referencing.Registry(  # type: ignore[call-arg]
+    retrieve=refuse)  # an attrs alias mypy does not see
+"""For the reference validator: references out of the document are unresolvable, not fetched."""
 
 
 @dataclass(slots=True)

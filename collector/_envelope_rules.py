@@ -8,6 +8,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from collector._jsonpointer import pointer_tokens
@@ -15,7 +16,7 @@ from collector._jsonpointer import pointer_tokens
 if TYPE_CHECKING:
     from collector.settings import Settings, TopicEnvelopeSettings
 
-__all__ = ["CaptureRules", "EnvelopeRules", "Locator", "TopicRules", "build_rules"]
+__all__ = ["CaptureRules", "EnvelopeRules", "Limits", "Locator", "TopicRules", "build_rules"]
 
 LocatorKind = Literal["pointer", "header", "key", "extension", "traceparent"]
 _KINDS: tuple[str, ...] = ("pointer", "header", "key", "extension", "traceparent")
@@ -96,11 +97,14 @@ class CaptureRules:
     redact: tuple[str, ...] = ()
     """What becomes ``"[redacted]"`` before anything is stored: JSON Pointers into the event
     (``/data/card``), record headers (``header:NAME``) and the record key (``key``)."""
+    dead_letter_raw: bool = False
+    """Keep the raw bytes of unparsable records although redaction rules apply."""
     redact_tokens: tuple[tuple[str, ...], ...] = field(
         default=(), init=False, repr=False, compare=False)
     redact_headers: frozenset[str] = field(
         default=frozenset(), init=False, repr=False, compare=False)
-    """Lower-cased header names whose values are redacted."""
+    """Lower-cased header names whose values are redacted: the ``header:NAME`` entries, and
+    ``ce_NAME`` for each top-level pointer ``/NAME`` (a binary-mode CloudEvents attribute)."""
     redact_key: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,11 +115,18 @@ class CaptureRules:
         if wrong:
             raise ValueError(f"cannot redact {wrong[0]!r}: redact a /json/pointer, "
                              "header:NAME or key")
-        object.__setattr__(self, "redact_tokens",
-                           tuple(loc.tokens for loc in found if loc.kind == "pointer"))
-        object.__setattr__(self, "redact_headers",
-                           frozenset(loc.arg for loc in found if loc.kind == "header"))
+        tokens = tuple(loc.tokens for loc in found if loc.kind == "pointer")
+        object.__setattr__(self, "redact_tokens", tokens)
+        object.__setattr__(self, "redact_headers", frozenset(
+            {loc.arg for loc in found if loc.kind == "header"}
+            | {f"ce_{t[0].lower()}" for t in tokens if len(t) == 1}))
         object.__setattr__(self, "redact_key", any(loc.kind == "key" for loc in found))
+
+    @property
+    def withholds_raw(self) -> bool:
+        """Whether bytes that cannot be parsed (so not redacted) are kept out of the store:
+        pointer redaction rules apply and ``dead_letter_raw`` does not say otherwise."""
+        return bool(self.redact_tokens) and not self.dead_letter_raw
 
     def keeps(self, event_id: str) -> bool:
         """Whether the payload of this event is stored (the same answer on every delivery)."""
@@ -128,11 +139,37 @@ class CaptureRules:
 
 _PLAIN_DEFAULT = TopicRules()
 
+ORJSON_MAX_DEPTH = 254
+"""The deepest nesting orjson writes: a payload deeper than this could never be stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one record may hold and still become an event (past them: a dead letter)."""
+
+    max_record_bytes: int = 1_048_576
+    """Record size (reason ``too-large``)."""
+    max_depth: int = 200
+    """Nesting of the record's JSON, objects and arrays (reason ``too-deep``); at most 254."""
+    min_time: datetime = datetime(1900, 1, 1, tzinfo=UTC)
+    max_time: datetime = datetime(2200, 1, 1, tzinfo=UTC)
+    """An event's time must lie in [min_time, max_time] (reason ``invalid-envelope``)."""
+
+    def __post_init__(self) -> None:
+        if self.max_record_bytes < 1:
+            raise ValueError("max_record_bytes must be at least 1")
+        if not 1 <= self.max_depth <= ORJSON_MAX_DEPTH:
+            raise ValueError(f"max_depth must be between 1 and {ORJSON_MAX_DEPTH}")
+        if self.min_time.tzinfo is None or self.max_time.tzinfo is None:
+            raise ValueError("min_time and max_time must carry a time zone")
+        if self.min_time >= self.max_time:
+            raise ValueError("min_time must be before max_time")
+
 
 @dataclass(frozen=True, slots=True)
 class EnvelopeRules:
     """Everything the decoder is told: correlation rules, per-topic rules, business keys,
-    capture and size limit."""
+    capture and limits."""
 
     correlation: tuple[Locator, ...] = DEFAULT_CORRELATION
     topics: Mapping[str, TopicRules] = field(default_factory=dict)
@@ -140,7 +177,7 @@ class EnvelopeRules:
     business_keys: Mapping[str, tuple[tuple[str, Locator], ...]] = field(default_factory=dict)
     """By event type (``"*"``: every type): names and pointers, e.g. ``order_id``."""
     capture: CaptureRules = CaptureRules()
-    max_record_bytes: int = 1_048_576
+    limits: Limits = Limits()
 
     def for_topic(self, topic: str | None) -> TopicRules:
         topics = self.topics
@@ -171,7 +208,7 @@ def build_rules(settings: Settings) -> EnvelopeRules:
     shipped in ``schemas_dir/business_keys.json`` (`collector.business_keys`)."""
     from collector.business_keys import load_business_keys, merge_business_keys
 
-    env, cap = settings.envelope, settings.capture
+    env, cap, lim = settings.envelope, settings.capture, settings.limits
     keys = merge_business_keys(load_business_keys(settings.schemas_dir), env.business_keys)
     return EnvelopeRules(
         correlation=tuple(Locator.parse(c) for c in env.correlation),
@@ -180,6 +217,7 @@ def build_rules(settings: Settings) -> EnvelopeRules:
             etype: tuple((name, Locator.parse(ptr)) for name, ptr in named.items())
             for etype, named in keys.items()},
         capture=CaptureRules(policy=cap.policy, sample_every=cap.sample_every,
-                             redact=tuple(cap.redact)),
-        max_record_bytes=settings.max_record_bytes,
+                             redact=tuple(cap.redact), dead_letter_raw=cap.dead_letter_raw),
+        limits=Limits(max_record_bytes=lim.max_record_bytes, max_depth=lim.max_depth,
+                      min_time=lim.min_time, max_time=lim.max_time),
     )

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "collector.commands.timeline",
     "collector.commands.messages",
     "collector.commands.config",
+    "collector.commands.registry",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -59,12 +60,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("choreoscope")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="choreoscope",
         description="Observability and event catalog for choreographed systems.",
         top=True,
     )
+    parser.add_argument("--version", action="version", version=f"choreoscope {_version()}",
+                        help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

@@ -5,19 +5,31 @@ says why not. It reads, in this order:
 
 - the Confluent wire format (magic byte 0 and a 4-byte schema id): the JSON after it is decoded
   and the schema id reported as ``dataschema`` (``confluent:<id>``); anything else is dead;
-- CloudEvents binary mode (``ce_*`` headers, the value is the data);
+- CloudEvents binary mode (``ce_*`` headers, the value is the data, read by its
+  ``content-type``: JSON content is its JSON value, ``text/*`` its text, anything else bytes);
+  a ``ce_specversion`` header beside a ``content-type: application/cloudevents+json`` is
+  structured mode (the content type decides);
 - the team's own JSON shape, for topics whose rules say where type, id, time and source are;
-- CloudEvents structured mode (a JSON object with ``specversion``);
+- CloudEvents structured mode (a JSON object with ``specversion``; ``data_base64`` is decoded
+  by ``datacontenttype`` as binary mode's value is);
 - the AWS EventBridge shape (``detail-type``, ``source``, ``detail``, ``id``, ``time``).
 
 JSON Pointers (correlation, business keys, redaction, field rules) address the event as a
 document: the record's JSON as published, or for binary mode the CloudEvents JSON form
 (attributes and ``data``). Redaction runs first, so a redacted value reaches nothing that is
 stored (the event, its business keys, a dead letter's bytes).
+
+`Limits` bound what one record may hold (size, nesting, time range); past them the record is
+a dead letter. Integers beyond 64 bits are read exactly (`collector._json`). A time finer than
+microseconds (Go and Java producers send nanoseconds) is kept as sent in ``Event.time_text``
+beside the microsecond datetime. A header value that is not UTF-8 is no identifier: the
+correlation rule that finds it is skipped for the next one.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,9 +37,11 @@ from typing import Any
 
 import orjson
 
+from collector import _json
 from collector._envelope_rules import (
     CaptureRules,
     EnvelopeRules,
+    Limits,
     Locator,
     TopicRules,
     build_rules,
@@ -36,6 +50,14 @@ from collector._jsonpointer import MISSING as _MISSING
 from collector._jsonpointer import REDACTED
 from collector._jsonpointer import redact_all as _redact_all
 from collector._jsonpointer import resolve as _resolve
+from collector._payload import (
+    TooDeep,
+    content_data,
+    header_text,
+    is_binary,
+    loads_within,
+    precise_text,
+)
 from collector.model import DeadLetter, DeadLetterReason, Event, Observation
 
 __all__ = [
@@ -43,10 +65,13 @@ __all__ = [
     "CaptureRules",
     "Decoder",
     "EnvelopeRules",
+    "Limits",
     "Locator",
     "TopicRules",
     "build_rules",
+    "dead_letter",
     "decode",
+    "fault",
     "parse_traceparent",
 ]
 
@@ -78,7 +103,10 @@ def _text(value: Any) -> str | None:
     if type(value) is str:
         return value or None
     if type(value) is bytes:
-        return value.decode("utf-8", "replace") or None
+        try:
+            return value.decode("utf-8") or None
+        except UnicodeDecodeError:
+            return None  # not text: no identifier (lossy decoding would join unrelated records)
     if type(value) in (int, float):
         return str(value)
     return None
@@ -155,8 +183,17 @@ def _header_map(headers: tuple[tuple[str, bytes], ...]) -> dict[str, bytes]:
 
 
 def _binary_doc(headers: dict[str, bytes], data: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        k[3:]: v.decode("utf-8", "replace") for k, v in headers.items() if k.startswith("ce_")}
+    doc: dict[str, Any] = {}
+    for k, v in headers.items():
+        if k.startswith("ce_"):
+            try:
+                doc[k[3:]] = v.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Rejected(DeadLetterReason.INVALID_ENVELOPE,
+                                f"CloudEvents binary: header {k} is not UTF-8") from None
+    content_type = header_text(headers.get("content-type"))
+    if content_type is not None:
+        doc.setdefault("datacontenttype", content_type)
     doc["data"] = data
     return doc
 
@@ -167,12 +204,19 @@ def _required(value: str | None, what: str, where: str) -> str:
     return value
 
 
-def _time_of(raw: Any, obs: Observation, where: str) -> datetime:
+def _time_of(raw: Any, obs: Observation, where: str, limits: Limits) -> datetime:
     if raw is _MISSING or raw is None:
-        return obs.timestamp or obs.received_at
-    at = _parse_time(raw)
-    if at is None:
-        raise _Rejected(DeadLetterReason.INVALID_ENVELOPE, f"{where}: time is not RFC 3339")
+        at = obs.timestamp or obs.received_at
+    else:
+        parsed = _parse_time(raw)
+        if parsed is None:
+            raise _Rejected(DeadLetterReason.INVALID_ENVELOPE, f"{where}: time is not RFC 3339")
+        at = parsed
+    if not limits.min_time <= at <= limits.max_time:
+        raise _Rejected(DeadLetterReason.INVALID_ENVELOPE,
+                        f"{where}: time {at.isoformat()} outside limits.min_time .. "
+                        f"limits.max_time ({limits.min_time.isoformat()} .. "
+                        f"{limits.max_time.isoformat()})")
     return at
 
 
@@ -187,39 +231,53 @@ class Decoder:
     def __call__(self, observation: Observation) -> Event | DeadLetter:
         return decode(observation, self.rules)
 
+    def fault(self, observation: Observation, exc: BaseException, step: str) -> DeadLetter:
+        """The dead letter of a record whose ``step`` raised ``exc`` (see `fault`)."""
+        return fault(observation, self.rules, exc, step)
+
 
 def decode(observation: Observation, rules: EnvelopeRules) -> Event | DeadLetter:
     """The event in a record, or a dead letter with the reason it is not one."""
     capture = rules.capture
     if capture.redact_headers or capture.redact_key:
         observation = _redact_record(observation, capture)
-    value = observation.value
-    if len(value) > rules.max_record_bytes:
+    value, limits = observation.value, rules.limits
+    if len(value) > limits.max_record_bytes:
+        raw, parsed = _redacted_raw(value, rules.capture)
         return _dead(observation, DeadLetterReason.TOO_LARGE,
-                     f"{len(value)} bytes, over the limit of {rules.max_record_bytes}",
-                     _redacted_raw(value, rules.capture))
+                     f"{len(value)} bytes, over limits.max_record_bytes = "
+                     f"{limits.max_record_bytes}", raw, rules.capture, parsed=parsed)
     schema_id: int | None = None
     body = value
     if value[:1] == b"\x00" and len(value) >= 5:
         schema_id = int.from_bytes(value[1:5], "big")
         body = value[5:]
     headers = _header_map(observation.headers)
-    binary = "ce_specversion" in headers
+    binary = is_binary(headers)
     try:
-        data = orjson.loads(body) if body or not binary else None
+        if binary:
+            data = content_data(body, header_text(headers.get("content-type")),
+                                 limits) if body else None
+        else:
+            data = loads_within(body, limits)
     except orjson.JSONDecodeError:
         return _undecodable(observation, rules, body, schema_id)
-    doc = _binary_doc(headers, data) if binary else data
-    redact = rules.capture.redact_tokens
-    redacted = _redact_all(doc, redact) if redact else False
+    except TooDeep as deep:  # no pointer is followed into it
+        return dead_letter(observation, DeadLetterReason.TOO_DEEP, str(deep), rules.capture)
+    doc, redacted = data, False
     try:
+        if binary:
+            doc = _binary_doc(headers, data)
+        redact = rules.capture.redact_tokens
+        redacted = _redact_all(doc, redact) if redact else False
         return _decode_doc(observation, rules, doc, headers, binary, schema_id)
     except _Rejected as rejected:
         raw = None
         if rules.capture.policy == "full":
             raw = value if not redacted else (
-                value[: len(value) - len(body)] + orjson.dumps(_data_of(doc) if binary else doc))
-        return _dead(observation, rejected.reason, rejected.detail, raw)
+                value[: len(value) - len(body)]
+                + _json.dumps(_data_of(doc) if binary else doc).encode())
+        return _dead(observation, rejected.reason, rejected.detail, raw, rules.capture)
 
 
 _REDACTED_BYTES = REDACTED.encode()
@@ -275,17 +333,50 @@ def _decode_doc(obs: Observation, rules: EnvelopeRules, doc: Any, headers: dict[
 def _cloudevent(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Record,
                 schema_id: int | None, where: str) -> Event:
     get = rec.doc.get
+    time = get("time", _MISSING)
+    data = get("data")
+    if data is None and "data_base64" in rec.doc:
+        data = _base64_data(rec, rules.limits, where)
     return _event(
         obs, rules, topic, rec,
         _required(_text(get("id")), "id", where),
         _required(_text(get("type")), "type", where),
         _required(_text(get("source")), "source", where),
-        _time_of(get("time", _MISSING), obs, where),
-        get("data"),
+        _time_of(time, obs, where, rules.limits),
+        data,
         _text(get("causationid")),
         _text(get("subject")),
         _text(get("dataschema")) or _confluent(schema_id),
+        precise_text(time),
     )
+
+
+def _base64_data(rec: _Record, limits: Limits, where: str) -> Any:
+    """A structured event's ``data_base64``, read by its ``datacontenttype`` (or, as the
+    CloudEvents SDK's Kafka binding sends it, the ``content-type`` header): JSON content is
+    its JSON value, other content its text or bytes, exactly as in binary mode."""
+    encoded = rec.doc["data_base64"]
+    if type(encoded) is not str:
+        raise _Rejected(DeadLetterReason.INVALID_ENVELOPE, f"{where}: data_base64 is not a string")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Rejected(DeadLetterReason.INVALID_ENVELOPE,
+                        f"{where}: data_base64 is not base64") from None
+    content_type = _text(rec.doc.get("datacontenttype"))
+    if content_type is None:
+        header = header_text(rec.headers.get("content-type"))
+        if header is not None and not header.lstrip().lower().startswith("application/cloudevents"):
+            content_type = header
+    if content_type is None:
+        return raw  # bytes of no stated type: kept as they are
+    try:
+        return content_data(raw, content_type, limits)
+    except TooDeep as deep:
+        raise _Rejected(DeadLetterReason.TOO_DEEP, f"{where}: data_base64 {deep}") from None
+    except orjson.JSONDecodeError:
+        raise _Rejected(DeadLetterReason.INVALID_ENVELOPE,
+                        f"{where}: data_base64 is not the {content_type} it says") from None
 
 
 def _eventbridge(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Record,
@@ -296,11 +387,12 @@ def _eventbridge(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec:
         _required(_text(doc.get("id")), "id", where),
         _required(_text(doc.get("detail-type")), "detail-type", where),
         _required(_text(doc.get("source")), "source", where),
-        _time_of(doc.get("time", _MISSING), obs, where),
+        _time_of(doc.get("time", _MISSING), obs, where, rules.limits),
         doc.get("detail"),
         rec.text(topic.causation),
         None,
         _confluent(schema_id),
+        precise_text(doc.get("time")),
     )
 
 
@@ -311,16 +403,18 @@ def _plain(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Reco
         raise _Rejected(DeadLetterReason.UNKNOWN_ENVELOPE,
                         f"{where} is plain JSON but has no type and id rules")
     data = rec.doc if topic.data is None else rec.find(topic.data)
+    time = _MISSING if topic.time is None else rec.find(topic.time)
     return _event(
         obs, rules, topic, rec,
         _required(rec.text(topic.id), f"id at {topic.id}", where),
         _required(rec.text(topic.type), f"type at {topic.type}", where),
         rec.text(topic.source) or obs.location.topic or obs.location.source,
-        _time_of(_MISSING if topic.time is None else rec.find(topic.time), obs, where),
+        _time_of(time, obs, where, rules.limits),
         None if data is _MISSING else data,
         rec.text(topic.causation),
         None,
         _confluent(schema_id),
+        precise_text(time),
     )
 
 
@@ -330,7 +424,8 @@ def _confluent(schema_id: int | None) -> str | None:
 
 def _event(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Record,
            event_id: str, event_type: str, source: str, at: datetime, data: Any,
-           causation: str | None, subject: str | None, dataschema: str | None) -> Event:
+           causation: str | None, subject: str | None, dataschema: str | None,
+           time_text: str | None) -> Event:
     """The event (positional arguments and fields: this runs once per record)."""
     correlation = _correlate(rec, topic.correlation or rules.correlation)
     trace = parse_traceparent(rec.traceparent())
@@ -344,7 +439,7 @@ def _event(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Reco
         None if trace is None else trace[0], None if trace is None else trace[1], None,
         _business_keys(rec, keys, event_type) if keys else (),
         None if obs.key is None else obs.key.decode("utf-8", "backslashreplace"),
-        _stored_headers(obs.headers, rec.ext) if obs.headers else (),
+        _stored_headers(obs.headers, rec.ext) if obs.headers else (), time_text,
     )
 
 
@@ -376,6 +471,11 @@ def _business_keys(rec: _Record, keys: Mapping[str, tuple[tuple[str, Locator], .
 # -- dead letters ---------------------------------------------------------------------------------
 
 
+WITHHELD_REDACTION = ("redaction rules apply and the record could not be parsed to redact it "
+                      "(capture.dead_letter_raw = true keeps such bytes)")
+"""Why an unparsable record's bytes are not stored, as its dead letter says."""
+
+
 def _undecodable(obs: Observation, rules: EnvelopeRules, body: bytes,
                  schema_id: int | None) -> DeadLetter:
     raw = obs.value if rules.capture.policy == "full" else None  # not JSON: nothing to redact
@@ -385,26 +485,63 @@ def _undecodable(obs: Observation, rules: EnvelopeRules, body: bytes,
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         if schema_id is None:
-            return _dead(obs, DeadLetterReason.NOT_UTF8, f"not UTF-8 (byte {exc.start})", raw)
+            return _dead(obs, DeadLetterReason.NOT_UTF8, f"not UTF-8 (byte {exc.start})", raw,
+                         rules.capture, parsed=False)
         return _dead(obs, DeadLetterReason.NOT_JSON,
-                     f"{prefix}binary (Avro or Protobuf?), not JSON", raw)
-    return _dead(obs, DeadLetterReason.NOT_JSON, f"{prefix}not JSON", raw)
+                     f"{prefix}binary (Avro or Protobuf?), not JSON", raw, rules.capture,
+                     parsed=False)
+    return _dead(obs, DeadLetterReason.NOT_JSON, f"{prefix}not JSON", raw, rules.capture,
+                 parsed=False)
 
 
-def _dead(obs: Observation, reason: DeadLetterReason, detail: str,
-          raw: bytes | None) -> DeadLetter:
+def _dead(obs: Observation, reason: DeadLetterReason, detail: str, raw: bytes | None,
+          capture: CaptureRules, *, parsed: bool = True) -> DeadLetter:
+    """A dead letter under the capture rules: bytes redaction could not see into (``parsed``
+    False) are withheld when redaction rules apply. (`decode` redacted headers and key.)"""
+    withheld = None
+    if not parsed and raw is not None and capture.withholds_raw:
+        raw, withheld = None, WITHHELD_REDACTION
     return DeadLetter(reason=reason, detail=detail, location=obs.location,
-                      received_at=obs.received_at, raw=raw, key=obs.key, headers=obs.headers)
+                      received_at=obs.received_at, raw=raw, key=obs.key,
+                      headers=obs.headers,
+                      raw_withheld=withheld)
 
 
-def _redacted_raw(value: bytes, capture: CaptureRules) -> bytes | None:
-    """Bytes not decoded yet, as a dead letter keeps them: only under ``full``, redacted."""
+def dead_letter(obs: Observation, reason: DeadLetterReason, detail: str,
+                capture: CaptureRules) -> DeadLetter:
+    """A dead letter for a record whose bytes were not redacted (e.g. one that failed after
+    decoding, or that was never parsed): its bytes are kept only under ``full``, and only
+    when no redaction rule applies or ``capture.dead_letter_raw`` says so. ``detail`` must
+    not quote payload values."""
+    if capture.redact_headers or capture.redact_key:
+        obs = _redact_record(obs, capture)
+    raw = obs.value if capture.policy == "full" else None
+    return _dead(obs, reason, detail, raw, capture, parsed=False)
+
+
+def _redacted_raw(value: bytes, capture: CaptureRules) -> tuple[bytes | None, bool]:
+    """Bytes not decoded yet, as a dead letter keeps them (only under ``full``, redacted),
+    and whether they could be parsed for redaction."""
     if capture.policy != "full":
-        return None
+        return None, True
     if not capture.redact_tokens:
-        return value
+        return value, True
     try:
-        doc = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value  # not JSON: no pointer can address anything in it
-    return orjson.dumps(doc) if _redact_all(doc, capture.redact_tokens) else value
+        doc = _json.loads(value)
+    except ValueError:
+        return value, False  # not JSON: no pointer can address anything in it
+    if not _redact_all(doc, capture.redact_tokens):
+        return value, True
+    try:
+        return _json.dumps(doc).encode(), True
+    except (TypeError, ValueError, RecursionError):
+        return None, True  # redacted but not writable again: no bytes rather than the values
+
+
+def fault(observation: Observation, rules: EnvelopeRules, exc: BaseException,
+          step: str) -> DeadLetter:
+    """The dead letter of a record whose ``step`` raised ``exc`` (the pipeline's fault
+    boundary): reason ``unstorable``, the exception's type only in the detail (its message
+    may quote payload values), raw bytes as for a record never parsed (`dead_letter`)."""
+    return dead_letter(observation, DeadLetterReason.UNSTORABLE,
+                       f"unstorable: {type(exc).__name__} while {step}", rules.capture)

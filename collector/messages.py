@@ -18,6 +18,7 @@ import orjson
 
 from collector.store import Store
 from collector.store._time import from_text, to_text
+from collector.store.sqlite import data_of
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -169,15 +170,20 @@ def topics(store: Store, limit: int = 200) -> list[str]:
 # -- lists ------------------------------------------------------------------------------------
 
 
-def find_messages(store: Store, f: MessageFilter, *, limit: int = DEFAULT_LIMIT
-                  ) -> list[Message]:
+def find_messages(store: Store, f: MessageFilter, *, limit: int = DEFAULT_LIMIT,
+                  with_payload: bool = False) -> list[Message]:
     """The messages that match ``f``, newest first (events and dead letters), at most
-    ``limit``."""
+    ``limit``; ``with_payload``: each event's stored payload too (``payload_kept`` says
+    whether the capture policy kept one)."""
     limit = max(1, min(limit, MAX_LIMIT))
     f = _with_text_window(store, f)
-    rows = _event_rows(store, f, limit)
+    rows = _event_rows(store, f, limit, with_payload=with_payload)
     violated = _violated(store, rows)
     found = [_listed_event(r, (r["source"], r["id"]) in violated) for r in rows]
+    if with_payload:
+        found = [replace(m, payload=None if r["data"] is None else orjson.loads(r["data"]),
+                         payload_kept=r["data"] is not None) for m, r in zip(found, rows,
+                                                                            strict=True)]
     if not f.events_only:
         found += [_listed_dead_letter(r) for r in _dead_letter_rows(store, f, limit)]
     found.sort(key=lambda m: (m.at, m.offset or 0), reverse=True)
@@ -206,7 +212,8 @@ _EVENT_COLUMNS = ('source, id, type, occurred_at, correlation_id, topic, partiti
                   "key, headers, dataschema")
 
 
-def _event_rows(store: Store, f: MessageFilter, limit: int) -> list[dict[str, Any]]:
+def _event_rows(store: Store, f: MessageFilter, limit: int, *, with_payload: bool = False
+                ) -> list[dict[str, Any]]:
     where, params = _where(f, time="occurred_at")
     if f.event_type is not None:
         where.append("type = ?")
@@ -222,7 +229,8 @@ def _event_rows(store: Store, f: MessageFilter, limit: int) -> list[dict[str, An
         params.append("%" + _like(f.text) + "%")
     clause = " AND ".join(where) or "1 = 1"
     return store.query(
-        f"SELECT {_EVENT_COLUMNS} FROM events{_index_for(f)} WHERE {clause} "  # noqa: S608
+        f"SELECT {_EVENT_COLUMNS}{', data' if with_payload else ''} "  # noqa: S608
+        f"FROM events{_index_for(f)} WHERE {clause} "
         "ORDER BY occurred_at DESC LIMIT ?", [*params, limit])
 
 
@@ -294,19 +302,19 @@ def _violated(store: Store, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 
 def _headers(text: str | None) -> tuple[tuple[str, str], ...]:
+    """An event's headers (text pairs)."""
     if not text:
         return ()
-    return tuple((str(k), v if isinstance(v, str) else _text_of(v))
-                 for k, v in orjson.loads(text))
+    return tuple((str(k), str(v)) for k, v in orjson.loads(text))
 
 
-def _text_of(value: Any) -> str:
-    if isinstance(value, list):  # a dead letter keeps header bytes as a list of ints
-        try:
-            return bytes(value).decode("utf-8", "backslashreplace")
-        except (TypeError, ValueError):
-            pass
-    return str(value)
+def _dead_letter_headers(text: str | None) -> tuple[tuple[str, str], ...]:
+    """A dead letter's headers (kept as exact bytes), as text."""
+    from collector.store.dead_letters import decode_headers
+
+    if not text:
+        return ()
+    return tuple((k, v.decode("utf-8", "backslashreplace")) for k, v in decode_headers(text))
 
 
 def _key(value: Any) -> str | None:
@@ -327,7 +335,8 @@ def _listed_event(r: dict[str, Any], violated: bool) -> Message:
 def _listed_dead_letter(r: dict[str, Any]) -> Message:
     return Message(
         topic=r["topic"], partition=r["partition"], offset=r["offset"],
-        at=from_text(r["received_at"]), key=_key(r["key"]), headers=_headers(r["headers"]),
+        at=from_text(r["received_at"]), key=_key(r["key"]),
+        headers=_dead_letter_headers(r["headers"]),
         status="dead letter", dead_letter_id=r["dl_id"], reason=r["reason"],
         detail=r["detail"])
 
@@ -340,7 +349,7 @@ def message(store: Store, *, source: str | None = None, event_id: str | None = N
     """One message with its payload: an event by (source, id), or a dead letter by id."""
     if dead_letter_id is not None:
         return _dead_letter_message(store, dead_letter_id, preview)
-    rows = store.query(f"SELECT {_EVENT_COLUMNS}, data FROM events "  # noqa: S608
+    rows = store.query(f"SELECT {_EVENT_COLUMNS}, data, data_bytes FROM events "  # noqa: S608
                        "WHERE source = ? AND id = ?", (source, event_id))
     if not rows:
         return None
@@ -350,9 +359,11 @@ def message(store: Store, *, source: str | None = None, event_id: str | None = N
         "WHERE source = ? AND id = ? ORDER BY pointer", (source, event_id))
     listed = _listed_event(r, bool(violations))
 
-    data = r["data"]
-    return replace(listed, payload=None if data is None else orjson.loads(data),
-                   payload_kept=data is not None, violations=tuple(violations))
+    payload = data_of(r)  # JSON (integers exact), or the bytes of non-JSON content
+    if type(payload) is bytes:
+        payload = payload[:preview].decode("utf-8", "replace")
+    return replace(listed, payload=payload, payload_kept=payload is not None,
+                   violations=tuple(violations))
 
 
 def _dead_letter_message(store: Store, dl_id: int, preview: int) -> Message | None:

@@ -85,6 +85,8 @@ class Event:
     occurred_at: datetime
     correlation_id: str
     data: JSON
+    """The payload: a JSON value, or for non-JSON content (``text/*``, anything else) its text
+    or its bytes."""
     location: Location
     received_at: datetime
     causation_id: str | None = None
@@ -100,6 +102,9 @@ class Event:
     """The record's key as text (a Kafka key), after redaction; None when it had none."""
     headers: tuple[tuple[str, str], ...] = ()
     """The record's headers as text, in order, after redaction."""
+    time_text: str | None = None
+    """The event's time as sent, when it is finer than ``occurred_at`` keeps (microseconds):
+    e.g. ``2024-05-01T12:00:00.123456789Z`` from a Go or Java producer."""
 
     @property
     def identity(self) -> EventIdentity:
@@ -112,11 +117,16 @@ class DeadLetterReason(StrEnum):
     NOT_UTF8 = "not-utf8"
     NOT_JSON = "not-json"
     TOO_LARGE = "too-large"
+    TOO_DEEP = "too-deep"
+    """Objects and arrays nested past ``limits.max_depth``."""
     NO_CORRELATION = "no-correlation"
     UNKNOWN_ENVELOPE = "unknown-envelope"
     INVALID_ENVELOPE = "invalid-envelope"
     NOT_OTLP = "not-otlp"
     """A record on a spans topic (``otlp_spans``) that is not an OTLP trace export."""
+    UNSTORABLE = "unstorable"
+    """Decoding, validating, tracking or preparing the store rows of the record raised (the
+    pipeline's fault boundary); the detail names the exception's type and the step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,9 @@ class DeadLetter:
     """The record's bytes, kept only where the capture policy allows it."""
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+    raw_withheld: str | None = None
+    """Why ``raw`` is None although the capture policy keeps bytes (e.g. redaction rules apply
+    to a record that could not be parsed); the record is then re-read from its location."""
 
 
 class FlowStatus(StrEnum):

@@ -3,6 +3,12 @@
 Pure steps are injected as callables and objects; the only I/O here is the store write at the
 end of each step, which commits what a batch of observations produced together with the source
 positions it was read from.
+
+A fault boundary surrounds every record: an exception raised while decoding, validating or
+tracking one record makes that record a dead letter (reason ``unstorable``, the exception's
+type and the step in its detail) and the batch goes on; the store does the same for a record
+whose rows it cannot prepare. Only a failure of the store itself (disk full, database gone)
+stops the collector, before any position moves.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from collector.model import (
     Alert,
     DeadLetter,
+    DeadLetterReason,
     Event,
     EventIdentity,
     FlowSnapshot,
@@ -27,12 +34,24 @@ from collector.model import (
 )
 from collector.store.base import Batch, Position, Store
 
-__all__ = ["FlowUpdateLike", "Pipeline", "PipelineStats", "TrackerLike", "settle_process"]
+__all__ = ["FlowUpdateLike", "Pipeline", "PipelineStats", "TrackerLike", "fault_letter",
+           "settle_process"]
 
 logger = logging.getLogger(__name__)
 
 Decoder = Callable[[Observation], Event | DeadLetter]
 EventValidator = Callable[[Event], Sequence[Violation]]
+Fault = Callable[[Observation, BaseException, str], DeadLetter]
+"""The dead letter of a record whose step (``"decoding"``, ...) raised."""
+
+
+def fault_letter(observation: Observation, exc: BaseException, step: str) -> DeadLetter:
+    """A fault boundary's dead letter when the decoder offers none: no raw bytes (no
+    redaction rule could be applied to them), the exception's type only (its message may
+    quote payload values)."""
+    return DeadLetter(DeadLetterReason.UNSTORABLE,
+                      f"unstorable: {type(exc).__name__} while {step}", observation.location,
+                      observation.received_at, None, observation.key, observation.headers)
 
 
 YOUNG_OBJECTS = 200_000
@@ -110,6 +129,10 @@ class PipelineStats:
     dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
 
 
+CLOCK_EVERY = timedelta(seconds=5)
+"""A tick that changed nothing still stores the detection clock when it moved this much."""
+
+
 class _Collected:
     """Accumulates one batch; later flow snapshots replace earlier ones (assignments are kept
     in order: the store applies the last one of each event)."""
@@ -150,13 +173,16 @@ class Pipeline:
         tracker: TrackerLike | None = None,
         validate: EventValidator | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        fault: Fault | None = None,
     ) -> None:
         self.store = store
         self._decode = decode
+        self._fault: Fault = fault or getattr(decode, "fault", None) or fault_letter
         self.tracker = tracker
         self._validate = validate
         self._clock = clock
         self.stats = PipelineStats()
+        self._clock_stored: datetime | None = None
 
     def process(self, observations: Sequence[Observation],
                 positions: Sequence[Position] = ()) -> Batch:
@@ -175,31 +201,82 @@ class Pipeline:
         collected = _Collected(positions)
         batch = collected.batch
         events, dead = batch.events, batch.dead_letters
-        decode = self._decode
+        origins: list[Observation] = []
+        """The observation of each event, for a dead letter if a later step fails on it."""
+        decode, fault = self._decode, self._fault
         for obs in observations:
-            result = decode(obs)
+            try:
+                result = decode(obs)
+            except Exception as exc:  # the fault boundary: one record never stops the rest
+                result = fault(obs, exc, "decoding")
             if isinstance(result, DeadLetter):
                 dead.append(result)
             else:
                 events.append(result)
+                origins.append(obs)
         decoded = clock()
         s.decode_seconds += decoded - started
         validate = self._validate
         if validate is not None:
-            violations = batch.violations
-            for event in events:
-                found = validate(event)
-                if found:
-                    violations.extend(found)
+            self._validate_all(batch, origins, validate)
             validated = clock()
             s.validate_seconds += validated - decoded
         else:
             validated = decoded
-        if self.tracker is not None and events:
-            collected.add_update(self.tracker.on_events(events))
+        if self.tracker is not None and batch.events:
+            self._track(collected, origins, self.tracker)
         s.track_seconds += clock() - validated
         self._count(len(observations), batch)
         return collected.finish()
+
+    def _validate_all(self, batch: Batch, origins: list[Observation],
+                      validate: EventValidator) -> None:
+        violations = batch.violations
+        failed: dict[int, BaseException] = {}
+        for i, event in enumerate(batch.events):
+            try:
+                found = validate(event)
+            except Exception as exc:
+                failed[i] = exc
+                continue
+            if found:
+                violations.extend(found)
+        if failed:
+            self._drop(batch, origins, failed, "validating")
+
+    def _track(self, collected: _Collected, origins: list[Observation],
+               tracker: TrackerLike) -> None:
+        """The batch's events through the tracker at once; if that raises, one by one (the
+        tracker ignores the events it already has), each failing event becoming a dead letter."""
+        batch = collected.batch
+        try:
+            collected.add_update(tracker.on_events(batch.events))
+            return
+        except Exception:
+            logger.warning("tracking a batch raised: tracking its events one by one",
+                           exc_info=True)
+        failed: dict[int, BaseException] = {}
+        for i, event in enumerate(batch.events):
+            try:
+                collected.add_update(tracker.on_event(event))
+            except Exception as exc:
+                failed[i] = exc
+        if failed:
+            self._drop(batch, origins, failed, "tracking")
+
+    def _drop(self, batch: Batch, origins: list[Observation],
+              failed: dict[int, BaseException], step: str) -> None:
+        """Turn the events at the ``failed`` indexes into dead letters (and their violations
+        out of the batch)."""
+        fault = self._fault
+        gone = set()
+        for i, exc in failed.items():
+            batch.dead_letters.append(fault(origins[i], exc, step))
+            gone.add(batch.events[i].identity)
+        kept = [i for i in range(len(batch.events)) if i not in failed]
+        batch.events[:] = [batch.events[i] for i in kept]
+        origins[:] = [origins[i] for i in kept]
+        batch.violations[:] = [v for v in batch.violations if v.event not in gone]
 
     def advance(self, now: datetime) -> Batch:
         """Move the detection clock to ``now``: stuck flows and SLA breaches found are stored."""
@@ -211,12 +288,16 @@ class Pipeline:
 
     def prepare_tick(self, now: datetime) -> Batch | None:
         """`advance` without the write: the batch to write, or None when the tick changed
-        nothing to store."""
+        nothing to store and the stored detection clock is recent (`CLOCK_EVERY`)."""
         if self.tracker is None:
             return None
         batch = _to_store(self.tracker.on_tick(now))
         if batch is not None:
             self.stats.alerts += len(batch.alerts)
+        elif self._clock_stored is None or now - self._clock_stored >= CLOCK_EVERY:
+            batch = Batch()
+        if batch is not None:
+            batch.detected_at = self._clock_stored = now
         return batch
 
     def prepare_finish(self) -> Batch | None:

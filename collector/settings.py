@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -30,9 +30,10 @@ from pydantic_settings import (
 from collector._config_file import MASK, ConfigFileSource, secret_keys, shown
 from collector.exceptions import ConfigError
 
-__all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "EnvelopeSettings",
-    "KafkaSettings", "OtlpSettings", "RegistrySettings", "RetentionSettings", "Settings",
-    "TopicEnvelopeSettings", "load_settings", "require_schemas_dir"]
+__all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterSettings",
+    "EnvelopeSettings", "KafkaSettings", "LimitsSettings", "OtlpSettings", "RegistrySettings",
+    "RetentionSettings", "Settings", "TopicEnvelopeSettings", "load_settings",
+    "require_schemas_dir"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
 
@@ -74,6 +75,41 @@ class CaptureSettings(_Section):
     """What is replaced by ``"[redacted]"`` before anything is stored: JSON Pointers into the
     event (``/data/customer/email``), record headers (``header:authorization``) and the record
     key (``key``). Headers and keys of stored events and dead letters obey the same list."""
+    dead_letter_raw: bool = False
+    """Keep the raw bytes of records that cannot be parsed even when redaction rules apply
+    (redaction cannot find fields in them, so they may hold redacted values). Off by default:
+    such a dead letter keeps its location, and ``choreoscope deadletters replay`` re-reads the
+    record from the broker while the broker retains it."""
+
+
+class LimitsSettings(_Section):
+    """What one record may hold and still become an event; past a limit it is a dead letter
+    with the reason, and reading goes on."""
+
+    max_record_bytes: int = pydantic.Field(
+        default=1_048_576, ge=1,
+        description="Largest record (bytes) decoded; a larger one is a dead letter "
+                    "(reason too-large).")
+    max_depth: int = pydantic.Field(
+        default=200, ge=1, le=254,
+        description="Deepest nesting of objects and arrays in a record's JSON; a deeper record "
+                    "is a dead letter (reason too-deep). At most 254, the deepest orjson writes.")
+    min_time: pydantic.AwareDatetime = pydantic.Field(
+        default=datetime(1900, 1, 1, tzinfo=UTC),
+        description="Earliest event time accepted (RFC 3339 with an offset); an event before it "
+                    "is a dead letter (reason invalid-envelope).",
+        examples=["1900-01-01T00:00:00Z"])
+    max_time: pydantic.AwareDatetime = pydantic.Field(
+        default=datetime(2200, 1, 1, tzinfo=UTC),
+        description="Latest event time accepted (RFC 3339 with an offset); an event after it "
+                    "is a dead letter (reason invalid-envelope).",
+        examples=["2200-01-01T00:00:00Z"])
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> LimitsSettings:
+        if self.min_time >= self.max_time:
+            raise ValueError("limits.min_time must be before limits.max_time")
+        return self
 
 
 def _locator(value: str) -> str:
@@ -215,6 +251,22 @@ class RetentionSettings(_Section):
     """How often retention runs while the collector reads (seconds)."""
 
 
+class DeadLetterSettings(_Section):
+    """Bounds on stored dead letters (``[dead_letters]``), so a wrong envelope rule that turns
+    every record into a dead letter cannot fill the disk. What is dropped or truncated is
+    counted (metrics ``choreoscope_dead_letters_dropped`` and ``..._truncated``, Collector
+    health page)."""
+
+    max_age_days: float = pydantic.Field(default=7.0, gt=0)
+    """Dead letters older than this (by receive time) are deleted."""
+    max_bytes: int = pydantic.Field(default=256 * 1024 * 1024, ge=1024)
+    """Size budget of all stored dead letters (raw bytes, key, headers, reason); past it the
+    oldest are deleted first."""
+    max_raw_bytes: int = pydantic.Field(default=64 * 1024, ge=0)
+    """Most raw bytes kept per dead letter; longer records are truncated (their full size is
+    kept and shown, and replay re-reads them from the broker)."""
+
+
 class OtlpSettings(_Section):
     """The OTLP trace receivers (issue 6): OTLP/HTTP on host:port, OTLP/gRPC on grpc_port."""
 
@@ -230,6 +282,15 @@ class OtlpSettings(_Section):
     """Request size limit, before and after decompression (the OTLP spec's recommended 20 MiB)."""
     max_pending_spans: int = pydantic.Field(default=200_000, ge=1)
     """Spans accepted but not yet stored; past this, requests get 503 with Retry-After."""
+    max_inflight_bytes: int = pydantic.Field(default=64 * 1024 * 1024, ge=1)
+    """Request body bytes the OTLP/HTTP receiver holds at once over all requests in progress
+    (as received, and decompressed); past this, requests get 503 with Retry-After. A request
+    alone is always let in, so one body up to ``max_body_bytes`` always gets through. OTLP/gRPC
+    reads ``max_inflight_bytes // (2 * max_body_bytes)`` messages at once (at least 2); other
+    calls wait in HTTP/2 flow control."""
+    max_concurrent_requests: int = pydantic.Field(default=16, ge=1)
+    """OTLP/HTTP requests read, decoded and stored at once; more get 503 with Retry-After. Also
+    the most OTLP/gRPC messages read at once."""
     retry_after_s: int = pydantic.Field(default=1, ge=1)
     """The ``Retry-After`` (seconds) sent with a 503 when the receiver is saturated."""
     token: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["s3cr3t-token"])
@@ -249,6 +310,38 @@ class RegistrySettings(_Section):
     policy: Literal["STRICT", "LENIENT"] = "STRICT"
     """``STRICT`` gives Confluent's verdicts; ``LENIENT`` also accepts optional fields added to
     open models and fields removed from closed ones."""
+    default_draft: Literal["draft-07", "2020-12"] = "draft-07"
+    """The JSON Schema draft of a schema without ``$schema``, everywhere a schema is read
+    (registration, ``schemas check``, live validation, inference); draft-07, as the reference
+    registry (Confluent Schema Registry) reads it."""
+    subject_strategy: dict[str, Literal["record", "topic", "topic_record"]] = pydantic.Field(
+        default_factory=dict, examples=[{"orders": "topic", "*": "record"}])
+    """Per topic (``*``: every other), which subject validates a record that does not carry a
+    schema id: ``record`` (the event type, the default), ``topic`` (``orders-value``) or
+    ``topic_record`` (``orders-OrderPlaced``), as the reference's subject-name strategies. A
+    record in the Confluent wire format resolves by its schema id whatever the strategy."""
+    url: str | None = pydantic.Field(default=None, examples=["http://127.0.0.1:8081"])
+    """A Confluent-compatible schema registry to read subjects and schemas from instead of the
+    schema folder (the collector's validation, ``schemas report|register``, the compatibility
+    page, which also shows the mode that registry enforces). Cached by the client."""
+    url_user: str | None = pydantic.Field(default=None, examples=["reader"])
+    """Basic-auth user for ``registry.url``."""
+    url_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """Basic-auth password for ``registry.url``."""
+    url_ca: str | None = pydantic.Field(default=None, examples=["/etc/ssl/registry-ca.pem"])
+    """CA file to verify an https ``registry.url`` with."""
+    url_cert: str | None = pydantic.Field(default=None, examples=["/etc/ssl/client.pem"])
+    """Client certificate for an https ``registry.url`` that asks for one."""
+    url_key: str | None = pydantic.Field(default=None, examples=["/etc/ssl/client.key"])
+    """Private key of ``url_cert``."""
+    listen: str = "127.0.0.1:8081"
+    """Address ``choreoscope registry serve`` (the Confluent-compatible REST API) listens on."""
+    serve_user: str | None = pydantic.Field(default=None, examples=["ci"])
+    """With ``serve_password``: every request to ``registry serve`` needs this basic-auth user."""
+    serve_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The basic-auth password of ``serve_user``."""
+    read_only: bool = False
+    """``registry serve`` answers reads only; every write gets 42205."""
 
 
 class AlertSettings(_Section):
@@ -295,13 +388,25 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = DashboardSettings()
     capture: CaptureSettings = CaptureSettings()
     otlp: OtlpSettings = OtlpSettings()
-    max_record_bytes: int = pydantic.Field(default=1_048_576, ge=1)
-    """Records larger than this (bytes) become dead letters (reason ``too-large``)."""
+    limits: LimitsSettings = LimitsSettings()
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
     retention: RetentionSettings = RetentionSettings()
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
     registry: RegistrySettings = RegistrySettings()
     alerts: AlertSettings = AlertSettings()
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _top_level_max_record_bytes(cls, values: Any) -> Any:
+        """``max_record_bytes`` at the top level (before ``[limits]`` existed) still works."""
+        if isinstance(values, dict) and "max_record_bytes" in values:
+            values = dict(values)
+            given = values.get("limits") or {}
+            limits = dict(given.model_dump() if isinstance(given, pydantic.BaseModel) else given)
+            limits.setdefault("max_record_bytes", values.pop("max_record_bytes"))
+            values["limits"] = limits
+        return values
 
     @pydantic.field_validator("store")
     @classmethod

@@ -8,7 +8,7 @@ violation: the catalog reports it as undocumented, not as invalid.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,18 @@ def _violations(event: Event, version: int, findings: Sequence[Finding]) -> list
                       f.message, event.occurred_at) for f in findings]
 
 
-def build_validator(registry: Registry) -> EventValidator:
+def _not_json(event: Event, version: int | None) -> list[Violation]:
+    """An event of a type with a JSON schema whose data is bytes (content that is not JSON)."""
+    return [Violation(event.identity, event.type, event.source, version, "", "type",
+                      f"data is {len(event.data)} bytes of non-JSON content, not the JSON "
+                      "value the schema describes", event.occurred_at)]
+
+
+def build_validator(
+    registry: Registry,
+    ids: Mapping[int, Sequence[tuple[str, int]]] | None = None,
+    strategies: Mapping[str, str] | None = None,
+) -> EventValidator:
     """The pipeline's ``validate`` callable for a registry.
 
     The hot path: what an event's (type, dataschema) resolves to (the version and its compiled
@@ -45,26 +56,36 @@ def build_validator(registry: Registry) -> EventValidator:
     """
     from catalog.validation import Validator, findings_of
 
-    validator = Validator(registry)
-    resolved: dict[tuple[str, str | None], Any] = {}
+    validator = Validator(registry, ids, strategies)
+    by_topic = bool(strategies)
+    resolved: dict[tuple[str, str | None, str | None], Any] = {}
 
-    def first(event: Event, key: tuple[str, str | None]) -> Sequence[Violation]:
+    def first(event: Event, key: tuple[str, str | None, str | None]) -> Sequence[Violation]:
         """An event of a (type, dataschema) not seen yet: the catalog resolves the version."""
         if len(resolved) >= _RESOLVED_MAX:
             resolved.clear()
-        if not validator.knows(event.type):
+        target = validator.resolve(event.type, event.dataschema, key[2])
+        if target is None:
             resolved[key] = None
             return _NONE
-        version, findings = validator.validate_event(event.type, event.dataschema, event.data)
-        resolved[key] = (version, validator.compiled(event.type, version))
-        return _violations(event, version, findings)
+        if type(event.data) is bytes:  # resolved on the next JSON event of the pair
+            return _not_json(event, None)
+        subject, version = target
+        compiled = validator.compiled(subject, version)
+        resolved[key] = (version, compiled)
+        return _violations(event, version, findings_of(compiled, event.data))
 
     def validate(event: Event) -> Sequence[Violation]:
-        key = (event.type, event.dataschema)
+        key = (event.type, event.dataschema, event.location.topic if by_topic else None)
         hit = resolved.get(key, _MISS)
         if hit is _MISS:
             return first(event, key)
-        if hit is None or hit[1].is_valid(event.data):
+        if hit is None:
+            return _NONE
+        data = event.data
+        if type(data) is bytes:
+            return _not_json(event, hit[0])
+        if hit[1].is_valid(data):
             return _NONE
         return _violations(event, hit[0], findings_of(hit[1], event.data))
 
@@ -80,14 +101,47 @@ def load_validator(settings: Settings) -> EventValidator | None:
     from catalog.changes import Mode, Policy
     from catalog.exceptions import CatalogError
     from catalog.files import load_registry
+    from collector.registry_remote import RemoteRegistry, fetch_registry
 
+    strategies = dict(settings.registry.subject_strategy)
+    remote = RemoteRegistry.from_settings(settings.registry)
+    if remote is not None:
+        from catalog.registry import Registry
+
+        base = Registry(mode=Mode(settings.registry.mode),
+                        policy=Policy(settings.registry.policy),
+                        default_draft=settings.registry.default_draft)
+        try:
+            registry, remote_ids = fetch_registry(remote, base)
+        except CatalogError as exc:
+            raise ConfigError("registry.url", remote.url, f"valid JSON schemas ({exc})") from exc
+        return build_validator(registry, remote_ids, strategies) if registry.subjects else None
     folder = Path(settings.schemas_dir) / "events"
     try:
         registry = load_registry(folder, Mode(settings.registry.mode),
-                                 Policy(settings.registry.policy))
+                                 Policy(settings.registry.policy),
+                                 settings.registry.default_draft)
     except CatalogError as exc:
         raise ConfigError("schemas_dir", str(settings.schemas_dir),
                           f"readable, valid event schemas ({exc})") from exc
     if not registry.subjects:
         return None
-    return build_validator(registry)
+    try:
+        ids = ids_by_number(folder, registry)
+    except CatalogError as exc:
+        raise ConfigError("schemas_dir", str(settings.schemas_dir),
+                          f"a readable schema id table ({exc})") from exc
+    return build_validator(registry, ids, strategies)
+
+
+def ids_by_number(folder: Path, registry: Registry) -> dict[int, list[tuple[str, int]]]:
+    """Schema id -> (subject, version)s, from the ids kept beside the schemas (``registry
+    serve`` writes them); records in the Confluent wire format resolve through it."""
+    from catalog.files import load_ids
+
+    out: dict[int, list[tuple[str, int]]] = {}
+    table = load_ids(folder, registry)
+    for key, schema_id in sorted(table.ids.items()):
+        if key not in table.deleted:
+            out.setdefault(schema_id, []).append(key)
+    return out

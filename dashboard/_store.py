@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from collector.exceptions import StoreError
+from collector.flows.definition import FlowDefinition, load_definitions
 from collector.settings import load_settings
 from collector.store import Store, open_store
 
-__all__ = ["get_store", "store_or_help"]
+__all__ = ["flow_definitions", "get_store", "store_or_help"]
 
 
 @st.cache_resource
@@ -29,3 +32,14 @@ def store_or_help() -> Store | None:
             f"choreoscope collect --store {url}\n```"
         )
         return None
+
+
+@st.cache_resource
+def _definitions(folder: str) -> tuple[FlowDefinition, ...]:
+    path = Path(folder)
+    return load_definitions([path]) if path.is_dir() else ()
+
+
+def flow_definitions() -> tuple[FlowDefinition, ...]:
+    """The flow definitions in ``schemas_dir/flows`` (none when the folder is missing)."""
+    return _definitions(str(load_settings().schemas_dir / "flows"))

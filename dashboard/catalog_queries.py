@@ -8,11 +8,10 @@ table; the store queries here use the violations and flows indexes and carry a `
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from catalog.eventmap import EventMap, event_node
 from catalog.files import load_registry
 from catalog.registry import Registry
 from catalog.reports import Finding, run_reports
-from catalog.traffic import EdgeKind, Window
+from catalog.traffic import Window
 from collector.catalog_source import CatalogView, load_event_map, read_samples, traffic_window
 from collector.store import Store
 from collector.store._time import from_text
@@ -33,18 +32,12 @@ __all__ = [
     "MAP_WINDOWS",
     "MODES",
     "NO_TRAFFIC",
-    "GraphShape",
-    "MapEdge",
-    "MapNode",
     "VersionDiff",
     "catalog_rows",
     "compare_versions",
     "entry_of",
     "findings",
-    "graph_shape",
-    "layout",
     "load_view",
-    "map_elements",
     "map_window",
     "recent_failures",
     "registry_of",
@@ -154,140 +147,6 @@ def view_of(event_map: EventMap, *, domain: str | None = None, flow_type: str | 
     return EventMap(event_map.graph.subgraph(keep).copy(), event_map.window)
 
 
-GraphShape = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
-"""((node, kind) ...), ((from, to) ...), both sorted: what the layout depends on."""
-
-
-def graph_shape(event_map: EventMap) -> GraphShape:
-    nodes = tuple(sorted((n, str(d["kind"])) for n, d in event_map.graph.nodes(data=True)))
-    return nodes, tuple(sorted(event_map.graph.edges()))
-
-
-def _column_order(column: list[str], neighbours: Mapping[str, list[str]],
-                  placed: Mapping[str, float]) -> list[str]:
-    """A column sorted by the mean position of its already placed neighbours (barycentre)."""
-    def key(node: str) -> tuple[float, str]:
-        ys = [placed[n] for n in neighbours.get(node, ()) if n in placed]
-        return (sum(ys) / len(ys) if ys else float("inf"), node)
-
-    return sorted(column, key=key)
-
-
-@lru_cache(maxsize=64)
-def layout(shape: GraphShape) -> dict[str, tuple[float, float]]:
-    """Positions in three columns: services, event types, topics, each spread over the same
-    height and ordered by the barycentre of its neighbours so edges cross little.
-
-    Cached per shape: a refresh that only changes the metrics costs nothing here."""
-    nodes, edges = shape
-    neighbours: dict[str, list[str]] = defaultdict(list)
-    for a, b in edges:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    columns: dict[str, list[str]] = {k: [] for k in KINDS}
-    for node, kind in nodes:
-        columns.setdefault(kind, []).append(node)
-    placed: dict[str, float] = {}
-    order = ["service", "event", "topic", "event", "service"]  # down and back up once
-    for kind in order:
-        column = _column_order(columns[kind], neighbours, placed) if placed else columns[kind]
-        placed.update({n: float(i) for i, n in enumerate(column)})
-        columns[kind] = column
-    span = max((len(c) for c in columns.values()), default=1) - 1
-    positions: dict[str, tuple[float, float]] = {}
-    for x, kind in enumerate(KINDS):
-        column = columns[kind]
-        step = span / (len(column) - 1) if len(column) > 1 else 0.0
-        for i, node in enumerate(column):
-            positions[node] = (float(x), -(i * step if step else span / 2))
-    return positions
-
-
-@dataclass(frozen=True, slots=True)
-class MapNode:
-    id: str
-    name: str
-    kind: str
-    x: float
-    y: float
-    state: str
-    """``ok``, ``violations``, ``stalled`` or ``undocumented``."""
-    events: int
-    violations: int
-    stuck: int
-
-
-@dataclass(frozen=True, slots=True)
-class MapEdge:
-    source: str
-    target: str
-    kind: str
-    x: float
-    y: float
-    x2: float
-    y2: float
-    state: str
-    """``ok``, ``violations`` (violations or errors on it), or ``declared`` (never seen)."""
-    rate_per_min: float | None
-    p95_ms: float | None
-    label: str
-
-
-def _edge_label(data: Mapping[str, Any]) -> str:
-    parts = []
-    rate = data.get("rate_per_min")
-    if rate is not None:
-        parts.append(f"{rate:.3g}/min" if rate >= 1 else f"{rate * 60:.3g}/h")
-    if data.get("p95_ms") is not None:
-        parts.append(f"p95 {data['p95_ms']:g} ms")
-    if data.get("violation_rate"):
-        parts.append(f"{data['violation_rate']:.1%} invalid")
-    return " · ".join(parts)
-
-
-def _edge_state(data: Mapping[str, Any]) -> str:
-    if not data.get("observed"):
-        return "declared"
-    if data.get("violations", 0) or data.get("errors", 0):
-        return "violations"
-    return "ok"
-
-
-def _node_state(kind: str, data: Mapping[str, Any], violations: int, stuck: int) -> str:
-    if violations:
-        return "violations"
-    if stuck:
-        return "stalled"
-    if kind == "event" and not data.get("documented", True):
-        return "undocumented"
-    return "ok"
-
-
-def map_elements(event_map: EventMap, positions: Mapping[str, tuple[float, float]],
-                 stalls: Mapping[str, int]) -> tuple[list[MapNode], list[MapEdge]]:
-    """The drawable map: nodes with their state and counts, edges with labels."""
-    g = event_map.graph
-    produced: dict[str, int] = defaultdict(int)
-    invalid: dict[str, int] = defaultdict(int)
-    for src, dst, d in event_map.edges(EdgeKind.PRODUCE):
-        for node in (src, dst):
-            produced[node] += int(d.get("count", 0))
-            invalid[node] += int(d.get("violations", 0))
-    nodes = []
-    for node, d in g.nodes(data=True):
-        stuck = stalls.get(d["name"], 0) if d["kind"] == "event" else 0
-        x, y = positions[node]
-        nodes.append(MapNode(node, d["name"], d["kind"], x, y,
-                             _node_state(d["kind"], d, invalid[node], stuck),
-                             produced[node], invalid[node], stuck))
-    edges = []
-    for src, dst, d in g.edges(data=True):
-        (x, y), (x2, y2) = positions[src], positions[dst]
-        edges.append(MapEdge(src, dst, d["kind"], x, y, x2, y2, _edge_state(d),
-                             d.get("rate_per_min"), d.get("p95_ms"), _edge_label(d)))
-    return sorted(nodes, key=lambda n: n.id), edges
-
-
 # -- catalog entries ------------------------------------------------------------------------
 
 def sample_payloads(store: Store, event_type: str, per_type: int = 3) -> list[Any]:
@@ -334,8 +193,8 @@ def findings(event_map: EventMap, report: str) -> list[Finding]:
 # -- schema compatibility -------------------------------------------------------------------
 
 def registry_of(schemas_dir: Path, mode: Mode = Mode.BACKWARD,
-                policy: Policy = Policy.STRICT) -> Registry:
-    return load_registry(schemas_dir / "events", mode, policy)
+                policy: Policy = Policy.STRICT, draft: str = "draft-07") -> Registry:
+    return load_registry(schemas_dir / "events", mode, policy, draft)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,29 +243,55 @@ def compare_versions(registry: Registry, subject: str, old: int, new: int) -> Ve
     return VersionDiff(subject, old, new, backward, forward, verdicts, mode, policy)
 
 
-def validation_by_producer(store: Store, event_type: str) -> list[dict[str, Any]]:
+def validation_by_producer(
+    store: Store, event_type: str, latest_version: int | None = None,
+    ids: Mapping[int, Sequence[tuple[str, int]]] | None = None,
+) -> list[dict[str, Any]]:
     """Per producer and schema version: events seen, events failing validation, last failure.
 
-    Events seen come from the hourly rollups (all versions together: a passing event does not
-    record the version it passed); failures from the violations table (indexed by type,
-    producer and version).
+    Events seen are counted per producer and ``dataschema`` (the version it names, else
+    ``latest_version``, the one such events are validated against) by a covering index;
+    failures come from the violations table (indexed by type, producer and version).
     """
-    seen = {r["service"]: (int(r["n"]), int(r["v"])) for r in store.query(
-        "SELECT service, SUM(count) AS n, SUM(violations) AS v FROM catalog_traffic_hour "
-        "WHERE kind = 'produce' AND event_type = ? GROUP BY service LIMIT ?",
-        (event_type, VALIDATION_LIMIT))}
-    failing = store.query(
+    from catalog.validation import confluent_id, parse_dataschema
+
+    def version_named(dataschema: str | None) -> tuple[str | None, int | None]:
+        """The version a ``dataschema`` names; a schema id (Confluent wire format) names the
+        version registered with it (``ids``, from ``registry.json`` or ``[registry] url``)."""
+        schema_id = confluent_id(dataschema)
+        if schema_id is not None:
+            places = list((ids or {}).get(schema_id, ()))
+            place = next((p for p in places if p[0] == event_type), None)
+            return (event_type, place[1]) if place else (None, None)
+        return parse_dataschema(dataschema)
+
+    counted = [(str(r["source"]), version_named(r["dataschema"]), int(r["n"]))
+               for r in store.query(
+        "SELECT source, dataschema, COUNT(*) AS n FROM events INDEXED BY events_type_schema "
+        "WHERE type = ? GROUP BY source, dataschema LIMIT ?", (event_type, VALIDATION_LIMIT))]
+    failing = {(r["producer"], r["schema_version"]): r for r in store.query(
         "SELECT producer, schema_version, COUNT(DISTINCT id) AS events, COUNT(*) AS violations, "
         "MAX(occurred_at) AS last FROM violations WHERE event_type = ? "
         "GROUP BY producer, schema_version ORDER BY producer, schema_version LIMIT ?",
-        (event_type, VALIDATION_LIMIT))
-    rows = [{"producer": r["producer"], "schema version": r["schema_version"],
-             "events seen": seen.get(r["producer"], (0, 0))[0],
-             "failing events": int(r["events"]), "violations": int(r["violations"]),
-             "last failure": _when(from_text(r["last"]))} for r in failing]
-    clean = sorted(set(seen) - {r["producer"] for r in failing})
-    rows += [{"producer": p, "schema version": None, "events seen": seen[p][0],
-              "failing events": 0, "violations": 0, "last failure": ""} for p in clean]
+        (event_type, VALIDATION_LIMIT))}
+    if latest_version is None:  # the newest version anything names stands for the registry's
+        named = [v for _, (_, v), _ in counted if v is not None]
+        named += [v for _, v in failing if v is not None]
+        latest_version = max(named, default=None)
+    seen: dict[tuple[str, int | None], int] = {}
+    for source, (named_type, version), n in counted:
+        if version is None or named_type not in (None, event_type):
+            version = latest_version
+        seen[(source, version)] = seen.get((source, version), 0) + n
+    rows = []
+    for producer, version in sorted(seen.keys() | failing.keys(),
+                                    key=lambda k: (k[0], k[1] is None, k[1] or 0)):
+        f = failing.get((producer, version))
+        rows.append({"producer": producer, "schema version": version,
+                     "events seen": seen.get((producer, version), 0),
+                     "failing events": 0 if f is None else int(f["events"]),
+                     "violations": 0 if f is None else int(f["violations"]),
+                     "last failure": "" if f is None else _when(from_text(f["last"]))})
     return rows
 
 

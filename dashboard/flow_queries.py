@@ -8,6 +8,7 @@ violations' event identity) and carries a LIMIT, so a search costs the same on a
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,19 +16,23 @@ from typing import Any
 
 from collector.flows.definition import FlowDefinition
 from collector.flows.query import show
+from collector.humanize import format_duration, format_time
+from collector.model import Event
 from collector.store import Store
+from collector.store._time import to_text
 from collector.store.sqlite import INSTANCE_EVENTS
 from collector.traces.query import timeline_for
-from collector.traces.timeline import EntryKind, Timeline
+from collector.traces.timeline import EntryKind, Timeline, TimelineEntry
 
 __all__ = [
     "FlowDetail",
+    "Waterfall",
     "business_key_matches",
     "compare_path",
     "flow_details",
     "prefix_matches",
-    "timeline_rows",
     "violations_of",
+    "waterfall",
 ]
 
 MATCH_LIMIT = 50
@@ -188,27 +193,148 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
-# -- timeline ----------------------------------------------------------------------------------
+# -- waterfall ---------------------------------------------------------------------------------
+
+MIN_WIDTH_SHARE = 0.006
+"""The narrowest bar, as a share of the axis: a 2 ms span on a 14 s axis stays visible."""
 
 
-def timeline_rows(store: Store, correlation_id: str,
-                  limit: int = TIMELINE_LIMIT) -> tuple[list[dict[str, Any]], int]:
-    """The flow's events and spans as Gantt rows (start, end, lane), first ``limit`` of them,
-    and how many there are in all."""
+@dataclass(frozen=True, slots=True)
+class Waterfall:
+    """A flow's events and spans as rows (``from_s``/``to_s`` from the first entry, ``to_s``
+    widened to the minimum width; ``detail`` for the panel), the gaps between consecutive
+    steps, the labelled deadline and SLA marks, and how many entries there are in all."""
+
+    rows: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]
+    marks: list[dict[str, Any]]
+    total: int
+
+    @property
+    def axis_s(self) -> float:
+        return float(max([0.0, *(r["to_s"] for r in self.rows),
+                          *(m["at_s"] for m in self.marks)]))
+
+
+def waterfall(store: Store, correlation_id: str, details: Sequence[FlowDetail] = (),
+              definitions: Sequence[FlowDefinition] = (),
+              limit: int = TIMELINE_LIMIT) -> Waterfall:
+    """The flow's waterfall: every entry visible whatever its duration, the gap before each
+    step, the step deadline and SLA marks of its instances (``details``)."""
     tl: Timeline = timeline_for(store, correlation_id)
-    rows = []
-    for i, e in enumerate(tl.entries[:limit]):
-        is_event = e.kind is EntryKind.EVENT
-        status = None if e.span is None else e.span.status.value
-        rows.append({
-            "n": i, "lane": f"{i:03d} {e.label}", "kind": e.kind.value, "label": e.label,
-            "service": e.service, "start": e.start, "end": e.end,
-            "duration_ms": round(e.duration.total_seconds() * 1000, 3),
-            "gap_ms": round(e.gap.total_seconds() * 1000, 3), "depth": e.depth,
-            "status": "event" if is_event else status,
-            "note": _note(e.unpaired, e.other_flow),
-        })
-    return rows, len(tl.entries)
+    entries = tl.entries[:limit]
+    if not entries:
+        return Waterfall([], [], [], 0)
+    t0 = entries[0].start
+    rows = [_row(i, e, t0) for i, e in enumerate(entries)]
+    end = max(r["to_s"] for r in rows)
+    marks = [m for m in _deadline_marks(details, definitions, t0)
+             if m["open"] or m["at_s"] <= end]  # an ended flow's SLA only when it was broken
+    axis = max([end] + [m["at_s"] for m in marks])
+    least = axis * MIN_WIDTH_SHARE
+    for r in rows:
+        if r["kind"] == "span":
+            r["to_s"] = max(r["to_s"], r["from_s"] + least)
+    return Waterfall(rows, _gaps(rows, details), marks, len(tl.entries))
+
+
+def _row(i: int, e: TimelineEntry, t0: datetime) -> dict[str, Any]:
+    is_event = e.kind is EntryKind.EVENT
+    return {
+        "n": i, "lane": f"{i + 1:03d} {e.label}", "kind": e.kind.value, "label": e.label,
+        "service": e.service, "start": e.start, "end": e.end,
+        "from_s": (e.start - t0).total_seconds(), "to_s": (e.end - t0).total_seconds(),
+        "took": format_duration(e.duration.total_seconds()) if not is_event else "instant",
+        "gap": format_duration(e.gap.total_seconds()) if e.gap.total_seconds() else "",
+        "depth": e.depth,
+        "status": "event" if is_event or e.span is None else e.span.status.value,
+        "note": _note(e.unpaired, e.other_flow),
+        "detail": _event_detail(e.event) if e.event is not None else _span_detail(e),
+    }
+
+
+def _event_detail(e: Event) -> dict[str, Any]:
+    loc = e.location
+    return {
+        "what": "event", "type": e.type, "id": e.id, "source": e.source,
+        "occurred at": format_time(e.occurred_at), "received at": format_time(e.received_at),
+        "schema": e.dataschema or "", "subject": e.subject or "",
+        "causation id": e.causation_id or "", "trace id": e.trace_id or "",
+        "span id": e.span_id or "",
+        "where": " · ".join(str(x) for x in (loc.topic, loc.partition, loc.offset)
+                            if x is not None) or loc.source,
+        "key": e.key or "", "headers": dict(e.headers),
+        "business keys": dict(e.business_keys),
+        "payload": _shown(e.data),
+    }
+
+
+def _shown(data: Any) -> Any:
+    """A payload as the panel's ``st.json`` shows it: a text payload (``text/*`` content, or a
+    JSON string) serialized, as ``st.json`` reads a string as JSON text; non-JSON content
+    (bytes) as a short description."""
+    if type(data) is bytes:
+        data = f"{len(data)} bytes of non-JSON content: {data[:64].hex(' ')}"
+    return json.dumps(data, ensure_ascii=False) if type(data) is str else data
+
+
+def _span_detail(entry: TimelineEntry) -> dict[str, Any]:
+    sp = entry.span
+    if sp is None:
+        return {"what": "span"}
+    return {
+        "what": "span", "name": sp.name, "service": sp.service, "kind": sp.kind.value,
+        "status": sp.status.value + (f": {sp.status_message}" if sp.status_message else ""),
+        "trace id": sp.trace_id, "span id": sp.span_id, "parent span id": sp.parent_id or "",
+        "start": format_time(sp.start), "took": format_duration(sp.duration.total_seconds()),
+        "scope": sp.scope, "attributes": {k: _plain(v) for k, v in sp.attributes.items()},
+        "links": [{"trace id": link.trace_id, "span id": link.span_id,
+                   **{k: _plain(v) for k, v in link.attributes.items()}} for link in sp.links],
+        "consumes": [i.id for i in entry.consumes],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _gaps(rows: list[dict[str, Any]], details: Sequence[FlowDetail]) -> list[dict[str, Any]]:
+    """Between consecutive steps of each instance: from the earlier step's time to the later
+    one's, on the later one's row, labelled with its length."""
+    steps = {(e["type"], e["at"]) for d in details for e in d.flow["events"] if e["step"]}
+    at_row = [r for r in rows if r["kind"] == "event"
+              and (r["label"], to_text(r["start"])) in steps]
+    out = []
+    for before, after in itertools.pairwise(at_row):
+        length = after["from_s"] - before["from_s"]
+        if length > 0:
+            out.append({"lane": after["lane"], "from_s": before["from_s"],
+                        "to_s": after["from_s"], "mid_s": (before["from_s"] + after["from_s"]) / 2,
+                        "text": format_duration(length)})
+    return out
+
+
+def _deadline_marks(details: Sequence[FlowDetail], definitions: Sequence[FlowDefinition],
+           t0: datetime) -> list[dict[str, Any]]:
+    """The SLA of each instance (start + SLA) and its next or missed step deadline."""
+    by_version = {(d.flow_type, d.version): d for d in definitions}
+    out = []
+    for detail in details:
+        f = detail.flow
+        started = datetime.fromisoformat(f["started_at"])
+        d = by_version.get((f["flow_type"], f["definition_version"]))
+        if d is not None:
+            sla = started + d.sla
+            out.append({"at_s": (sla - t0).total_seconds(), "kind": "SLA",
+                        "open": f["ended_at"] is None,
+                        "text": f"SLA {format_duration(d.sla.total_seconds())}"})
+        deadline = f["stuck_since"] if f["status"] == "stuck" else f["next_deadline"]
+        if deadline is not None and f["ended_at"] is None:
+            when = datetime.fromisoformat(deadline)
+            nxt = " or ".join(f["expected_next"]) or "next step"
+            out.append({"at_s": (when - t0).total_seconds(), "kind": "deadline",
+                        "open": True, "text": f"deadline: {nxt}"})
+    return out
 
 
 def _note(unpaired: bool, other_flow: str | None) -> str:

@@ -9,25 +9,32 @@ seek per value), never by reading the column. Times are the store's UTC text.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
+from collector.flows import query
+from collector.flows.definition import FlowDefinition
 from collector.humanize import format_duration  # re-exported: the views format with it
 from collector.store import Store
 from collector.store._time import from_text, to_text
+from collector.store.dead_letters import decode_headers
 
 __all__ = [
+    "DeadLetterBoundsView",
     "Overview",
     "breach_counts",
     "chart_data",
     "dead_letter",
+    "dead_letter_bounds",
     "dead_letter_counts",
     "dead_letters",
     "dead_letters_over_time",
     "distinct",
+    "fed_by_simulator",
     "format_duration",
     "lag_by_partition",
     "latest_metric",
@@ -41,6 +48,7 @@ __all__ = [
     "sla_breaches",
     "sla_series",
     "sla_summary",
+    "step_limit_s",
     "stuck_counts",
     "stuck_flows",
     "stuck_over_time",
@@ -51,9 +59,7 @@ STUCK_LIMIT = 500
 BREACH_LIMIT = 500
 DEAD_LETTER_LIMIT = 200
 SERIES_LIMIT = 5000
-REPLAYED_HISTORY = timedelta(hours=1)
-"""A store whose latest activity is older than this is a replayed or simulated history: ages are
-measured at its latest activity, not at wall time."""
+REPLAYED_HISTORY = query.REPLAYED_HISTORY
 
 _DISTINCT = {
     # (table, column): the index whose first column it is
@@ -115,16 +121,10 @@ def overview(store: Store) -> Overview:
 
 
 def measured_at(store: Store, wall: datetime) -> tuple[datetime, bool]:
-    """When to measure ages at: ``wall`` (now) for a live store; the store's latest activity
-    (latest event, or latest flow declared stuck) for a replayed history that ended more than
-    `REPLAYED_HISTORY` ago. The flag says which."""
-    latest_event = store.query("SELECT MAX(occurred_at) AS t FROM events")[0]["t"]
-    latest_stuck = store.query(
-        "SELECT MAX(stuck_since) AS t FROM flows WHERE status = 'stuck'")[0]["t"]
-    known = [from_text(t) for t in (latest_event, latest_stuck) if t is not None]
-    if not known or wall - max(known) <= REPLAYED_HISTORY:
-        return wall, False
-    return max(known), True
+    """When to measure ages at: ``wall`` (now) for a live store, the detection clock a stored
+    history last reached otherwise (`collector.flows.query.measured_at`). The flag says
+    which."""
+    return query.measured_at(store, wall)
 
 
 # -- stuck workflows ---------------------------------------------------------------------------
@@ -233,6 +233,23 @@ def _budget(row: dict[str, Any], objective: float) -> None:
     row["burn_rate"] = (1.0 - share) / (1.0 - objective) if objective < 1 else None
 
 
+def step_limit_s(definitions: Any, flow_type: str, step: str) -> float | None:
+    """The limit a rollup step is judged by, in seconds: the flow's SLA for ``*``, the step's
+    deadline for ``From->To`` (None when no definition names it). ``definitions``: the flow
+    definitions (`collector.flows.definition.FlowDefinition`), newest version last."""
+    found = [d for d in definitions if d.flow_type == flow_type]
+    if not found:
+        return None
+    latest = max(found, key=lambda d: d.version)
+    if step == "*":
+        return float(latest.sla.total_seconds())
+    source, _, target = step.partition("->")
+    for t in latest.transitions:
+        if t.source == source and (not target or target in t.targets):
+            return float(t.deadline.total_seconds())
+    return None
+
+
 def sla_series(store: Store, *, flow_type: str, step: str, since: datetime, objective: float,
                bucket_minutes: int = 1) -> list[dict[str, Any]]:
     """One flow type and step over time, per bucket: count, share within SLA, burn rate, and
@@ -255,17 +272,20 @@ def sla_series(store: Store, *, flow_type: str, step: str, since: datetime, obje
     return rows
 
 
-def sla_breaches(store: Store, *, flow_type: str | None = None, step: str | None = None,
+def sla_breaches(store: Store, *, at: datetime, definitions: Sequence[FlowDefinition] = (),
+                 flow_type: str | None = None, step: str | None = None,
                  limit: int = BREACH_LIMIT) -> list[dict[str, Any]]:
     """Flows that broke their SLA or a step deadline, most over first: the step they were
-    waiting after (from the SlaBreached alert), by how much, and their status now."""
+    waiting after (from the SlaBreached alert), by how much (an open flow's amount grows,
+    measured to ``at``: `collector.flows.query.over_sql`), and their status now."""
+    over, over_params = query.over_sql(at, definitions)
     where, params = _and(o__flow_type=flow_type, o__step=step)
     return store.query(
-        "SELECT o.correlation_id, o.flow_type, o.step, f.sla_over_s AS over_s, "  # noqa: S608
+        f"SELECT o.correlation_id, o.flow_type, o.step, {over} AS over_s, "  # noqa: S608
         "o.at AS breached_at, f.status, f.started_at, f.ended_at FROM outbox o "
         "JOIN flows f ON f.instance_id = "
-        f"o.instance_id WHERE o.kind = 'SlaBreached'{where} ORDER BY f.sla_over_s DESC, "
-        "o.correlation_id LIMIT ?", [*params, limit])
+        f"o.instance_id WHERE o.kind = 'SlaBreached'{where} ORDER BY over_s DESC, "
+        "o.correlation_id LIMIT ?", [*over_params, *params, limit])
 
 
 def breach_counts(store: Store, flow_type: str | None = None) -> list[dict[str, Any]]:
@@ -313,6 +333,12 @@ def lag_by_partition(store: Store, *, within: timedelta = timedelta(minutes=5),
                   key=lambda r: (-r["lag"], r["topic"] or "", r["partition"]))
 
 
+def fed_by_simulator(store: Store) -> bool:
+    """Whether the simulator's in-process collector fed this store (no consumer group: lag
+    does not apply)."""
+    return bool(store.query("SELECT 1 AS x FROM positions WHERE reader = 'simulator' LIMIT 1"))
+
+
 def dead_letter_counts(store: Store) -> list[dict[str, Any]]:
     """Dead letters per reason (a scan of the reason index), newest first within each."""
     return store.query("SELECT reason, COUNT(*) AS dead_letters, MAX(received_at) AS latest "
@@ -348,19 +374,45 @@ def dead_letters(store: Store, *, reason: str | None = None, topic: str | None =
 
 
 def dead_letter(store: Store, dl_id: int, preview: int = 4096) -> dict[str, Any] | None:
-    """One dead letter with its key, headers and the first ``preview`` bytes as text."""
+    """One dead letter with its key, headers and the first ``preview`` bytes as text; header
+    values and key that are not UTF-8 are shown as bytes literals, never lossily decoded.
+    ``raw_size`` is the record's full size (``size`` what is kept), ``raw_withheld`` why no
+    bytes were kept."""
     rows = store.query(
         'SELECT dl_id AS id, reason, detail, loc_source, topic, partition, "offset", '
-        "received_at, substr(raw, 1, ?) AS raw, length(raw) AS size, key, headers "
-        "FROM dead_letters WHERE dl_id = ?", (preview, dl_id))
+        "received_at, substr(raw, 1, ?) AS raw, length(raw) AS size, key, headers, raw_size, "
+        "raw_truncated, raw_withheld FROM dead_letters WHERE dl_id = ?", (preview, dl_id))
     if not rows:
         return None
     r = rows[0]
     raw, key = r.pop("raw"), r.pop("key")
-    r["headers"] = orjson.loads(r["headers"])
-    r["key"] = None if key is None else bytes(key).decode("utf-8", "replace")
+    r["headers"] = [[name, _shown(value)] for name, value in decode_headers(r["headers"])]
+    r["key"] = None if key is None else _shown(bytes(key))
     r["text"] = None if raw is None else bytes(raw).decode("utf-8", "replace")
     return r
+
+
+def _shown(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterBoundsView:
+    """What the dead letters' bounds did: stored count and bytes, dropped, truncated."""
+
+    stored: int
+    bytes: int
+    dropped_age: int
+    dropped_budget: int
+    truncated: int
+
+
+def dead_letter_bounds(store: Store) -> DeadLetterBoundsView:
+    u = store.dead_letter_usage()
+    return DeadLetterBoundsView(u.stored, u.bytes, u.dropped_age, u.dropped_budget, u.truncated)
 
 
 def replay_command(store_url: str, *, reason: str | None = None, topic: str | None = None,

@@ -31,6 +31,7 @@ from catalog.metadata import (
     schema_infos,
 )
 from catalog.traffic import GroupAssignment, Window
+from collector import _json
 from collector.catalog_source._store import (
     CatalogSourceError,
     ReadStore,
@@ -96,7 +97,7 @@ def read_samples(store: ReadStore, event_types: Iterable[str], per_type: int = 3
                 "SELECT source, id, occurred_at, data FROM events WHERE type = ? AND data IS NOT "
                 "NULL ORDER BY occurred_at DESC LIMIT ?", (name, per_type)):
             out.append(SamplePayload(name, r["source"], r["id"], from_text(r["occurred_at"]),
-                                     orjson.loads(r["data"])))
+                                     _json.loads(r["data"])))
     return out
 
 

@@ -1,11 +1,16 @@
 """``choreoscope catalog export|import|report|entries``: the event catalog and event map.
 
+- ``export --format markdown --out DIR``: the catalog's pages (one per event type, service and
+  domain seen or declared, with relative links and an ``index.md``) as Markdown files.
 - ``export --format asyncapi|graphml|json [--service S] [--out FILE]``: the event map (or one
   service's AsyncAPI document) over a window (``--last 1h``, ``--since``/``--until``; default
   everything observed), optionally filtered (``--domain``, ``--flow``, ``--service``) or cut to
   the neighbourhood of a node (``--around service:NAME --hops N``).
-- ``import FILE``: an AsyncAPI 3.0 document (JSON or YAML) stored as declared contracts;
-  importing the same file again replaces what it declared before.
+- ``import FILE [--root DIR]``: an AsyncAPI 2.x, 3.0 or 3.1 document (JSON or YAML) stored as
+  declared contracts; references to other files (``../common/messages.yaml#/...``) are followed
+  from the file holding them while they stay under ``--root`` (default: the working
+  directory); a URL or a path leaving the root is refused, nothing is fetched. Importing the
+  same file again replaces what it declared before.
 - ``report [NAME ...] [--json] [--fail-on-findings]``: undocumented, orphans, violations,
   shared-topics, declared-unseen.
 - ``entries [TYPE ...] [--json]``: the catalog entry of each event type.
@@ -49,9 +54,15 @@ def register(subparsers: Any) -> None:
         "catalog", help="event catalog and map: export (AsyncAPI, GraphML, JSON), import, reports")
     sub = p.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
 
-    exp = sub.add_parser("export", help="the event map as AsyncAPI 3.0, GraphML or JSON")
-    exp.add_argument("--format", required=True, choices=("asyncapi", "graphml", "json"))
-    exp.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    exp = sub.add_parser("export", help="the event map as AsyncAPI 3.0, GraphML or JSON; the "
+                         "catalog's pages as Markdown files")
+    exp.add_argument("--format", required=True,
+                     choices=("asyncapi", "graphml", "json", "markdown"),
+                     help="asyncapi, graphml or json (the event map), markdown (the pages)")
+    exp.add_argument("--out", metavar="FILE", help="write here instead of standard output "
+                     "(markdown: the folder to write the pages into, required)")
+    exp.add_argument("--samples", type=int, default=3,
+                     help="markdown: newest sample payloads per event type (default 3)")
     exp.add_argument("--service", help="only this service (AsyncAPI: the service's document)")
     exp.add_argument("--domain", help="only event types of this domain (x-domain)")
     exp.add_argument("--flow", help="only event types of this flow type")
@@ -62,8 +73,11 @@ def register(subparsers: Any) -> None:
     _common(exp)
     exp.set_defaults(handler=_export)
 
-    imp = sub.add_parser("import", help="store an AsyncAPI 3.0 document as declared contracts")
-    imp.add_argument("file", metavar="FILE")
+    imp = sub.add_parser("import", help="store an AsyncAPI 2.x/3.x document as declared "
+                         "contracts (following its references to other files under --root)")
+    imp.add_argument("file", metavar="FILE", help="the AsyncAPI document (YAML or JSON)")
+    imp.add_argument("--root", metavar="DIR", help="references to other files are followed "
+                     "only inside this folder (default: the working directory); URLs never")
     imp.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     imp.set_defaults(handler=_import)
 
@@ -170,6 +184,8 @@ def _do_export(args: argparse.Namespace) -> int:
     from catalog.asyncapi import AsyncApiOptions, export_asyncapi
     from catalog.mapexport import map_to_graphml, map_to_json
 
+    if args.format == "markdown":
+        return _export_markdown(args)
     view = _view(args)
     event_map = view.event_map
     if args.domain or args.flow or (args.service and args.format != "asyncapi"):
@@ -188,18 +204,60 @@ def _do_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_markdown(args: argparse.Namespace) -> int:
+    from catalog.changes import Mode, Policy
+    from catalog.markdown import render_catalog
+    from collector.catalog_source import read_samples
+    from collector.catalog_source.flow_places import load_flow_places
+    from collector.store import open_store
+
+    if not args.out:
+        raise _BadInput("--format markdown needs --out DIR (the folder to write the pages into)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _BadInput(f"--out {out}: not a folder")
+    settings = _settings(args)
+    view = _view(args)
+    event_map = view.event_map
+    if args.domain or args.flow or args.service:
+        event_map = event_map.filtered(domain=args.domain, flow_type=args.flow,
+                                       service=args.service)
+    store = open_store(settings.store, read_only=True)
+    try:
+        samples = read_samples(store, event_map.nodes("event"), args.samples) \
+            if args.samples > 0 else []
+    finally:
+        store.close()
+    pages = render_catalog(event_map, view.schemas, load_flow_places(settings.schemas_dir),
+                           samples, mode=Mode(settings.registry.mode),
+                           policy=Policy(settings.registry.policy))
+    try:
+        for relative, text in pages.items():
+            target = out / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _BadInput(f"--out {out}: cannot write ({exc.strerror})") from exc
+    print(f"{out}: {len(pages)} pages written ({len(event_map.nodes('event'))} event types, "
+          f"{len(event_map.nodes('service'))} services, index.md)")
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     return _run(_do_import, args)
 
 
 def _do_import(args: argparse.Namespace) -> int:
+    from catalog.asyncapi_files import FileDocuments, read_document
     from catalog.asyncapi_import import import_asyncapi
     from collector.catalog_source import rollup_store, save_declarations
     from collector.store import open_store
 
     path = Path(args.file)
-    doc = _read_document(path)
-    declarations = import_asyncapi(doc, str(path))
+    root = Path(args.root) if args.root else Path.cwd()
+    if not root.is_dir():
+        raise _BadInput(f"--root {args.root}: no such folder")
+    declarations = import_asyncapi(read_document(path), str(path), FileDocuments(root))
     store = open_store(_settings(args).store)
     try:
         n = save_declarations(rollup_store(store), str(path), declarations, datetime.now(UTC))
@@ -208,26 +266,6 @@ def _do_import(args: argparse.Namespace) -> int:
     print(f"{path}: {n} declarations stored ({sum(d.role == 'producer' for d in declarations)} "
           f"producers, {sum(d.role == 'consumer' for d in declarations)} consumers)")
     return 0
-
-
-def _read_document(path: Path) -> Any:
-    """A JSON or YAML document (by suffix; anything else is tried as JSON, then YAML)."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _BadInput(f"{path}: cannot read ({exc.strerror})") from exc
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            if path.suffix.lower() == ".json":
-                raise _BadInput(f"{path}: not JSON ({exc})") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _BadInput(f"{path}: neither JSON nor YAML ({exc})") from exc
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "collect", help="collect events from Kafka into the store")
     p.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
-    p.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                   help="the Kafka cluster to read (default: the kafka section's, "
+                   "127.0.0.1:9092)")
     p.add_argument("--topics", metavar="T1,T2", help="topics to read (comma-separated)")
     p.add_argument("--topic-pattern", metavar="REGEX", help="read every topic matching REGEX")
     p.add_argument("--group-id", help="the collector's own consumer group")
@@ -82,6 +84,7 @@ def build_collector(settings: Settings, store: Store, *,
     from collector.kafka.health import Health
     from collector.kafka.runner import KafkaCollector
     from collector.kafka.tap import KafkaTap, TapOptions
+    from collector.store.dead_letters import DeadLetterAging
 
     clock = now if now is not None else lambda: datetime.now(UTC)
     mono = monotonic if monotonic is not None else time.monotonic
@@ -93,7 +96,9 @@ def build_collector(settings: Settings, store: Store, *,
     alerts = None if publisher is None else AlertPump(publisher, monotonic=mono)
     return KafkaCollector(tap, pipeline, options=_options(settings),
                           health=Health(monotonic=mono), now=clock, monotonic=mono,
-                          alerts=alerts, housekeeping=(rollups.on_tick,))
+                          alerts=alerts,
+                          housekeeping=(rollups.on_tick,
+                                        DeadLetterAging(store.trim_dead_letters).on_tick))
 
 
 def describe_schemas(settings: Settings) -> str:
@@ -146,10 +151,11 @@ def _collect(args: argparse.Namespace) -> int:
     from collector.pipeline import settle_process
     from collector.settings import require_schemas_dir
     from collector.store.base import open_store
+    from collector.store.dead_letters import bounds_of
 
     settings = _settings(args)
     require_schemas_dir(settings)
-    store = open_store(settings.store)  # a bad store URL is told before anything else
+    store = open_store(settings.store, dead_letters=bounds_of(settings))  # bad URL: said first
     quiet = logging.getLogger().level > logging.DEBUG
     started = threading.Event()  # set once the tap is open: until then kafka-python is silent
     for handler in logging.getLogger().handlers:

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from collector.settings import load_settings
     from collector.simulator import DEMO_FAULT_RATES, Pacing, Simulation
     from collector.store.base import open_store
+    from collector.store.dead_letters import bounds_of
 
     if args.rate <= 0:
         raise ConfigError("--rate", args.rate, "a positive number of events per second")
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     def now() -> datetime:
         return datetime.now(UTC)
 
-    pipeline = build_pipeline(settings, open_store(settings.store))
+    pipeline = build_pipeline(settings, open_store(settings.store,
+                                                   dead_letters=bounds_of(settings)))
     sim = Simulation(definitions, flows=None, seed=args.seed, fault_rates=DEMO_FAULT_RATES,
                      pacing=Pacing(args.rate, now=now, sleep=time.sleep), spans=True)
     dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.exceptions import ConfigError
+from collector.humanize import format_duration, format_overdue, format_time
 
 __all__ = ["register"]
 
@@ -29,16 +30,21 @@ def register(subparsers: Any) -> None:
     show.add_argument("id", metavar="ID", help="a correlation id, a business key (an order id), "
                                                "or a unique prefix of a correlation or instance "
                                                "id (6 characters or more)")
-    show.add_argument("--at", metavar="TIME", help="time left measured at TIME (default now)")
+    show.add_argument("--at", metavar="TIME",
+                      help="time left measured at TIME (default now, or the detection clock a "
+                           "stored history last reached)")
     show.set_defaults(handler=_show)
     for name, help, handler in (("stuck", "flows stuck now, with the step", _stuck),
                                 ("breaches", "flows that broke a deadline or SLA", _breaches)):
         a = action(name, help)
         a.add_argument("--flow-type", help="only this flow type")
-        if name == "stuck":
-            a.add_argument("--at", metavar="TIME",
-                           help="how long stuck, measured at TIME (default now)")
+        a.add_argument("--at", metavar="TIME",
+                       help="measure how long stuck and how far over at TIME (default now, or "
+                            "the detection clock a stored history last reached)")
         a.set_defaults(handler=handler)
+    listing = action("list", "flows by type, status, breach, duration and time, newest first")
+    _list_arguments(listing)
+    listing.set_defaults(handler=_list)
     variants = action("variants", "paths the flows really take, and directly-follows counts")
     variants.add_argument("--flow-type", help="only this flow type")
     variants.add_argument("--limit", type=int, default=20, help="variants per flow type")
@@ -64,6 +70,49 @@ def register(subparsers: Any) -> None:
     publish.set_defaults(handler=_publish)
 
 
+def _list_arguments(a: argparse.ArgumentParser) -> None:
+    from collector.flows.listing import SORTS, STATUSES
+
+    a.add_argument("--flow-type", help="only this flow type")
+    a.add_argument("--status", action="append", choices=STATUSES, default=[],
+                   help="only flows with this status (repeatable)")
+    a.add_argument("--breached", action="store_true",
+                   help="only flows that broke their SLA or a step deadline")
+    a.add_argument("--violations", action="store_true",
+                   help="only flows with a schema violation in their events")
+    a.add_argument("--min-duration", metavar="DURATION",
+                   help="only flows that took at least this long (so far), e.g. 30s, 2min, 1h")
+    a.add_argument("--max-duration", metavar="DURATION",
+                   help="only flows that took at most this long (so far), e.g. 500ms, 45s")
+    a.add_argument("--since", metavar="TIME", help="only flows started at or after TIME "
+                                                   "(ISO 8601 with a UTC offset)")
+    a.add_argument("--until", metavar="TIME", help="only flows started before TIME")
+    a.add_argument("--event-type", help="only flows holding an event of this type")
+    a.add_argument("--service", help="only flows holding an event this service produced")
+    a.add_argument("--sort", choices=SORTS, default="started",
+                   help="started: newest first (default); duration: longest first")
+    a.add_argument("--limit", type=int, default=50, metavar="N",
+                   help="page size: at most N flows (default 50)")
+    a.add_argument("--at", metavar="TIME",
+                   help="measure open flows' durations at TIME (default now, or the detection "
+                        "clock a stored history last reached)")
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration(text: str | None, flag: str) -> float | None:
+    """``90``, ``90s``, ``2min``, ``1.5h``, ``500ms`` in seconds."""
+    import re
+
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-z]*)\s*", text.lower())
+    if m is None or m.group(2) not in ("", *_UNITS):
+        raise ConfigError(flag, text, "a duration such as 45s, 2min, 1h or 500ms")
+    return float(m.group(1)) * _UNITS.get(m.group(2), 1.0)
+
+
 def _context(args: argparse.Namespace, *, read_only: bool = True) -> tuple[Any, Any]:
     from collector.flows.definition import load_definitions
     from collector.settings import load_settings, require_schemas_dir
@@ -77,6 +126,16 @@ def _context(args: argparse.Namespace, *, read_only: bool = True) -> tuple[Any, 
 
 def _now() -> datetime:
     return datetime.now(UTC)  # the CLI is an edge: "now" for how long a flow has been stuck
+
+
+def _measured(args: argparse.Namespace, store: Any) -> datetime:
+    """``--at`` if given; else now for a live store, or the detection clock a stored history
+    last reached (`collector.flows.query.measured_at`)."""
+    from collector.flows.query import measured_at
+
+    if args.at is not None:
+        return _time(args.at)
+    return measured_at(store, _now())[0]
 
 
 def _time(text: str | None, flag: str = "--at") -> datetime:
@@ -110,7 +169,7 @@ def _show(args: argparse.Namespace) -> int:
         lookup = find_flow(store, args.id)
         found = [] if not lookup.found else show(
             store, lookup.instance_id or lookup.correlation_id or "", definitions,
-            now=_time(args.at))
+            now=_measured(args, store))
     finally:
         store.close()
     if not found:
@@ -126,10 +185,11 @@ def _show(args: argparse.Namespace) -> int:
         if f["stuck_step"]:
             lines.append(f"  stuck after {f['stuck_step']} since {f['stuck_since']}")
         if f["sla_breached"]:
-            lines.append(f"  SLA breached by {f['sla_over_s']} s")
+            lines.append(f"  SLA breached, over by {format_duration(f['sla_over_s'])}")
         if f["time_left_s"] is not None:
+            left = format_overdue(-f["overdue_s"] if f["overdue_s"] else f["time_left_s"])
             lines.append(f"  next: {', '.join(f['expected_next'])} by {f['next_deadline']} "
-                         f"({f['time_left_s']:.1f} s left)")
+                         f"({left})")
         for e in f["events"]:
             took = f" +{e['duration_s']:.3f} s" if "duration_s" in e else ""
             late = " LATE" if e.get("late") else ""
@@ -155,30 +215,65 @@ def not_found(lookup: Any) -> int:
     return 1
 
 
+def _list(args: argparse.Namespace) -> int:
+    from collector.flows.listing import FlowFilter, list_flows
+
+    if args.limit < 1:
+        raise ConfigError("--limit", args.limit, "a page size of 1 or more")
+    wanted = FlowFilter(
+        flow_type=args.flow_type, statuses=tuple(args.status),
+        breached=True if args.breached else None, violations=True if args.violations else None,
+        min_duration_s=_duration(args.min_duration, "--min-duration"),
+        max_duration_s=_duration(args.max_duration, "--max-duration"),
+        since=None if args.since is None else _time(args.since, "--since"),
+        until=None if args.until is None else _time(args.until, "--until"),
+        event_type=args.event_type, service=args.service, sort=args.sort, limit=args.limit)
+    store, definitions = _context(args)
+    try:
+        rows = list_flows(store, wanted, at=_measured(args, store), definitions=definitions)
+    finally:
+        store.close()
+    if args.json:
+        return _emit(args, rows, [])
+    if not rows:
+        return _emit(args, rows, ["no flows match"])
+    lines = ["CORRELATION ID\tFLOW TYPE\tSTATUS\tSTARTED (UTC)\tDURATION\tEVENTS\tSLA"]
+    lines += [f"{r['correlation_id']}\t{r['flow_type']}\t{r['status']}\t"
+              f"{format_time(r['started_at'], with_zone=False)}\t"
+              f"{format_duration(r['duration_s'])}\t{r['events']}\t"
+              f"{'over by ' + format_duration(r['over_s']) if r['sla_breached'] else 'met'}"
+              for r in rows]
+    return _emit(args, rows, lines)
+
+
 def _stuck(args: argparse.Namespace) -> int:
     from collector.flows.query import stuck
 
     store, _ = _context(args)
     try:
-        rows = stuck(store, now=_time(args.at), flow_type=args.flow_type)
+        rows = stuck(store, now=_measured(args, store), flow_type=args.flow_type)
     finally:
         store.close()
-    lines = [f"{r['correlation_id']}\t{r['flow_type']}\tstuck after {r['step']}\t"
-             f"since {r['stuck_since']}" for r in rows]
-    return _emit(args, rows, lines or ["no stuck flows"])
+    lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\t"
+             f"{format_time(r['stuck_since'], with_zone=False)}\t"
+             f"{format_duration(r['stuck_for_s'])}" for r in rows]
+    header = "CORRELATION ID\tFLOW TYPE\tWAITING AFTER\tSTUCK SINCE (UTC)\tSTUCK FOR"
+    return _emit(args, rows, [header, *lines] if lines else ["no stuck flows"])
 
 
 def _breaches(args: argparse.Namespace) -> int:
     from collector.flows.query import breaches
 
-    store, _ = _context(args)
+    store, definitions = _context(args)
     try:
-        rows = breaches(store, flow_type=args.flow_type)
+        rows = breaches(store, at=_measured(args, store), definitions=definitions,
+                        flow_type=args.flow_type)
     finally:
         store.close()
-    lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\tover {r['over_s']} s\t"
-             f"{r['status']}" for r in rows]
-    return _emit(args, rows, lines or ["no SLA breaches"])
+    lines = [f"{r['correlation_id']}\t{r['flow_type']}\t{r['step']}\t"
+             f"over by {format_duration(r['over_s'])}\t{r['status']}" for r in rows]
+    header = "CORRELATION ID\tFLOW TYPE\tWAITING AFTER\tAMOUNT OVER\tSTATUS NOW"
+    return _emit(args, rows, [header, *lines] if lines else ["no SLA breaches"])
 
 
 def _variants(args: argparse.Namespace) -> int:

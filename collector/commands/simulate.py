@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -24,18 +25,30 @@ from collector.exceptions import ConfigError
 if TYPE_CHECKING:
     from collector.model import Observation, Span
     from collector.pipeline import Pipeline
+    from collector.settings import Settings
     from collector.simulator import SimRecord, Simulation, TruthRow
+    from collector.simulator.generated import GeneratedSimulation
 
 __all__ = ["register", "run_simulation"]
 
 DEFAULT_FLOWS = 1000
 _BATCH = 1000
+DESCRIPTION = """Run the built-in simulator and send its records somewhere.
+
+Where the records go: --out FILE (JSON lines), --store URL (the in-process collector, whose
+detection clock is advanced to settle time at the end), --bootstrap-servers HOST:PORT (a real
+Kafka cluster; --topic-prefix P publishes to P + each domain topic, e.g. sim.orders, on a shared
+cluster), any together. --truth and --expectations write what the collector should find.
+Unpaced by default; --rate R paces it at R events a second in wall time (without --flows it
+then runs until Ctrl-C)."""
+HEALTH_EVERY = timedelta(seconds=5)
+"""How often the in-process collector samples its health (the Kafka collector: 10 s)."""
 
 
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "simulate", help="simulate a choreographed system, with faults and ground truth",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flows", type=int, metavar="N",
                    help=f"flow instances to play (default {DEFAULT_FLOWS}; "
                         "with --rate, unbounded)")
@@ -56,6 +69,19 @@ def register(subparsers: Any) -> None:
                    help="pace in wall time at about R events per second")
     p.add_argument("--bootstrap-servers", metavar="HOST:PORT",
                    help="publish the records to this Kafka cluster")
+    p.add_argument("--domain", choices=("demo", "generated"), default="demo",
+                   help="demo: the built-in shop and onboarding (default); generated: a seeded "
+                        "topology of --types event types, --services services, --topics topics "
+                        "(unpaced, no faults, no ground truth)")
+    p.add_argument("--types", type=int, default=60, metavar="N",
+                   help="event types of the generated domain (default 60)")
+    p.add_argument("--services", type=int, default=25, metavar="N",
+                   help="services of the generated domain (default 25)")
+    p.add_argument("--topics", type=int, default=15, metavar="N",
+                   help="topics of the generated domain (default 15)")
+    p.add_argument("--write-schemas", metavar="DIR",
+                   help="with --domain generated: write its event types' schemas into DIR "
+                        "(events/TYPE/v1.json) for CHOREOSCOPE_SCHEMAS_DIR, and stop")
     p.add_argument("--topic-prefix", default="", metavar="PREFIX",
                    help="publish to PREFIX + each domain topic (e.g. sim. for sim.orders); "
                         "--out, --store and the truth keep the domain names")
@@ -70,6 +96,35 @@ def _check(args: argparse.Namespace) -> None:
     if args.rate is not None and args.flows is None and (args.truth or args.expectations):
         raise ConfigError("--flows", None, "a number of flows when --truth or --expectations "
                                            "is written in paced mode")
+    if args.write_schemas and args.domain != "generated":
+        raise ConfigError("--write-schemas", args.write_schemas, "--domain generated as well "
+                                                                 "(the demo's are in schemas/)")
+    if args.domain == "generated":
+        for flag, value in (("--rate", args.rate), ("--truth", args.truth),
+                            ("--expectations", args.expectations),
+                            ("--fault-rate", args.fault_rate or None)):
+            if value is not None:
+                raise ConfigError(flag, value, "no such option with --domain generated "
+                                               "(unpaced, no faults, no ground truth)")
+
+
+def _generated(args: argparse.Namespace, spans: bool) -> GeneratedSimulation:
+    from collector.simulator.exceptions import SimulatorError
+    from collector.simulator.generated import GeneratedSimulation, generate_domain
+
+    try:
+        domain = generate_domain(event_types=args.types, services=args.services,
+                                 topics=args.topics, seed=args.seed)
+    except SimulatorError as exc:
+        raise ConfigError("--types/--services/--topics",
+                          f"{args.types}/{args.services}/{args.topics}", str(exc)) from exc
+    if args.write_schemas:
+        from collector.simulator.generated import write_schemas
+
+        written = write_schemas(domain, Path(args.write_schemas))
+        print(f"simulate: wrote {written} schemas into {args.write_schemas}", flush=True)
+    flows = args.flows if args.flows is not None else DEFAULT_FLOWS
+    return GeneratedSimulation(domain, flows=flows, seed=args.seed, spans=spans)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -81,6 +136,8 @@ def _run(args: argparse.Namespace) -> int:
     from collector.simulator import Pacing, Simulation, parse_fault_rates
 
     _check(args)
+    if args.domain == "generated":
+        return _run_generated(args)
     rates = parse_fault_rates(args.fault_rate)
     settings = load_settings(args.config, store=args.store,
                              kafka={"bootstrap_servers": args.bootstrap_servers})
@@ -95,17 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     flows = args.flows if args.flows is not None else (None if pacing else DEFAULT_FLOWS)
     sim = Simulation(definitions, flows=flows, seed=args.seed, fault_rates=rates,
                      pacing=pacing, spans=bool(args.store))
-    pipeline = None
-    if args.store:
-        from collector.commands.collect import build_pipeline
-        from collector.store.base import open_store
-
-        pipeline = build_pipeline(settings, open_store(settings.store))
-    kafka_client = None
-    if args.bootstrap_servers:
-        from collector.kafka._client import client_config
-
-        kafka_client = client_config(settings.kafka)  # security settings from the config
+    pipeline, kafka_client = _destinations(args, settings)
     started = time.perf_counter()
     try:
         run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
@@ -126,7 +173,51 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_simulation(sim: Simulation, *, out: str | Path | None = None,
+def _destinations(args: argparse.Namespace, settings: Settings
+                  ) -> tuple[Pipeline | None, Mapping[str, Any] | None]:
+    """The in-process collector (``--store``) and the Kafka client settings (``--bootstrap-
+    servers``, security from the config), each when asked for."""
+    pipeline = None
+    if args.store:
+        from collector.commands.collect import build_pipeline
+        from collector.store.base import open_store
+        from collector.store.dead_letters import bounds_of
+
+        pipeline = build_pipeline(settings, open_store(settings.store,
+                                                   dead_letters=bounds_of(settings)))
+    kafka_client = None
+    if args.bootstrap_servers:
+        from collector.kafka._client import client_config
+
+        kafka_client = client_config(settings.kafka)  # security settings from the config
+    return pipeline, kafka_client
+
+
+def _run_generated(args: argparse.Namespace) -> int:
+    """``--domain generated``: the seeded topology's flows to the same destinations."""
+    import time
+
+    from collector.settings import load_settings
+
+    sim = _generated(args, spans=bool(args.store))
+    if args.write_schemas:
+        return 0
+    settings = load_settings(args.config, store=args.store,
+                             kafka={"bootstrap_servers": args.bootstrap_servers})
+    pipeline, kafka_client = _destinations(args, settings)
+    started = time.perf_counter()
+    try:
+        run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
+                       kafka_client=kafka_client, progress=sys.stderr.isatty(),
+                       topic_prefix=args.topic_prefix)
+    finally:
+        if pipeline is not None:
+            pipeline.store.close()
+    _summary(sim, time.perf_counter() - started)
+    return 0
+
+
+def run_simulation(sim: Simulation | GeneratedSimulation, *, out: str | Path | None = None,
                    store: Pipeline | None = None, kafka: str | None = None,
                    kafka_client: Mapping[str, Any] | None = None, progress: bool = False,
                    wall: Callable[[], datetime] | None = None, topic_prefix: str = "") -> None:
@@ -188,7 +279,8 @@ def _publish_paced(records: Iterator[SimRecord], kafka: str,
             publish(chunk, kafka, client=client, create_topics=False)
 
 
-def _tapped(sim: Simulation, sinks: Iterable[Callable[[SimRecord, int], None]],
+def _tapped(sim: Simulation | GeneratedSimulation,
+            sinks: Iterable[Callable[[SimRecord, int], None]],
             progress: bool) -> Iterator[SimRecord]:
     from tqdm import tqdm
 
@@ -224,7 +316,12 @@ class _StoreFeed:
         self._batch: list[Observation] = []
         self._next: dict[str, int] = {}
         self._last_flush: datetime | None = None
+        self._last_sample: datetime | None = None
         from collector.catalog_source import RollupRefresher, rollup_store
+        from collector.kafka.health import Health
+
+        # the same health samples as `collect` writes (no lag: no consumer group here)
+        self._health = Health(monotonic=time.monotonic)
 
         # the catalog's traffic rollups (event map, catalog pages), current within seconds
         self._rollups = RollupRefresher(rollup_store(pipeline.store))
@@ -252,7 +349,9 @@ class _StoreFeed:
         if self._batch:
             positions = [Position(SOURCE, t, 0, n) for t, n in sorted(self._next.items())]
             self._pipeline.process(self._batch, positions)
+            self._health.on_step(self._pipeline.stats, wrote=True)
             self._batch, self._next = [], {}
+        self._sample_health()
         spans = self._spans()
         if spans:
             self._pipeline.store.write(Batch(spans=spans))
@@ -261,12 +360,28 @@ class _StoreFeed:
             self._pipeline.advance(now)
             self._rollups.on_tick(now)
 
+    def _sample_health(self, *, last: bool = False) -> None:
+        """Every `HEALTH_EVERY` of wall time (the first flush and the last too): records/s,
+        dead letters/s, store write and validation time, straight to the store as `collect`
+        writes them."""
+        now = self._wall() if self._wall is not None else datetime.now(UTC)
+        if not last and self._last_sample is not None and now - self._last_sample < HEALTH_EVERY:
+            return
+        self._last_sample = now
+        from collector.store.base import Batch
+
+        store = self._pipeline.store
+        samples = self._health.sample(self._pipeline.stats, {}, None, now,
+                                      store.dead_letter_usage())
+        store.write(Batch(metrics=samples))
+
     def finish(self, settle: datetime | None) -> None:
         """Flush; at the end of a run, advance the detection clock to settle time and bring
         the catalog's rollups up to date."""
         from collector.catalog_source import refresh_rollups, rollup_store
 
         self._flush()
+        self._sample_health(last=True)
         if settle is not None:
             self._pipeline.advance(settle)
         refresh_rollups(rollup_store(self._pipeline.store))
@@ -278,7 +393,7 @@ def _write_lines(path: str, rows: list[TruthRow] | list[dict[str, Any]]) -> None
     Path(path).write_bytes(encode_rows(rows))
 
 
-def _summary(sim: Simulation, elapsed: float) -> None:
+def _summary(sim: Simulation | GeneratedSimulation, elapsed: float) -> None:
     s = sim.stats
     faults = ", ".join(f"{k}={v}" for k, v in sorted(s.faults.items())) or "none"
     print(f"simulated {s.flows} flows: {s.events} events in {s.records} records; "

@@ -70,6 +70,9 @@ class FlowDefinition:
     owner: str = ""
     effective_from: datetime | None = None
     """Flows started at or after this time are judged by this version (None: from the start)."""
+    forbidden: frozenset[str] = frozenset()
+    """Event types that must not occur in this flow: each one is a deviation. Other types the
+    definition does not name (a notification, an audit) join the instance without being steps."""
 
     @property
     def terminal(self) -> frozenset[str]:
@@ -131,6 +134,7 @@ class _Definition(_Strict):
     compensations: list[_Compensation] = []
     sla: timedelta
     effective_from: datetime | None = None
+    forbidden: list[str] = []
 
 
 def _check_semantics(d: _Definition) -> list[tuple[str, str]]:
@@ -152,6 +156,10 @@ def _check_semantics(d: _Definition) -> list[tuple[str, str]]:
     for i, c in enumerate(d.compensations):
         if c.within <= timedelta(0):
             problems.append((f"compensations.{i}.within", "must be positive"))
+    named = {*d.start, *terminal, *sources, *(n for t in d.transitions for n in t.to)}
+    for i, name in enumerate(d.forbidden):
+        if name in named:
+            problems.append((f"forbidden.{i}", f"{name!r} is a step of the flow"))
     return problems
 
 
@@ -180,6 +188,7 @@ def parse_definition(raw: object, path: str = "<definition>") -> FlowDefinition:
                             for c in d.compensations),
         sla=d.sla,
         effective_from=d.effective_from,
+        forbidden=frozenset(d.forbidden),
     )
 
 

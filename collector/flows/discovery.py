@@ -63,7 +63,7 @@ class FlowTypeReport:
     """Most frequent first, then by path."""
 
 
-DeviationKind = Literal["unexpected-event", "skipped-step", "wrong-order"]
+DeviationKind = Literal["forbidden-event", "skipped-step", "wrong-order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +90,21 @@ class Discovery:
     """Accumulates events, then reports per flow type. ``starts`` maps a start event type to
     the flow type a definition gives it; other traces are named by their first event type."""
 
-    def __init__(self, starts: Mapping[str, str] | None = None) -> None:
+    def __init__(self, starts: Mapping[str, str] | None = None,
+                 kept: Mapping[str, frozenset[str]] | None = None) -> None:
         self._traces: dict[str, list[Entry]] = {}
         self._starts = dict(starts or {})
+        self._kept = dict(kept or {})
+        """Per flow type with a definition, the event types its paths are made of (its steps
+        and forbidden types); other types join the flow without being steps."""
 
     @classmethod
     def for_definitions(cls, definitions: Iterable[FlowDefinition]) -> Discovery:
-        return cls({name: d.flow_type for d in definitions for name in d.start})
+        defs = list(definitions)
+        kept: dict[str, frozenset[str]] = {}
+        for d in defs:
+            kept[d.flow_type] = kept.get(d.flow_type, frozenset()) | d.event_types | d.forbidden
+        return cls({name: d.flow_type for d in defs for name in d.start}, kept)
 
     def add(self, events: Iterable[Event]) -> Discovery:
         traces = self._traces
@@ -126,6 +134,9 @@ class Discovery:
             if not trace:
                 continue
             flow_type = self._starts.get(trace[0][0], trace[0][0])
+            kept = self._kept.get(flow_type)
+            if kept is not None:
+                trace = [step for step in trace if step[0] in kept]
             pairs = counts.setdefault(flow_type, Counter())
             spans = durations.setdefault(flow_type, {})
             for (a, ta), (b, tb) in itertools.pairwise(trace):
@@ -157,9 +168,10 @@ def _report(flow_type: str, counts: Counter[tuple[str, str]],
 
 
 def deviations(path: Sequence[str], definition: FlowDefinition) -> list[Deviation]:
-    """How a trace departs from its definition: events the definition does not know, steps
-    jumped over (a later step arrived before the expected one), and events out of order (an
-    earlier step, another branch, or anything after the flow ended)."""
+    """How a trace departs from its definition: events of a type it forbids, steps jumped over
+    (a later step arrived before the expected one), and events out of order (an earlier step,
+    another branch, or anything after the flow ended). Types the definition does not name
+    (notifications, audits) are no deviation: they join the flow without being steps."""
     known = definition.event_types
     nxt = {t.source: t.targets for t in definition.transitions}
     found: list[Deviation] = []
@@ -167,7 +179,8 @@ def deviations(path: Sequence[str], definition: FlowDefinition) -> list[Deviatio
     ended = False
     for i, kind in enumerate(path):
         if kind not in known:
-            found.append(Deviation("unexpected-event", i, kind, current))
+            if kind in definition.forbidden:
+                found.append(Deviation("forbidden-event", i, kind, current))
             continue
         if current is None:
             if kind not in definition.start:

@@ -20,8 +20,72 @@ from collector.model import Event, FlowSnapshot, Location
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch, Store
 
-__all__ = ["SettleResult", "breaches", "discover", "import_events", "restore_tracker", "rollups",
-           "settle", "show", "stuck"]
+__all__ = ["REPLAYED_HISTORY", "SettleResult", "breaches", "detection_clock", "discover",
+           "import_events", "measured_at", "over_sql", "restore_tracker", "rollups", "settle",
+           "show", "stuck"]
+
+REPLAYED_HISTORY = timedelta(hours=1)
+"""A store whose detection clock is further behind the wall clock than this holds a stored
+history (a replay, a simulation, a settled import): its ages are measured to that clock."""
+
+
+def detection_clock(store: Store) -> datetime | None:
+    """The detection clock the store last reached (migration 080), or None."""
+    if not store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                       "name = 'detection_clock'"):
+        return None  # a read-only store from before migration 080
+    rows = store.query("SELECT at FROM detection_clock WHERE id = 1")
+    return from_text(rows[0]["at"]) if rows else None
+
+
+def measured_at(store: Store, wall: datetime) -> tuple[datetime, bool]:
+    """When to measure ages and amounts over a deadline: ``wall`` (now) while the store is
+    live, else the detection clock it last reached (without one, its latest activity: the
+    latest event or stuck verdict), for a stored history. The flag says it is a history."""
+    clock = detection_clock(store)
+    if clock is None:
+        latest_event = store.query("SELECT MAX(occurred_at) AS t FROM events")[0]["t"]
+        latest_stuck = store.query(
+            "SELECT MAX(stuck_since) AS t FROM flows WHERE status = 'stuck'")[0]["t"]
+        known = [from_text(t) for t in (latest_event, latest_stuck) if t is not None]
+        clock = max(known) if known else None
+    if clock is None or wall - clock <= REPLAYED_HISTORY:
+        return wall, False
+    return clock, True
+
+
+def over_sql(at: datetime, definitions: Sequence[FlowDefinition],
+             alias: str = "f") -> tuple[str, list[Any]]:
+    """A SQL expression for a flow's amount over its step deadline or SLA, in seconds, with
+    its parameters: an ended flow's is what its events gave; an open breached flow's grows
+    with time, measured to ``at`` (past the deadline it is stuck at, past its SLA)."""
+    slas: dict[str, float] = {}
+    for d in definitions:  # sorted by version: the newest wins
+        slas[d.flow_type] = d.sla.total_seconds()
+    when = to_text(at)
+    sla = "CASE " + " ".join(f"WHEN {alias}.flow_type = ? THEN ?" for _ in slas) + " END" \
+        if slas else "NULL"
+    sla_params = [v for pair in slas.items() for v in pair]
+    expr = (f"CASE WHEN {alias}.ended_at IS NULL AND {alias}.sla_breached = 1 THEN ROUND(MAX("
+            f"COALESCE({alias}.sla_over_s, 0), "
+            f"CASE WHEN {alias}.status = 'stuck' THEN COALESCE((julianday(?) - "
+            f"julianday({alias}.stuck_since)) * 86400.0, 0) ELSE 0 END, "
+            f"COALESCE((julianday(?) - julianday({alias}.started_at)) * 86400.0 - {sla}, 0)"
+            f"), 3) ELSE ROUND({alias}.sla_over_s, 3) END")
+    return expr, [when, when, *sla_params]
+
+
+def over_at(s: FlowSnapshot, d: FlowDefinition | None, at: datetime) -> float | None:
+    """`over_sql` for one flow in Python: the amount over, growing while the flow is open."""
+    stored = None if s.sla_over is None else s.sla_over.total_seconds()
+    if s.ended_at is not None or not s.sla_breached:
+        return stored
+    amounts = [stored or 0.0]
+    if s.status.value == "stuck" and s.stuck_since is not None:
+        amounts.append((at - s.stuck_since).total_seconds())
+    if d is not None:
+        amounts.append((at - s.started_at - d.sla).total_seconds())
+    return round(max(amounts), 3)
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -50,19 +114,24 @@ def stuck(store: Store, *, now: datetime, flow_type: str | None = None) -> list[
     return out
 
 
-def breaches(store: Store, *, flow_type: str | None = None) -> list[dict[str, Any]]:
-    """Flows that broke a step deadline or their SLA: the step (``end-to-end`` for the whole
-    flow) comes from the SlaBreached alert written with the verdict."""
-    sql = ("SELECT f.instance_id, f.correlation_id, f.flow_type, f.status, f.sla_over_s, "
+def breaches(store: Store, *, at: datetime, definitions: Sequence[FlowDefinition] = (),
+             flow_type: str | None = None) -> list[dict[str, Any]]:
+    """Flows that broke a step deadline or their SLA, the most over first: the step
+    (``end-to-end`` for the whole flow) comes from the SlaBreached alert written with the
+    verdict; an open flow's amount over is measured to ``at`` (`over_sql`)."""
+    over, params = over_sql(at, definitions)
+    sql = (f"SELECT f.instance_id, f.correlation_id, f.flow_type, f.status, {over} AS over_s, "  # noqa: S608
            "f.started_at, f.ended_at, f.definition_version, o.step AS alert_step, "
            "o.alert_id, f.stuck_step FROM flows f LEFT JOIN outbox o ON o.instance_id = "
            "f.instance_id AND o.kind = 'SlaBreached' WHERE f.sla_breached = 1")
-    rows = store.query(*_by_type(sql, flow_type, "f.started_at", column="f.flow_type"))
+    where, more = _by_type(sql, flow_type, "over_s DESC, f.correlation_id",
+                           column="f.flow_type")
+    rows = store.query(where, [*params, *more])
     return [{
         "correlation_id": r["correlation_id"], "flow_type": r["flow_type"],
         "step": r["alert_step"] or (r["stuck_step"] if r["alert_id"] is None and r["stuck_step"]
                                     else "end-to-end"),
-        "instance_id": r["instance_id"], "status": r["status"], "over_s": r["sla_over_s"],
+        "instance_id": r["instance_id"], "status": r["status"], "over_s": r["over_s"],
         "started_at": r["started_at"], "ended_at": r["ended_at"], "alert_id": r["alert_id"],
         "definition_version": r["definition_version"],
     } for r in rows]
@@ -87,19 +156,22 @@ def _show_one(store: Store, s: FlowSnapshot, d: FlowDefinition | None,
     events = store.flow_events(s.instance_id)
     trace = Discovery().add(events).traces().get(s.correlation_id, [])
     steps = _steps(trace, d)
-    left = None
+    left = overdue = None
     if s.next_deadline is not None and s.ended_at is None:
         left = _seconds(s.next_deadline, now)
+        if left is not None and left < 0:
+            left, overdue = 0.0, -left
     return {
         "instance_id": s.instance_id, "correlation_id": s.correlation_id,
         "flow_type": s.flow_type, "definition_version": s.definition_version,
         "status": s.status.value, "started_at": _t(s.started_at), "ended_at": _t(s.ended_at),
         "last_event_type": s.last_event_type, "last_event_at": _t(s.last_event_at),
         "event_count": s.event_count, "expected_next": list(s.expected_next),
-        "next_deadline": _t(s.next_deadline), "time_left_s": left,
+        "next_deadline": _t(s.next_deadline), "time_left_s": left, "overdue_s": overdue,
+        "measured_at": _t(now),
         "stuck_step": s.stuck_step, "stuck_since": _t(s.stuck_since), "recovered": s.recovered,
         "sla_breached": s.sla_breached,
-        "sla_over_s": None if s.sla_over is None else s.sla_over.total_seconds(),
+        "sla_over_s": over_at(s, d, now),
         "events": steps,
         "deviations": [] if d is None else [
             {"kind": x.kind, "event_type": x.event_type, "after": x.after, "position": x.position}
@@ -214,7 +286,7 @@ def settle(store: Store, definitions: Sequence[FlowDefinition], at: datetime) ->
     open_before = tracker.open_flows
     update = tracker.on_tick(at)
     store.write(Batch(flows=list(update.flows), alerts=list(update.alerts),
-                      assignments=list(update.assignments)))
+                      assignments=list(update.assignments), detected_at=at))
     return SettleResult(
         at=at, open_before=open_before, changed=len(update.flows),
         stuck=sum(1 for f in update.flows if f.status.value == "stuck"),

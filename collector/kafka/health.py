@@ -15,7 +15,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from collector.kafka.exceptions import KafkaEdgeError
 from collector.pipeline import PipelineStats
+from collector.store.dead_letters import DeadLetterUsage
 
 __all__ = ["Health", "MetricsServer"]
 
@@ -52,6 +54,17 @@ class Health:
             registry=r)
         self.kafka_up = Gauge("choreoscope_kafka_up", "1 when the broker is reachable",
                               registry=r)
+        self.dead_dropped = Counter(
+            "choreoscope_dead_letters_dropped",
+            "Stored dead letters deleted by their bounds (bound: age or budget)", ["bound"],
+            registry=r)
+        self.dead_truncated = Counter(
+            "choreoscope_dead_letters_truncated",
+            "Dead letters whose raw bytes were cut to dead_letters.max_raw_bytes", registry=r)
+        self.dead_bytes = Gauge("choreoscope_dead_letters_stored_bytes",
+                                "Bytes of the stored dead letters, against dead_letters.max_bytes",
+                                registry=r)
+        self._seen_usage: dict[str, int] = {}
         self._monotonic = monotonic
         self._last_at = monotonic()
         self._last_records = 0
@@ -80,8 +93,11 @@ class Health:
                 self._stages[stage] = total
 
     def sample(self, stats: PipelineStats, lag: Mapping[tuple[str, int], int | None],
-               kafka_up: bool, at: datetime) -> list[Sample]:
-        """Update the rates and gauges; the samples to store with the next batch."""
+               kafka_up: bool | None, at: datetime,
+               usage: DeadLetterUsage | None = None) -> list[Sample]:
+        """Update the rates and gauges; the samples to store with the next batch. ``kafka_up``
+        is None for a collector without a broker (the simulator's): no ``kafka_up`` sample.
+        ``usage``: the store's dead-letter totals (what their bounds dropped and cut)."""
         now = self._monotonic()
         elapsed = max(now - self._last_at, 1e-9)
         rate = (stats.observations - self._last_records) / elapsed
@@ -94,13 +110,16 @@ class Health:
         self._last_events, self._last_validate = stats.events, stats.validate_seconds
         self.rate.set(rate)
         self.dead_rate.set(dead_rate)
-        self.kafka_up.set(1.0 if kafka_up else 0.0)
         samples: list[Sample] = [
             ("records_per_second", {}, rate, at),
             ("dead_letters_per_second", {}, dead_rate, at),
             ("store_write_seconds", {}, stats.last_write_seconds, at),
-            ("kafka_up", {}, 1.0 if kafka_up else 0.0, at),
         ]
+        if kafka_up is not None:
+            self.kafka_up.set(1.0 if kafka_up else 0.0)
+            samples.append(("kafka_up", {}, 1.0 if kafka_up else 0.0, at))
+        if usage is not None:
+            samples.extend(self._dead_letter_usage(usage, at))
         if validation is not None:  # no events in the interval: nothing was validated
             self.validation_latency.set(validation)
             samples.append(("validation_seconds", {}, validation, at))
@@ -113,13 +132,37 @@ class Health:
         return samples
 
 
+    def _dead_letter_usage(self, usage: DeadLetterUsage, at: datetime) -> list[Sample]:
+        """The store's running totals into the counters (by what grew since the last sample)
+        and as samples for the Collector health page."""
+        seen = self._seen_usage
+        for name, total, counter in (
+                ("age", usage.dropped_age, self.dead_dropped.labels("age")),
+                ("budget", usage.dropped_budget, self.dead_dropped.labels("budget")),
+                ("truncated", usage.truncated, self.dead_truncated)):
+            if total > seen.get(name, 0):
+                counter.inc(total - seen.get(name, 0))
+            seen[name] = total
+        self.dead_bytes.set(usage.bytes)
+        return [("dead_letters_dropped", {"bound": "age"}, float(usage.dropped_age), at),
+                ("dead_letters_dropped", {"bound": "budget"}, float(usage.dropped_budget), at),
+                ("dead_letters_truncated", {}, float(usage.truncated), at),
+                ("dead_letters_stored_bytes", {}, float(usage.bytes), at)]
+
+
 class MetricsServer:
     """The Prometheus text endpoint (``GET /metrics``) on a local port, in a daemon thread."""
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
         self._server: Any
         self._thread: threading.Thread
-        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:  # e.g. another collector's health endpoint on the same port
+            raise KafkaEdgeError(
+                f"cannot serve the collector's health on {host}:{port}: "
+                f"{exc.strerror or exc} (set kafka.metrics_port to another port, or 0 for none)"
+            ) from exc
         self.port: int = self._server.server_port
 
     def close(self) -> None:

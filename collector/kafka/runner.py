@@ -265,7 +265,7 @@ class KafkaCollector:
     def _sample_health(self) -> None:
         assert self.health is not None
         samples = self.health.sample(self.pipeline.stats, self.tap.lag(), self.tap.link.up,
-                                     self._now())
+                                     self._now(), self.pipeline.store.dead_letter_usage())
         # straight to the store: a health sample is not a pipeline write (nor its latency)
         self._writer.submit(partial(self.pipeline.store.write, Batch(metrics=samples)))
 

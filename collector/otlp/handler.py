@@ -34,6 +34,10 @@ _INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED = 3, 5, 8
 _UNIMPLEMENTED, _UNAVAILABLE, _UNAUTHENTICATED = 12, 14, 16
 
 Submit = Callable[[list[Span]], Outcome]
+Reserve = Callable[[int], bool]
+"""Hold that many more bytes for this request; False when the receiver's budget is spent."""
+
+_INFLATE_STEP = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +106,24 @@ class ExportHandler:
         code = _RESOURCE_EXHAUSTED if status == 413 else _INVALID_ARGUMENT
         return _failure(status, encoding, code, message, close=True)
 
-    def export(self, headers: Mapping[str, str], body: bytes) -> Response:
-        """Decode, store and answer a request that passed `preflight`."""
+    def busy(self, headers: Mapping[str, str], message: str) -> Response:
+        """503 with ``Retry-After``: the receiver already holds as much work as it may."""
+        encoding = encoding_of(headers.get("content-type")) or Encoding.PROTOBUF
+        return _failure(503, encoding, _UNAVAILABLE, f"{message}: retry later",
+                        (("Retry-After", str(self.settings.retry_after_s)),), close=True)
+
+    def export(self, headers: Mapping[str, str], body: bytes,
+               reserve: Reserve | None = None) -> Response:
+        """Decode, store and answer a request that passed `preflight`; decompressed bytes are
+        held with ``reserve`` before they are made."""
         encoding = encoding_of(headers.get("content-type")) or Encoding.PROTOBUF
         wbits = _ENCODINGS[headers.get("content-encoding", "identity").lower()]
         if wbits is not None:
             try:
-                body = _inflate(body, wbits, self.settings.max_body_bytes)
+                body = _inflate(body, wbits, self.settings.max_body_bytes,
+                                reserve or (lambda n: True))
+            except _Busy:
+                return self.busy(headers, "too much request data in progress")
             except _TooLarge:
                 return _failure(413, encoding, _RESOURCE_EXHAUSTED, "decompressed body over "
                                 f"the limit of {self.settings.max_body_bytes} bytes", close=False)
@@ -142,15 +157,31 @@ class _TooLarge(Exception):
     pass
 
 
-def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
-    """Decompress a body, refusing to produce more than ``limit`` bytes."""
+class _Busy(Exception):
+    pass
+
+
+def _inflate(body: bytes, wbits: int, limit: int, reserve: Reserve) -> bytes:
+    """Decompress a body, refusing to produce more than ``limit`` bytes; each step of output
+    (and the joined copy) is reserved before it is made (`_Busy` when it cannot be)."""
     inflater = zlib.decompressobj(wbits=wbits)
-    out = inflater.decompress(body, limit + 1)
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise _TooLarge
-    if not inflater.eof:
-        raise zlib.error("truncated stream")
-    return out
+    parts: list[bytes] = []
+    total = 0
+    data = body
+    while not inflater.eof:
+        if not reserve(_INFLATE_STEP):
+            raise _Busy
+        chunk = inflater.decompress(data, _INFLATE_STEP)
+        data = inflater.unconsumed_tail
+        total += len(chunk)
+        if total > limit:
+            raise _TooLarge
+        if not chunk and not data:
+            raise zlib.error("truncated stream")
+        parts.append(chunk)
+    if len(parts) > 1 and not reserve(total):
+        raise _Busy
+    return b"".join(parts)
 
 
 def bearer_ok(header: str | None, token: str) -> bool:

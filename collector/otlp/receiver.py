@@ -4,29 +4,33 @@ The server is the standard library's ``ThreadingHTTPServer`` (HTTP/1.1, keep-ali
 per connection): OTLP exporters send few, large requests (the SDK batches up to 512 spans), so
 the work is decoding and storing, not connection handling, and no framework is needed for one
 POST route. The edge does what the handler cannot decide from values: reading a body by
-``Content-Length`` or chunked transfer coding, within the size limit.
+``Content-Length`` or chunked transfer coding, within the size limit, and admitting it within
+the bounds on requests and body bytes in progress (`collector.otlp._admission`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from collector.exceptions import CollectorError
+from collector.otlp._admission import Admission
 from collector.otlp.exceptions import OtlpError
 from collector.otlp.handler import ExportHandler, HandlerSettings, Response
 from collector.otlp.sink import SinkStats, SpanSink
 from collector.settings import KafkaSettings, OtlpSettings, Settings
 from collector.store.base import Store, open_store
+from collector.store.dead_letters import bounds_of
 
 if TYPE_CHECKING:
     from collector.otlp.grpc_receiver import OtlpGrpcReceiver
     from collector.otlp.kafka_spans import SpanTopicReader
 
-__all__ = ["OtlpHttpReceiver", "OtlpService", "serve_otlp"]
+__all__ = ["OtlpHttpReceiver", "OtlpService", "grpc_workers", "serve_otlp"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +44,18 @@ class _BodyError(Exception):
         self.status = status
 
 
+class _Busy(Exception):
+    pass
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: ExportHandler,
-                 read_timeout: float) -> None:
+                 read_timeout: float, admission: Admission) -> None:
         self.export_handler = handler
+        self.admission = admission
         handler_class = type("_TimedRequestHandler", (_RequestHandler,),
                              {"timeout": read_timeout})
         super().__init__(address, handler_class)
@@ -75,16 +84,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._discard_body(headers)
             self._send(early)
             return
-        try:
-            body = self._read_body(headers, handler.settings.max_body_bytes)
-        except _BodyError as exc:
-            self._send(handler.unreadable(headers, exc.status, str(exc)))
+        length = headers.get("content-length", "")
+        ticket = self.server.admission.enter(int(length) if length.isdigit() else 0)
+        if ticket is None:
+            self._discard_body(headers)
+            self._send(handler.busy(headers, "too many requests in progress"))
             return
-        except OSError as exc:  # the client went away or stalled past the read timeout
-            logger.info("OTLP/HTTP request from %s dropped: %s", self.address_string(), exc)
-            self.close_connection = True
-            return
-        self._send(handler.export(headers, body))
+        with ticket:
+            try:
+                body = self._read_body(headers, handler.settings.max_body_bytes, ticket.reserve)
+            except _BodyError as exc:
+                self._send(handler.unreadable(headers, exc.status, str(exc)))
+                return
+            except _Busy:
+                self._send(handler.busy(headers, "too much request data in progress"))
+                return
+            except OSError as exc:  # the client went away or stalled past the read timeout
+                logger.info("OTLP/HTTP request from %s dropped: %s", self.address_string(), exc)
+                self.close_connection = True
+                return
+            self._send(handler.export(headers, body, ticket.reserve))
 
     def _discard_body(self, headers: dict[str, str]) -> None:
         """Read and drop a refused request's body (up to a bound) before answering, so that a
@@ -99,9 +118,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             remaining -= len(chunk)
 
-    def _read_body(self, headers: dict[str, str], limit: int) -> bytes:
+    def _read_body(self, headers: dict[str, str], limit: int,
+                   reserve: Callable[[int], bool]) -> bytes:
+        """The body; a ``Content-Length`` body was reserved on admission, a chunked one is
+        reserved chunk by chunk (`_Busy` when that passes the receiver's byte bound)."""
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            return _read_chunked(self.rfile, limit)
+            return _read_chunked(self.rfile, limit, reserve)
         length = headers.get("content-length")
         if length is None:
             raise _BodyError(411, "Content-Length or chunked transfer coding required")
@@ -129,12 +151,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
             logger.info("OTLP/HTTP answer to %s lost: %s", self.address_string(), exc)
             self.close_connection = True
 
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, a URI or header too
+        long, an HTTP version it does not speak) as a ``google.rpc.Status``, not an HTML page;
+        the connection closes, since what follows cannot be read reliably."""
+        reason = message or self.responses.get(code, ("request refused",))[0]
+        self._send(self.server.export_handler.unreadable({}, code, reason))
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
 
-def _read_chunked(rfile: Any, limit: int) -> bytes:
-    """A body in HTTP/1.1 chunked transfer coding (RFC 9112 §7.1), at most ``limit`` bytes."""
+def _read_chunked(rfile: Any, limit: int, reserve: Callable[[int], bool]) -> bytes:
+    """A body in HTTP/1.1 chunked transfer coding (RFC 9112 §7.1), at most ``limit`` bytes,
+    each chunk (and the joined copy) reserved before it is read."""
     parts: list[bytes] = []
     total = 0
     while True:
@@ -148,12 +179,16 @@ def _read_chunked(rfile: Any, limit: int) -> bytes:
         total += size
         if total > limit:
             raise _BodyError(413, "body over the limit")
+        if not reserve(size):
+            raise _Busy
         chunk = rfile.read(size)
         if len(chunk) != size or rfile.read(2) != b"\r\n":
             raise _BodyError(400, "truncated chunk")
         parts.append(chunk)
     while rfile.readline(1026) not in (b"\r\n", b"\n", b""):
         pass  # trailer fields, ignored
+    if len(parts) > 1 and not reserve(total):
+        raise _Busy
     return b"".join(parts)
 
 
@@ -161,9 +196,10 @@ class OtlpHttpReceiver:
     """Serves ``ExportHandler`` over HTTP/1.1 on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(self, handler: ExportHandler, host: str = "127.0.0.1", port: int = 4318,
-                 *, read_timeout: float = 30.0) -> None:
+                 *, read_timeout: float = 30.0, admission: Admission | None = None) -> None:
+        self.admission = admission or Admission(64 * 1024 * 1024, 16)
         try:
-            self._server = _Server((host, port), handler, read_timeout)
+            self._server = _Server((host, port), handler, read_timeout, self.admission)
         except OSError as exc:
             raise OtlpError(f"cannot listen for OTLP/HTTP on {host}:{port}: "
                             f"{exc.strerror or exc}") from exc
@@ -223,7 +259,8 @@ class OtlpService:
         handler = ExportHandler(self.sink.submit, HandlerSettings(
             max_body_bytes=settings.max_body_bytes, token=token,
             retry_after_s=settings.retry_after_s))
-        self.http = OtlpHttpReceiver(handler, settings.host, settings.port)
+        self.http = OtlpHttpReceiver(handler, settings.host, settings.port, admission=Admission(
+            settings.max_inflight_bytes, settings.max_concurrent_requests))
         self.grpc: OtlpGrpcReceiver | None = None
         if settings.grpc:
             from collector.otlp.grpc_receiver import OtlpGrpcReceiver
@@ -232,7 +269,7 @@ class OtlpService:
                 self.grpc = OtlpGrpcReceiver(
                     self.sink.submit, settings.host, settings.grpc_port,
                     max_body_bytes=settings.max_body_bytes, token=token,
-                    retry_after_s=settings.retry_after_s)
+                    retry_after_s=settings.retry_after_s, workers=grpc_workers(settings))
             except OtlpError:
                 self.http.close()
                 raise
@@ -272,6 +309,16 @@ class OtlpService:
         self.close()
 
 
+def grpc_workers(settings: OtlpSettings) -> int:
+    """OTLP/gRPC messages read at once: as many as ``max_inflight_bytes`` holds at the request
+    limit, each message counted twice (gRPC's buffer and the bytes handed to the decoder); at
+    least two, so that one slow client does not hold back every other, and at most
+    ``max_concurrent_requests``. Other calls wait in HTTP/2 flow control, gRPC's own
+    back-pressure, with nothing refused."""
+    fit = settings.max_inflight_bytes // (2 * settings.max_body_bytes)
+    return max(2, min(settings.max_concurrent_requests, fit))
+
+
 def _span_topic_reader(topics: tuple[str, ...], kafka: KafkaSettings,
                        store: Store) -> SpanTopicReader:
     """The Kafka tap on the spans topics, in a consumer group of its own."""
@@ -287,7 +334,8 @@ def serve_otlp(settings: Settings, store_url: str | None = None, *,
                stop: threading.Event | None = None, store: Store | None = None) -> SinkStats:
     """Run the OTLP intake until ``stop`` is set (or Ctrl-C); the store is opened from
     ``store_url`` (default: the settings') unless an open ``store`` is given."""
-    opened = open_store(store_url or settings.store) if store is None else store
+    opened = open_store(store_url or settings.store, dead_letters=bounds_of(settings)) if (
+        store is None) else store
     try:
         service = OtlpService(settings.otlp, opened, kafka=settings.kafka).start()
         try:

@@ -25,6 +25,7 @@ from collector.model import (
 
 if TYPE_CHECKING:
     from collector.flows.rollup import FlowRollup
+    from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
 
 __all__ = ["Batch", "Position", "Store", "open_store"]
 
@@ -61,6 +62,9 @@ class Batch:
     """Spans to insert; one already stored (same trace id and span id) is kept as it was."""
     flow_rollups: list[FlowRollup] = field(default_factory=list)
     """Per-minute flow and step duration percentiles and SLA shares, upserted by their key."""
+    detected_at: datetime | None = None
+    """The detection clock this batch's verdicts were reached at; the store keeps the latest
+    (table ``detection_clock``), so amounts over a deadline are measured to it later."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)
@@ -112,13 +116,27 @@ class Store(Protocol):
     def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
         """Remove dead letters (by ``dl_id``) that a replay turned into events."""
 
+    def trim_dead_letters(self, now: datetime) -> int:
+        """Delete the dead letters older than their age bound at ``now``; how many went.
+        (Writes apply the age and size bounds too, at the newest dead letter's time.)"""
+
+    def dead_letter_usage(self) -> DeadLetterUsage:
+        """The stored dead letters' count and size, and what the bounds dropped or cut."""
+
     def close(self) -> None: ...
 
 
-def open_store(url: str, *, read_only: bool = False) -> Store:
-    """Open (and migrate, unless read-only) the store at ``url``."""
+def open_store(url: str, *, read_only: bool = False,
+               dead_letters: DeadLetterBounds | None = None) -> Store:
+    """Open (and migrate, unless read-only) the store at ``url``; ``dead_letters`` bounds the
+    dead letters it keeps (default: `DeadLetterBounds()`, the settings' defaults)."""
     if url.startswith("sqlite:///"):
         from collector.store.sqlite import SqliteStore
 
-        return SqliteStore(url, read_only=read_only)
-    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH (PostgreSQL is planned)")
+        return SqliteStore(url, read_only=read_only, dead_letters=dead_letters)
+    if url.startswith(("postgresql://", "postgres://")):
+        from collector.store.postgres import PostgresStore
+
+        return PostgresStore(url, read_only=read_only, dead_letters=dead_letters)
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or "
+                     "postgresql://USER@HOST:PORT/DATABASE")

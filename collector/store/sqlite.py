@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from collector import _json
 from collector.exceptions import StoreError, StoreUnusable
 from collector.model import (
     DeadLetter,
+    DeadLetterReason,
     Event,
     EventIdentity,
     FlowSnapshot,
@@ -28,12 +31,20 @@ from collector.store._checkpoint import Checkpointer
 from collector.store._path import check_store_path, check_store_schema
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
+from collector.store.dead_letters import (
+    STORED_COLUMNS,
+    DeadLetterBounds,
+    DeadLetterUsage,
+    stored_row,
+)
 
-__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqliteStore", "migrations"]
+__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqlRunner", "SqliteStore", "data_of",
+           "delete_older", "migrations", "prepare_write"]
+
+logger = logging.getLogger(__name__)
 
 _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
-_RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("dead_letters", "received_at"),
-             ("metrics", "at"))
+_RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("metrics", "at"))
 """Tables retention deletes from, with the time column it goes by (constants, not input)."""
 _WRITER_PRAGMAS = (
     "journal_mode=WAL",
@@ -42,17 +53,27 @@ _WRITER_PRAGMAS = (
     "cache_size=-65536",  # 64 MiB: the events indexes have random keys (ids, correlation ids)
     "temp_store=MEMORY",
     "wal_autocheckpoint=20000",  # a backstop: `Checkpointer` copies the WAL in the background
+    "secure_delete=ON",  # deleted rows (dead letters' raw bytes) are zeroed, not left in
+    # freed pages
 )
 _CHUNKS = (1200, 400, 100, 25, 5, 1)
 """Rows per multi-row INSERT, greedily: a few statement shapes, each compiled once (the
-statement cache), under SQLite's 32,766 parameters for the widest table (events: 20 columns,
-room for 27)."""
+statement cache); a size whose statement would pass `_MAX_PARAMETERS` is skipped."""
+_MAX_PARAMETERS = 32_766
+"""SQLite's limit on bound parameters in one statement."""
 
 
 INSTANCE_EVENTS = ("SELECT {columns} FROM events WHERE correlation_id = (SELECT correlation_id "
                    "FROM flows WHERE instance_id = ?) AND instance_id = ?")
 """A flow instance's events (parameters: the instance id twice), through the correlation index:
 every event of an instance carries its correlation id."""
+
+
+class SqlRunner(Protocol):
+    """What the shared statements run on: a sqlite3 connection, or the PostgreSQL store's
+    translating connection."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any: ...
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -68,8 +89,11 @@ def migrations() -> list[tuple[int, str, str]]:
 class SqliteStore:
     """The store in one SQLite file; a lock makes the connection safe to share between threads."""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False,
+                 dead_letters: DeadLetterBounds | None = None) -> None:
         self.url = url
+        self.dead_letter_bounds = dead_letters if dead_letters is not None else (
+            DeadLetterBounds())
         self.path = Path(url.removeprefix("sqlite:///"))
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -132,37 +156,7 @@ class SqliteStore:
         """The statements that write ``batch``, parameters bound to Python values: the
         Python half of `write`, so a caller can run it on its own thread and leave only
         `write_prepared` (SQLite's work, mostly without the GIL) to a writer thread."""
-        out = PreparedWrite(len(batch) + len(batch.flows) + len(batch.spans) + 1)
-        assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
-        _write_events(out, batch.events, assigned)
-        _write_dead_letters(out, batch.dead_letters)
-        _write_flows(out, batch.flows)
-        _write_spans(out, batch.spans)
-        _write_flow_rollups(out, batch.flow_rollups)
-        if assigned:  # events stored by earlier batches, joined to a flow now
-            out.many("UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
-                     [(inst, src, eid) for (src, eid), inst in assigned.items()])
-        if batch.violations:
-            out.rows("INSERT OR IGNORE INTO violations VALUES",
-                     [(v.event.source, v.event.id, v.pointer, v.keyword, v.event_type,
-                       v.producer, v.schema_version, v.message, to_text(v.occurred_at))
-                      for v in batch.violations])
-        if batch.alerts:
-            out.rows("INSERT OR IGNORE INTO outbox (alert_id, kind, instance_id, "
-                     "correlation_id, flow_type, step, at, details) VALUES",
-                     [(a.alert_id, a.kind.value, a.instance_id, a.correlation_id,
-                       a.flow_type, a.step, to_text(a.at),
-                       orjson.dumps(a.details).decode() if a.details is not None else None)
-                      for a in batch.alerts])
-        if batch.positions:
-            out.many("INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
-                     "partition) DO UPDATE SET next_offset = excluded.next_offset",
-                     [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions])
-        if batch.metrics:
-            out.many("INSERT INTO metrics VALUES (?,?,?,?)",
-                     [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
-                       to_text(at)) for n, lbl, v, at in batch.metrics])
-        return out
+        return prepare_write(batch, self.dead_letter_bounds)
 
     def write_prepared(self, prepared: PreparedWrite) -> None:
         """Run a `prepare`d batch in one transaction."""
@@ -177,6 +171,8 @@ class SqliteStore:
                         db.executemany(sql, params)
                     else:
                         db.execute(sql, params)
+                for call in prepared.calls:
+                    call(db)
                 db.execute("COMMIT")
             except BaseException as exc:
                 if db.in_transaction:
@@ -201,18 +197,7 @@ class SqliteStore:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
-                gone = db.execute(
-                    "DELETE FROM business_keys WHERE (source, id) IN (SELECT source, id FROM "
-                    "events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
-                    (at, limit)).rowcount
-                gone += db.execute(  # a span's links go with it
-                    "DELETE FROM span_links WHERE (trace_id, span_id) IN (SELECT trace_id, "
-                    "span_id FROM spans WHERE start_at < ? ORDER BY start_at LIMIT ?)",
-                    (at, limit)).rowcount
-                for table, column in _RETAINED:
-                    gone += db.execute(
-                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
-                        f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+                gone = delete_older(db, at, limit)
                 db.execute("COMMIT")
                 return gone
             except BaseException as exc:
@@ -226,14 +211,36 @@ class SqliteStore:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                n = sum(self._db.execute("DELETE FROM dead_letters WHERE dl_id = ?",
-                                         (i,)).rowcount for i in dl_ids)
+                n = sum(_drop_dead_letters(self._db, None, "WHERE dl_id = ?", (i,))
+                        for i in dl_ids)
                 self._db.execute("COMMIT")
                 return n
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise StoreError(f"cannot apply retention to {self.url}: {exc}") from exc
+                raise StoreError(f"cannot delete dead letters in {self.url}: {exc}") from exc
+
+    def trim_dead_letters(self, now: datetime) -> int:
+        """Apply the dead letters' age bound at ``now`` (wall time), in one transaction, so
+        they age out while no new ones arrive; how many went."""
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                gone = _trim_by_age(db, now - self.dead_letter_bounds.max_age)
+                db.execute("COMMIT")
+                return gone
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(f"cannot trim dead letters in {self.url}: {exc}") from exc
+
+    def dead_letter_usage(self) -> DeadLetterUsage:
+        """The stored dead letters' count and size, and what the bounds dropped or cut."""
+        (row,) = self._rows(
+            "SELECT (SELECT COUNT(*) FROM dead_letters) AS stored, bytes, dropped_budget, "
+            "dropped_age, truncated FROM dead_letter_usage", ())
+        return DeadLetterUsage(**row)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -282,6 +289,67 @@ class SqliteStore:
             self._db.close()
 
 
+def prepare_write(batch: Batch, bounds: DeadLetterBounds) -> PreparedWrite:
+    """The statements that write ``batch`` (SQLite's SQL; `collector.store._dialect` gives
+    PostgreSQL's), parameters bound to Python values."""
+    out = PreparedWrite(len(batch) + len(batch.flows) + len(batch.spans) + 1)
+    assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
+    unstorable = _write_events(out, batch.events, assigned)
+    _write_dead_letters(out, [*batch.dead_letters, *unstorable] if unstorable
+                        else batch.dead_letters, bounds)
+    _write_flows(out, batch.flows)
+    _write_spans(out, batch.spans)
+    _write_flow_rollups(out, batch.flow_rollups)
+    if assigned:  # events stored by earlier batches, joined to a flow now
+        out.many("UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
+                 [(inst, src, eid) for (src, eid), inst in assigned.items()])
+    if batch.violations:
+        out.rows("INSERT OR IGNORE INTO violations VALUES",
+                 [(v.event.source, v.event.id, v.pointer, v.keyword, v.event_type,
+                   v.producer, v.schema_version, v.message, to_text(v.occurred_at))
+                  for v in batch.violations])
+    if batch.alerts:
+        out.rows("INSERT OR IGNORE INTO outbox (alert_id, kind, instance_id, "
+                 "correlation_id, flow_type, step, at, details) VALUES",
+                 [(a.alert_id, a.kind.value, a.instance_id, a.correlation_id,
+                   a.flow_type, a.step, to_text(a.at),
+                   orjson.dumps(a.details).decode() if a.details is not None else None)
+                  for a in batch.alerts])
+    if batch.positions:
+        out.many("INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
+                 "partition) DO UPDATE SET next_offset = excluded.next_offset",
+                 [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions])
+    if batch.detected_at is not None:
+        out.many("INSERT INTO detection_clock VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+                 "at = MAX(detection_clock.at, excluded.at)", [(to_text(batch.detected_at),)])
+    if batch.metrics:
+        out.many("INSERT INTO metrics VALUES (?,?,?,?)",
+                 [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
+                   to_text(at)) for n, lbl, v, at in batch.metrics])
+    return out
+
+
+def delete_older(db: SqlRunner, at: str, limit: int) -> int:
+    """Retention's statements (see `SqliteStore.delete_older_than`), inside the caller's
+    transaction; ``db`` runs SQLite's SQL (or a dialect's translation of it)."""
+    gone = db.execute(
+        "DELETE FROM business_keys WHERE (source, id) IN (SELECT source, id FROM "
+        "events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
+        (at, limit)).rowcount
+    gone += db.execute(  # a span's links go with it
+        "DELETE FROM span_links WHERE (trace_id, span_id) IN (SELECT trace_id, "
+        "span_id FROM spans WHERE start_at < ? ORDER BY start_at LIMIT ?)",
+        (at, limit)).rowcount
+    gone += _drop_dead_letters(db, "dropped_age", "WHERE rowid IN (SELECT rowid "
+                               "FROM dead_letters WHERE received_at < ? ORDER BY "
+                               "received_at LIMIT ?)", (at, limit))
+    for table, column in _RETAINED:
+        gone += db.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
+            f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+    return int(gone)
+
+
 def _statements(sql: str) -> list[str]:
     """Split a migration into statements (migrations hold no triggers and no '--' or ';' in
     string literals)."""
@@ -289,14 +357,26 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def _unstorable(event: Event, exc: Exception) -> DeadLetter:
+    """The store's fault boundary: an event whose row cannot be made is a dead letter (the
+    exception's type only: its message may quote payload values)."""
+    logger.warning("event %s from %s is unstorable (%s): stored as a dead letter",
+                   event.id, event.location, type(exc).__name__)
+    return DeadLetter(DeadLetterReason.UNSTORABLE,
+                      f"unstorable: {type(exc).__name__} while preparing the store row",
+                      event.location, event.received_at, None)
+
+
 def _write_events(out: PreparedWrite, events: list[Event],
-                  assigned: dict[tuple[str, str], str]) -> None:
+                  assigned: dict[tuple[str, str], str]) -> list[DeadLetter]:
     """Insert events with the flow instance they joined, taking their assignments out of
     ``assigned`` (what is left joins events stored earlier). An event stored before is kept;
-    only its instance is set, as the tracker decided."""
+    only its instance is set, as the tracker decided. Answers the dead letters of events
+    whose row could not be made (the rest are written)."""
+    unstorable: list[DeadLetter] = []
     if not events:
-        return
-    dumps = orjson.dumps
+        return unstorable
+    dumps = _json.dumps
     take = assigned.pop
     rows: list[tuple[object, ...]] = []
     keys: list[tuple[str, str, str, str, str]] = []
@@ -307,40 +387,52 @@ def _write_events(out: PreparedWrite, events: list[Event],
     for e in events:
         loc = e.location
         src, eid, received = e.source, e.id, e.received_at
-        if received is not last_received:
-            last_received, received_text = received, _utc_text(received)
         data = e.data
-        row((
-            src, eid, e.type, _utc_text(e.occurred_at), received_text,
-            e.correlation_id, e.causation_id, e.subject, e.dataschema, e.trace_id, e.span_id,
-            e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
-            None if data is None else dumps(data).decode(), take((src, eid), None),
-            e.key, dumps(e.headers).decode() if e.headers else None,
-        ))
+        try:
+            if received is not last_received:
+                received_text = _utc_text(received)
+                last_received = received
+            binary = type(data) is bytes
+            made = (
+                src, eid, e.type, _utc_text(e.occurred_at), received_text,
+                e.correlation_id, e.causation_id, e.subject, e.dataschema, e.trace_id,
+                e.span_id, e.sequence, loc.source, loc.topic, loc.partition, loc.offset,
+                None if data is None or binary else dumps(data), e.time_text,
+                data if binary else None, take((src, eid), None),
+                e.key, orjson.dumps(e.headers).decode() if e.headers else None,
+            )
+        except Exception as exc:  # one event's row: never the whole batch
+            unstorable.append(_unstorable(e, exc))
+            continue
+        row(made)
         if e.business_keys:
             key((name, value, src, eid, e.correlation_id) for name, value in e.business_keys)
     out.rows(
         "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
-        'loc_source, topic, partition, "offset", data, instance_id, key, headers) VALUES',
+        'loc_source, topic, partition, "offset", data, time_text, data_bytes, instance_id, '
+        "key, headers) VALUES",
         rows, " ON CONFLICT (source, id) DO UPDATE SET "
         "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
     )
     if keys:
         out.rows("INSERT OR IGNORE INTO business_keys VALUES", keys)
+    return unstorable
 
 
 class PreparedWrite:
     """The statements of one batch, in order, with their parameters (see `SqliteStore.prepare`).
     """
 
-    __slots__ = ("rows_written", "statements")
+    __slots__ = ("calls", "rows_written", "statements")
 
     def __init__(self, rows_written: int) -> None:
         self.rows_written = rows_written
         """About how many rows the batch writes (paces the background checkpoint)."""
         self.statements: list[tuple[str, Sequence[Any], bool]] = []
         """(sql, parameters, executemany?)"""
+        self.calls: list[Callable[[SqlRunner], object]] = []
+        """Run after the statements, in the same transaction (e.g. the dead letters' bounds)."""
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement run once per row (for the few rows of rarely written tables)."""
@@ -362,6 +454,8 @@ class PreparedWrite:
         at, total = 0, len(rows)
         add = self.statements.append
         for size in _CHUNKS:
+            if size > 1 and size * width > _MAX_PARAMETERS:
+                continue
             sql = None
             while total - at >= size:
                 sql = sql or _multi_row(head, tail, width, size)
@@ -375,17 +469,61 @@ def _multi_row(head: str, tail: str, width: int, rows: int) -> str:
     return f"{head} {','.join([one] * rows)}{tail}"
 
 
-def _write_dead_letters(out: PreparedWrite, letters: list[DeadLetter]) -> None:
+def _write_dead_letters(out: PreparedWrite, letters: list[DeadLetter],
+                        bounds: DeadLetterBounds) -> None:
+    """Insert dead letters (raw bytes cut to the bound), count their size and truncations,
+    then bring the dead letters back within their age and size bounds, in the same
+    transaction: a flood of dead letters costs its rows, never the disk."""
     if not letters:
         return
-    out.many(
-        "INSERT OR IGNORE INTO dead_letters (reason, detail, loc_source, topic, partition, "
-        '"offset", received_at, raw, key, headers) VALUES (?,?,?,?,?,?,?,?,?,?)',
-        [(d.reason.value, d.detail, d.location.source, d.location.topic, d.location.partition,
-          d.location.offset, to_text(d.received_at), d.raw, d.key,
-          orjson.dumps([[k, v.decode("utf-8", "replace")] for k, v in d.headers]).decode())
-         for d in letters],
-    )
+    cap = bounds.max_raw_bytes
+    out.many("UPDATE dead_letter_usage SET last_id = (SELECT COALESCE(MAX(dl_id), 0) "
+             "FROM dead_letters)", [()])
+    out.many(f"INSERT OR IGNORE INTO dead_letters ({STORED_COLUMNS}) VALUES "  # noqa: S608
+             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             [stored_row(d, to_text(d.received_at), cap) for d in letters])
+    out.many("UPDATE dead_letter_usage SET bytes = bytes + (SELECT COALESCE(SUM(size), 0) FROM "
+             "dead_letters WHERE dl_id > last_id), truncated = truncated + (SELECT COUNT(*) "
+             "FROM dead_letters WHERE dl_id > last_id AND raw_truncated = 1)", [()])
+    newest = max(d.received_at for d in letters)
+    out.calls.append(lambda db: _bound_dead_letters(db, bounds, newest))
+
+
+def _bound_dead_letters(db: SqlRunner, bounds: DeadLetterBounds,
+                        now: datetime) -> None:
+    _trim_by_age(db, now - bounds.max_age)
+    (used,) = db.execute("SELECT bytes FROM dead_letter_usage").fetchone()
+    if used <= bounds.max_bytes:
+        return
+    excess = used - int(bounds.max_bytes * bounds.keep_fraction)
+    freed, last = 0, None
+    for dl_id, size in db.execute("SELECT dl_id, size FROM dead_letters ORDER BY dl_id"):
+        freed += size
+        last = dl_id
+        if freed >= excess:
+            break
+    if last is not None:
+        _drop_dead_letters(db, "dropped_budget", "WHERE dl_id <= ?", (last,))
+
+
+def _trim_by_age(db: SqlRunner, cutoff: datetime) -> int:
+    return _drop_dead_letters(db, "dropped_age", "WHERE received_at < ?", (to_text(cutoff),))
+
+
+def _drop_dead_letters(db: SqlRunner, counter: str | None, where: str,
+                       params: Sequence[Any]) -> int:
+    """Delete the dead letters ``where`` selects, keeping the usage row exact; ``counter``
+    (dropped_age, dropped_budget) counts them as dropped by a bound, None as removed (replay).
+    ``counter`` and ``where`` are constants of this module, never input."""
+    n, size = db.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM dead_letters {where}",  # noqa: S608
+                         params).fetchone()
+    if not n:
+        return 0
+    db.execute(f"DELETE FROM dead_letters {where}", params)  # noqa: S608
+    dropped = f", {counter} = {counter} + ?" if counter else ""
+    db.execute(f"UPDATE dead_letter_usage SET bytes = bytes - ?{dropped}",  # noqa: S608
+               (size, n) if counter else (size,))
+    return int(n)
 
 
 def _opt_text(value: Any) -> str | None:
@@ -444,13 +582,23 @@ def event_from_row(r: dict[str, Any]) -> Event:
     return Event(
         id=r["id"], type=r["type"], source=r["source"], occurred_at=from_text(r["occurred_at"]),
         correlation_id=r["correlation_id"],
-        data=None if r["data"] is None else orjson.loads(r["data"]),
+        data=data_of(r),
         location=Location(r["loc_source"], r["topic"], r["partition"], r["offset"]),
         received_at=from_text(r["received_at"]), causation_id=r["causation_id"],
         subject=r["subject"], dataschema=r["dataschema"], trace_id=r["trace_id"],
         span_id=r["span_id"], sequence=r["sequence"], key=r.get("key"),
         headers=tuple((k, v) for k, v in orjson.loads(r.get("headers") or "[]")),
+        time_text=r.get("time_text"),
     )
+
+
+def data_of(row: dict[str, Any]) -> Any:
+    """An event row's payload: its JSON value (integers exact), its bytes (``data_bytes``,
+    content that is not JSON nor text), or None."""
+    if row.get("data_bytes") is not None:
+        return bytes(row["data_bytes"])
+    text = row.get("data")
+    return None if text is None else _json.loads(text)
 
 
 def identity_of(row: dict[str, Any]) -> EventIdentity:

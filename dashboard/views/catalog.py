@@ -1,104 +1,92 @@
-"""Catalog: every event type with its owner, producers, consumers, topics, schemas and samples;
-the undocumented and orphan events as their own lists."""
+"""Catalog: every event type with its owner, producers, consumers, topics and schemas, searchable
+by name, field, owner, producer and consumer, each linked to its own page (``event?type=``,
+``service?name=``, ``domain?name=``); the undocumented and orphan events as their own lists,
+with what to do about them."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from catalog.entries import CatalogEntry, build_entries
-from catalog.eventmap import EventMap
 from catalog.reports import Finding, has_consumer_evidence
+from catalog.search import Hit
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
-from dashboard.catalog_queries import (
-    NO_TRAFFIC,
-    catalog_rows,
-    entry_of,
-    findings,
-    load_view,
-    map_window,
-    sample_payloads,
-)
+from dashboard.catalog_queries import NO_TRAFFIC, catalog_rows, findings, load_view, map_window
+from dashboard.catalog_widgets import DOMAIN, EVENT, SERVICE
+from dashboard.markup import md, md_link, md_links
+from dashboard.page_queries import search_rows
 
-SAMPLES = 3
+HITS_SHOWN = 30
+SEARCH_HELP = ("Words match event type names, field names, owners, producers and consumers; "
+               "narrow a word with name:, field:, owner:, producer: or consumer: "
+               "(field:customer_id).")
 
 
-def _filtered(entries: list[CatalogEntry], text: str, domain: str, only: str
-              ) -> list[CatalogEntry]:
-    needle = text.strip().lower()
+def _filtered(entries: list[CatalogEntry], domain: str, only: str) -> list[CatalogEntry]:
     return [e for e in entries
-            if (not needle or needle in e.event_type.lower() or needle in e.owner.lower())
-            and (not domain or e.domain == domain)
+            if (not domain or e.domain == domain)
             and (only != "undocumented" or not e.documented)
             and (only != "documented" or e.documented)]
 
 
-def _entry(store: Store, event_map: EventMap, name: str) -> None:
-    entry = entry_of(event_map, name, sample_payloads(store, name, SAMPLES))
-    if entry is None:
-        return
-    st.subheader(name)
-    if entry.description:
-        st.write(entry.description)
-    c1, c2, c3 = st.columns(3)
-    c1.write(f"**Owner** {entry.owner or '-'}  \n**Domain** {entry.domain or '-'}  \n"
-             f"**Flows** {', '.join(entry.flows) or '-'}")
-    c2.write(f"**Producers** {', '.join(entry.producers) or '-'}  \n"
-             f"**Consumers** {', '.join(entry.consumers) or '-'}  \n"
-             f"**Topics** {', '.join(entry.topics) or '-'}")
-    c3.write(f"**Events** {entry.count:,}  \n**First seen** {entry.first_seen or '-'}  \n"
-             f"**Last seen** {entry.last_seen or '-'}")
-    declared = set(entry.declared_producers) | set(entry.declared_consumers)
-    if declared:
-        st.caption(f"Declared: producers {', '.join(entry.declared_producers) or '-'}, "
-                   f"consumers {', '.join(entry.declared_consumers) or '-'}")
-    if entry.versions:
-        st.write(f"**Schema versions** {', '.join(f'v{v}' for v in entry.versions)}")
-        st.page_link("views/schemas.py", label="Compare versions and see validation results",
-                     query_params={"subject": name})
-    else:
-        st.warning(f"{name} has no schema: `choreoscope schemas propose {name}` infers one "
-                   "from its stored payloads.")
-    st.markdown("**Sample payloads** (as captured, redacted under the capture policy)")
-    if not entry.samples:
-        st.caption("No payloads captured.")
-    for sample in entry.samples:
-        st.caption(f"{sample.source} · {sample.event_id} · {sample.occurred_at:%Y-%m-%d %H:%M:%S}")
-        st.json(sample.data, expanded=False)
+def _hits(hits: list[Hit]) -> None:
+    """Each event type found, linked to its page, with what matched (a field's pointer and
+    versions)."""
+    lines = [f"- {md_link(h.event_type, EVENT, type=h.event_type)}: {md(h.describe())}"
+             for h in hits[:HITS_SHOWN]]
+    st.markdown("\n".join(lines))
+    if len(hits) > HITS_SHOWN:
+        st.caption(f"{len(hits) - HITS_SHOWN} more in the table below.")
 
 
 def _findings_list(title: str, found: list[Finding], empty: str) -> None:
-    st.subheader(f"{title} ({len(found)})")
+    st.subheader(f"{title} ({len(found)})", anchor=False)
     if found:
-        st.dataframe([{"event type": f.event_type, "finding": f.report, "detail": f.message}
-                      for f in found], hide_index=True, width="stretch")
+        st.dataframe([{"event type": f.event_type, "finding": f.report, "detail": f.message,
+                       "what to do": _advice(f)} for f in found],
+                     hide_index=True, width="stretch")
     else:
         st.caption(empty)
+
+
+def _advice(f: Finding) -> str:
+    if f.report == "undocumented":
+        return f"choreoscope schemas propose {f.event_type}"
+    if f.report == "orphan-produced":
+        return "find the missing consumer, or stop producing it"
+    if f.report == "orphan-consumed":
+        return "check the producer, or drop the subscription"
+    return ""
 
 
 def _page(store: Store) -> None:
     window = map_window(store, None)
     if window is None:
         st.info(NO_TRAFFIC)
-    event_map = load_view(store, load_settings().schemas_dir, window).event_map
+    view = load_view(store, load_settings().schemas_dir, window)
+    event_map = view.event_map
     entries = build_entries(event_map)
     domains = sorted({e.domain for e in entries if e.domain})
     c1, c2, c3 = st.columns([3, 2, 2])
-    text = c1.text_input("Search", key="catalog_search", placeholder="event type or owner")
+    text = c1.text_input("Search", key="catalog_search", help=SEARCH_HELP,
+                         placeholder="name, field:customer_id, owner:, producer:, consumer:")
     domain = c2.selectbox("Domain", ["", *domains], key="catalog_domain",
                           format_func=lambda d: d or "all")
     only = c3.selectbox("Show", ["all", "documented", "undocumented"], key="catalog_only")
-    shown = _filtered(entries, text, domain, only)
+    hits = search_rows(_filtered(entries, domain, only), view.schemas, text)
+    shown = [h.entry for h in hits]
     span = "no traffic" if window is None else (f"traffic {window.start:%Y-%m-%d %H:%M} – "
                                                 f"{window.end:%Y-%m-%d %H:%M} UTC")
     st.caption(f"{len(shown)} of {len(entries)} event types · {span}")
+    if text.strip():
+        _hits(hits)
     st.dataframe(catalog_rows(shown), hide_index=True, width="stretch")
-    names = [e.event_type for e in shown]
-    if names:
-        name = st.selectbox("Entry", names, key="catalog_entry")
-        if name:
-            _entry(store, event_map, name)
+    st.markdown(f"**Domains** {md_links(domains, DOMAIN, 'name')}  \n"
+                f"**Services** {md_links(event_map.nodes('service'), SERVICE, 'name')}")
+    if not text.strip():
+        st.markdown("**Event types** " + md_links([e.event_type for e in shown], EVENT, "type"))
     _findings_list("Undocumented events", findings(event_map, "undocumented"),
                    "Every event type seen has a schema.")
     orphans = findings(event_map, "orphans")

@@ -1,172 +1,157 @@
-"""Event map: services, event types and topics as a live graph; click a node for its entry.
+"""Event map: producers → event types → consumers and topics, laid out by Graphviz ``dot``.
 
-The map refreshes itself every few seconds (a fragment) from the traffic rollups; the selected
-node lives in the session, so a refresh or a filter change keeps it.
+Click a node (or choose it) for its side panel; its neighbourhood is highlighted and the rest
+dimmed. The map refreshes itself every few seconds (a fragment); the selection lives in the
+session and the zoom in the browser, so a refresh keeps both. Domains are drawn as boxes; a
+click on a box collapses the domain to one node, its side panel expands it again.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import shlex
 from datetime import timedelta
 from typing import Any
 
-import altair as alt
 import streamlit as st
 
+from catalog._graphviz import MapLayoutError
 from catalog.eventmap import EventMap
+from catalog.mapdrawing import DOMAIN, collapse_domains
+from collector.humanize import format_time
 from collector.settings import load_settings
 from collector.store import Store
+from dashboard._mapcomponent import map_component
 from dashboard._store import store_or_help
 from dashboard.catalog_queries import (
     KINDS,
     MAP_WINDOWS,
     NO_TRAFFIC,
-    MapEdge,
-    MapNode,
     entry_of,
-    graph_shape,
-    layout,
     load_view,
-    map_elements,
     map_window,
     rollup_lag,
     sample_payloads,
     stalls_by_event_type,
     view_of,
 )
+from dashboard.map_queries import draw_map, node_edges, node_links, node_rate, picture_data
+from dashboard.markup import md, md_code
 
 REFRESH = timedelta(seconds=5)
-LABELLED_EDGES = 150  # past this many edges, labels stay in the tooltips
-NAMED_NODES = 400
-LABEL_AT = (0.5, 0.3, 0.7)  # where along its edge a label sits, in turn: fewer overlaps
 KIND_LABELS = {"service": "services", "event": "event types", "topic": "topics"}
-COLOURS = {"service": "#4C78A8", "event type": "#54A24B", "topic": "#9D755D",
-           "violations": "#E45756", "stalled": "#F2A900", "undocumented": "#B279A2"}
-EDGE_COLOURS = {"ok": "#B8B8B8", "violations": "#E45756", "declared": "#7F7F7F"}
 HOPS = {"whole map": 0, "1 hop": 1, "2 hops": 2, "3 hops": 3}
 SELECTED = "map_node"
-LAST_CLICK = "map_last_click"
-CHART = "map_chart"
+COLLAPSED = "map_collapsed"
+MAP = "map_svg"
+
+def _component_value(name: str) -> object:
+    """What the map component's last event ``name`` carried (in the session, by its key)."""
+    value: Any = st.session_state.get(MAP)
+    return value.get(name) if value is not None and hasattr(value, "get") else None
 
 
-def _colour(node: MapNode) -> str:
-    if node.state != "ok":
-        return node.state
-    return "event type" if node.kind == "event" else node.kind
+def _on_click() -> None:
+    """A click on a node selects it (before the chooser is drawn, so the chooser follows)."""
+    clicked = _component_value("clicked")
+    if isinstance(clicked, str) and clicked:
+        st.session_state[SELECTED] = clicked
 
 
-def _node_data(nodes: list[MapNode], selected: str | None) -> dict[str, Any]:
-    return {"values": [{**asdict(n), "colour": _colour(n), "selected": n.id == selected}
-                            for n in nodes]}
+def _on_collapse() -> None:
+    domain = _component_value("collapse")
+    if isinstance(domain, str) and domain:
+        st.session_state[COLLAPSED] = sorted({*st.session_state.get(COLLAPSED, []), domain})
 
 
-def _edge_data(edges: list[MapEdge]) -> dict[str, Any]:
-    return {"values": [asdict(e) for e in edges]}
+def _expand(domain: str) -> None:
+    st.session_state[COLLAPSED] = [d for d in st.session_state.get(COLLAPSED, []) if d != domain]
+    st.session_state[SELECTED] = ""
 
 
-def _label_data(edges: list[MapEdge]) -> dict[str, Any]:
-    """Edge labels at the middle of their edges (a dataset of their own)."""
-    placed = [(e, LABEL_AT[i % len(LABEL_AT)]) for i, e in enumerate(edges) if e.label]
-    return {"values": [{"x": e.x + (e.x2 - e.x) * at, "y": e.y + (e.y2 - e.y) * at,
-                        "text": e.label} for e, at in placed]}
-
-
-def _chart(nodes: list[MapNode], edges: list[MapEdge], labels: bool,
-           selected: str | None) -> alt.LayerChart:
-    node_frame, edge_frame = _node_data(nodes, selected), _edge_data(edges)
-    x = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-0.3, 2.6]))
-    low = min((n.y for n in nodes), default=0.0)
-    y = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[low - 0.8, 0.8], nice=False))
-    pick = alt.selection_point(name="node", fields=["id"], on="click", empty=False)
-    zoom = alt.selection_interval(name="zoom", bind="scales")
-    wires = alt.Chart(edge_frame).mark_rule(opacity=0.7).encode(
-        x=x, y=y, x2="x2:Q", y2="y2:Q",
-        color=alt.Color("state:N", title="edge", scale=alt.Scale(
-            domain=list(EDGE_COLOURS), range=list(EDGE_COLOURS.values()))),
-        strokeDash=alt.condition("datum.state == 'declared'", alt.value([4, 3]),
-                                 alt.value([1, 0])),
-        tooltip=["kind:N", "source:N", "target:N", "label:N"],
-    ).add_params(zoom)
-    layers: list[alt.Chart] = [wires]
-    if labels and len(edges) <= LABELLED_EDGES:
-        layers.append(alt.Chart(_label_data(edges)).mark_text(fontSize=9, color="#555").encode(
-            x=x, y=y, text="text:N"))
-    points = alt.Chart(node_frame).mark_point(filled=True, opacity=1).encode(
-        x=x, y=y,
-        shape=alt.Shape("kind:N", scale=alt.Scale(domain=list(KINDS),
-                                                  range=["square", "circle", "diamond"])),
-        color=alt.Color("colour:N", title="node", scale=alt.Scale(
-            domain=list(COLOURS), range=list(COLOURS.values()))),
-        size=alt.condition("datum.selected", alt.value(500), alt.value(160)),
-        stroke=alt.condition("datum.selected", alt.value("black"), alt.value(None)),
-        tooltip=["kind:N", "name:N", "events:Q", "violations:Q", "stuck:Q"],
-    ).add_params(pick)
-    layers.append(points)
-    if len(nodes) <= NAMED_NODES:
-        layers.append(alt.Chart(node_frame).mark_text(align="left", dx=9, fontSize=11).encode(
-            x=x, y=y, text="name:N"))
-    tallest = max((sum(1 for n in nodes if n.kind == k) for k in KINDS), default=1)
-    chart = alt.LayerChart(layer=layers, height=min(900, max(360, 26 * tallest)))
-    resolved: alt.LayerChart = chart.resolve_scale(color="independent")
-    return resolved
-
-
-def _clicked(state: Any) -> str | None:
-    """The node id a chart click selected, if any (from the chart's state in the session)."""
-    selection = state.get("selection") if isinstance(state, dict) else None
-    picked = (selection or {}).get("node") or []
-    return str(picked[0]["id"]) if picked and "id" in picked[0] else None
-
-
-def _apply_click(clicked: str | None) -> None:
-    """A new click wins over the selectbox; the same click seen again (a refresh) does not."""
-    if clicked != st.session_state.get(LAST_CLICK):
-        st.session_state[LAST_CLICK] = clicked
-        if clicked is not None:
-            st.session_state[SELECTED] = clicked
+def _rate(per_min: float | None) -> str:
+    if per_min is None:
+        return "no traffic in the window"
+    return f"{per_min:.3g} events/min" if per_min >= 1 else f"{per_min * 60:.3g} events/h"
 
 
 def _show_event(store: Store, event_map: EventMap, name: str) -> None:
     entry = entry_of(event_map, name, sample_payloads(store, name))
     if entry is None:
-        st.info(f"{name} is not on the map in this window.")
         return
-    st.markdown(f"**{name}**{'' if entry.documented else '  · undocumented (no schema)'}")
+    if not entry.documented:
+        st.warning("Undocumented: no schema. Run "
+                   f"{md_code('choreoscope schemas propose ' + shlex.quote(name))} to "
+                   "draft one from its traffic.", icon=":material/help:")
+    elif not entry.consumers:
+        st.warning("Orphan: no service consumes it.", icon=":material/link_off:")
     if entry.description:
-        st.caption(entry.description)
-    st.write(f"Owner: {entry.owner or '-'} · domain: {entry.domain or '-'} · "
-             f"versions: {', '.join(f'v{v}' for v in entry.versions) or '-'}")
-    st.write(f"Producers: {', '.join(entry.producers) or '-'}  \n"
-             f"Consumers: {', '.join(entry.consumers) or '-'}  \n"
-             f"Topics: {', '.join(entry.topics) or '-'}  \nFlows: {', '.join(entry.flows) or '-'}")
-    st.write(f"{entry.count:,} events in the window, last seen {entry.last_seen or '-'}")
-    if entry.versions:
-        st.page_link("views/schemas.py", label="Schema versions and compatibility",
-                     query_params={"subject": name})
-    for sample in entry.samples[:1]:
-        st.json(sample.data, expanded=False)
+        st.caption(md(entry.description))
+    st.markdown(f"Owner: {md(entry.owner or '-')} · domain: {md(entry.domain or '-')}"
+                f" · versions: {', '.join(f'v{v}' for v in entry.versions) or '-'}  \n"
+                f"Producers: {md(', '.join(entry.producers) or '-')}  \n"
+                f"Consumers: {md(', '.join(entry.consumers) or '-')}  \n"
+                f"Topics: {md(', '.join(entry.topics) or '-')}  \n"
+                f"Flows: {md(', '.join(entry.flows) or '-')}  \n"
+                f"Last seen: {format_time(entry.last_seen, empty='-')}")
 
 
-def _show_node(store: Store, event_map: EventMap, node: str) -> None:
+def _show_other(event_map: EventMap, node: str) -> None:
     kind, _, name = node.partition(":")
+    g = event_map.graph
+    if kind == "service":
+        st.markdown(f"Produces: {md(', '.join(event_map.produced_by(name)) or '-')}  \n"
+                    f"Consumes: {md(', '.join(event_map.consumed_by(name)) or '-')}")
+    elif kind == "topic":
+        st.markdown(f"Carries: {md(', '.join(event_map.event_types_on(name)) or '-')}")
+    elif kind == DOMAIN:
+        members = sorted(g.nodes[node].get("members", []))
+        st.markdown(f"Collapsed: {md(', '.join(m.replace(':', ' ', 1) for m in members))}")
+        if st.button("Expand this domain", key="map_expand", on_click=_expand, args=(name,)):
+            st.rerun(scope="app")  # the collapsed-domains filter is outside this fragment
+
+
+def _side_panel(store: Store, full: EventMap, shown: EventMap, node: str) -> None:
+    kind, _, name = node.partition(":")
+    source = shown if node in shown.graph else full
+    if node not in source.graph:
+        st.info(f"{md(name)} is not on the map in this window.")
+        return
+    st.subheader(md(name), anchor=False)
+    st.caption(f"{kind} · {_rate(node_rate(source, node))}")
     if kind == "event":
-        _show_event(store, event_map, name)
-    elif kind == "service":
-        st.markdown(f"**service {name}**")
-        st.write(f"Produces: {', '.join(event_map.produced_by(name)) or '-'}  \n"
-                 f"Consumes: {', '.join(event_map.consumed_by(name)) or '-'}")
+        _show_event(store, full, name)
     else:
-        st.markdown(f"**topic {name}**")
-        st.write(f"Carries: {', '.join(event_map.event_types_on(name)) or '-'}")
+        _show_other(source, node)
+    links = node_links(full, node)
+    if links:
+        st.markdown(" · ".join(f"[{md(link.label)}]({link.url})" for link in links))
+    rows = node_edges(source, node)
+    if rows:
+        st.markdown("\n".join(
+            f"- {'←' if r['direction'] == 'in' else '→'} {md(r['with'])}: "
+            f"{md(r['metrics'] or r['seen'])}" for r in rows))
+        with st.expander(f"{len(rows)} edges, every metric"):
+            st.dataframe(rows, hide_index=True, width="stretch", column_order=(
+                "direction", "with", "edge", "per minute", "p95 ms", "invalid", "events",
+                "last seen", "seen"))
 
 
-def _node_picker(nodes: list[MapNode]) -> str | None:
-    options = [""] + [n.id for n in nodes]
+def _node_picker(nodes: list[str]) -> str | None:
+    options = ["", *nodes]
     current = st.session_state.get(SELECTED)
     if current and current not in options:
         options.append(current)  # selected before a filter hid it: keep it
-    return st.selectbox("Or choose a node", options, key=SELECTED,
+    return st.selectbox("Selected node (or click one on the map)", options, key=SELECTED,
                         format_func=lambda n: n.replace(":", ": ", 1) if n else "—")
+
+
+def _metrics(view: EventMap, window_text: str, lag: int) -> None:
+    cols = st.columns(4)
+    for col, kind in zip(cols, KINDS, strict=False):
+        col.metric(KIND_LABELS[kind].capitalize(), len(view.nodes(kind)))
+    cols[3].metric("Edges", view.graph.number_of_edges())
+    st.caption(f"{window_text}, refreshed every {REFRESH.seconds} s"
+               + (f" · {lag:,} newer event{'s' * (lag != 1)} not on the map yet" if lag else ""))
 
 
 @st.fragment(run_every=REFRESH)
@@ -177,29 +162,35 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
         st.info(NO_TRAFFIC)
     full = load_view(store, settings.schemas_dir, window).event_map
     hops = HOPS[filters["hops"]]
+    selected = st.session_state.get(SELECTED) or None
     view = view_of(full, domain=filters["domain"], flow_type=filters["flow"],
-                   kinds=filters["kinds"], around=st.session_state.get(SELECTED) if hops else None,
-                   hops=hops)
-    nodes, edges = map_elements(view, layout(graph_shape(view)), stalls_by_event_type(store))
-    cols = st.columns(4)
-    for col, kind in zip(cols, KINDS, strict=False):
-        col.metric(KIND_LABELS[kind].capitalize(), sum(1 for n in nodes if n.kind == kind))
-    cols[3].metric("Edges", len(edges))
-    lag = rollup_lag(store)
+                   kinds=filters["kinds"], around=selected if hops else None, hops=hops)
+    collapsed = list(st.session_state.get(COLLAPSED, filters["collapsed"]))  # a click's too
+    shown = collapse_domains(view, collapsed)
     span = "no traffic" if window is None else (f"{window.start:%Y-%m-%d %H:%M} – "
                                                 f"{window.end:%H:%M} UTC")
-    st.caption(f"{span}, refreshed every {REFRESH.seconds} s"
-               + (f" · {lag:,} newer event{'s' * (lag != 1)} not on the map yet" if lag else ""))
-    _apply_click(_clicked(st.session_state.get(CHART)))
-    left, right = st.columns([3, 1])
+    _metrics(view, span, rollup_lag(store))
+    try:
+        picture = draw_map(shown, stalls=stalls_by_event_type(store),
+                           group_by_domain=filters["group"],
+                           edge_labels=None if filters["labels"] else False)
+    except MapLayoutError as exc:
+        st.error(str(exc))
+        return
+    left, right = st.columns([4, 1.4])
     with left:
-        st.altair_chart(_chart(nodes, edges, filters["labels"], st.session_state.get(SELECTED)),
-                        width="stretch", key=CHART, on_select="rerun",
-                        selection_mode="node")
+        view_key = "|".join([filters["domain"], filters["flow"], *filters["kinds"],
+                             filters["hops"], *collapsed])
+        drawn = map_component(picture_data(picture, shown, selected, view_key), key=MAP,
+                              on_clicked=_on_click, on_collapse=_on_collapse)
+        if getattr(drawn, "collapse", None):
+            st.rerun(scope="app")  # redraw the collapsed-domains filter (outside the fragment)
+        if not picture.drawing.edge_labels and picture.drawing.edges:
+            st.caption("Many edges: their rates are in the tooltips and the side panel.")
     with right:
-        node = _node_picker(nodes)
+        node = _node_picker(sorted(shown.graph.nodes))
         if node:
-            _show_node(store, full, node)
+            _side_panel(store, full, shown, node)
 
 
 def _filters(store: Store) -> dict[str, Any]:
@@ -208,25 +199,38 @@ def _filters(store: Store) -> dict[str, Any]:
     events = [d for _, d in graph.nodes(data=True) if d["kind"] == "event"]
     domains = sorted({d["domain"] for d in events if d["domain"]})
     flows = sorted({f for d in events for f in d["flows"]})
-    c1, c2, c3, c4, c5, c6 = st.columns([2, 2, 2, 3, 2, 1])
-    return {
+    c1, c2, c3, c4 = st.columns(4)
+    chosen = {
         "window": c1.selectbox("Window", list(MAP_WINDOWS), index=len(MAP_WINDOWS) - 1,
                                key="map_window"),
         "domain": c2.selectbox("Domain", ["", *domains], key="map_domain",
                                format_func=lambda d: d or "all"),
         "flow": c3.selectbox("Flow type", ["", *flows], key="map_flow",
                              format_func=lambda f: f or "all"),
-        "kinds": c4.multiselect("Show", list(KINDS), default=list(KINDS), key="map_kinds",
-                                format_func=KIND_LABELS.__getitem__),
-        "hops": c5.selectbox("Around the selected node", list(HOPS), key="map_hops",
+        "hops": c4.selectbox("Around the selected node", list(HOPS), key="map_hops",
                              help="Only the nodes this many edges from the selected one"),
-        "labels": c6.toggle("Labels", value=True, key="map_labels"),
     }
+    c5, c6, c7 = st.columns([2, 2, 1])
+    if COLLAPSED in st.session_state:  # a domain collapsed before it left the options
+        domains = sorted({*domains, *st.session_state[COLLAPSED]})
+    chosen |= {
+        "kinds": c5.multiselect("Show", list(KINDS), default=list(KINDS), key="map_kinds",
+                                format_func=KIND_LABELS.__getitem__),
+        "collapsed": c6.multiselect("Collapsed domains", domains, key=COLLAPSED,
+                                    help="Each one drawn as a single node; a click on a "
+                                         "domain's box collapses it too"),
+    }
+    with c7:
+        chosen["group"] = st.toggle("Domain boxes", value=True, key="map_group")
+        chosen["labels"] = st.toggle("Rates on edges", value=True, key="map_labels",
+                                     help="Past 90 edges the rates stay in the tooltips")
+    return chosen
 
 
 st.title("Event map")
 st.caption("Who produces and consumes what, on which topics: edges carry the rate and p95 "
-           "producer-to-consumer latency; red marks schema violations, amber stuck flows.")
+           "producer-to-consumer latency; red marks schema violations, dashed edges are "
+           "declared but never seen.")
 store = store_or_help()
 if store is not None:
     live_map(store, _filters(store))

@@ -7,26 +7,30 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import altair as alt
 import streamlit as st
 
+from collector.humanize import TIME_ZONE_NOTE, format_bytes, format_time
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
+from dashboard.charts import bucket_bars, time_lines
+from dashboard.markup import md, md_code
 from dashboard.queries import (
     DEAD_LETTER_LIMIT,
-    chart_data,
     dead_letter,
+    dead_letter_bounds,
     dead_letter_counts,
     dead_letters,
     dead_letters_over_time,
     distinct,
+    fed_by_simulator,
     lag_by_partition,
     latest_metric,
     metric_series,
     replay_command,
     validation_over_time,
 )
+from dashboard.table import show
 
 WINDOWS = {"last 15 minutes": timedelta(minutes=15), "last hour": timedelta(hours=1),
            "last 6 hours": timedelta(hours=6), "last 24 hours": timedelta(hours=24)}
@@ -35,10 +39,7 @@ REFRESH = timedelta(seconds=10)
 
 
 def _line(rows: list[dict[str, object]], y: str, title: str, colour: str = "series") -> None:
-    chart = alt.Chart(chart_data(rows)).mark_line(point=len(rows) < 60).encode(
-        x=alt.X("at:T", title=None), y=alt.Y(f"{y}:Q", title=title), color=f"{colour}:N",
-        tooltip=["at:T", f"{colour}:N", f"{y}:Q"])
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(time_lines(rows, y, y_title=title, color=colour), width="stretch")
 
 
 def _metric(store: Store, name: str, title: str, window: timedelta) -> None:
@@ -48,36 +49,55 @@ def _metric(store: Store, name: str, title: str, window: timedelta) -> None:
     if rows:
         _line(rows, "value", title)
     else:
-        st.caption(f"No `{name}` samples: the Kafka collector writes them every few seconds.")
+        st.caption(f"No {title} samples yet: the collector writes them every few seconds.")
 
 
 def _lag(store: Store, window: timedelta) -> None:
     st.subheader("Consumer lag per partition")
     lag = lag_by_partition(store)
     if not lag:
-        st.caption("No lag samples yet (the Kafka collector writes them every few seconds).")
+        if fed_by_simulator(store):
+            st.caption("Not applicable: the simulator feeds the collector in process, with no "
+                       "consumer group to lag behind a topic.")
+        else:
+            st.caption("No lag samples yet (the Kafka collector writes them every few seconds).")
         return
     c1, c2 = st.columns(2)
     c1.metric("Total lag", f"{sum(r['lag'] for r in lag):,}")
     c2.metric("Partitions", len(lag))
-    st.dataframe(lag, hide_index=True, key="lag_table")
+    show(lag, key="lag_table", columns={"topic": "Topic", "partition": "Partition",
+                                        "lag": "Lag (records)", "at": "Sampled (UTC)"})
     last = latest_metric(store, "consumer_lag")
     if last is not None:
         _line(metric_series(store, "consumer_lag", since=last - window), "value", "lag")
 
 
+def _bounds(store: Store) -> None:
+    """What the ``[dead_letters]`` bounds did: kept, dropped (age, budget), truncated."""
+    b = dead_letter_bounds(store)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Stored", f"{b.stored:,}")
+    c2.metric("Stored size", format_bytes(b.bytes))
+    c3.metric("Dropped by bounds", f"{b.dropped_age + b.dropped_budget:,}",
+              help=f"{b.dropped_age:,} past dead_letters.max_age_days, "
+                   f"{b.dropped_budget:,} over the dead_letters.max_bytes budget")
+    c4.metric("Truncated", f"{b.truncated:,}",
+              help="raw bytes cut to dead_letters.max_raw_bytes")
+
+
 def _dead_letters(store: Store, window: timedelta) -> None:
     st.subheader("Dead letters")
+    _bounds(store)
     counts = dead_letter_counts(store)
     if not counts:
         st.success("No dead letters.")
         return
-    st.dataframe(counts, hide_index=True, key="dead_letter_counts")
+    show(counts, key="dead_letter_counts", columns={
+        "reason": "Reason", "dead_letters": "Dead letters", "latest": "Latest (UTC)"})
     over_time = dead_letters_over_time(store, window=window)
     if over_time:
-        st.altair_chart(alt.Chart(chart_data(over_time)).mark_bar().encode(
-            x=alt.X("at:T", title=None), y="dead_letters:Q", color="reason:N",
-            tooltip=["at:T", "reason:N", "dead_letters:Q"]), width="stretch")
+        st.altair_chart(bucket_bars(over_time, "dead_letters", y_title="dead letters per minute",
+                                    color="reason"), width="stretch")
     c1, c2 = st.columns(2)
     reasons = [ALL, *(r["reason"] for r in counts)]
     reason = c1.selectbox("Reason", reasons, key="dl_reason")
@@ -88,7 +108,10 @@ def _dead_letters(store: Store, window: timedelta) -> None:
     rows = dead_letters(store, reason=chosen_reason, topic=chosen_topic)
     note = f" (newest {DEAD_LETTER_LIMIT})" if len(rows) == DEAD_LETTER_LIMIT else ""
     st.markdown(f"**{len(rows)} dead letters{note}**, newest first")
-    st.dataframe(rows, hide_index=True, key="dead_letter_list")
+    show(rows, key="dead_letter_list", columns={
+        "id": "Id", "reason": "Reason", "topic": "Topic", "partition": "Partition",
+        "offset": "Offset", "received_at": "Received (UTC)", "detail": "Detail",
+        "loc_source": "Read from"})
     url = load_settings().store
     st.markdown("Replay these (the dashboard is read-only; run this where the collector runs):")
     st.code(replay_command(url, reason=chosen_reason, topic=chosen_topic), language="bash")
@@ -103,19 +126,24 @@ def _one_dead_letter(store: Store, ids: list[int], url: str) -> None:
         return
     where = (one["loc_source"] if one["topic"] is None
              else f"{one['topic']}[{one['partition']}]@{one['offset']}")
-    st.markdown(f"**#{one['id']}** · `{one['reason']}` · from `{where}` · received "
-                f"{one['received_at']}")
+    st.markdown(f"**#{one['id']}** · {md_code(one['reason'])} · from {md_code(where)} · received "
+                f"{format_time(one['received_at'])}")
     st.text(one["detail"])
     if one["key"] is not None:
-        st.markdown(f"key: `{one['key']}`")
+        st.markdown(f"key: {md_code(one['key'])}")
     if one["headers"]:
-        st.dataframe([{"header": k, "value": v} for k, v in one["headers"]], hide_index=True,
-                     key="dl_headers")
-    if one["text"] is None:
+        show([{"header": k, "value": v} for k, v in one["headers"]], key="dl_headers",
+             columns={"header": "Header", "value": "Value"})
+    if one["text"] is None and one["raw_withheld"]:
+        st.caption(f"Bytes not kept: {md(one['raw_withheld'])}. The replay re-reads the record "
+                   "from the broker while it retains it.")
+    elif one["text"] is None:
         st.caption("Bytes not kept (the capture policy is not 'full').")
     else:
-        st.caption(f"{one['size']} bytes" + (", the first 4096 shown" if one["size"] > 4096
-                                             else ""))
+        cut = (f" of {one['raw_size']} (cut at dead_letters.max_raw_bytes; the replay re-reads "
+               "the whole record)") if one["raw_truncated"] else ""
+        st.caption(f"{one['size']} bytes{cut}" + (", the first 4096 shown"
+                                                  if one["size"] > 4096 else ""))
         st.code(one["text"], language=None)
     st.code(replay_command(url, dl_id=one["id"]), language="bash")
 
@@ -123,17 +151,18 @@ def _one_dead_letter(store: Store, ids: list[int], url: str) -> None:
 def _validation(store: Store, window: timedelta) -> None:
     st.subheader("Validation and store latency")
     names = distinct(store, "metrics", "name")
-    _metric(store, "store_write_seconds", "store write (s per transaction)", window)
+    _metric(store, "store_write_seconds", "store write (seconds per transaction)", window)
     latency = [n for n in names if n.startswith("validation") and n.endswith("seconds")]
     for name in latency:
-        _metric(store, name, name.replace("_", " "), window)
+        _metric(store, name, "validation (seconds per event)" if name == "validation_seconds"
+                else name.replace("_", " "), window)
     if not latency:
         st.caption("No validation latency samples in the store.")
     rows = validation_over_time(store, window=window)
     if rows:
         st.markdown("**Schema violations per minute**")
-        st.altair_chart(alt.Chart(chart_data(rows)).mark_bar().encode(
-            x=alt.X("at:T", title=None), y="violations:Q"), width="stretch")
+        st.altair_chart(bucket_bars(rows, "violations", y_title="violations per minute"),
+                        width="stretch")
 
 
 def _health(store: Store, window: timedelta) -> None:
@@ -151,5 +180,5 @@ if store is not None:
     left, right = st.columns([3, 1])
     window = WINDOWS[left.selectbox("Window", list(WINDOWS), index=1, key="health_window")]
     live = right.toggle(f"Refresh every {REFRESH.seconds} s", key="health_live")
-    st.caption("Each window ends at the latest sample of its series.")
+    st.caption("Each window ends at the latest sample of its series. " + TIME_ZONE_NOTE)
     st.fragment(run_every=REFRESH if live else None)(_health)(store, window)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
-import altair as alt
 import streamlit as st
 
+from collector.humanize import format_time
 from collector.store import Store
 from dashboard._store import store_or_help
+from dashboard.charts import bucket_bars, time_lines
 from dashboard.queries import (
     STUCK_LIMIT,
-    chart_data,
     distinct,
     format_duration,
     measured_at,
@@ -24,6 +25,7 @@ from dashboard.queries import (
     stuck_flows,
     stuck_over_time,
 )
+from dashboard.table import show
 
 ALL = "(all)"
 REFRESH = timedelta(seconds=10)
@@ -50,7 +52,7 @@ def _headline(counts: list[dict[str, Any]], at: datetime, replayed: bool) -> int
     c2.metric("Oldest stuck for", format_duration(
         None if oldest is None else (at - datetime.fromisoformat(oldest)).total_seconds()))
     if replayed:
-        st.caption(f"Ages measured at the store's latest activity, {at:%Y-%m-%d %H:%M:%S} UTC "
+        st.caption(f"Ages measured at the store's latest activity, {format_time(at)} "
                    "(a replayed history).")
     return total
 
@@ -58,14 +60,13 @@ def _headline(counts: list[dict[str, Any]], at: datetime, replayed: bool) -> int
 def _table(rows: list[dict[str, Any]], total: int) -> None:
     shown = f"the oldest {len(rows)} of {total:,}" if total > len(rows) else f"{len(rows)}"
     st.subheader(f"Stuck flows, oldest first ({shown})")
-    st.dataframe([{
-        "open": f"search?id={r['correlation_id']}", "correlation_id": r["correlation_id"],
-        "flow_type": r["flow_type"], "waiting after": r["stuck_step"],
-        "expected next": r["expected_next"], "stuck for": format_duration(r["stuck_for_s"]),
-        "stuck_for_s": round(r["stuck_for_s"] or 0.0, 3), "stuck since": r["stuck_since"],
-        "started": r["started_at"], "last event": r["last_event_type"],
-    } for r in rows], hide_index=True, key="stuck_table", column_config={
-        "open": st.column_config.LinkColumn("open", display_text="open in search")})
+    show([{**r, "open": f"search?id={quote(r['correlation_id'], safe='')}"} for r in rows],
+         key="stuck_table", columns={
+             "open": "Flow", "correlation_id": "Correlation id", "flow_type": "Flow type",
+             "stuck_step": "Waiting after", "expected_next": "Expected next",
+             "stuck_for_s": "Stuck for", "stuck_since": "Stuck since (UTC)",
+             "started_at": "Started (UTC)", "last_event_type": "Last event"},
+         links={"Flow": "open in search"})
     if len(rows) == STUCK_LIMIT:
         st.caption(f"Only the oldest {STUCK_LIMIT} are listed; filter to see others.")
 
@@ -74,13 +75,13 @@ def _over_time(series: list[dict[str, Any]]) -> None:
     st.subheader("Over time")
     st.caption("Flows stuck now, by when they got stuck; the line is how many of them were "
                "stuck at each time.")
-    data = chart_data(series)
-    bars = alt.Chart(data).mark_bar().encode(
-        x=alt.X("at:T", title=None), y=alt.Y("got_stuck:Q", title="got stuck"),
-        color="flow_type:N", tooltip=["at:T", "flow_type:N", "got_stuck:Q", "open:Q"])
-    line = alt.Chart(data).mark_line(point=True).encode(
-        x="at:T", y=alt.Y("open:Q", title="stuck"), color="flow_type:N")
-    st.altair_chart(alt.layer(bars, line).resolve_scale(y="independent"), width="stretch")
+    per_hour = len(series[0]["bucket"]) == 13
+    unit = "hour" if per_hour else "minute"
+    bucket = timedelta(hours=1) if per_hour else timedelta(minutes=1)
+    st.altair_chart(bucket_bars(series, "got_stuck", y_title=f"got stuck per {unit}",
+                                color="flow_type", bucket=bucket), width="stretch")
+    st.altair_chart(time_lines(series, "open", y_title="stuck (running total)",
+                               color="flow_type"), width="stretch")
 
 
 def _stuck(store: Store) -> None:
@@ -94,7 +95,9 @@ def _stuck(store: Store) -> None:
         st.success("No stuck flows" + ("" if flow_type is None and step is None
                                        else " for this filter") + ".")
     st.subheader("Stuck flows per type and step")
-    st.dataframe(counts, hide_index=True, key="stuck_counts")
+    show(counts, key="stuck_counts", columns={
+        "flow_type": "Flow type", "step": "Waiting after", "flows": "Stuck flows",
+        "oldest": "Oldest stuck since (UTC)"})
     series = stuck_over_time(store, flow_type=flow_type, step=step)
     if series:
         _over_time(series)

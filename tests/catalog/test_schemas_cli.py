@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from catalog.drafts import DRAFT_07
 from collector.cli import main
 from collector.model import Event, Location
 from collector.store import Batch, open_store
@@ -109,7 +110,9 @@ def test_register_accepts_writes_and_refuses(cwd: Path, capsys: pytest.CaptureFi
     events = cwd / "schemas" / "events"
     _file(events, "OrderPlaced/v1.json", OLD)
     assert main(["schemas", "register", "OrderPlaced", _file(cwd, "wider.json", WIDER)]) == 0
-    assert json.loads((events / "OrderPlaced" / "v2.json").read_text()) == WIDER
+    # the stored version carries the draft it was read as ([registry] default_draft)
+    assert json.loads((events / "OrderPlaced" / "v2.json").read_text()) == {
+        "$schema": DRAFT_07, **WIDER}
     assert "registered OrderPlaced version 2" in capsys.readouterr().err
 
     assert main(["schemas", "register", "OrderPlaced", _file(cwd, "n.json", NARROWER)]) == 1

@@ -153,8 +153,8 @@ def test_import_of_a_hand_written_service_document() -> None:
 
 
 @pytest.mark.parametrize(("doc", "problem"), [
-    ({"asyncapi": "2.6.0", "info": {"title": "x"}}, "expected an AsyncAPI 3.x document"),
-    ([], "expected an AsyncAPI 3.x document"),
+    ({"asyncapi": "1.2.0", "info": {"title": "x"}}, "expected an AsyncAPI 2.x or 3.x document"),
+    ([], "expected an AsyncAPI 2.x or 3.x document"),
     ({"asyncapi": "3.0.0", "info": {"title": "x"}, "operations": {
         "o": {"action": "publish", "channel": {}}}}, "send or receive"),
     ({"asyncapi": "3.0.0", "info": {"title": "x"}, "operations": {

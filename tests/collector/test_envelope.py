@@ -14,6 +14,7 @@ from collector.envelope import (
     CaptureRules,
     Decoder,
     EnvelopeRules,
+    Limits,
     Locator,
     TopicRules,
     decode,
@@ -159,7 +160,7 @@ def test_confluent_wire_format_json_is_decoded_and_the_schema_id_reported() -> N
 )
 def test_poison_records_become_dead_letters(value: bytes, headers: tuple[tuple[str, bytes], ...],
                                             reason: DeadLetterReason, detail: str) -> None:
-    rules = EnvelopeRules(max_record_bytes=1000)
+    rules = EnvelopeRules(limits=Limits(max_record_bytes=1000))
     d = dead(decode(obs(value, key=b"k", headers=headers), rules))
     assert d.reason is reason
     assert detail in d.detail
@@ -327,7 +328,7 @@ def test_redaction_reaches_binary_mode_and_confluent_dead_letters() -> None:
 
 
 def test_a_too_large_json_record_is_redacted_too() -> None:
-    rules = EnvelopeRules(max_record_bytes=50,
+    rules = EnvelopeRules(limits=Limits(max_record_bytes=50),
                           capture=CaptureRules(redact=("/data/customer/email",)))
     d = dead(decode(obs(cloudevent()), rules))
     assert d.reason is DeadLetterReason.TOO_LARGE

@@ -184,6 +184,13 @@ def test_the_command_line_lists_filters_and_prints_json(store: Store, tmp_path: 
     rows = [orjson.loads(line) for line in out.splitlines()]
     assert [r["status"] for r in rows] == ["dead letter", "event", "event"]
     assert rows[1]["key"] == "ORD-3"
+    assert rows[1]["payload"] == {"order_id": "ORD-53", "note": "plain"}
+    assert rows[1]["payload_kept"] is True
+    not_kept = subprocess.run([str(CLI), "messages", "--store", url, "--topic", "orders",
+                               "--key", "ORD-5", "--partition", "0", "--offset-to", "15",
+                               "--json"], capture_output=True, text=True, check=True).stdout
+    assert [(r["event_id"], r["payload_kept"], r["payload"])
+            for r in map(orjson.loads, not_kept.splitlines())] == [("e5", False, None)]
     assert rows[1]["headers"] == [["x-tenant", "globex"]]
     text = subprocess.run([str(CLI), "messages", "--store", url, "--topic", "orders",
                            "--header", "x-tenant=acme", "--limit", "2"],

@@ -81,14 +81,18 @@ def test_positions_commit_with_the_batch_and_update(url: str) -> None:
     assert store.positions("kafka:other") == {}
 
 
-def test_a_failed_batch_leaves_nothing_behind(url: str) -> None:
+def test_an_event_whose_row_cannot_be_made_is_a_dead_letter_and_the_batch_is_stored(
+        url: str) -> None:
     store = open_store(url)
     naive = Event(id="bad", type="X", source="s", occurred_at=datetime(2026, 1, 1),
-                  correlation_id="c", data=None, location=Location("t"), received_at=T0)
-    with pytest.raises(ValueError, match="naive datetime"):
-        store.write(Batch(events=[event(1), naive], positions=[Position("r", "t", 0, 5)]))
-    assert count(url, "events") == 0
-    assert store.positions("r") == {}
+                  correlation_id="c", data=None, location=Location("t", "t", 0, 4),
+                  received_at=T0)
+    store.write(Batch(events=[event(1), naive, event(2)], positions=[Position("r", "t", 0, 5)]))
+    assert count(url, "events") == 2
+    assert store.positions("r") == {("t", 0): 5}
+    [letter] = store.query("SELECT reason, detail, topic, \"offset\" FROM dead_letters")
+    assert letter == {"reason": "unstorable", "offset": 4, "topic": "t",
+                      "detail": "unstorable: ValueError while preparing the store row"}
 
 
 def test_dead_letters_keep_reason_raw_and_location_once(url: str) -> None:

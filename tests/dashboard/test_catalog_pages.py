@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from catalog.changes import Mode
 from catalog.eventmap import EventMap, build_event_map
+from catalog.mapdrawing import build_drawing
 from catalog.metadata import Declaration, DeclaredRole, SchemaInfo
 from catalog.traffic import LATENCY_BUCKETS_MS, EdgeKind, EdgeTraffic, Window
 from collector.model import Event, Location
@@ -72,44 +73,22 @@ def _small_map() -> EventMap:
                            schemas=schemas, declarations=declared)
 
 
-def test_layout_puts_services_events_and_topics_in_three_columns() -> None:
+def test_the_drawing_colours_violations_stalls_and_declared_edges() -> None:
     event_map = _small_map()
-    positions = q.layout(q.graph_shape(event_map))
-    assert set(positions) == set(event_map.graph)
-    columns = {node: x for node, (x, _) in positions.items()}
-    assert columns["service:order-svc"] == 0
-    assert columns["event:OrderPlaced"] == 1
-    assert columns["topic:orders"] == 2
-    ys = [y for _, y in positions.values()]
-    assert len(set(positions.values())) == len(positions), "two nodes on one spot"
-    assert max(ys) <= 0
-
-
-def test_layout_is_computed_once_per_graph_shape() -> None:
-    first, second = _small_map(), _small_map()
-    before = q.layout.cache_info().hits
-    a = q.layout(q.graph_shape(first))
-    b = q.layout(q.graph_shape(second))
-    assert a is b
-    assert q.layout.cache_info().hits >= before + 1
-
-
-def test_map_elements_colour_violations_stalls_and_declared_edges() -> None:
-    event_map = _small_map()
-    nodes, edges = q.map_elements(event_map, q.layout(q.graph_shape(event_map)),
-                                  {"PaymentDone": 4})
-    by_id = {n.id: n for n in nodes}
-    assert by_id["event:OrderPlaced"].state == "violations"
-    assert by_id["service:order-svc"].state == "violations"
-    assert by_id["event:PaymentDone"].state == "stalled"
-    assert by_id["event:PaymentDone"].stuck == 4
-    assert by_id["topic:orders"].state == "ok"
-    edge = {(e.source, e.target): e for e in edges}
-    consume = edge["event:OrderPlaced", "service:pay-svc"]
-    assert consume.label == "1.67/min · p95 50 ms"
-    assert edge["service:order-svc", "event:OrderPlaced"].label == "2/min · 2.5% invalid"
-    assert edge["service:order-svc", "event:OrderPlaced"].state == "violations"
-    assert edge["event:PaymentDone", "service:ship-svc"].state == "declared"
+    drawing = build_drawing(event_map, stalls={"PaymentDone": 4})
+    lines = {n: next(line for line in drawing.dot.splitlines()
+                     if line.strip().startswith(f"{i} [")) for n, i in drawing.node_ids.items()}
+    assert "state-violations" in lines["event:OrderPlaced"]
+    assert "state-violations" in lines["service:order-svc"]
+    assert "state-stalled" in lines["event:PaymentDone"]
+    assert "state-ok" in lines["topic:orders"]
+    edges = {e: next(line for line in drawing.dot.splitlines() if f"id={i} " in line)
+             for e, i in drawing.edge_ids.items()}
+    assert 'label="1.67/min · p95 50 ms"' in edges["event:OrderPlaced", "service:pay-svc"]
+    produce = edges["service:order-svc", "event:OrderPlaced"]
+    assert 'label="2/min · 2.5% invalid"' in produce
+    assert "violations" in produce
+    assert "style=dashed" in edges["event:PaymentDone", "service:ship-svc"]
 
 
 def test_view_of_filters_by_domain_and_node_kind_and_neighbourhood() -> None:
@@ -202,7 +181,11 @@ def test_event_map_shows_every_node_of_the_simulated_topology(
     assert metrics["Services"] >= len(services)
     assert metrics["Topics"] > 0
     assert metrics["Edges"] > 0
-    assert len(at.get("vega_lite_chart")) == 1
+    drawn = at.get("bidi_component")
+    assert len(drawn) == 1
+    svg = json.loads(drawn[0].proto.json)["svg"]
+    for name in _event_types(simulated_env):
+        assert f">{name}</text>" in svg, f"{name} is not drawn"
     assert "event: OrderPlaced" in at.selectbox(key="map_node").options
 
 
@@ -227,20 +210,21 @@ def test_event_map_keeps_the_selected_node_across_refreshes_and_filters(
         simulated_env: SimulatedStore) -> None:
     at = _page("views/eventmap.py")
     at.selectbox(key="map_node").select("event:OrderPlaced").run()
-    assert any(m.value.startswith("**OrderPlaced**") for m in at.markdown)
-    assert any("team-checkout" in m.value for m in at.markdown)
+    assert [h.value for h in at.subheader] == ["OrderPlaced"]
+    assert any("team\\-checkout" in m.value for m in at.markdown)
     at.run()  # what the fragment's timer does
     assert at.selectbox(key="map_node").value == "event:OrderPlaced"
     at.selectbox(key="map_domain").select("payments").run()
     assert at.selectbox(key="map_node").value == "event:OrderPlaced"
-    assert any(m.value.startswith("**OrderPlaced**") for m in at.markdown)
+    assert [h.value for h in at.subheader] == ["OrderPlaced"]
 
 
 def test_event_map_shows_a_service_when_chosen(simulated_env: SimulatedStore) -> None:
     at = _page("views/eventmap.py")
     at.selectbox(key="map_node").select("service:order-service").run()
     text = " ".join(m.value for m in at.markdown)
-    assert "service order-service" in text
+    assert [h.value for h in at.subheader] == ["order\\-service"]
+    assert "[Catalog page](service?name=order-service)" in text
     assert "OrderPlaced" in text
 
 
@@ -255,16 +239,16 @@ def test_catalog_lists_entries_undocumented_and_orphans(simulated_env: Simulated
     headers = [s.value for s in at.subheader]
     undocumented = next(h for h in headers if h.startswith("Undocumented events"))
     assert undocumented == f"Undocumented events ({len(UNKNOWN_TYPES)})"
-    lists = {h: df.value for h, df in zip(headers[1:], at.dataframe[1:], strict=False)}
+    lists = {h: df.value for h, df in zip(headers, at.dataframe[1:], strict=False)}
     assert set(lists[undocumented]["event type"]) == UNKNOWN_TYPES
     orphans = next(h for h in headers if h.startswith("Orphan events"))
     assert set(lists[orphans]["finding"]) <= {"orphan-produced", "orphan-consumed"}
     assert len(lists[orphans]) > 0
 
 
-def test_catalog_filters_and_entry_with_samples(simulated_env: SimulatedStore) -> None:
+def test_catalog_filters_and_links_to_entry_pages(simulated_env: SimulatedStore) -> None:
     at = _page("views/catalog.py")
-    at.text_input(key="catalog_search").input("Order").run()
+    at.text_input(key="catalog_search").input("name:Order").run()
     names = set(at.dataframe[0].value["event type"])
     assert names
     assert all("order" in n.lower() for n in names)
@@ -272,10 +256,8 @@ def test_catalog_filters_and_entry_with_samples(simulated_env: SimulatedStore) -
     at.selectbox(key="catalog_only").select("undocumented").run()
     assert set(at.dataframe[0].value["event type"]) == UNKNOWN_TYPES
     at.selectbox(key="catalog_only").select("all").run()
-    at.selectbox(key="catalog_entry").select("PaymentProcessed").run()
-    assert at.subheader[0].value == "PaymentProcessed"
-    assert len(at.json) >= 1, "no sample payload shown"
-    assert "amount" in at.json[0].value
+    links = " ".join(m.value for m in at.markdown)
+    assert "[PaymentProcessed](event?type=PaymentProcessed)" in links
 
 
 def test_schemas_page_compares_versions_with_verdicts(simulated_env: SimulatedStore) -> None:
@@ -307,10 +289,10 @@ def test_schemas_page_shows_live_validation_per_producer(simulated_env: Simulate
     at.switch_page("views/schemas.py").run()
     assert at.selectbox(key="schemas_subject").value == "PaymentProcessed"
     per_producer, failures = at.dataframe[1].value, at.dataframe[2].value
-    assert list(per_producer["producer"]) == ["payment-service"]
-    assert int(per_producer["failing events"].iloc[0]) > 0
-    assert set(failures["field"]) <= {"/amount", "/payment_id", "/order_id", "/"}
-    assert "/amount" in set(failures["field"])
+    assert set(per_producer["Producer"]) == {"payment-service"}
+    assert int(per_producer["Failing events"].max()) > 0
+    assert set(failures["Field"]) <= {"/amount", "/payment_id", "/order_id", "/"}
+    assert "/amount" in set(failures["Field"])
 
 
 @pytest.mark.parametrize("page", ["views/eventmap.py", "views/catalog.py", "views/schemas.py"])
@@ -366,3 +348,25 @@ def test_without_rollups_the_map_and_catalog_show_the_declared_types(unrolled_en
     table = at.dataframe[0].value
     assert set(table["event type"]) == set(_schema_domains())
     assert set(table["producers"]) == {""}
+
+
+def test_events_seen_are_counted_per_schema_version_from_the_dataschema(
+        simulated_store: SimulatedStore) -> None:
+    """Issue 16: OrderPlaced v1 and v2 each showed the producer's total (451 both times)."""
+    from catalog.validation import parse_dataschema
+
+    counted = _store_rows(simulated_store, "SELECT source, dataschema, COUNT(*) AS n FROM "
+                          "events WHERE type = 'OrderPlaced' GROUP BY 1, 2")
+    expected: dict[tuple[str, int | None], int] = {}
+    for r in counted:
+        version = parse_dataschema(r["dataschema"])[1] or 2  # none named: the latest, v2
+        expected[(r["source"], version)] = expected.get((r["source"], version), 0) + r["n"]
+    assert len({v for _, v in expected}) == 2, "the simulator sends OrderPlaced v1 and v2"
+    store = open_store(simulated_store.url, read_only=True)
+    try:
+        rows = q.validation_by_producer(store, "OrderPlaced", latest_version=2)
+    finally:
+        store.close()
+    seen = {(r["producer"], r["schema version"]): r["events seen"] for r in rows}
+    assert {k: v for k, v in seen.items() if v} == expected
+    assert len(set(expected.values())) == len(expected)  # not one total repeated

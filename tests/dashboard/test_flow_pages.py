@@ -6,6 +6,7 @@ them. The simulator's ground truth says which flows are stuck or breached."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collector.flows.definition import FlowDefinition, load_definitions
+from collector.humanize import format_duration
 from collector.store import Batch, open_store
 from dashboard.flow_queries import compare_path
 from dashboard.queries import distinct, replay_command
@@ -100,10 +102,11 @@ def page(name: str, **query: str) -> AppTest:
 
 
 COLUMN_OF = {  # a column that only this table has (AppTest gives display tables no key)
-    "stuck_table": "waiting after", "stuck_counts": "oldest", "timeline_entries": "gap_ms",
-    "path": "verdict", "violations": "keyword", "sla_summary": "worst_p99_s",
-    "sla_breaches": "breached_at", "lag_table": "lag", "dead_letter_counts": "latest",
-    "dead_letter_list": "detail",
+    "stuck_table": "Expected next", "stuck_counts": "Oldest stuck since (UTC)",
+    "timeline_entries": "idle before", "path": "verdict", "violations": "keyword",
+    "sla_summary": "Worst minute's p99", "sla_breaches": "Breached (UTC)",
+    "lag_table": "Lag (records)", "dead_letter_counts": "Latest (UTC)",
+    "dead_letter_list": "Detail",
 }
 
 
@@ -171,15 +174,17 @@ def test_stuck_list_holds_the_truths_stuck_flows_oldest_first(env: FlowStore) ->
     rows = table(at, "stuck_table")
     expected = {r["correlation_id"] for r in truth_of(env, "stuck")}
     assert expected
-    assert {r["correlation_id"] for r in rows} == expected
-    ages = [r["stuck_for_s"] for r in rows]
-    assert ages == sorted(ages, reverse=True)
+    assert {r["Correlation id"] for r in rows} == expected
+    since = [r["Stuck since (UTC)"] for r in rows]
+    assert since == sorted(since)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", t) for t in since)
+    assert all(re.search(r"\d (ms|s|min|h|d)$", r["Stuck for"]) for r in rows)
     assert {m.label: m.value for m in at.metric}["Stuck flows"] == str(len(expected))
 
 
 def test_stuck_rows_link_to_the_flow_search(env: FlowStore) -> None:
     rows = table(page("views/stuck.py"), "stuck_table")
-    assert all(r["open"] == f"search?id={r['correlation_id']}" for r in rows)
+    assert all(r["Flow"] == f"search?id={r['Correlation id']}" for r in rows)
 
 
 def test_stuck_filters_by_flow_type_and_step(env: FlowStore) -> None:
@@ -187,24 +192,24 @@ def test_stuck_filters_by_flow_type_and_step(env: FlowStore) -> None:
     everything = table(at, "stuck_table")
     at.selectbox(key="stuck_flow_type").select("onboarding").run()
     onboarding = table(at, "stuck_table")
-    assert {r["correlation_id"] for r in onboarding} == {
+    assert {r["Correlation id"] for r in onboarding} == {
         r["correlation_id"] for r in truth_of(env, "stuck", "onboarding")}
     assert 0 < len(onboarding) < len(everything)
-    assert {r["flow_type"] for r in onboarding} == {"onboarding"}
+    assert {r["Flow type"] for r in onboarding} == {"onboarding"}
 
-    step = onboarding[0]["waiting after"]
+    step = onboarding[0]["Waiting after"]
     at.selectbox(key="stuck_step").select(step).run()
     by_step = table(at, "stuck_table")
     assert by_step
-    assert {r["waiting after"] for r in by_step} == {step}
-    assert len(by_step) == sum(1 for r in onboarding if r["waiting after"] == step)
+    assert {r["Waiting after"] for r in by_step} == {step}
+    assert len(by_step) == sum(1 for r in onboarding if r["Waiting after"] == step)
 
 
 def test_stuck_counts_over_time_are_drawn(env: FlowStore) -> None:
     at = page("views/stuck.py")
     counts = table(at, "stuck_counts")
-    assert sum(c["flows"] for c in counts) == len(truth_of(env, "stuck"))
-    assert charts(at)
+    assert sum(c["Stuck flows"] for c in counts) == len(truth_of(env, "stuck"))
+    assert len(charts(at)) == 2  # got stuck per bucket; stuck over time: one y-axis each
 
 
 # -- flow search -------------------------------------------------------------------------------
@@ -243,44 +248,26 @@ def test_searching_a_stuck_flow_says_where_and_for_how_long(env: FlowStore) -> N
     path = frame(at, "path")
     waiting = path[path["verdict"] == "stuck here"]
     assert len(waiting) == 1
-    assert waiting["actual"].isna().all()
+    assert (waiting["actual"] == "").all()  # empty cells stay empty
 
 
 def test_an_unknown_id_gets_no_such_flow_and_the_nearest_matches(env: FlowStore) -> None:
     real = env.truth[0]["correlation_id"]
     wrong = real[:-4] + "zzzz"
     at = search(page("views/search.py"), wrong)
-    assert at.error[0].value == f"No such flow: {wrong!r}"
+    assert at.error[0].value == f"No such flow: `{wrong}`"
     nearest = texts(at.markdown)
     assert "Nearest matches" in nearest
-    assert f"[{real}](search?id={real})" in nearest
+    links = re.findall(r"\(search\?id=([^)]+)\)", nearest)
+    assert links[0] == real  # one character edited away: the nearest first
 
 
 def test_a_business_key_finds_its_flow(env: FlowStore) -> None:
     cid, order_id = env.rows("SELECT correlation_id, value FROM business_keys "
                              "WHERE name = 'order_id' ORDER BY value LIMIT 1")[0]
-    at = page("views/search.py")
-    at.radio(key="search_mode").set_value("Business key").run()
-    at.selectbox(key="key_name").select("order_id").run()
-    at.text_input(key="key_value").input(order_id).run()
-    assert not at.exception
+    at = search(page("views/search.py"), order_id)
     assert at.header[0].value == f"Flow `{cid}`"
-
-    at = search(page("views/search.py"), order_id)  # the plain box knows business keys too
-    assert at.header[0].value == f"Flow `{cid}`"
-    assert "business key order_id" in texts(at.caption)
-
-
-def test_a_prefix_lists_the_flows_starting_with_it(env: FlowStore) -> None:
-    prefix = env.truth[0]["correlation_id"][:2]
-    expected = sorted(r["correlation_id"] for r in env.truth
-                      if r["correlation_id"].startswith(prefix))
-    at = page("views/search.py")
-    at.radio(key="search_mode").set_value("Prefix").run()
-    at.text_input(key="correlation_id").input(prefix).run()
-    listed = at.dataframe[0].value
-    assert list(listed["correlation_id"]) == expected
-    assert list(listed["open"]) == [f"search?id={c}" for c in expected]
+    assert r"business key order\_id" in texts(at.caption)  # escaped: names are data
 
 
 def test_a_unique_prefix_in_the_id_query_parameter_opens_its_flow(env: FlowStore) -> None:
@@ -316,34 +303,41 @@ def test_violations_show_the_failing_field(env: FlowStore) -> None:
 def test_sla_page_shows_percentiles_budget_and_the_breaches(env: FlowStore) -> None:
     at = page("views/sla.py")
     summary = table(at, "sla_summary")
-    whole = {r["flow_type"]: r for r in summary if r["step"] == "*"}
+    whole = {r["Flow type"]: r for r in summary if r["Step"] == "whole flow"}
     assert set(whole) == {"order", "onboarding"}
-    assert all(r["p50_s"] <= r["p95_s"] <= r["p99_s"] for r in whole.values())
-    assert len(charts(at)) == 2  # percentiles, error budget
+    assert all(re.search(r"\d (ms|s|min|h)$", r["p95"]) for r in whole.values())
+    order = max((d for d in load_definitions([ROOT / "schemas" / "flows"])
+                 if d.flow_type == "order"), key=lambda d: d.version)
+    assert whole["order"]["Deadline / SLA"] == format_duration(order.sla.total_seconds())
+    assert {r["Deadline / SLA"] for r in summary} - {""}  # each step's deadline beside it
+    assert "Burn rate" in summary[0]
+    assert len(charts(at)) == 3  # percentiles with the SLA mark, burn rate, budget spent
     breached = {r["correlation_id"] for r in env.truth if r["sla_breached"]}
     rows = table(at, "sla_breaches")
-    assert {r["correlation_id"] for r in rows} == breached
-    overs = [r["over_s"] for r in rows]
-    assert overs == sorted(overs, reverse=True)
-    assert all(o > 0 for o in overs)
+    assert {r["Correlation id"] for r in rows} == breached
+    by_over = [r[0] for r in env.rows(
+        "SELECT o.correlation_id FROM outbox o JOIN flows f ON f.instance_id = o.instance_id "
+        "WHERE o.kind = 'SlaBreached' ORDER BY f.sla_over_s DESC, o.correlation_id")]
+    assert [r["Correlation id"] for r in rows] == by_over
+    assert all(r["Over by"] and r["Over by"] != "0 s" for r in rows)
 
 
 def test_sla_filters_change_what_is_shown(env: FlowStore) -> None:
     at = page("views/sla.py")
     at.selectbox(key="sla_flow_type").select("onboarding").run()
-    assert {r["flow_type"] for r in table(at, "sla_summary")} == {"onboarding"}
+    assert {r["Flow type"] for r in table(at, "sla_summary")} == {"onboarding"}
     rows = table(at, "sla_breaches")
-    assert {r["correlation_id"] for r in rows} == {
+    assert {r["Correlation id"] for r in rows} == {
         r["correlation_id"] for r in env.truth
         if r["sla_breached"] and r["flow_type"] == "onboarding"}
-    step = rows[0]["step"]
+    step = rows[0]["Waiting after"]
     at.selectbox(key="sla_breach_step").select(step).run()
-    assert {r["step"] for r in table(at, "sla_breaches")} == {step}
+    assert {r["Waiting after"] for r in table(at, "sla_breaches")} == {step}
 
     at.number_input(key="sla_objective").set_value(99.9).run()
-    strict = {r["step"]: r["burn_rate"] for r in table(at, "sla_summary")}
+    strict = {r["Step"]: r["Burn rate"] for r in table(at, "sla_summary")}
     at.number_input(key="sla_objective").set_value(90.0).run()
-    lax = {r["step"]: r["burn_rate"] for r in table(at, "sla_summary")}
+    lax = {r["Step"]: r["Burn rate"] for r in table(at, "sla_summary")}
     assert any(strict[s] > lax[s] for s in strict)
 
 
@@ -353,7 +347,7 @@ def test_sla_filters_change_what_is_shown(env: FlowStore) -> None:
 def test_health_shows_the_latest_lag_per_partition(env: FlowStore) -> None:
     at = page("views/health.py")
     lag = table(at, "lag_table")
-    assert [(r["topic"], r["partition"], r["lag"]) for r in lag] == [
+    assert [(r["Topic"], r["Partition"], r["Lag (records)"]) for r in lag] == [
         ("orders", 2, 30), ("orders", 1, 20), ("orders", 0, 10)]
     assert {m.label: m.value for m in at.metric}["Total lag"] == "60"
     assert len(charts(at)) >= 4  # lag, records/s, dead letters/s, dead letters by reason
@@ -361,20 +355,20 @@ def test_health_shows_the_latest_lag_per_partition(env: FlowStore) -> None:
 
 def test_dead_letters_by_reason_browse_and_the_replay_command(env: FlowStore) -> None:
     at = page("views/health.py")
-    counts = {r["reason"]: r["dead_letters"] for r in table(at, "dead_letter_counts")}
+    counts = {r["Reason"]: r["Dead letters"] for r in table(at, "dead_letter_counts")}
     assert counts == dict(env.rows("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason"))
     assert "no-correlation" in counts
 
     at.selectbox(key="dl_reason").select("no-correlation").run()
     listed = table(at, "dead_letter_list")
     assert len(listed) == counts["no-correlation"]
-    assert {r["reason"] for r in listed} == {"no-correlation"}
-    assert all(r["topic"] and r["offset"] is not None for r in listed)
+    assert {r["Reason"] for r in listed} == {"no-correlation"}
+    assert all(r["Topic"] and r["Offset"] != "" for r in listed)
     commands = [c.value for c in at.code]
     assert (f"choreoscope deadletters replay --store {env.url} --reason no-correlation"
             in commands)
 
-    one = listed[-1]["id"]
+    one = listed[-1]["Id"]
     at.selectbox(key="dl_id").select(one).run()
     assert f"**#{one}** · `no-correlation`" in texts(at.markdown)
     assert f"choreoscope deadletters replay --store {env.url} --id {one}" in [
@@ -441,3 +435,121 @@ def test_distinct_refuses_a_column_without_its_index(flow_store: FlowStore) -> N
             distinct(store, "events", "type")
     finally:
         store.close()
+
+
+# -- browsing flows (issue 16: a search form and a result list, as Jaeger's) ---------------------
+
+
+def results(at: AppTest) -> list[dict[str, Any]]:
+    found = [d.value for d in at.dataframe if "duration" in d.value.columns
+             and "events" in d.value.columns]
+    assert len(found) == 1
+    rows: list[dict[str, Any]] = found[0].to_dict("records")
+    return rows
+
+
+def test_the_search_page_lists_flows_newest_first_with_a_duration_scatter(env: FlowStore) -> None:
+    at = page("views/search.py")
+    at.selectbox(key="search_limit").select(200).run()
+    rows = results(at)
+    assert len(rows) == 200
+    started = [r["started (UTC)"] for r in rows]
+    assert started == sorted(started, reverse=True)
+    assert all(r["open"] == f"search?id={r['correlation id']}" for r in rows)
+    assert charts(at), "the duration scatter"
+    assert all(not str(r["duration"]).startswith("-") for r in rows)
+
+
+def test_the_status_and_breach_filters_select_the_truths_flows(env: FlowStore) -> None:
+    at = page("views/search.py")
+    at.selectbox(key="search_limit").select(200).run()
+    at.multiselect(key="search_status").select("stuck").run()
+    stuck = results(at)
+    assert {r["correlation id"] for r in stuck} == {
+        r["correlation_id"] for r in truth_of(env, "stuck")}
+    at.multiselect(key="search_status").unselect("stuck").run()
+    at.checkbox(key="search_breached").check().run()
+    breached = results(at)
+    assert {r["correlation id"] for r in breached} == {
+        r["correlation_id"] for r in env.truth if r["sla_breached"]}
+    assert all(r["SLA"].startswith("over by ") for r in breached)
+
+
+def test_sorting_by_duration_puts_the_longest_first(env: FlowStore) -> None:
+    at = page("views/search.py")
+    at.radio(key="search_sort").set_value("duration").run()
+    rows = results(at)
+    cids = [r["correlation id"] for r in rows]
+    durations = dict(env.rows(
+        "SELECT correlation_id, (julianday(COALESCE(ended_at, '2100-01-01')) - "
+        "julianday(started_at)) FROM flows"))
+    measured = [durations[c] for c in cids]
+    assert measured == sorted(measured, reverse=True)
+
+
+def test_event_type_and_service_query_parameters_filter_the_flows(env: FlowStore) -> None:
+    at = page("views/search.py", event_type="RefundIssued")
+    assert at.text_input(key="search_event_type").value == "RefundIssued"
+    refunded = {r["correlation id"] for r in results(at)}
+    expected = {c for (c,) in env.rows("SELECT DISTINCT correlation_id FROM events "
+                                       "WHERE type = 'RefundIssued'")}
+    assert refunded
+    assert refunded <= expected
+    at = page("views/search.py", service="kyc-service")
+    assert {r["flow type"] for r in results(at)} == {"onboarding"}
+
+
+def test_the_violations_filter_keeps_flows_with_a_violated_event(env: FlowStore) -> None:
+    at = page("views/search.py")
+    at.checkbox(key="search_violations").check().run()
+    rows = results(at)
+    violated = {c for (c,) in env.rows(
+        "SELECT DISTINCT e.correlation_id FROM violations v JOIN events e "
+        "ON e.source = v.source AND e.id = v.id")}
+    assert rows
+    assert {r["correlation id"] for r in rows} <= violated
+
+
+# -- the waterfall -----------------------------------------------------------------------------
+
+
+def test_every_waterfall_entry_is_visible_and_the_marks_are_labelled(env: FlowStore) -> None:
+    from collector.store import open_store
+    from dashboard import flow_queries as fq
+
+    flow = truth_of(env, "stuck", "order")[0]
+    store = open_store(env.url, read_only=True)
+    definitions = load_definitions([ROOT / "schemas" / "flows"])
+    try:
+        now = datetime.now(UTC)
+        details = fq.flow_details(store, flow["correlation_id"], definitions, now=now)
+        w = fq.waterfall(store, flow["correlation_id"], details, definitions)
+    finally:
+        store.close()
+    spans = [r for r in w.rows if r["kind"] == "span"]
+    assert spans
+    least = w.axis_s * fq.MIN_WIDTH_SHARE
+    assert all(r["to_s"] - r["from_s"] >= least - 1e-9 for r in spans)
+    assert {m["kind"] for m in w.marks} == {"SLA", "deadline"}
+    assert any(m["text"].startswith("SLA 45 s") for m in w.marks)
+    assert any(m["text"].startswith("deadline: ") for m in w.marks)
+    steps = [e for e in details[0].flow["events"] if e["step"]]
+    assert len(w.gaps) == len(steps) - 1
+    assert all(g["text"] for g in w.gaps)
+
+
+def test_choosing_a_waterfall_entry_opens_its_details(env: FlowStore) -> None:
+    cid, event_type, pointer = env.rows(
+        "SELECT e.correlation_id, e.type, v.pointer FROM violations v JOIN events e "
+        "ON e.source = v.source AND e.id = v.id WHERE e.instance_id IS NOT NULL LIMIT 1")[0]
+    at = search(page("views/search.py"), cid)
+    chooser = at.selectbox(key="flow-entry")
+    lane = next(o for o in chooser.options if o.endswith(f" {event_type}"))
+    chooser.select(lane).run()
+    assert not at.exception
+    shown = texts(at.markdown)
+    assert f"#### {event_type} · " in shown
+    assert "**Payload** (redacted as stored)" in shown
+    assert at.json, "the payload"
+    fields = [t.value for t in at.table]
+    assert any(pointer in list(f["field"]) for f in fields if "rule" in f.columns)

@@ -26,7 +26,7 @@ from tests.e2e._process import Demo, start_dashboard
 CHROMIUM = "/usr/bin/chromium"
 """Debian's package (scripts/ensure_chromium.sh): Playwright never downloads a browser here."""
 EXPECTED_PAGES = (
-    "Overview", "Event map", "Flow search", "Stuck workflows", "SLA breaches",
+    "Overview", "Event map", "Flow search", "Message browser", "Stuck workflows", "SLA breaches",
     "Schema compatibility", "Catalog", "Collector health",
 )
 NAV_LINK = '[data-testid="stSidebarNav"] a'
@@ -212,3 +212,54 @@ def test_flow_search_finds_a_flow_of_the_demo(page: Page, demo: Demo, screenshot
     assert events, "the flow has events in the store"
     assert events[0].type in shown, f"the flow's first event {events[0].type} is not shown"
     save(page, screenshots / "flow-search-result.png")
+
+
+def _open_url(page: Page, url: str) -> list[str]:
+    """Open a page by its URL (a bookmark, a link from elsewhere); the script errors seen."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector(TITLE, timeout=SETTLE_MS)
+    settle(page)
+    return errors
+
+
+@pytest.mark.parametrize(("path", "title", "shows"), [
+    ("event?type=OrderPlaced", "Event type", ("OrderPlaced", "team-checkout", "/customer_id")),
+    ("service?name=order-service", "Service", ("order-service", "Produces", "OrderPlaced")),
+    ("domain?name=orders", "Domain", ("orders", "OrderPlaced", "order-service")),
+])
+def test_catalog_pages_open_by_their_url(page: Page, demo: Demo, screenshots: Path, path: str,
+                                         title: str, shows: tuple[str, ...]) -> None:
+    errors = _open_url(page, f"{demo.url}/{path}")
+    assert not exception_boxes(page), exception_boxes(page)
+    assert not errors, f"{path}: uncaught errors in the browser: {errors}"
+    assert page.locator(TITLE).first.inner_text() == title
+    main = page.locator('[data-testid="stMain"]')
+    text = main.text_content() or ""
+    missing = [s for s in shows if s not in text]
+    assert not missing, f"{path} does not show {missing}"
+    save(page, screenshots / f"{title.lower().replace(' ', '-')}-page.png")
+
+
+def _follow(page: Page, href: str) -> Page:
+    """Click the main area's link to ``href`` (Streamlit opens Markdown links in a new tab)."""
+    with page.context.expect_page() as opened:
+        page.locator(f'[data-testid="stMain"] a[href="{href}"]').first.click()
+    new = opened.value
+    new.wait_for_selector(TITLE, timeout=SETTLE_MS)
+    settle(new)
+    return new
+
+
+def test_catalog_links_lead_to_the_pages(page: Page, demo: Demo) -> None:
+    """From the Catalog, an event type's link opens its page; from there a producer's link
+    opens the service page."""
+    _open_url(page, f"{demo.url}/catalog")
+    event = _follow(page, "event?type=OrderPlaced")
+    assert event.url == f"{demo.url}/event?type=OrderPlaced"
+    assert event.locator('[data-testid="stMain"] h2').first.inner_text() == "OrderPlaced"
+    service = _follow(event, "service?name=order-service")
+    assert service.url == f"{demo.url}/service?name=order-service"
+    assert service.locator('[data-testid="stMain"] h2').first.inner_text() == "order-service"
+    assert not exception_boxes(service)

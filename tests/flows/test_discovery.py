@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from collector.flows.definition import DefinitionError, parse_definition
 from collector.flows.discovery import Discovery, deviations, percentiles
 from collector.xes import read_xes
 
@@ -87,12 +89,46 @@ def test_deviations_against_the_definition(definitions):
     found = deviations(["OrderPlaced", "CustomerNotified", "InventoryReserved",
                         "PaymentProcessed", "OrderCompleted", "ShippingScheduled"], order)
     assert [(d.kind, d.event_type) for d in found] == [
-        ("unexpected-event", "CustomerNotified"),
         ("skipped-step", "InventoryReserved"),
         ("wrong-order", "PaymentProcessed"),
         ("skipped-step", "OrderCompleted"),
         ("wrong-order", "ShippingScheduled"),
     ]
+
+
+def test_types_outside_the_definition_are_no_deviation_and_no_variant(definitions):
+    """Issue 16: notifications joined 794 of 876 demo order flows as "unexpected-event" and
+    split the variants; docs/FLOWS.md says they join the instance without being steps."""
+    order = next(d for d in definitions if d.flow_type == "order")
+    happy = ["OrderPlaced", "PaymentProcessed", "InventoryReserved", "ShippingScheduled",
+             "OrderCompleted"]
+    assert deviations([*happy[:2], "CustomerNotified", *happy[2:], "OrderAudited"], order) == []
+    events = [ev(k, i, "c1") for i, k in enumerate(happy)]
+    events += [ev(k, i, "c2") for i, k in enumerate([*happy[:2], "CustomerNotified", *happy[2:]])]
+    report = Discovery.for_definitions(definitions).add(events).report()["order"]
+    assert [(v.path, v.count) for v in report.variants] == [(tuple(happy), 2)]
+    assert all("CustomerNotified" not in (e.source, e.target) for e in report.edges)
+
+
+def test_a_forbidden_type_is_a_deviation(definitions):
+    from dataclasses import replace
+
+    order = next(d for d in definitions if d.flow_type == "order")
+    strict = replace(order, forbidden=frozenset({"OrderCancelled"}))
+    found = deviations(["OrderPlaced", "OrderCancelled", "PaymentProcessed",
+                        "CustomerNotified"], strict)
+    assert [(d.kind, d.event_type, d.after) for d in found] == [
+        ("forbidden-event", "OrderCancelled", "OrderPlaced")]
+    report = Discovery.for_definitions([strict]).add(
+        [ev(k, i) for i, k in enumerate(["OrderPlaced", "OrderCancelled", "CustomerNotified"])]
+    ).report()["order"]
+    assert [v.path for v in report.variants] == [("OrderPlaced", "OrderCancelled")]
+
+
+def test_a_forbidden_type_that_is_a_step_is_refused():
+    raw = json.loads((ROOT / "schemas" / "flows" / "order.json").read_text(encoding="utf-8"))
+    with pytest.raises(DefinitionError, match=r"field 'forbidden.0': 'PaymentFailed' is a step"):
+        parse_definition({**raw, "forbidden": ["PaymentFailed"]}, "order.json")
 
 
 def test_helpdesk_imported_into_a_store_gives_the_same_graph(tmp_path, monkeypatch, capsys):

@@ -193,3 +193,19 @@ def test_a_bad_business_keys_file_is_one_line_naming_it(tmp_path: Path, monkeypa
     assert code == 2
     assert "business_keys.json: business_keys.*.order_id" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_notifications_in_simulated_flows_make_no_deviation_nor_variant(simulated, in_repo,
+                                                                        capsys):
+    """Issue 16: on the demo most order flows were flagged "unexpected-event
+    CustomerNotified" and the notifications split the order variants."""
+    notified = rows(simulated, "SELECT COUNT(DISTINCT correlation_id) FROM events "
+                               "WHERE type = 'CustomerNotified'")[0][0]
+    assert notified > 0
+    code, out, _ = run(capsys, "flows", "variants", "--json", "--limit", "100",
+                       "--store", simulated)
+    order = json.loads(out)["order"]
+    assert code == 0
+    assert not [d for d in order["deviations"] if d["event_type"] == "CustomerNotified"]
+    assert all("CustomerNotified" not in v["path"] for v in order["variants"])
+    assert order["variant_count"] <= 8

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from collector.cli import main
-from collector.envelope import EnvelopeRules
+from collector.envelope import EnvelopeRules, Limits
 from collector.kafka.producer import publish
 from collector.store.base import open_store
 from tests.kafka._support import Rec, cloudevent, collect_until, make_collector
@@ -42,7 +42,7 @@ def test_each_poison_record_becomes_a_dead_letter_and_the_good_ones_after_it_pas
     store = open_store(url)
     try:
         run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}",
-                             rules=EnvelopeRules(max_record_bytes=2000))
+                             rules=EnvelopeRules(limits=Limits(max_record_bytes=2000)))
         collect_until(run, len(records))
         stored = sorted(r["id"] for r in store.query("SELECT id FROM events"))
         letters = store.query('SELECT dl_id, reason, topic, partition, "offset", headers '
@@ -89,3 +89,37 @@ def test_each_poison_record_becomes_a_dead_letter_and_the_good_ones_after_it_pas
     # replaying again changes nothing
     assert main(["--config", str(config), "deadletters", "replay", "--store", url]) == 0
     assert "0 now stored" in capsys.readouterr().out
+
+
+def test_a_dead_letter_cut_short_is_replayed_whole_from_the_broker(
+        kafka: Any, topic: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from collector.store.dead_letters import DeadLetterBounds
+
+    big = {"order_ref": "ref-77", "lines": ["l" * 50] * 40}
+    publish([Rec(topic, cloudevent(77, None, data=big), b"k")], kafka.bootstrap)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(url, dead_letters=DeadLetterBounds(max_raw_bytes=100))
+    try:
+        run = make_collector(kafka.bootstrap, store, topics=[topic], group=f"g-{topic}")
+        collect_until(run, 1)
+        (letter,) = store.query("SELECT length(raw) AS n, raw_size, raw_truncated "
+                                "FROM dead_letters")
+    finally:
+        store.close()
+    assert letter["n"] == 100
+    assert letter["raw_size"] > 2000
+    assert letter["raw_truncated"] == 1
+
+    config = tmp_path / "choreoscope.toml"
+    config.write_text('[envelope]\ncorrelation = ["/data/order_ref"]\n')
+    assert main(["--config", str(config), "deadletters", "replay", "--store", url,
+                 "--bootstrap-servers", kafka.bootstrap]) == 0
+    assert "1 now stored" in capsys.readouterr().out
+    store = open_store(url, read_only=True)
+    try:
+        (event,) = store.query("SELECT correlation_id, data FROM events")
+        assert store.query("SELECT dl_id FROM dead_letters") == []
+    finally:
+        store.close()
+    assert event["correlation_id"] == "ref-77"
+    assert orjson.loads(event["data"]) == big  # the whole record, not the 100 bytes kept

@@ -86,7 +86,7 @@ def test_otlp_command_receives_and_timeline_command_shows(
     missing = subprocess.run([*CLI, "timeline", "nope", "--store", store_url],
                              capture_output=True, text=True, cwd=tmp_path)
     assert missing.returncode == 1
-    assert "nothing stored for correlation id 'nope'" in missing.stderr
+    assert "no flow with correlation id, business key or id prefix 'nope'" in missing.stderr
 
 
 def test_bad_listen_address_is_exit_2_naming_the_flag(tmp_path: Path) -> None:

@@ -122,3 +122,57 @@ def _stored(store_url: str) -> int:
         return 0
     finally:
         store.close()
+
+
+def test_otlp_commands_not_otlp_dead_letters_obey_the_dead_letter_bounds(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A flood of records that are not OTLP on a spans topic: ``choreoscope otlp`` keeps its
+    dead letters within ``[dead_letters]`` (raw bytes cut, oldest dropped past the budget)."""
+    topic = f"otlp_spans-{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for i in range(300):
+        producer.send(topic, b"not otlp %05d " % i + b"z" * 2000)
+    producer.flush()
+    producer.close()
+    (tmp_path / "choreoscope.toml").write_text(
+        "[dead_letters]\nmax_bytes = 40000\nmax_raw_bytes = 500\n")
+    store_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "otlp", "--store", store_url, "--listen",
+         "127.0.0.1:0", "--no-grpc", "--kafka-topic", topic, "--bootstrap-servers",
+         kafka_bootstrap], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "CHOREOSCOPE_KAFKA__GROUP_ID": f"g-{topic}"})
+
+    def usage() -> tuple[int, int, int, int]:
+        try:
+            store = open_store(store_url, read_only=True)
+        except StoreError:
+            return (0, 0, 0, 0)
+        try:
+            u = store.dead_letter_usage()
+            return (u.stored, u.bytes, u.dropped_budget, u.truncated)
+        except StoreError:  # not migrated yet
+            return (0, 0, 0, 0)
+        finally:
+            store.close()
+
+    try:
+        _wait_until(lambda: usage()[0] + usage()[2] == 300, "300 records read")
+    finally:
+        command.send_signal(signal.SIGTERM)
+        _, err = command.communicate(timeout=60)
+    assert command.returncode == 0, err[-3000:]
+    stored, used, dropped, truncated = usage()
+    assert stored + dropped == 300
+    assert used <= 40000
+    assert dropped > 0
+    assert truncated == 300
+    store = open_store(store_url, read_only=True)
+    try:
+        rows = store.query('SELECT reason, length(raw) AS n, raw_size, "offset" FROM '
+                           'dead_letters ORDER BY "offset"')
+    finally:
+        store.close()
+    assert {(r["reason"], r["n"], r["raw_size"]) for r in rows} == {("not-otlp", 500, 2015)}
+    assert rows[-1]["offset"] == 299  # the newest are kept

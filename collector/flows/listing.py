@@ -1,0 +1,111 @@
+"""Browse the flows of a store: by type, status, breach, violations, duration, time and the
+events they hold, newest first or longest first, a page at a time.
+
+The store edge behind ``choreoscope flows list`` and the dashboard's flow search. Each filter
+is a clause over the ``flows`` table (by the start-time index, ``flows_started``), the event
+filters an ``EXISTS`` through the events' correlation index; every query carries a LIMIT.
+An open flow's duration and amount over are measured to ``at`` (now live, the detection clock
+for a stored history: `collector.flows.query.measured_at`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from collector.flows.definition import FlowDefinition
+from collector.flows.query import over_sql
+from collector.store._time import to_text
+from collector.store.base import Store
+
+__all__ = ["SORTS", "STATUSES", "FlowFilter", "list_flows"]
+
+STATUSES = ("running", "completed", "failed", "compensated", "stuck")
+SORTS = ("started", "duration")
+Sort = Literal["started", "duration"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowFilter:
+    """What to list; ``None`` (or empty) leaves a filter out."""
+
+    flow_type: str | None = None
+    statuses: tuple[str, ...] = ()
+    breached: bool | None = None
+    """True: only flows that broke their SLA or a step deadline; False: only those that did not."""
+    violations: bool | None = None
+    """True: only flows with a schema violation in their events; False: only those without."""
+    min_duration_s: float | None = None
+    max_duration_s: float | None = None
+    since: datetime | None = None
+    """Started at or after."""
+    until: datetime | None = None
+    """Started before."""
+    event_type: str | None = None
+    """Only flows holding an event of this type."""
+    service: str | None = None
+    """Only flows holding an event this service (the event's source) produced."""
+    sort: Sort = "started"
+    """``started``: newest first; ``duration``: longest first."""
+    limit: int = 50
+
+
+_DURATION = "(julianday(COALESCE(f.ended_at, ?)) - julianday(f.started_at)) * 86400.0"
+_VIOLATED = ("EXISTS (SELECT 1 FROM events e JOIN violations v ON v.source = e.source AND "
+             "v.id = e.id WHERE e.correlation_id = f.correlation_id)")
+
+
+def list_flows(store: Store, f: FlowFilter, *, at: datetime,
+               definitions: Sequence[FlowDefinition] = ()) -> list[dict[str, Any]]:
+    """The flows ``f`` selects, at most ``f.limit``: correlation and instance id, type,
+    status, start, end, duration (an open flow's to ``at``), events, whether breached
+    and by how much."""
+    when = to_text(at)
+    over, over_params = over_sql(at, definitions)
+    where, params = _where(f, when)
+    order = "started_at DESC" if f.sort == "started" else "duration_s DESC, started_at DESC"
+    sql = (f"SELECT f.correlation_id, f.instance_id, f.flow_type, f.status, f.started_at, "  # noqa: S608
+           f"f.ended_at, ROUND({_DURATION}, 3) AS duration_s, f.event_count AS events, "
+           f"f.sla_breached, {over} AS over_s, f.stuck_step, f.last_event_type "
+           f"FROM flows f WHERE {where} ORDER BY {order} LIMIT ?")
+    rows = store.query(sql, [when, *over_params, *params, f.limit])
+    for r in rows:
+        r["sla_breached"] = bool(r["sla_breached"])
+        if not r["sla_breached"]:
+            r["over_s"] = None
+    return rows
+
+
+def _where(f: FlowFilter, when: str) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
+
+    def add(clause: str, *values: Any) -> None:
+        clauses.append(clause)
+        params.extend(values)
+
+    if f.flow_type is not None:
+        add("f.flow_type = ?", f.flow_type)
+    if f.statuses:
+        add(f"f.status IN ({','.join('?' * len(f.statuses))})", *f.statuses)
+    if f.breached is not None:
+        add("f.sla_breached = ?", int(f.breached))
+    if f.since is not None:
+        add("f.started_at >= ?", to_text(f.since))
+    if f.until is not None:
+        add("f.started_at < ?", to_text(f.until))
+    if f.min_duration_s is not None:
+        add(f"{_DURATION} >= ?", when, f.min_duration_s)
+    if f.max_duration_s is not None:
+        add(f"{_DURATION} <= ?", when, f.max_duration_s)
+    if f.event_type is not None:
+        add("EXISTS (SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id AND "
+            "e.type = ?)", f.event_type)
+    if f.service is not None:
+        add("EXISTS (SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id AND "
+            "e.source = ?)", f.service)
+    if f.violations is not None:
+        add(_VIOLATED if f.violations else f"NOT {_VIOLATED}")
+    return " AND ".join(clauses), params
