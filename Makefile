@@ -42,6 +42,8 @@ config-docs: $(STAMP)
 
 ## make bench [ONLY=name]: one JSON line per benchmark
 bench: $(STAMP)
+	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_graphviz.sh
 	$(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 ## make kafka: a single-node Apache Kafka (KRaft) on 127.0.0.1, until Ctrl-C

@@ -127,6 +127,9 @@ def load_validator(settings: Settings) -> EventValidator | None:
     if not registry.subjects:
         return None
     try:
+        from catalog.files import aliases_of, load_ids
+
+        registry = registry.with_aliases(aliases_of(load_ids(folder, registry)))
         ids = ids_by_number(folder, registry)
     except CatalogError as exc:
         raise ConfigError("schemas_dir", str(settings.schemas_dir),

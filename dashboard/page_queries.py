@@ -108,13 +108,19 @@ def entries_of(state: CatalogState) -> list[CatalogEntry]:
     return build_entries(state.view.event_map)
 
 
-def service_violations(store: Store, service: str) -> list[dict[str, Any]]:
-    """Per event type and schema version: the service's events failing validation."""
+def service_violations(store: Store, service: str, event_types: Sequence[str]
+                       ) -> list[dict[str, Any]]:
+    """Per event type (of those it produces) and schema version: the service's events failing
+    validation. Read through the violations index (event type, producer, version)."""
+    if not event_types:
+        return []
+    marks = ", ".join("?" for _ in event_types)
     rows = store.query(
-        "SELECT event_type, schema_version, COUNT(DISTINCT id) AS events, COUNT(*) AS n, "
-        "MAX(occurred_at) AS last FROM violations WHERE producer = ? "
-        "GROUP BY event_type, schema_version ORDER BY event_type, schema_version LIMIT ?",
-        (service, VIOLATIONS_LIMIT))
+        "SELECT event_type, schema_version, COUNT(DISTINCT id) AS events, COUNT(*) AS n, "  # noqa: S608 -- placeholders only
+        f"MAX(occurred_at) AS last FROM violations WHERE event_type IN ({marks}) "
+        "AND producer = ? GROUP BY event_type, schema_version "
+        "ORDER BY event_type, schema_version LIMIT ?",
+        (*event_types, service, VIOLATIONS_LIMIT))
     return [{"event type": r["event_type"], "schema version": r["schema_version"],
              "failing events": int(r["events"]), "violations": int(r["n"]),
              "last failure": format_time(r["last"], with_zone=False)} for r in rows]

@@ -23,7 +23,14 @@ import orjson
 from catalog.changes import Mode, Policy
 from catalog.compatibility import Report, check_history
 from catalog.exceptions import CatalogError, SchemaRejected
-from catalog.files import load_ids, load_registry, remove_version, save_ids, write_version
+from catalog.files import (
+    aliases_of,
+    load_ids,
+    load_registry,
+    remove_version,
+    save_ids,
+    write_version,
+)
 from catalog.registry import Registry
 from catalog.schema_ids import IdTable, Reference
 from collector.exceptions import CollectorError
@@ -82,6 +89,7 @@ class RegistryService:
         fast path; cleared by every write, like the cache of reads."""
         self.registry = load_registry(folder, mode, policy, default_draft)
         self.ids = load_ids(folder, self.registry)
+        self.registry = self.registry.with_aliases(aliases_of(self.ids))
         if not (folder / "registry.json").is_file() or self._unsaved_ids():
             save_ids(folder, self.ids)
 
@@ -157,8 +165,10 @@ class RegistryService:
             number = self._resolve(subject, version, False)
             live = [v for v in live if v[0] == number] if not mode.transitive else \
                 [v for v in live if v[0] <= number]
+        view = self.registry.with_aliases((r.name, r.subject, r.version)
+                                          for r in parsed.references)
         report = check_history(live, parsed.schema, mode, self.policy,
-                               draft=self.registry.default_draft)
+                               draft=self.registry.default_draft, others=view.schemas())
         out: dict[str, Any] = {"is_compatible": report.compatible}
         if verbose:
             out["messages"] = _messages(report)
@@ -229,7 +239,8 @@ class RegistryService:
             except SchemaRejected as exc:
                 raise ApiError(422, 42201, f"Invalid schema: {exc.message}") from exc
             write_version(self.folder, added)
-            self.registry = registry
+            self.registry = registry.with_aliases((r.name, r.subject, r.version)
+                                                  for r in parsed.references)
             self._save(self.ids.with_version(subject, added.version, added.schema,
                                              parsed.references))
             return {"id": self.ids.id_of(subject, added.version)}
@@ -403,7 +414,8 @@ class RegistryService:
         try:
             from catalog.metaschema import check_schema
 
-            check_schema(self._pinned(schema), "request", known=self.registry.uris())
+            view = self.registry.with_aliases((r.name, r.subject, r.version) for r in refs)
+            check_schema(self._pinned(schema), "request", known=view.uris())
         except SchemaRejected as exc:
             raise ApiError(422, 42201, f"Invalid schema: {exc.message} (at {exc.pointer or '/'}"
                            f", keyword {exc.keyword})") from None

@@ -75,7 +75,7 @@ def _page(store: Store) -> None:
     _edges("Produces", page.produces, "service_produces")
     _edges("Consumes", page.consumes, "service_consumes")
     st.subheader("Violations", anchor=False)
-    violations = service_violations(store, name)
+    violations = service_violations(store, name, [e.event_type for e in page.produces])
     if violations:
         st.dataframe(violations, hide_index=True, width="stretch", key="service_violations")
     else:
