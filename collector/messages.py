@@ -438,5 +438,6 @@ def _gaps(store: Store, topic: str, partition: int) -> tuple[tuple[int, int], ..
         'SELECT prev + 1 AS a, "offset" - 1 AS b FROM (SELECT "offset", LAG("offset") OVER '
         '(ORDER BY "offset") AS prev FROM (SELECT "offset" FROM events WHERE topic = ?1 AND '
         'partition = ?2 UNION SELECT "offset" FROM dead_letters WHERE topic = ?1 AND '
-        'partition = ?2)) WHERE "offset" - prev > 1 LIMIT ?3', (topic, partition, GAP_LIMIT))
+        'partition = ?2) AS held) AS steps WHERE "offset" - prev > 1 ORDER BY "offset" '
+        'LIMIT ?3', (topic, partition, GAP_LIMIT))
     return tuple((int(r["a"]), int(r["b"])) for r in rows)
