@@ -227,10 +227,25 @@ def _event_rows(store: Store, f: MessageFilter, limit: int, *, with_payload: boo
     if f.text is not None:
         where.append("data LIKE ? ESCAPE '\\'")
         params.append("%" + _like(f.text) + "%")
+    columns = _EVENT_COLUMNS + (", data" if with_payload else "")
+    if f.key is None or f.correlation_id is not None:
+        return _select(store, columns, _index_for(f), where, params, limit)
+    # a key: the events_key index holds only keys that differ from the correlation id (a
+    # record keyed by its correlation id, the common case, costs that index nothing), so
+    # look in both places and merge
+    other = _select(store, columns, " INDEXED BY events_key",
+                    [*where, "key <> correlation_id"], params, limit)
+    same = _select(store, columns, " INDEXED BY events_correlation",
+                   [*where, "correlation_id = ?"], [*params, f.key], limit)
+    both = sorted(other + same, key=lambda r: r["occurred_at"], reverse=True)
+    return both[:limit]
+
+
+def _select(store: Store, columns: str, index: str, where: list[str], params: list[Any],
+            limit: int) -> list[dict[str, Any]]:
     clause = " AND ".join(where) or "1 = 1"
     return store.query(
-        f"SELECT {_EVENT_COLUMNS}{', data' if with_payload else ''} "  # noqa: S608
-        f"FROM events{_index_for(f)} WHERE {clause} "
+        f"SELECT {columns} FROM events{index} WHERE {clause} "  # noqa: S608
         "ORDER BY occurred_at DESC LIMIT ?", [*params, limit])
 
 
@@ -239,8 +254,6 @@ def _index_for(f: MessageFilter) -> str:
     time index newest first (to skip a sort) past a million rows looking for one key."""
     if f.correlation_id is not None:
         return " INDEXED BY events_correlation"
-    if f.key is not None:
-        return " INDEXED BY events_key"
     if f.topic is not None and f.partition is not None and (
             f.offset_from is not None or f.offset_to is not None):
         return " INDEXED BY events_topic_offset"
@@ -425,5 +438,6 @@ def _gaps(store: Store, topic: str, partition: int) -> tuple[tuple[int, int], ..
         'SELECT prev + 1 AS a, "offset" - 1 AS b FROM (SELECT "offset", LAG("offset") OVER '
         '(ORDER BY "offset") AS prev FROM (SELECT "offset" FROM events WHERE topic = ?1 AND '
         'partition = ?2 UNION SELECT "offset" FROM dead_letters WHERE topic = ?1 AND '
-        'partition = ?2)) WHERE "offset" - prev > 1 LIMIT ?3', (topic, partition, GAP_LIMIT))
+        'partition = ?2) AS held) AS steps WHERE "offset" - prev > 1 ORDER BY "offset" '
+        'LIMIT ?3', (topic, partition, GAP_LIMIT))
     return tuple((int(r["a"]), int(r["b"])) for r in rows)
