@@ -263,7 +263,7 @@ def _browse(store: Store) -> None:
     topic = _topic(names)
     f, error = _filters(store, topic)
     if error is not None:
-        st.error(error)
+        st.error(md(error))  # it quotes what was typed or came in the URL
         return
     if topic is not None:
         _holdings(store, topic)
