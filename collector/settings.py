@@ -210,6 +210,10 @@ class KafkaSettings(_Section):
     """Prometheus text endpoint (``/metrics``); 0 turns it off."""
     metrics_every_s: float = pydantic.Field(default=10.0, gt=0)
     """How often health is sampled and stored (seconds)."""
+    connect_timeout_s: float = pydantic.Field(default=30.0, gt=0)
+    """At start-up, how long (seconds) the collector tries to reach the brokers before it exits
+    with the reason; credentials the brokers refuse end it at once. Once it has started, a
+    broker that goes away is waited for."""
 
     @pydantic.field_validator("start")
     @classmethod

@@ -308,3 +308,15 @@ def recent_failures(store: Store, event_type: str, producer: str | None = None,
              "schema version": r["schema_version"], "field": r["pointer"] or "/",
              "rule": r["keyword"], "message": r["message"], "event id": r["id"]}
             for r in rows]
+
+
+def schema_ids(schemas_dir: Path) -> dict[int, list[tuple[str, int]]]:
+    """Schema id -> (subject, version)s of the schema folder (``registry.json``); {} when the
+    folder cannot be read (the page that needs the registry says why)."""
+    from catalog.exceptions import CatalogError
+    from collector.validate import ids_by_number
+
+    try:
+        return ids_by_number(schemas_dir / "events", load_registry(schemas_dir / "events"))
+    except CatalogError:
+        return {}

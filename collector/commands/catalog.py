@@ -98,7 +98,7 @@ def register(subparsers: Any) -> None:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"choreoscope: {message}", file=sys.stderr)
+    print(f"choreoscope: {' '.join(message.split())}", file=sys.stderr)  # one line
     return code
 
 

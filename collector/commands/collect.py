@@ -155,14 +155,15 @@ def _collect(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     require_schemas_dir(settings)
+    store = open_store(settings.store, dead_letters=bounds_of(settings))  # bad URL: said first
     quiet = logging.getLogger().level > logging.DEBUG
+    started = threading.Event()  # set once the tap is open: until then kafka-python is silent
     for handler in logging.getLogger().handlers:
         handler.addFilter(SecretFilter(secrets_of(settings.kafka)))
         if quiet:  # kafka-python logs every failed reconnect; the tap logs state changes
-            handler.addFilter(KafkaNoiseFilter())
+            handler.addFilter(KafkaNoiseFilter(started.is_set))
     k = settings.kafka
     logger.info("kafka client %s", masked(client_config(k)))
-    store = open_store(settings.store, dead_letters=bounds_of(settings))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -171,6 +172,7 @@ def _collect(args: argparse.Namespace) -> int:
     collector = None
     try:
         collector = build_collector(settings, store)
+        collector.tap.on_open = started.set
         print(f"choreoscope: {describe_schemas(settings)}", file=sys.stderr, flush=True)
         if args.otlp:
             from collector.otlp.receiver import OtlpService

@@ -396,7 +396,8 @@ def _drift(args: argparse.Namespace) -> int:
     try:
         registry, _ = _load(args)
         names = [args.event_type] if args.event_type else [s.name for s in registry]
-        results = {name: drift(registry.get(name).schema, _stored_samples(args, name, None))
+        results = {name: drift(registry.get(name).schema, _stored_samples(args, name, None),
+                               registry.schemas())
                    for name in names}
     except CatalogError as exc:
         return _fail(str(exc))

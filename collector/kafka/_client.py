@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from collector.settings import KafkaSettings
@@ -72,25 +73,30 @@ class SecretFilter(logging.Filter):
 
 
 class KafkaNoiseFilter(logging.Filter):
-    """Keeps kafka-python's per-attempt connection errors out of the log (the tap logs one line
-    per state change), except what the user must fix: authentication and TLS failures, each
-    distinct message once."""
+    """Keeps kafka-python's own log records from the user (the tap logs one line per state
+    change). Until ``started()`` says the tap is open, every one is dropped: a collector that
+    cannot start says why in one line of its own. Afterwards, what the user must fix
+    (authentication and TLS failures) is passed on once per distinct message, as the
+    collector's own line without kafka-python's connection details."""
 
     _KEEP = ("auth", "sasl", "ssl", "certificate")
 
-    def __init__(self) -> None:
+    def __init__(self, started: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
         self._seen: set[str] = set()
+        self._started = started
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("kafka"):
             return True
-        if record.levelno < logging.ERROR:
+        if record.levelno < logging.ERROR or not self._started():
             return False
         message = _CONNECTION.sub("", record.getMessage())  # drop "<KafkaTCPTransport [...]>:"
         if not any(word in message.lower() for word in self._KEEP) or message in self._seen:
             return False
         self._seen.add(message)
+        record.name = "collector.kafka"
+        record.msg, record.args = f"the Kafka client failed: {message}", None
         return True
 
 

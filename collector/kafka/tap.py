@@ -6,30 +6,39 @@ with the events read from it (``Store.positions``), or by the start policy if no
 Offsets are committed to Kafka only after the store commit, so lag tools keep working.
 
 A broker that goes away is not an error: kafka-python reconnects with backoff, and the tap logs
-one line when the link is lost and one when it is back.
+one line when the link is lost and one when it is back. Starting is different: brokers that
+cannot be reached within ``TapOptions.connect_timeout`` raise `KafkaUnreachable` (with the
+reason, e.g. "connection refused"), and brokers that refuse the credentials raise
+`KafkaAuthFailed` at once, since retrying cannot help.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import (
+    AuthorizationError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     NodeNotReadyError,
     RequestTimedOutError,
+    SaslAuthenticationFailedError,
+    UnsupportedSaslMechanismError,
 )
 
 from collector.kafka._client import client_config
-from collector.kafka.exceptions import KafkaEdgeError
+from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
 from collector.model import Location, Observation
 from collector.settings import KafkaSettings
 from collector.store.base import Position
@@ -55,6 +64,9 @@ class TapOptions:
     """How soon new topics matching the pattern are found."""
     client: Mapping[str, Any] = field(default_factory=dict)
     """Connection and security arguments for kafka-python (see ``_client.client_config``)."""
+    connect_timeout: float | None = None
+    """At start-up, seconds to reach the brokers before `KafkaUnreachable` (None: until
+    stopped)."""
 
     @classmethod
     def from_settings(cls, kafka: KafkaSettings) -> TapOptions:
@@ -65,7 +77,7 @@ class TapOptions:
             start = datetime.fromisoformat(kafka.start)
         return cls(topics=kafka.topics, pattern=kafka.topic_pattern, group_id=kafka.group_id,
                    start=start, max_poll_records=kafka.max_poll_records,
-                   client=client_config(kafka))
+                   client=client_config(kafka), connect_timeout=kafka.connect_timeout_s)
 
     @property
     def source(self) -> str:
@@ -130,6 +142,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tap.position(list(assigned))
 
 
+_REFUSED = (SaslAuthenticationFailedError, UnsupportedSaslMechanismError, AuthorizationError)
+"""Errors that mean the brokers refuse the credentials: retrying cannot help."""
+
+_UNTRUSTED = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed")
+"""kafka-python's handshake error holds the ssl module's only as text."""
+
 _UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError, RequestTimedOutError)
 """Errors that mean the broker cannot be reached (others are about what was asked)."""
 
@@ -142,6 +160,93 @@ def _headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, by
         if v is None:
             return tuple((k, b"" if v is None else v) for k, v in kept)
     return kept  # type: ignore[return-value]  # no None in it
+
+
+class _ClientWatch(logging.Handler):
+    """What kafka-python logs but does not raise while it bootstraps (it retries every
+    connection failure, a refused password included, until its timeout): the last error, and
+    whether the brokers refused the credentials.
+
+    A broker that refuses SASL credentials answers with an error and closes the connection;
+    kafka-python mostly sees only the close. So, before the first bootstrap succeeded, a SASL
+    connection lost after the broker answered ApiVersions (a Kafka listener, TCP and TLS fine),
+    seen twice, counts as a refusal too."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last: BaseException | None = None
+        self.refused: BaseException | None = None
+        self.untrusted: BaseException | None = None
+        """A TLS handshake that failed verifying a certificate (kafka-python wraps it)."""
+        self._lost_in_sasl = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        for arg in (*args, record.exc_info[1] if record.exc_info else None):
+            if isinstance(arg, BaseException):
+                self.last = arg
+                if isinstance(arg, _REFUSED):
+                    self.refused = arg
+                elif any(word in str(arg) for word in _UNTRUSTED):
+                    self.untrusted = arg
+            elif _lost_in_sasl(arg) and "lost" in str(record.msg):
+                self._lost_in_sasl += 1
+                if self._lost_in_sasl >= 2 and self.refused is None:
+                    self.refused = KafkaConnectionError(
+                        "the broker closed every connection during SASL authentication; "
+                        "the credentials are most likely wrong")
+
+
+def _lost_in_sasl(conn: object) -> bool:
+    """Whether kafka-python's connection object (a log argument), while bootstrapping, is a
+    SASL connection that the broker closed after answering ApiVersions (its broker version is
+    known): the step between is authentication."""
+    return bool(getattr(conn, "sasl_enabled", False) and not getattr(conn, "connected", True)
+                and getattr(conn, "broker_version_data", None) is not None)
+
+
+@contextmanager
+def _watch_client() -> Iterator[_ClientWatch]:
+    """A `_ClientWatch` on kafka-python's loggers, which log warnings for it meanwhile."""
+    client = logging.getLogger("kafka")
+    watch, level = _ClientWatch(), client.level
+    if client.getEffectiveLevel() > logging.WARNING:
+        client.setLevel(logging.WARNING)
+    client.addHandler(watch)
+    try:
+        yield watch
+    finally:
+        client.removeHandler(watch)
+        client.setLevel(level)
+
+
+_ERROR_CODE = re.compile(r"^\[Error -?\d+\] ")
+
+
+def _reason(exc: BaseException) -> str:
+    """kafka-python's error as a short reason (its class name when it says nothing else)."""
+    text, prefix = " ".join(str(exc).split()), f"{type(exc).__name__}: "
+    text = _ERROR_CODE.sub("", text)
+    while text.startswith(prefix):  # kafka-python's errors repeat their class name
+        text = text[len(prefix):]
+    return text or type(exc).__name__
+
+
+def unreachable_reason(client: Mapping[str, Any], exc: BaseException) -> str:
+    """Why the brokers cannot be reached: the first bootstrap server a TCP connection fails to
+    (``127.0.0.1:9999: connection refused``), else what kafka-python said (a TLS handshake
+    that failed, a listener that does not speak Kafka)."""
+    for server in (str(s).strip() for s in client.get("bootstrap_servers", [])):
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "localhost", int(port)),
+                                          timeout=2):
+                pass
+        except ValueError:
+            return f"{server}: not HOST:PORT"
+        except OSError as err:
+            return f"{server}: {(err.strerror or str(err) or type(err).__name__).lower()}"
+    return _reason(exc)
 
 
 def _names(partitions: Any) -> str:
@@ -176,6 +281,8 @@ class KafkaTap:
         """Positions to send to Kafka again: commits the broker failed, and the stored positions
         of partitions resumed from the store (a crash between the store's commit and Kafka's
         leaves Kafka behind, and a partition read to its end is never committed otherwise)."""
+        self.on_open: Callable[[], object] | None = None
+        """Called once `open` has connected (e.g. to let the client's own logging through)."""
         self.on_revoke: Callable[[], object] | None = None
         """Called before partitions are taken away, so the store holds what was read from them
         (the collector waits for its writes in flight) before their next owner resumes."""
@@ -187,21 +294,37 @@ class KafkaTap:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open(self, stop: threading.Event | None = None) -> None:
-        """Connect and subscribe; while the broker is unreachable, retry with backoff until
-        ``stop`` is set (without ``stop``, the first failure raises `KafkaEdgeError`)."""
-        while True:
-            try:
-                consumer = KafkaConsumer(**consumer_config(self.options),
-                                         bootstrap_timeout_ms=5000)
-                break
-            except KafkaError as exc:
-                if stop is None:
-                    raise KafkaEdgeError(
-                        f"cannot connect to Kafka at {self.link.where}: {exc}") from exc
-                self.link.failed(exc)
-                if stop.wait(self.link.backoff):
-                    raise KafkaEdgeError("stopped before Kafka was reachable") from exc
+        """Connect and subscribe. While the brokers are unreachable, retry with backoff until
+        ``stop`` is set or ``options.connect_timeout`` has passed (then `KafkaUnreachable`,
+        with the reason); without ``stop``, the first failure raises. Credentials the brokers
+        refuse raise `KafkaAuthFailed` at once."""
+        limit = self.options.connect_timeout
+        give_up = None if limit is None else self._monotonic() + limit
+        with _watch_client() as watch:
+            while True:
+                try:
+                    consumer = KafkaConsumer(**consumer_config(self.options),
+                                             bootstrap_timeout_ms=self._attempt_ms(give_up))
+                    break
+                except KafkaError as exc:
+                    refused = exc if isinstance(exc, _REFUSED) else watch.refused
+                    if refused is not None:
+                        raise KafkaAuthFailed(self.link.where, _reason(refused)) from exc
+                    if watch.untrusted is not None:
+                        raise KafkaAuthFailed(self.link.where, _reason(watch.untrusted),
+                                              tls=True) from exc
+                    late = give_up is not None and self._monotonic() >= give_up
+                    if stop is None or late:
+                        reason = unreachable_reason(self.options.client, watch.last or exc)
+                        raise KafkaUnreachable(self.link.where, limit or 0.0, reason) from exc
+                    self.link.failed(exc)
+                    wait = self.link.backoff if give_up is None else max(
+                        0.0, min(self.link.backoff, give_up - self._monotonic()))
+                    if stop.wait(wait):
+                        raise KafkaEdgeError("stopped before Kafka was reachable") from exc
         self.link.ok()
+        if self.on_open is not None:
+            self.on_open()
         listener = _Rebalance(self)
         if self.options.pattern:
             consumer.subscribe(pattern=self.options.pattern, listener=listener)
@@ -210,6 +333,12 @@ class KafkaTap:
         self._consumer = consumer
         logger.info("reading %s as group %s from %s", self.options.pattern or
                     ",".join(self.options.topics), self.options.group_id, self.link.where)
+
+    def _attempt_ms(self, give_up: float | None) -> int:
+        """One bootstrap attempt's time: 5 s, or what is left before giving up."""
+        if give_up is None:
+            return 5000
+        return max(100, min(5000, int((give_up - self._monotonic()) * 1000)))
 
     def close(self) -> None:
         consumer, self._consumer = self._consumer, None

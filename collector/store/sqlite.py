@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from collector import _json
-from collector.exceptions import StoreError
+from collector.exceptions import StoreError, StoreUnusable
 from collector.model import (
     DeadLetter,
     DeadLetterReason,
@@ -28,6 +28,7 @@ from collector.model import (
     Span,
 )
 from collector.store._checkpoint import Checkpointer
+from collector.store._path import check_store_path, check_store_schema
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
 from collector.store.dead_letters import (
@@ -97,14 +98,17 @@ class SqliteStore:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
+        check_store_path(self.path, read_only=read_only)
         try:
             if read_only:
-                if not self.path.exists():
-                    raise StoreError(f"no store at {self.path}: start the collector first")
                 uri = f"file:{self.path.resolve()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                tables = {r[0] for r in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "schema_migrations" not in tables:
+                    self._db.close()
+                    check_store_schema(self.path, tables)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                            cached_statements=256)
                 for pragma in _WRITER_PRAGMAS:
@@ -112,8 +116,8 @@ class SqliteStore:
                 self._migrate()
                 self._checkpointer = Checkpointer(self.path)
             self._db.execute("PRAGMA busy_timeout=10000")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {url}: {exc}") from exc
+        except sqlite3.Error as exc:  # e.g. a file the process may not write after all
+            raise StoreUnusable(self.path, f"cannot be opened ({exc})") from exc
 
     # -- schema -----------------------------------------------------------------------------
 

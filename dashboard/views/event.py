@@ -15,7 +15,13 @@ from collector.humanize import format_count, format_time
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
-from dashboard.catalog_queries import MODES, compare_versions, registry_of, validation_by_producer
+from dashboard.catalog_queries import (
+    MODES,
+    compare_versions,
+    registry_of,
+    schema_ids,
+    validation_by_producer,
+)
 from dashboard.catalog_widgets import DOMAIN, SERVICE, attention_notes, choose, state_or_none
 from dashboard.markup import md, md_link, md_links
 from dashboard.page_queries import entries_of, event_page
@@ -107,7 +113,9 @@ def _diff(page: EventPage) -> None:
 
 def _validation(store: Store, page: EventPage) -> None:
     st.subheader("Validation by producer and version", anchor=False)
-    rows = validation_by_producer(store, page.name, max(page.fields) if page.fields else None)
+    ids = schema_ids(load_settings().schemas_dir)
+    rows = validation_by_producer(store, page.name, max(page.fields) if page.fields else None,
+                                  ids)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch", key="event_validation")
     else:

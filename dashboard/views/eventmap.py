@@ -43,6 +43,11 @@ HOPS = {"whole map": 0, "1 hop": 1, "2 hops": 2, "3 hops": 3}
 SELECTED = "map_node"
 COLLAPSED = "map_collapsed"
 MAP = "map_svg"
+PANEL = "map_panel"
+_STICKY = ('<style>[data-testid="stColumn"]:has(.st-key-' + PANEL + ') { position: sticky; '
+           "top: 4rem; align-self: flex-start; max-height: calc(100vh - 5rem); "
+           "overflow-y: auto; }</style>")
+"""The side panel stays in view beside a map taller than the window."""
 
 def _component_value(name: str) -> object:
     """What the map component's last event ``name`` carried (in the session, by its key)."""
@@ -187,7 +192,7 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
             st.rerun(scope="app")  # redraw the collapsed-domains filter (outside the fragment)
         if not picture.drawing.edge_labels and picture.drawing.edges:
             st.caption("Many edges: their rates are in the tooltips and the side panel.")
-    with right:
+    with right, st.container(key=PANEL):
         node = _node_picker(sorted(shown.graph.nodes))
         if node:
             _side_panel(store, full, shown, node)
@@ -232,5 +237,6 @@ st.caption("Who produces and consumes what, on which topics: edges carry the rat
            "producer-to-consumer latency; red marks schema violations, dashed edges are "
            "declared but never seen.")
 store = store_or_help()
+st.html(_STICKY)
 if store is not None:
     live_map(store, _filters(store))

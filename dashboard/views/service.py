@@ -28,9 +28,9 @@ def _rows(edges: Sequence[ServiceEdge]) -> list[dict[str, object]]:
     return [{"event type": e.event_type,
              "seen": "observed" if e.observed else "declared, never seen",
              "events": e.count,
-             "per min": None if e.rate_per_min is None else round(e.rate_per_min, 3),
+             "per min (average)": None if e.rate_per_min is None else round(e.rate_per_min, 3),
              "violations": e.violations,
-             "p95 ms": e.p95_ms, "topics": ", ".join(e.topics),
+             "p95 ms": "" if e.p95_ms is None else f"{e.p95_ms:g}", "topics": ", ".join(e.topics),
              "last seen": format_time(e.last_seen, with_zone=False)} for e in edges]
 
 

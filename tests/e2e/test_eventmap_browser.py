@@ -136,7 +136,13 @@ def test_selection_and_zoom_survive_the_refresh(page: Page, demo: Demo) -> None:
     box = page.locator(MAP).bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    before = view_box(page)
+    page.mouse.wheel(0, -400)  # a plain wheel scrolls the page, it does not zoom
+    page.wait_for_timeout(300)
+    assert view_box(page) == before
+    page.keyboard.down("Control")
     page.mouse.wheel(0, -400)
+    page.keyboard.up("Control")
     page.wait_for_timeout(300)
     zoomed = view_box(page)
     assert zoomed != page.locator(f"{MAP} svg").get_attribute("data-natural")
