@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "collector.commands.messages",
     "collector.commands.config",
     "collector.commands.registry",
+    "collector.commands.store",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

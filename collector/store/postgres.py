@@ -21,7 +21,7 @@ from collector.exceptions import StoreError
 from collector.model import Event, FlowSnapshot
 from collector.store._dialect import COMPAT_FUNCTIONS, PostgresDialect, ddl
 from collector.store._time import to_text
-from collector.store.base import Batch
+from collector.store.base import Batch, shown_url
 from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
 from collector.store.sqlite import (
     _OPEN_STATUSES,
@@ -84,7 +84,7 @@ class PostgresStore:
             self._conn: psycopg.Connection[Any] = psycopg.connect(
                 url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open store {_safe(url)}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot open store {shown_url(url)}: {_first_line(exc)}") from exc
         self._conn.adapters.register_loader("numeric", _NumberLoader)
         self._db = _Translating(self._conn, self.dialect)
         try:
@@ -92,13 +92,13 @@ class PostgresStore:
                 self._conn.execute("SET default_transaction_read_only = on")
                 if self._conn.execute("SELECT to_regclass('schema_migrations')"
                                       ).fetchone() == (None,):
-                    raise StoreError(f"no store at {_safe(url)}: start the collector first")
+                    raise StoreError(f"no store at {shown_url(url)}: start the collector first")
             else:
                 self._migrate()
             self._load_tables()
         except psycopg.Error as exc:
             self._conn.close()
-            raise StoreError(f"cannot open store {_safe(url)}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot open store {shown_url(url)}: {_first_line(exc)}") from exc
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ class PostgresStore:
     def write_prepared(self, prepared: PreparedWrite) -> None:
         """Run a `prepare`d batch in one transaction."""
         if self.read_only:
-            raise StoreError(f"store {_safe(self.url)} is open read-only")
+            raise StoreError(f"store {shown_url(self.url)} is open read-only")
         with self._lock:
             try:
                 with self._conn.transaction():
@@ -174,7 +174,7 @@ class PostgresStore:
                     for call in prepared.calls:
                         call(db)
             except psycopg.Error as exc:
-                raise StoreError(f"cannot write to {_safe(self.url)}: "
+                raise StoreError(f"cannot write to {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -182,7 +182,7 @@ class PostgresStore:
             try:
                 return int(self._db.execute(sql, params).rowcount)
             except psycopg.Error as exc:
-                raise StoreError(f"cannot write to {_safe(self.url)}: "
+                raise StoreError(f"cannot write to {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
     def delete_older_than(self, cutoff: datetime, limit: int) -> int:
@@ -204,7 +204,7 @@ class PostgresStore:
                 with self._conn.transaction():
                     return int(job())
             except psycopg.Error as exc:
-                raise StoreError(f"cannot {what} {_safe(self.url)}: "
+                raise StoreError(f"cannot {what} {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
     def dead_letter_usage(self) -> DeadLetterUsage:
@@ -251,7 +251,7 @@ class PostgresStore:
                     cur.execute(stmt.sql, stmt.params(params))
                     return cur.fetchall() if cur.description else []
             except psycopg.Error as exc:
-                raise StoreError(f"cannot read {_safe(self.url)}: {_first_line(exc)}") from exc
+                raise StoreError(f"cannot read {shown_url(self.url)}: {_first_line(exc)}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -280,12 +280,3 @@ def _one_per_key(batch: Batch) -> Batch:
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    head, sep, tail = url.rpartition("@")
-    if not sep:
-        return url
-    scheme, _, cred = head.partition("://")
-    user = cred.split(":", 1)[0]
-    return f"{scheme}://{user}@{tail}"
