@@ -84,6 +84,8 @@ class RegistryService:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._cache: dict[tuple[Any, ...], bytes] = {}
+        self._uris: tuple[Registry, set[str]] | None = None
+        self._parsed: dict[tuple[str, Any, bytes], _Parsed] = {}
         self.responses: dict[tuple[str, bytes], bytes] = {}
         """Encoded answers of successful GETs by (path, query string), for the HTTP edge's
         fast path; cleared by every write, like the cache of reads."""
@@ -340,10 +342,22 @@ class RegistryService:
         save_ids(self.folder, ids)
         self._cache.clear()
         self.responses.clear()
+        self._parsed.clear()
 
     def _unsaved_ids(self) -> bool:
         return any(self.ids.id_of(s.name, v.version) is None
                    for s in self.registry for v in s.versions)
+
+    def _known(self, refs: tuple[Reference, ...]) -> set[str]:
+        """The URIs a new schema may reference: the registry's (computed once per registry
+        value) and the names of its own references."""
+        if refs:
+            return self.registry.with_aliases(
+                (r.name, r.subject, r.version) for r in refs).uris()
+        cached = self._uris
+        if cached is None or cached[0] is not self.registry:
+            cached = self._uris = (self.registry, self.registry.uris())
+        return cached[1]
 
     def _pinned(self, schema: Any) -> Any:
         from catalog.drafts import with_draft
@@ -390,6 +404,21 @@ class RegistryService:
         return number
 
     def _parse(self, body: Any) -> _Parsed:
+        """The schema and references of a request, meta-schema checked; the answer for the
+        same text is kept until the next write (clients re-send the same schemas)."""
+        if isinstance(body, dict) and isinstance(body.get("schema"), str):
+            key = (body["schema"], body.get("schemaType", "JSON"),
+                   orjson.dumps(body.get("references") or []))
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                parsed = self._parse_new(body)
+                if len(self._parsed) >= 1024:
+                    self._parsed.clear()
+                self._parsed[key] = parsed
+            return parsed
+        return self._parse_new(body)
+
+    def _parse_new(self, body: Any) -> _Parsed:
         if not isinstance(body, dict) or not isinstance(body.get("schema"), str):
             raise ApiError(422, 42201, "Invalid schema: the body must be a JSON object with "
                            "\"schema\", the schema document as a string")
@@ -414,8 +443,7 @@ class RegistryService:
         try:
             from catalog.metaschema import check_schema
 
-            view = self.registry.with_aliases((r.name, r.subject, r.version) for r in refs)
-            check_schema(self._pinned(schema), "request", known=view.uris())
+            check_schema(self._pinned(schema), "request", known=self._known(refs))
         except SchemaRejected as exc:
             raise ApiError(422, 42201, f"Invalid schema: {exc.message} (at {exc.pointer or '/'}"
                            f", keyword {exc.keyword})") from None

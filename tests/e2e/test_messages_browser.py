@@ -1,7 +1,7 @@
 """Issue 16, the message browser in a real browser over a running ``choreoscope demo``: open it
 from the sidebar, filter a topic by a record key, open a message and follow its link to the
 flow (``search?id=CORRELATION_ID``), where the flow is found. The page is saved as the README's
-screenshot (``message-browser.png``)."""
+screenshot (``message-browser-message.png``)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_filter_by_key_open_a_message_and_follow_it_to_its_flow(
     href = link.get_attribute("href") or ""
     assert href.startswith("search?id=")
     assert (page.locator(MAIN).text_content() or "").count("Payload") >= 1
-    save(page, screenshots / "message-browser.png")
+    save(page, screenshots / "message-browser-message.png")
 
     with page.context.expect_page() as opened:
         link.click()
