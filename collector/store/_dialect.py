@@ -166,7 +166,6 @@ _CASTS: tuple[tuple[re.Pattern[str], Any], ...] = (
     (re.compile(r"(?<!I)\bLIKE\b", re.I), "ILIKE"),
     (re.compile(r"\bIFNULL\(", re.I), "COALESCE("),
     (re.compile(r"\bGROUP_CONCAT\(", re.I), "STRING_AGG("),
-    (re.compile(r"\s+INDEXED\s+BY\s+\w+", re.I), ""),  # SQLite's planner hint; PostgreSQL plans
 )
 
 
