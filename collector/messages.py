@@ -399,10 +399,9 @@ def partition_spans(store: Store, topic: str) -> list[PartitionSpan]:
     """Per partition of ``topic``: the first and last stored offsets (events and dead letters)
     and times, the counts, the collector's position, and the first few offset gaps (by the
     offset index)."""
-    events = {r["partition"]: r for r in store.query(
-        'SELECT partition, MIN("offset") AS first, MAX("offset") AS last, COUNT(*) AS n, '
-        "MIN(loc_source) AS loc FROM events WHERE topic = ? AND partition IS NOT NULL "
-        "GROUP BY partition", (topic,))}
+    events = {r["partition"]: r for r in store.query(  # covered by events_topic_offset
+        'SELECT partition, MIN("offset") AS first, MAX("offset") AS last, COUNT(*) AS n '
+        "FROM events WHERE topic = ? AND partition IS NOT NULL GROUP BY partition", (topic,))}
     dead = {r["partition"]: r for r in store.query(
         'SELECT partition, MIN("offset") AS first, MAX("offset") AS last, COUNT(*) AS n, '
         "MIN(received_at) AS a, MAX(received_at) AS b FROM dead_letters WHERE topic = ? AND "
@@ -426,11 +425,18 @@ def partition_spans(store: Store, topic: str) -> list[PartitionSpan]:
             topic=topic, partition=p, first_offset=first, last_offset=last, first_at=first_at,
             last_at=last_at, events=0 if e is None else e["n"],
             dead_letters=0 if d is None else d["n"], next_offset=position,
-            numbered_across_topics=e is not None and e["loc"] == "simulator")
+            numbered_across_topics=e is not None and _read_from(store, topic, p) == "simulator")
         if span.missing:
             span = replace(span, gaps=_gaps(store, topic, p))
         out.append(span)
     return out
+
+
+def _read_from(store: Store, topic: str, partition: int) -> str | None:
+    """Where the partition's events were read (``kafka``, ``simulator``): one row's answer."""
+    rows = store.query("SELECT loc_source FROM events WHERE topic = ? AND partition = ? "
+                       "LIMIT 1", (topic, partition))
+    return None if not rows else str(rows[0]["loc_source"])
 
 
 def _gaps(store: Store, topic: str, partition: int) -> tuple[tuple[int, int], ...]:

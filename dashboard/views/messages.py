@@ -12,12 +12,12 @@ URL parameters: ``topic``, ``type``, ``source``, ``key``, ``correlation_id``, ``
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import streamlit as st
 
-from collector.humanize import TIME_ZONE_NOTE, format_time
+from collector.humanize import TIME_ZONE_NOTE, format_time, parse_time
 from collector.messages import (
     DEFAULT_LIMIT,
     Message,
@@ -40,7 +40,8 @@ ALL_TOPICS = "(all topics)"
 WINDOWS: dict[str, timedelta | None] = {
     "everything stored": None, "last 15 minutes": timedelta(minutes=15),
     "last hour": timedelta(hours=1), "last 6 hours": timedelta(hours=6),
-    "last 24 hours": timedelta(hours=24)}
+    "last 24 hours": timedelta(hours=24), "from .. to (UTC)": None}
+CUSTOM = "from .. to (UTC)"
 PARAMS = ("topic", "type", "source", "key", "correlation_id", "partition", "header", "text")
 
 
@@ -83,8 +84,9 @@ def _topic(names: list[str]) -> str | None:
 def _filters(store: Store, topic: str | None) -> tuple[MessageFilter, str | None]:
     """The filter the widgets describe, or an error to show instead of results."""
     c1, c2, c3 = st.columns(3)
-    window = WINDOWS[c1.selectbox("Time window (ends at the newest message)", list(WINDOWS),
-                                  key="msg_window")]
+    window_name = c1.selectbox("Time window (ends at the newest message)", list(WINDOWS),
+                               key="msg_window")
+    window = WINDOWS[window_name]
     key = c2.text_input("Key (exact)", key="msg_key").strip() or None
     correlation = c3.text_input("Correlation id", key="msg_correlation_id").strip() or None
     c4, c5, c6 = st.columns(3)
@@ -111,16 +113,35 @@ def _filters(store: Store, topic: str | None) -> tuple[MessageFilter, str | None
             partition = int(partition_text)
         else:
             error = f"partition {partition_text!r}: expected a number such as 0"
-    since = None
+    since = until = None
     if window is not None:
         newest = latest(store, topic)
         since = None if newest is None else newest - window
+    elif window_name == CUSTOM:
+        since, until, problem = _range()
+        error = error or problem
     f = MessageFilter(
-        topic=topic, since=since, partition=partition,
+        topic=topic, since=since, until=until, partition=partition,
         offset_from=None if offset_from is None else int(offset_from),
         offset_to=None if offset_to is None else int(offset_to), key=key, header=header,
         event_type=event_type, correlation_id=correlation, source=source, text=text)
     return f, error
+
+
+def _range() -> tuple[datetime | None, datetime | None, str | None]:
+    """The custom window's two ends (UTC when no zone is given), or what is wrong with one."""
+    left, right = st.columns(2)
+    ends: list[datetime | None] = []
+    for col, label, key in ((left, "From (UTC)", "msg_from"), (right, "To (UTC)", "msg_to")):
+        text = col.text_input(label, key=key, placeholder="2026-01-05 08:00:00").strip()
+        if not text:
+            ends.append(None)
+            continue
+        try:
+            ends.append(parse_time(text))
+        except ValueError:
+            return None, None, f"{label} {text!r}: expected a time such as 2026-01-05 08:00:00"
+    return ends[0], ends[1], None
 
 
 def _holdings(store: Store, topic: str) -> None:
@@ -242,7 +263,7 @@ def _browse(store: Store) -> None:
     topic = _topic(names)
     f, error = _filters(store, topic)
     if error is not None:
-        st.error(error)
+        st.error(md(error))  # it quotes what was typed or came in the URL
         return
     if topic is not None:
         _holdings(store, topic)

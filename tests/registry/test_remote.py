@@ -17,7 +17,7 @@ from collector.cli import main
 from collector.model import Event, Location
 from collector.settings import load_settings
 from collector.validate import load_validator
-from tests.registry.conftest import Server, free_port
+from tests.registry.conftest import Server, free_port, running_server
 
 V1 = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
 V2 = {**V1, "required": [], "description": "optional now"}
@@ -26,14 +26,8 @@ PAID = {"type": "object", "properties": {"amount": {"type": "number"}}}
 
 @pytest.fixture
 def other(tmp_path: Path) -> Iterator[Server]:
-    root = tmp_path / "other"
-    (root / "schemas" / "events").mkdir(parents=True)
-    server = Server(root, free_port())
-    server.start()
-    try:
+    with running_server(tmp_path / "other") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _filled(server: Server) -> dict[tuple[str, int], int]:
