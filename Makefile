@@ -22,12 +22,13 @@ demo: $(STAMP)
 	bash scripts/ensure_graphviz.sh
 	$(VENV)/bin/choreoscope demo
 
-## make test: installs what the tests need, starts their services (Kafka, RabbitMQ, NATS, ...),
-## runs the suite
+## make test: installs what the tests need, starts their services (Kafka, RabbitMQ, NATS,
+## PostgreSQL, ...), runs the suite
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_graphviz.sh
 	bash scripts/ensure_brokers.sh
+	bash scripts/ensure_postgres.sh
 	$(PY) scripts/kafka.py fetch
 	$(PY) -m pytest
 
@@ -41,6 +42,8 @@ config-docs: $(STAMP)
 
 ## make bench [ONLY=name]: one JSON line per benchmark
 bench: $(STAMP)
+	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_graphviz.sh
 	$(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 ## make kafka: a single-node Apache Kafka (KRaft) on 127.0.0.1, until Ctrl-C

@@ -4,10 +4,11 @@ simulated store).
 
 Each query is `collector.messages.find_messages` as the page and ``choreoscope messages`` run
 it, on the busiest topic, newest first, 50 rows: by key, by header value (an exact
-``traceparent``, which one record carries: the worst case, nothing stops the scan early), by
-correlation id, by event type, by payload text within the topic's last hour, and by an offset
-range of a partition; plus what the store holds of each partition of the topic. Values are
-taken from the store (a record in the middle of the topic), so every query finds something.
+``traceparent``, which one record carries: nothing stops the scan early), by correlation id, by
+event type, by payload text within the topic's last hour (a text no payload holds: the whole
+hour is read, the worst case), and by an offset range of a partition; plus what the store holds
+of each partition of the topic. The other values are taken from a record in the middle of the
+topic, so those queries find something.
 Each is timed on a fresh read-only connection (the page's first visit), the median of 3.
 
 ``value``: the slowest query's seconds (target: under 1 s). ``baseline``: the same on the
@@ -47,8 +48,6 @@ def queries(sample: dict[str, Any]) -> dict[str, Callable[[Store], object]]:
 
     topic = sample["topic"]
     name, value = orjson.loads(sample["headers"])[0]
-    words = orjson.dumps(sample["data"] and orjson.loads(sample["data"])).decode()
-    text = words.strip("{}").split(",")[0].split(":")[-1].strip('"') or "a"
     off = int(sample["offset"])
 
     def find(**kw: Any) -> Callable[[Store], object]:
@@ -60,7 +59,7 @@ def queries(sample: dict[str, Any]) -> dict[str, Callable[[Store], object]]:
         "header value": find(header=(name, value)),
         "correlation id": find(correlation_id=sample["correlation_id"]),
         "event type": find(event_type=sample["type"]),
-        "text in the last hour": find(text=text),
+        "text in the last hour": find(text="no payload holds this text"),
         "offset range": find(partition=sample["partition"], offset_from=max(0, off - 500),
                              offset_to=off + 500),
         "partitions held": lambda store: partition_spans(store, topic),

@@ -76,9 +76,30 @@ def node_of(schema: Any, draft: str = DEFAULT, others: Iterable[Any] = ()) -> No
             else referencing.jsonschema.DRAFT202012)
     resource = referencing.Resource.from_contents(schema, default_specification=spec)
     uri = resource.id() or ""
-    registry: referencing.Registry[Any] = referencing.Registry().with_resources(
-        _by_id(others, spec)).with_resource(uri, resource)
+    registry: referencing.Registry[Any] = referencing.Registry()
+    if others and _leaves_document(schema):  # indexing every registered schema costs ~4 ms
+        registry = registry.with_resources(_by_id(others, spec))
+    registry = registry.with_resource(uri, resource)
     return Node(schema, registry.resolver(base_uri=uri))
+
+
+def _leaves_document(schema: Any, depth: int = 0) -> bool:
+    """Whether any ``$ref``/``$dynamicRef`` in ``schema`` is not a ``#...`` fragment (a nested
+    ``$id`` counts too: a fragment under it may name another document)."""
+    if depth > 200:
+        return True
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                if not value.startswith("#"):
+                    return True
+            elif (key == "$id" and depth > 0) or (
+                    isinstance(value, (dict, list)) and _leaves_document(value, depth + 1)):
+                return True
+        return False
+    if isinstance(schema, list):
+        return any(_leaves_document(v, depth + 1) for v in schema)
+    return False
 
 
 def _by_id(schemas: Iterable[Any], spec: Any) -> Iterator[tuple[str, Any]]:

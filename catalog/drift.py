@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +61,12 @@ def json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def drift(schema: Any, samples: Iterable[Sample]) -> list[ProducerDrift]:
-    """Drift of each producer's payloads from ``schema`` (producers without drift included)."""
-    root = node_of(schema)
+def drift(
+    schema: Any, samples: Iterable[Sample], others: Sequence[Any] = ()
+) -> list[ProducerDrift]:
+    """Drift of each producer's payloads from ``schema`` (producers without drift included);
+    its references resolve within it and to ``others`` (the registered schemas)."""
+    root = node_of(schema, others=others)
     counts: dict[str, Counter[tuple[str, str, str | None, str]]] = {}
     totals: Counter[str] = Counter()
     for sample in samples:

@@ -21,6 +21,7 @@ from catalog.registry import Registry, SchemaVersion
 from catalog.schema_ids import IdTable
 
 __all__ = [
+    "aliases_of",
     "load_ids",
     "load_registry",
     "read_schema",
@@ -70,6 +71,15 @@ def load_registry(
         settings = folder / SETTINGS_FILE
         if settings.is_file():
             registry = _with_settings(registry, folder.name, settings)
+    ids_file = root / IDS_FILE
+    if ids_file.is_file():  # named references registered over the REST API
+        stored = {(s.name, v.version): v.schema for s in registry for v in s.versions}
+        raw = read_schema(ids_file)
+        try:
+            table = IdTable.from_json(raw if isinstance(raw, dict) else {}, stored)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise SchemaRejected(str(ids_file), "", "", f"unreadable id table ({exc})") from exc
+        registry = registry.with_aliases(aliases_of(table))
     known = registry.uris()  # schemas may reference each other, in any folder order
     for version in (v for s in registry for v in s.versions):
         check_references(version.schema, version.source, known)
@@ -145,6 +155,11 @@ def load_ids(directory: Path | str, registry: Registry) -> IdTable:
     for (subject, version), schema in sorted(schemas.items()):
         table = table.with_version(subject, version, schema)
     return table
+
+
+def aliases_of(table: IdTable) -> list[tuple[str, str, int]]:
+    """The named references of every version, for `Registry.with_aliases`."""
+    return [(r.name, r.subject, r.version) for refs in table.references.values() for r in refs]
 
 
 def save_ids(directory: Path | str, table: IdTable) -> Path:

@@ -41,7 +41,7 @@ __all__ = ["code_span", "escape", "escape_words", "file_name", "render_catalog"]
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-_LINK_LIKE = re.compile(r"://|@|^www\.|^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+_LINK_LIKE = re.compile(r"://|@|www\.|^(?:mailto|xmpp):", re.IGNORECASE)
 """A word GFM would turn into a link even with every character escaped (its autolink literals
 run on the parsed text): URLs, ``www.`` names, e-mail addresses, ``mailto:`` and the like."""
 

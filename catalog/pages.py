@@ -36,6 +36,7 @@ __all__ = [
     "build_event_page",
     "build_service_page",
     "domains_of",
+    "rate_of",
 ]
 
 
@@ -87,18 +88,24 @@ def attention_of(event_map: EventMap, name: str) -> list[Attention]:
     return notes
 
 
-def _rate(event_map: EventMap, name: str) -> float | None:
-    rates = [d["rate_per_min"] for _, _, d in event_map.graph.in_edges(event_node(name),
-                                                                        data=True)
-             if d["kind"] == EdgeKind.PRODUCE and d.get("rate_per_min") is not None]
-    return sum(rates) if rates else None
+def rate_of(event_map: EventMap, name: str) -> float | None:
+    """Events of a type per minute over the map's window, all producers together: 0 when the
+    map has a window but did not see the type in it, None when it has no window."""
+    node = event_node(name)
+    if event_map.window is None:
+        return None
+    if node not in event_map.graph:
+        return 0.0
+    return float(sum(d.get("rate_per_min") or 0.0
+                     for _, _, d in event_map.graph.in_edges(node, data=True)
+                     if d["kind"] == EdgeKind.PRODUCE))
 
 
 @dataclass(frozen=True, slots=True)
 class EventPage:
     entry: CatalogEntry
     rate_per_min: float | None
-    """Events per minute over the map's window (all producers together)."""
+    """Events per minute, all producers together, over the live window when one was given."""
     fields: Mapping[int, Sequence[FieldHistory]]
     """Per schema version (ascending): its field table."""
     schemas: Mapping[int, Mapping[str, Any]]
@@ -116,15 +123,17 @@ class EventPage:
 
 def build_event_page(event_map: EventMap, name: str, schemas: Iterable[SchemaInfo],
                      places: Mapping[str, Sequence[FlowPlace]] | None = None,
-                     samples: Iterable[SamplePayload] = ()) -> EventPage | None:
-    """The page of one event type; None when the map does not know it."""
+                     samples: Iterable[SamplePayload] = (), live: EventMap | None = None
+                     ) -> EventPage | None:
+    """The page of one event type; None when the map does not know it. ``live``: the map of
+    a recent window, for the live rate (default: ``event_map``'s whole window)."""
     node = event_node(name)
     if node not in event_map.graph:
         return None
     entries = build_entries(event_map.neighbourhood(node, 1), samples, samples_per_type=10)
     entry = next(e for e in entries if e.event_type == name)
     documents = {s.version: s.document for s in schemas if s.event_type == name}
-    return EventPage(entry, _rate(event_map, name),
+    return EventPage(entry, rate_of(event_map if live is None else live, name),
                      field_history(documents.items()), documents,
                      tuple((places or {}).get(name, ())), tuple(attention_of(event_map, name)))
 

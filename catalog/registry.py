@@ -12,7 +12,7 @@ registry's defaults (BACKWARD and STRICT unless configured). A topic-name view
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -101,6 +101,9 @@ class Registry:
     policy: Policy = Policy.STRICT
     default_draft: str = DEFAULT
     """The draft a schema without ``$schema`` is read as; stored versions carry it pinned."""
+    aliases: tuple[tuple[str, str, int], ...] = ()
+    """Named references (name, subject, version), as the Confluent REST API registers them: a
+    ``$ref`` to the name leads to that version's schema, in comparisons and validation."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.subjects, MappingProxyType):
@@ -189,8 +192,18 @@ class Registry:
         return replace(self, subjects=MappingProxyType(subjects))
 
     def schemas(self) -> list[dict[str, Any]]:
-        """Every registered version's schema, the documents references may lead to."""
-        return [v.schema for s in self for v in s.versions]
+        """Every registered version's schema, the documents references may lead to; a named
+        reference's target also under its name (as its ``$id``)."""
+        named = []
+        for name, subject, version in self.aliases:
+            target = self.subjects.get(subject)
+            if target is not None and any(v.version == version for v in target.versions):
+                named.append({**target.version(version).schema, "$id": name})
+        return [*(v.schema for s in self for v in s.versions), *named]
+
+    def with_aliases(self, aliases: Iterable[tuple[str, str, int]]) -> Registry:
+        """The registry where each (name, subject, version) resolves ``$ref: name``."""
+        return replace(self, aliases=tuple(dict.fromkeys((*self.aliases, *aliases))))
 
     def uris(self) -> set[str]:
         """The URIs (resolved ``$id``) by which registered schemas can be referenced."""

@@ -63,6 +63,9 @@ class IdTable:
     references: Mapping[Key, tuple[Reference, ...]] = field(default_factory=_frozen)
     modes: Mapping[str, str] = field(default_factory=_frozen)
     """Subject -> compatibility mode set over the API; ``""`` is the global one."""
+    access: Mapping[str, str] = field(default_factory=_frozen)
+    """Subject -> registry mode (``READWRITE``, ``READONLY``, ``IMPORT``) set over ``/mode``;
+    ``""`` is the global one. ``IMPORT`` lets a registration keep the id and version it names."""
 
     def id_of(self, subject: str, version: int) -> int | None:
         return self.ids.get((subject, version))
@@ -77,21 +80,26 @@ class IdTable:
         version: int,
         schema: Any,
         references: Iterable[Reference] = (),
+        schema_id: int | None = None,
     ) -> IdTable:
         """The table with (subject, version) given the id of ``schema`` (an existing id for the
-        same schema and references, else the next one). A version already known is unchanged."""
+        same schema and references, else the next one; ``schema_id`` when importing from
+        another registry). A version already known is unchanged."""
         if (subject, version) in self.ids:
             return self
         refs = tuple(references)
         content = self.content_key(schema, refs)
-        schema_id = self.by_content.get(content)
         next_id = self.next_id
-        if schema_id is None:
-            schema_id, next_id = next_id, next_id + 1
+        if schema_id is not None:
+            next_id = max(next_id, schema_id + 1)
+        else:
+            schema_id = self.by_content.get(content)
+            if schema_id is None:
+                schema_id, next_id = next_id, next_id + 1
         return replace(
             self,
             ids=_frozen({**self.ids, (subject, version): schema_id}),
-            by_content=_frozen({**self.by_content, content: schema_id}),
+            by_content=_frozen({content: schema_id, **self.by_content}),
             next_id=next_id,
             references=_frozen({**self.references, (subject, version): refs}) if refs
             else self.references,
@@ -126,6 +134,14 @@ class IdTable:
             modes[subject] = mode
         return replace(self, modes=_frozen(modes))
 
+    def with_access(self, subject: str, mode: str | None) -> IdTable:
+        access = dict(self.access)
+        if mode is None:
+            access.pop(subject, None)
+        else:
+            access[subject] = mode
+        return replace(self, access=_frozen(access))
+
     def to_json(self) -> dict[str, Any]:
         """The shape kept in ``registry.json`` (readable diffs in a repository)."""
         return {
@@ -136,6 +152,7 @@ class IdTable:
             "references": {f"{s}/{v}": [r.to_json() for r in refs]
                            for (s, v), refs in sorted(self.references.items())},
             "modes": dict(sorted(self.modes.items())),
+            "access": dict(sorted(self.access.items())),
         }
 
     @classmethod
@@ -167,4 +184,5 @@ class IdTable:
             deleted=frozenset(deleted),
             references=_frozen(refs),
             modes=_frozen({str(k): str(v) for k, v in dict(raw.get("modes") or {}).items()}),
+            access=_frozen({str(k): str(v) for k, v in dict(raw.get("access") or {}).items()}),
         )

@@ -112,7 +112,7 @@ def compile_schema(schema: Any, resources: Any = None) -> Any:
 
 def registered(registry: Registry) -> Any:
     """The registry's schemas by their ``$id``, for `compile_schema`; None when none has one."""
-    found: Mapping[str, Any] = resources_of(v.schema for s in registry for v in s.versions)
+    found: Mapping[str, Any] = resources_of(registry.schemas())
     return jsonschema_rs.Registry(list(found.items()), retriever=refuse) if found else None
 
 

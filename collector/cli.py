@@ -14,9 +14,10 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from collector.exceptions import CollectorError, ConfigError
+from catalog.exceptions import CatalogError
+from collector.exceptions import CollectorError, InputError
 
 __all__ = ["main"]
 
@@ -34,6 +35,7 @@ COMMAND_MODULES = (
     "collector.commands.messages",
     "collector.commands.config",
     "collector.commands.registry",
+    "collector.commands.store",
     "collector.commands.rabbitmq",
 )
 
@@ -54,6 +56,10 @@ class _Parser(argparse.ArgumentParser):
         self.add_argument("--config", metavar="FILE", default=default,
                           help="configuration file (default: ./choreoscope.toml when present)")
         self.add_argument("--log-level", default=default, help="DEBUG, INFO, WARNING or ERROR")
+
+    def error(self, message: str) -> NoReturn:
+        """A bad flag or argument: one line naming the command, exit code 2."""
+        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def _version() -> str:
@@ -79,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """A message as one line: a parser's multi-line error (YAML shows the spot) is joined."""
+    return " ".join(str(exc).split())
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM stops like Ctrl-C, so every command's cleanup (child processes, flush) runs."""
     raise KeyboardInterrupt
@@ -100,11 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return handler(args)
-    except ConfigError as exc:
-        print(f"choreoscope: {exc}", file=sys.stderr)
+    except (InputError, CatalogError) as exc:  # the user's to fix: a file, a value, a store URL
+        print(f"choreoscope: {_one_line(exc)}", file=sys.stderr)
         return 2
     except CollectorError as exc:
-        print(f"choreoscope: {exc}", file=sys.stderr)
+        print(f"choreoscope: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -114,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a path given on the command line (or in the file) that fails
+        if exc.filename is None:
+            raise
+        print(f"choreoscope: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

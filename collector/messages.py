@@ -170,15 +170,20 @@ def topics(store: Store, limit: int = 200) -> list[str]:
 # -- lists ------------------------------------------------------------------------------------
 
 
-def find_messages(store: Store, f: MessageFilter, *, limit: int = DEFAULT_LIMIT
-                  ) -> list[Message]:
+def find_messages(store: Store, f: MessageFilter, *, limit: int = DEFAULT_LIMIT,
+                  with_payload: bool = False) -> list[Message]:
     """The messages that match ``f``, newest first (events and dead letters), at most
-    ``limit``."""
+    ``limit``; ``with_payload``: each event's stored payload too (``payload_kept`` says
+    whether the capture policy kept one)."""
     limit = max(1, min(limit, MAX_LIMIT))
     f = _with_text_window(store, f)
-    rows = _event_rows(store, f, limit)
+    rows = _event_rows(store, f, limit, with_payload=with_payload)
     violated = _violated(store, rows)
     found = [_listed_event(r, (r["source"], r["id"]) in violated) for r in rows]
+    if with_payload:
+        found = [replace(m, payload=None if r["data"] is None else orjson.loads(r["data"]),
+                         payload_kept=r["data"] is not None) for m, r in zip(found, rows,
+                                                                            strict=True)]
     if not f.events_only:
         found += [_listed_dead_letter(r) for r in _dead_letter_rows(store, f, limit)]
     found.sort(key=lambda m: (m.at, m.offset or 0), reverse=True)
@@ -207,7 +212,8 @@ _EVENT_COLUMNS = ('source, id, type, occurred_at, correlation_id, topic, partiti
                   "key, headers, dataschema")
 
 
-def _event_rows(store: Store, f: MessageFilter, limit: int) -> list[dict[str, Any]]:
+def _event_rows(store: Store, f: MessageFilter, limit: int, *, with_payload: bool = False
+                ) -> list[dict[str, Any]]:
     where, params = _where(f, time="occurred_at")
     if f.event_type is not None:
         where.append("type = ?")
@@ -221,9 +227,25 @@ def _event_rows(store: Store, f: MessageFilter, limit: int) -> list[dict[str, An
     if f.text is not None:
         where.append("data LIKE ? ESCAPE '\\'")
         params.append("%" + _like(f.text) + "%")
+    columns = _EVENT_COLUMNS + (", data" if with_payload else "")
+    if f.key is None or f.correlation_id is not None:
+        return _select(store, columns, _index_for(f), where, params, limit)
+    # a key: the events_key index holds only keys that differ from the correlation id (a
+    # record keyed by its correlation id, the common case, costs that index nothing), so
+    # look in both places and merge
+    other = _select(store, columns, " INDEXED BY events_key",
+                    [*where, "key <> correlation_id"], params, limit)
+    same = _select(store, columns, " INDEXED BY events_correlation",
+                   [*where, "correlation_id = ?"], [*params, f.key], limit)
+    both = sorted(other + same, key=lambda r: r["occurred_at"], reverse=True)
+    return both[:limit]
+
+
+def _select(store: Store, columns: str, index: str, where: list[str], params: list[Any],
+            limit: int) -> list[dict[str, Any]]:
     clause = " AND ".join(where) or "1 = 1"
     return store.query(
-        f"SELECT {_EVENT_COLUMNS} FROM events{_index_for(f)} WHERE {clause} "  # noqa: S608
+        f"SELECT {columns} FROM events{index} WHERE {clause} "  # noqa: S608
         "ORDER BY occurred_at DESC LIMIT ?", [*params, limit])
 
 
@@ -232,8 +254,6 @@ def _index_for(f: MessageFilter) -> str:
     time index newest first (to skip a sort) past a million rows looking for one key."""
     if f.correlation_id is not None:
         return " INDEXED BY events_correlation"
-    if f.key is not None:
-        return " INDEXED BY events_key"
     if f.topic is not None and f.partition is not None and (
             f.offset_from is not None or f.offset_to is not None):
         return " INDEXED BY events_topic_offset"
@@ -379,10 +399,9 @@ def partition_spans(store: Store, topic: str) -> list[PartitionSpan]:
     """Per partition of ``topic``: the first and last stored offsets (events and dead letters)
     and times, the counts, the collector's position, and the first few offset gaps (by the
     offset index)."""
-    events = {r["partition"]: r for r in store.query(
-        'SELECT partition, MIN("offset") AS first, MAX("offset") AS last, COUNT(*) AS n, '
-        "MIN(loc_source) AS loc FROM events WHERE topic = ? AND partition IS NOT NULL "
-        "GROUP BY partition", (topic,))}
+    events = {r["partition"]: r for r in store.query(  # covered by events_topic_offset
+        'SELECT partition, MIN("offset") AS first, MAX("offset") AS last, COUNT(*) AS n '
+        "FROM events WHERE topic = ? AND partition IS NOT NULL GROUP BY partition", (topic,))}
     dead = {r["partition"]: r for r in store.query(
         'SELECT partition, MIN("offset") AS first, MAX("offset") AS last, COUNT(*) AS n, '
         "MIN(received_at) AS a, MAX(received_at) AS b FROM dead_letters WHERE topic = ? AND "
@@ -406,11 +425,18 @@ def partition_spans(store: Store, topic: str) -> list[PartitionSpan]:
             topic=topic, partition=p, first_offset=first, last_offset=last, first_at=first_at,
             last_at=last_at, events=0 if e is None else e["n"],
             dead_letters=0 if d is None else d["n"], next_offset=position,
-            numbered_across_topics=e is not None and e["loc"] == "simulator")
+            numbered_across_topics=e is not None and _read_from(store, topic, p) == "simulator")
         if span.missing:
             span = replace(span, gaps=_gaps(store, topic, p))
         out.append(span)
     return out
+
+
+def _read_from(store: Store, topic: str, partition: int) -> str | None:
+    """Where the partition's events were read (``kafka``, ``simulator``): one row's answer."""
+    rows = store.query("SELECT loc_source FROM events WHERE topic = ? AND partition = ? "
+                       "LIMIT 1", (topic, partition))
+    return None if not rows else str(rows[0]["loc_source"])
 
 
 def _gaps(store: Store, topic: str, partition: int) -> tuple[tuple[int, int], ...]:
@@ -418,5 +444,6 @@ def _gaps(store: Store, topic: str, partition: int) -> tuple[tuple[int, int], ..
         'SELECT prev + 1 AS a, "offset" - 1 AS b FROM (SELECT "offset", LAG("offset") OVER '
         '(ORDER BY "offset") AS prev FROM (SELECT "offset" FROM events WHERE topic = ?1 AND '
         'partition = ?2 UNION SELECT "offset" FROM dead_letters WHERE topic = ?1 AND '
-        'partition = ?2)) WHERE "offset" - prev > 1 LIMIT ?3', (topic, partition, GAP_LIMIT))
+        'partition = ?2) AS held) AS steps WHERE "offset" - prev > 1 ORDER BY "offset" '
+        'LIMIT ?3', (topic, partition, GAP_LIMIT))
     return tuple((int(r["a"]), int(r["b"])) for r in rows)

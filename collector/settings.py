@@ -210,6 +210,10 @@ class KafkaSettings(_Section):
     """Prometheus text endpoint (``/metrics``); 0 turns it off."""
     metrics_every_s: float = pydantic.Field(default=10.0, gt=0)
     """How often health is sampled and stored (seconds)."""
+    connect_timeout_s: float = pydantic.Field(default=30.0, gt=0)
+    """At start-up, how long (seconds) the collector tries to reach the brokers before it exits
+    with the reason; credentials the brokers refuse end it at once. Once it has started, a
+    broker that goes away is waited for."""
 
     @pydantic.field_validator("start")
     @classmethod
@@ -281,9 +285,12 @@ class OtlpSettings(_Section):
     max_inflight_bytes: int = pydantic.Field(default=64 * 1024 * 1024, ge=1)
     """Request body bytes the OTLP/HTTP receiver holds at once over all requests in progress
     (as received, and decompressed); past this, requests get 503 with Retry-After. A request
-    alone is always let in, so one body up to ``max_body_bytes`` always gets through."""
+    alone is always let in, so one body up to ``max_body_bytes`` always gets through. OTLP/gRPC
+    reads ``max_inflight_bytes // (2 * max_body_bytes)`` messages at once (at least 2); other
+    calls wait in HTTP/2 flow control."""
     max_concurrent_requests: int = pydantic.Field(default=16, ge=1)
-    """OTLP/HTTP requests read, decoded and stored at once; more get 503 with Retry-After."""
+    """OTLP/HTTP requests read, decoded and stored at once; more get 503 with Retry-After. Also
+    the most OTLP/gRPC messages read at once."""
     retry_after_s: int = pydantic.Field(default=1, ge=1)
     """The ``Retry-After`` (seconds) sent with a 503 when the receiver is saturated."""
     token: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["s3cr3t-token"])
@@ -313,6 +320,20 @@ class RegistrySettings(_Section):
     schema id: ``record`` (the event type, the default), ``topic`` (``orders-value``) or
     ``topic_record`` (``orders-OrderPlaced``), as the reference's subject-name strategies. A
     record in the Confluent wire format resolves by its schema id whatever the strategy."""
+    url: str | None = pydantic.Field(default=None, examples=["http://127.0.0.1:8081"])
+    """A Confluent-compatible schema registry to read subjects and schemas from instead of the
+    schema folder (the collector's validation, ``schemas report|register``, the compatibility
+    page, which also shows the mode that registry enforces). Cached by the client."""
+    url_user: str | None = pydantic.Field(default=None, examples=["reader"])
+    """Basic-auth user for ``registry.url``."""
+    url_password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """Basic-auth password for ``registry.url``."""
+    url_ca: str | None = pydantic.Field(default=None, examples=["/etc/ssl/registry-ca.pem"])
+    """CA file to verify an https ``registry.url`` with."""
+    url_cert: str | None = pydantic.Field(default=None, examples=["/etc/ssl/client.pem"])
+    """Client certificate for an https ``registry.url`` that asks for one."""
+    url_key: str | None = pydantic.Field(default=None, examples=["/etc/ssl/client.key"])
+    """Private key of ``url_cert``."""
     listen: str = "127.0.0.1:8081"
     """Address ``choreoscope registry serve`` (the Confluent-compatible REST API) listens on."""
     serve_user: str | None = pydantic.Field(default=None, examples=["ci"])

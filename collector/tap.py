@@ -36,6 +36,8 @@ class LinkState(Protocol):
 class Tap(Protocol):
     """One broker's reader, as the collect loop drives it (on one thread)."""
 
+    on_open: Callable[[], object] | None
+    """Called once `open` has connected (e.g. to let the client's own logging through)."""
     on_revoke: Callable[[], object] | None
     """Called before what the tap reads is handed to another reader (Kafka's rebalance), so the
     loop can finish its writes in flight first; taps that never hand over ignore it."""

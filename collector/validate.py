@@ -101,7 +101,21 @@ def load_validator(settings: Settings) -> EventValidator | None:
     from catalog.changes import Mode, Policy
     from catalog.exceptions import CatalogError
     from catalog.files import load_registry
+    from collector.registry_remote import RemoteRegistry, fetch_registry
 
+    strategies = dict(settings.registry.subject_strategy)
+    remote = RemoteRegistry.from_settings(settings.registry)
+    if remote is not None:
+        from catalog.registry import Registry
+
+        base = Registry(mode=Mode(settings.registry.mode),
+                        policy=Policy(settings.registry.policy),
+                        default_draft=settings.registry.default_draft)
+        try:
+            registry, remote_ids = fetch_registry(remote, base)
+        except CatalogError as exc:
+            raise ConfigError("registry.url", remote.url, f"valid JSON schemas ({exc})") from exc
+        return build_validator(registry, remote_ids, strategies) if registry.subjects else None
     folder = Path(settings.schemas_dir) / "events"
     try:
         registry = load_registry(folder, Mode(settings.registry.mode),
@@ -113,11 +127,14 @@ def load_validator(settings: Settings) -> EventValidator | None:
     if not registry.subjects:
         return None
     try:
+        from catalog.files import aliases_of, load_ids
+
+        registry = registry.with_aliases(aliases_of(load_ids(folder, registry)))
         ids = ids_by_number(folder, registry)
     except CatalogError as exc:
         raise ConfigError("schemas_dir", str(settings.schemas_dir),
                           f"a readable schema id table ({exc})") from exc
-    return build_validator(registry, ids, dict(settings.registry.subject_strategy))
+    return build_validator(registry, ids, strategies)
 
 
 def ids_by_number(folder: Path, registry: Registry) -> dict[int, list[tuple[str, int]]]:

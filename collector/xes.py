@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from collector.exceptions import CollectorError
+from collector.exceptions import InputError
 from collector.model import Event, Location
 
 __all__ = ["XesError", "read_xes"]
@@ -25,7 +25,7 @@ _NAME = "concept:name"
 _TIME = "time:timestamp"
 
 
-class XesError(CollectorError):
+class XesError(InputError):
     """An XES file cannot be read: names the file, the position and what is wrong."""
 
 
@@ -52,6 +52,15 @@ def _value(elem: ET.Element) -> Any:
     if kind == "boolean":
         return raw.lower() == "true"
     return raw
+
+
+def _attribute(elem: ET.Element, path: Path, position: int) -> Any:
+    try:
+        return _value(elem)
+    except ValueError:
+        kind, key = _local(elem.tag), elem.get("key", "")
+        raise XesError(f"{path}: event {position}: <{kind} key={key!r}> has value "
+                       f"{elem.get('value')!r}, not a valid {kind}") from None
 
 
 def read_xes(path: str | Path, *, received_at: datetime, source: str | None = None,
@@ -93,7 +102,7 @@ def read_xes(path: str | Path, *, received_at: datetime, source: str | None = No
                     trace_depth = -1
                     root.clear()
                 elif depth == event_depth + 1 and event_depth >= 0:
-                    attrs.setdefault(elem.get("key", ""), _value(elem))
+                    attrs.setdefault(elem.get("key", ""), _attribute(elem, path, position))
                 elif depth == trace_depth + 1 and elem.get("key") == _NAME and case is None:
                     case = elem.get("value")
                 depth -= 1

@@ -3,10 +3,10 @@
 A bidirectional component (``st.components.v2``), not ``st.graphviz_chart``: the SVG is in the
 DOM, so a click on a node comes back to Python (trigger ``clicked``: the node id; ``collapse``: a
 domain box's name), the selection's neighbourhood is highlighted and the rest dimmed by CSS
-classes, and wheel zoom and drag pan keep their view box in the browser's session storage, so a
-refresh (new SVG, same map) keeps the zoom. The SVG is ``dot``'s output over escaped DOT text;
-the script only reads attributes and sets classes, text content and the view box: nothing from
-the data becomes markup.
+classes, and Ctrl + wheel zoom and drag pan keep their view box in the browser's session
+storage, so a refresh (new SVG, same map) keeps the zoom. The SVG is ``dot``'s output over
+escaped DOT text; the script only reads attributes and sets classes, text content and the view
+box: nothing from the data becomes markup.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -243,17 +243,29 @@ def compare_versions(registry: Registry, subject: str, old: int, new: int) -> Ve
     return VersionDiff(subject, old, new, backward, forward, verdicts, mode, policy)
 
 
-def validation_by_producer(store: Store, event_type: str,
-                           latest_version: int | None = None) -> list[dict[str, Any]]:
+def validation_by_producer(
+    store: Store, event_type: str, latest_version: int | None = None,
+    ids: Mapping[int, Sequence[tuple[str, int]]] | None = None,
+) -> list[dict[str, Any]]:
     """Per producer and schema version: events seen, events failing validation, last failure.
 
     Events seen are counted per producer and ``dataschema`` (the version it names, else
     ``latest_version``, the one such events are validated against) by a covering index;
     failures come from the violations table (indexed by type, producer and version).
     """
-    from catalog.validation import parse_dataschema
+    from catalog.validation import confluent_id, parse_dataschema
 
-    counted = [(str(r["source"]), parse_dataschema(r["dataschema"]), int(r["n"]))
+    def version_named(dataschema: str | None) -> tuple[str | None, int | None]:
+        """The version a ``dataschema`` names; a schema id (Confluent wire format) names the
+        version registered with it (``ids``, from ``registry.json`` or ``[registry] url``)."""
+        schema_id = confluent_id(dataschema)
+        if schema_id is not None:
+            places = list((ids or {}).get(schema_id, ()))
+            place = next((p for p in places if p[0] == event_type), None)
+            return (event_type, place[1]) if place else (None, None)
+        return parse_dataschema(dataschema)
+
+    counted = [(str(r["source"]), version_named(r["dataschema"]), int(r["n"]))
                for r in store.query(
         "SELECT source, dataschema, COUNT(*) AS n FROM events INDEXED BY events_type_schema "
         "WHERE type = ? GROUP BY source, dataschema LIMIT ?", (event_type, VALIDATION_LIMIT))]
@@ -296,3 +308,15 @@ def recent_failures(store: Store, event_type: str, producer: str | None = None,
              "schema version": r["schema_version"], "field": r["pointer"] or "/",
              "rule": r["keyword"], "message": r["message"], "event id": r["id"]}
             for r in rows]
+
+
+def schema_ids(schemas_dir: Path) -> dict[int, list[tuple[str, int]]]:
+    """Schema id -> (subject, version)s of the schema folder (``registry.json``); {} when the
+    folder cannot be read (the page that needs the registry says why)."""
+    from catalog.exceptions import CatalogError
+    from collector.validate import ids_by_number
+
+    try:
+        return ids_by_number(schemas_dir / "events", load_registry(schemas_dir / "events"))
+    except CatalogError:
+        return {}

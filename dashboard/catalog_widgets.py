@@ -6,15 +6,19 @@ from collections.abc import Iterable, Sequence
 
 import streamlit as st
 
+from catalog._graphviz import MapLayoutError
+from catalog.eventmap import EventMap
 from catalog.exceptions import CatalogError
 from catalog.pages import Attention
 from collector.exceptions import CollectorError
 from collector.settings import load_settings
 from collector.store import Store
+from dashboard.map_queries import draw_map
 from dashboard.markup import md
 from dashboard.page_queries import CatalogState, catalog_state
 
-__all__ = ["DOMAIN", "EVENT", "SERVICE", "attention_notes", "choose", "state_or_none"]
+__all__ = ["DOMAIN", "EVENT", "SERVICE", "attention_notes", "choose", "small_map",
+           "state_or_none"]
 
 EVENT, SERVICE, DOMAIN = "event", "service", "domain"
 """The pages' URL paths: ``event?type=T``, ``service?name=S``, ``domain?name=D``."""
@@ -52,3 +56,17 @@ def attention_notes(notes: Iterable[Attention]) -> None:
         st.warning(f"**{md(note.event_type)}** is {md(note.problem)}: {md(note.action)}.")
         if note.command:
             st.code(note.command, language="bash")
+
+
+def small_map(event_map: EventMap) -> None:
+    """Part of the map drawn the Event map's way (Graphviz ``dot``), as a picture: an SVG in an
+    image holds no link and runs nothing."""
+    if not event_map.graph:
+        st.caption("Nothing to draw.")
+        return
+    try:
+        picture = draw_map(event_map, group_by_domain=False)
+    except MapLayoutError as exc:
+        st.error(f"Cannot draw the map: {md(exc)}")
+        return
+    st.image(picture.svg)

@@ -61,6 +61,8 @@ function zoomAt(host, factor, cx, cy) {
 }
 function attach(host) {
   host.addEventListener('wheel', (e) => {
+    // Ctrl/⌘ + wheel (and a trackpad's pinch) zooms; a plain wheel scrolls the page
+    if (!(e.ctrlKey || e.metaKey)) return;
     e.preventDefault();
     zoomAt(host, e.deltaY > 0 ? 1.15 : 1 / 1.15, e.clientX, e.clientY);
   }, { passive: false });
@@ -127,10 +129,6 @@ export default function (component) {
       svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
       titles(svg);
       host.appendChild(svg);
-      const hint = document.createElement('div');
-      hint.className = 'cs-hint';
-      hint.textContent = 'wheel: zoom · drag: pan · double-click: fit · click a node: select';
-      host.appendChild(hint);
     }
     host.dataset.svgDigest = data.digest;
     fitHeight(host);

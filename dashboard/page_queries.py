@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from catalog.entries import CatalogEntry, build_entries
+from catalog.eventmap import EventMap
 from catalog.fields import FieldHistory, field_history
 from catalog.metadata import SchemaInfo
 from catalog.pages import (
@@ -33,6 +35,7 @@ from collector.store import Store
 from dashboard.catalog_queries import load_view, map_window
 
 __all__ = [
+    "LIVE",
     "SAMPLES",
     "CatalogState",
     "catalog_state",
@@ -57,12 +60,20 @@ class CatalogState:
     places: Mapping[str, Sequence[FlowPlace]]
     rolled_up: bool
     """False when no traffic is rolled up yet (the pages show what the schemas declare)."""
+    live: EventMap | None = None
+    """The map of the last `LIVE` of rolled-up traffic (the live rates)."""
+
+
+LIVE = timedelta(minutes=15)
+"""The window of the live rates: the last 15 minutes of rolled-up traffic (live: until now)."""
 
 
 def catalog_state(store: Store, schemas_dir: Path) -> CatalogState:
     window = map_window(store, None)
+    recent = map_window(store, LIVE)
+    live = None if recent is None else load_view(store, schemas_dir, recent).event_map
     return CatalogState(load_view(store, schemas_dir, window), load_flow_places(schemas_dir),
-                        window is not None)
+                        window is not None, live)
 
 
 def field_index(schemas: Sequence[SchemaInfo]) -> dict[str, dict[int, list[FieldHistory]]]:
@@ -81,7 +92,8 @@ def search_rows(entries: Sequence[CatalogEntry], schemas: Sequence[SchemaInfo], 
 def event_page(store: Store, state: CatalogState, name: str,
                samples: int = SAMPLES) -> EventPage | None:
     found = read_samples(store, [name], samples) if samples else []
-    return build_event_page(state.view.event_map, name, state.view.schemas, state.places, found)
+    return build_event_page(state.view.event_map, name, state.view.schemas, state.places, found,
+                            state.live)
 
 
 def service_page(state: CatalogState, name: str) -> ServicePage | None:
@@ -96,13 +108,19 @@ def entries_of(state: CatalogState) -> list[CatalogEntry]:
     return build_entries(state.view.event_map)
 
 
-def service_violations(store: Store, service: str) -> list[dict[str, Any]]:
-    """Per event type and schema version: the service's events failing validation."""
+def service_violations(store: Store, service: str, event_types: Sequence[str]
+                       ) -> list[dict[str, Any]]:
+    """Per event type (of those it produces) and schema version: the service's events failing
+    validation. Read through the violations index (event type, producer, version)."""
+    if not event_types:
+        return []
+    marks = ", ".join("?" for _ in event_types)
     rows = store.query(
-        "SELECT event_type, schema_version, COUNT(DISTINCT id) AS events, COUNT(*) AS n, "
-        "MAX(occurred_at) AS last FROM violations WHERE producer = ? "
-        "GROUP BY event_type, schema_version ORDER BY event_type, schema_version LIMIT ?",
-        (service, VIOLATIONS_LIMIT))
+        "SELECT event_type, schema_version, COUNT(DISTINCT id) AS events, COUNT(*) AS n, "  # noqa: S608 -- placeholders only
+        f"MAX(occurred_at) AS last FROM violations WHERE event_type IN ({marks}) "
+        "AND producer = ? GROUP BY event_type, schema_version "
+        "ORDER BY event_type, schema_version LIMIT ?",
+        (*event_types, service, VIOLATIONS_LIMIT))
     return [{"event type": r["event_type"], "schema version": r["schema_version"],
              "failing events": int(r["events"]), "violations": int(r["n"]),
              "last failure": format_time(r["last"], with_zone=False)} for r in rows]

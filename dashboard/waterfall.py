@@ -15,7 +15,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import flow_queries as fq
-from dashboard.markup import md, md_join
+from dashboard.markup import md, md_join, md_link
 from dashboard.queries import chart_data, plain
 
 __all__ = ["show_waterfall"]
@@ -120,6 +120,8 @@ def _detail(row: dict[str, Any], violations: list[dict[str, Any]]) -> None:
 
 
 def _event_parts(d: dict[str, Any], violations: list[dict[str, Any]]) -> None:
+    st.markdown(f"Catalog: {md_link(d['type'], 'event', type=d['type'])} · "
+                f"{md_link(d['source'], 'service', name=d['source'])}")
     st.markdown("**Headers**")
     if d["headers"]:
         st.table([{"header": k, "value": v} for k, v in d["headers"].items()])

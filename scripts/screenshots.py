@@ -1,7 +1,7 @@
 """Regenerate the README's screenshots (docs/screenshots/*.png) from a running demo.
 
 Runs the browser tests (tests/e2e/test_browser.py, test_flow_search_browser.py,
-test_eventmap_browser.py) with
+test_eventmap_browser.py, test_messages_browser.py) with
 ``CHOREOSCOPE_SCREENSHOTS`` pointing at docs/screenshots, after letting the demo gather data
 for ``--warmup`` seconds so that stuck flows, breaches and violations have appeared. Needs
 /usr/bin/chromium (scripts/ensure_chromium.sh) and the dev extras (``make install``)::
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
            str(REPO / "tests" / "e2e" / "test_browser.py"),
            str(REPO / "tests" / "e2e" / "test_flow_search_browser.py"),
-           str(REPO / "tests" / "e2e" / "test_eventmap_browser.py")]
+           str(REPO / "tests" / "e2e" / "test_eventmap_browser.py"),
+           str(REPO / "tests" / "e2e" / "test_messages_browser.py")]
     return subprocess.run(cmd, cwd=REPO, env=env, check=False).returncode
 
 

@@ -1,10 +1,14 @@
-"""The test session's Apache Kafka: one real KRaft broker, started once on first use and shared
-by every test that needs it (tests/kafka, tests/otlp, tests/simulator, ...); its log is shown
-when such a test fails.
+"""The test session's services. Apache Kafka: one real KRaft broker, started once on first use
+and shared by every test that needs it (tests/kafka, tests/otlp, tests/simulator, ...); its log
+is shown when such a test fails.
 
 The broker comes from ``scripts/kafka.py`` (``make test`` runs its ``fetch`` first). If it cannot
 start, every test that needs it fails with the broker's log; nothing is skipped. Tests share the
 broker, so each uses topics (or a consumer group and stored positions) of its own.
+
+PostgreSQL: one server from Debian's packages (``scripts/postgres.py``; ``make test`` installs
+it), started on first use in a temporary folder on a free 127.0.0.1 port and stopped at the end;
+each test using ``postgres_url`` gets a new, empty database. If it cannot start, those tests fail.
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "kafka.py"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPT = SCRIPTS / "kafka.py"
 
 
-def _load_script() -> ModuleType:
-    name = "choreoscope_kafka_script"
+def _load_script(path: Path = SCRIPT, name: str = "choreoscope_kafka_script") -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -35,6 +39,7 @@ def _load_script() -> ModuleType:
 
 
 kafka_script = _load_script()
+postgres_script = _load_script(SCRIPTS / "postgres.py", "choreoscope_postgres_script")
 SASL_USERS = {"collector": "c0llect0r-secret"}
 """Users of the broker's SASL_PLAINTEXT listener (``kafka.sasl_bootstrap``)."""
 _BROKERS: list[Any] = []
@@ -62,6 +67,28 @@ def kafka(kafka_broker: Any) -> Any:
     if not kafka_broker.running:
         kafka_broker.start()
     return kafka_broker
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A running PostgreSQL server (``url(db)``, ``create_database(name)``, ``log_tail()``)."""
+    server = postgres_script.PostgresServer()
+    try:
+        server.start()
+    except postgres_script.PostgresError as exc:
+        server.close()
+        pytest.fail(f"the test session's PostgreSQL did not start: {exc}", pytrace=False)
+    yield server
+    server.close()
+
+
+_DATABASES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    return str(postgres_server.create_database(f"test_{next(_DATABASES)}"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -167,33 +167,34 @@ def _collect(args: argparse.Namespace) -> int:
     import threading
     import time
 
+    from collector._config_file import secret_values
     from collector.catalog_source import refresh_rollups, rollup_store
     from collector.kafka._client import (
         KafkaNoiseFilter,
         SecretFilter,
         client_config,
         masked,
-        secrets_of,
     )
     from collector.kafka.health import MetricsServer
     from collector.pipeline import settle_process
-    from collector.rabbitmq.exceptions import RabbitEdgeError
     from collector.settings import require_schemas_dir
     from collector.store.base import open_store
     from collector.store.dead_letters import bounds_of
 
     settings = _settings(args)
     require_schemas_dir(settings)
+    store = open_store(settings.store, dead_letters=bounds_of(settings))  # bad URL: said first
     quiet = logging.getLogger().level > logging.DEBUG
+    started = threading.Event()  # set once the tap is open: until then kafka-python is silent
     for handler in logging.getLogger().handlers:
-        handler.addFilter(SecretFilter(secrets_of(settings.kafka)))
+        handler.addFilter(SecretFilter(secret_values(settings)))  # every secret, any logger
         if quiet:  # kafka-python logs every failed reconnect; the tap logs state changes
-            handler.addFilter(KafkaNoiseFilter())
-    if quiet:  # pika logs each connection step at INFO; the RabbitMQ tap logs state changes
-        logging.getLogger("pika").setLevel(logging.WARNING)
+            handler.addFilter(KafkaNoiseFilter(started.is_set))
+    if quiet:  # pika logs each connection step, and each failed one with a traceback; the
+        # RabbitMQ tap logs the link's state changes and says why it gives up
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     k = settings.kafka
     logger.info("kafka client %s", masked(client_config(k)))
-    store = open_store(settings.store, dead_letters=bounds_of(settings))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -202,6 +203,7 @@ def _collect(args: argparse.Namespace) -> int:
     collector = None
     try:
         collector = build_collector(settings, store, kafka_flags=_kafka_flags(args))
+        collector.tap.on_open = started.set
         print(f"choreoscope: {describe_schemas(settings)}", file=sys.stderr, flush=True)
         print(f"choreoscope: reading {collector.tap.source}: {collector.tap.delivery}",
               file=sys.stderr, flush=True)
@@ -214,11 +216,7 @@ def _collect(args: argparse.Namespace) -> int:
             server = MetricsServer(collector.health.registry, k.metrics_host, k.metrics_port)
             logger.info("health at http://%s:%d/metrics", k.metrics_host, server.port)
         settle_process()
-        try:
-            collector.run(stop, _idle_check(args.until_idle, time.monotonic))
-        except RabbitEdgeError as exc:  # unreachable within rabbitmq.connect_timeout_s, ...
-            print(f"choreoscope: {exc}", file=sys.stderr, flush=True)
-            return 2
+        collector.run(stop, _idle_check(args.until_idle, time.monotonic))
         refresh_rollups(rollup_store(store))  # what the last ticks did not roll up yet
     finally:
         publisher = None if collector is None or collector.alerts is None else (

@@ -55,10 +55,14 @@ def run(args: argparse.Namespace) -> int:
                      pacing=Pacing(args.rate, now=now, sleep=time.sleep), spans=True)
     dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port)
     dash.start()
+    registry_url = _serve_registry(settings)
     settle_process()
     try:
         if dash.wait_ready():
             print(f"Choreoscope demo: dashboard on {dash.url} (Ctrl-C to stop)", flush=True)
+        if registry_url:
+            print(f"Choreoscope demo: schema registry (Confluent REST API) on {registry_url}",
+                  flush=True)
         run_simulation(sim, store=pipeline, wall=now)
     except KeyboardInterrupt:
         print("choreoscope demo: stopped", file=sys.stderr)
@@ -66,3 +70,35 @@ def run(args: argparse.Namespace) -> int:
         dash.stop()
         pipeline.store.close()
     return 0
+
+
+def _serve_registry(settings: Any) -> str | None:
+    """``registry serve`` on ``[registry] listen`` in a background thread, over the demo's
+    schemas; a port already taken is a warning, not a reason to stop the demo."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from catalog.changes import Mode, Policy
+    from catalog.exceptions import CatalogError
+    from collector.commands.registry import split_listen
+    from collector.registry_api.app import build_app
+    from collector.registry_api.service import RegistryService
+
+    host, port = split_listen(settings.registry.listen)
+    try:
+        with socket.socket() as probe:
+            probe.bind((host, port))
+        service = RegistryService(settings.schemas_dir / "events",
+                                  mode=Mode(settings.registry.mode),
+                                  policy=Policy(settings.registry.policy),
+                                  default_draft=settings.registry.default_draft)
+    except (OSError, CatalogError) as exc:
+        print(f"choreoscope demo: no schema registry on {host}:{port} ({exc})", file=sys.stderr)
+        return None
+    server = uvicorn.Server(uvicorn.Config(build_app(service), host=host, port=port,
+                                          log_level="warning", access_log=False,
+                                          lifespan="off"))
+    threading.Thread(target=server.run, name="registry", daemon=True).start()
+    return f"http://{host}:{port}"

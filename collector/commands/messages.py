@@ -53,7 +53,8 @@ def register(subparsers: Any) -> None:
                    "topic's last hour)")
     p.add_argument("--limit", type=int, default=50, help="at most this many messages "
                    "(default 50, at most 1000)")
-    p.add_argument("--json", action="store_true", help="one JSON object per message")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per message, with its payload as stored")
     p.add_argument("--partitions", action="store_true",
                    help="what the store holds of each partition instead of messages")
     p.set_defaults(handler=run)
@@ -142,7 +143,8 @@ def _messages(store: Store, args: argparse.Namespace) -> int:
 
     from collector.messages import find_messages
 
-    found = find_messages(store, _filter(store, args), limit=args.limit)
+    found = find_messages(store, _filter(store, args), limit=args.limit,
+                          with_payload=args.json)
     if args.json:
         for m in found:
             sys.stdout.write(orjson.dumps(m.as_json()).decode() + "\n")

@@ -44,6 +44,9 @@ def register(subparsers: Any) -> None:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--against-traffic", metavar="SUBJECT",
                        help="validate stored payloads of event type SUBJECT against NEW.json")
+    check.add_argument("--subject", metavar="SUBJECT",
+                       help="check NEW.json against SUBJECT's registered versions under its mode "
+                            "(from the schema folder, or [registry] url)")
     check.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     check.add_argument("--since", help="only payloads this recent: 30m, 1h, 2d, or an ISO time")
     check.add_argument("--limit", type=int, default=10_000, help="most recent payloads to check")
@@ -74,6 +77,18 @@ def register(subparsers: Any) -> None:
     prop.add_argument("--limit", type=int, default=1000, help="most recent payloads to sample")
     prop.set_defaults(handler=_propose)
 
+    imp = sub.add_parser("import", help="copy every JSON subject of a Confluent-compatible "
+                         "registry into the schema folder, keeping versions and ids")
+    imp.add_argument("--from", dest="source", required=True, metavar="URL",
+                     help="the registry, e.g. http://127.0.0.1:8081 (auth and TLS: [registry] "
+                          "url_* settings)")
+    imp.set_defaults(handler=_import)
+    exp = sub.add_parser("export", help="copy the schema folder's subjects to a Confluent-"
+                         "compatible registry, keeping versions and ids (IMPORT mode)")
+    exp.add_argument("--to", dest="target", required=True, metavar="URL",
+                     help="the registry, e.g. http://127.0.0.1:8081")
+    exp.set_defaults(handler=_export)
+
     dr = sub.add_parser("drift", help="stored payloads that stray from their schema, per producer")
     dr.add_argument("event_type", metavar="EVENT_TYPE", nargs="?", help="only this event type")
     dr.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
@@ -99,10 +114,24 @@ def _load(args: argparse.Namespace) -> tuple[Registry, Path]:
     from catalog.files import load_registry
 
     folder, settings = _registry_dir(args)
+    remote = _remote(settings)
+    if remote is not None:
+        from catalog.registry import Registry
+        from collector.registry_remote import fetch_registry
+
+        base = Registry(mode=Mode(settings.registry.mode), policy=Policy(settings.registry.policy),
+                        default_draft=settings.registry.default_draft)
+        return fetch_registry(remote, base)[0], folder
     registry = load_registry(folder, Mode(settings.registry.mode),
                              Policy(settings.registry.policy),
                              settings.registry.default_draft)
     return registry, folder
+
+
+def _remote(settings: Any) -> Any:
+    from collector.registry_remote import RemoteRegistry
+
+    return RemoteRegistry.from_settings(settings.registry)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -116,6 +145,10 @@ def _check(args: argparse.Namespace) -> int:
         if len(args.files) != 1:
             return _fail("--against-traffic SUBJECT takes one file: NEW.json")
         return _against_traffic(args)
+    if args.subject:
+        if len(args.files) != 1:
+            return _fail("--subject SUBJECT takes one file: NEW.json")
+        return _check_subject(args)
     if len(args.files) != 2:
         return _fail("schemas check takes two files: OLD.json NEW.json")
     try:
@@ -134,6 +167,51 @@ def _check(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     _print_report(report, args.json)
     return 0 if report.compatible else 1
+
+
+def _check_subject(args: argparse.Namespace) -> int:
+    from catalog.exceptions import CatalogError
+    from catalog.files import read_schema
+
+    try:
+        registry, _ = _load(args)
+        report = registry.check(args.subject, read_schema(args.files[0]), source=args.files[0])
+    except CatalogError as exc:
+        return _fail(str(exc))
+    _, settings = _registry_dir(args)
+    remote = _remote(settings)
+    if remote is not None and not args.json:
+        print(f"{args.subject}: the registry at {remote.url} enforces "
+              f"{remote.mode(args.subject)}")
+    _print_report(report, args.json, f"{args.subject}: ")
+    return 0 if report.compatible else 1
+
+
+def _import(args: argparse.Namespace) -> int:
+    from collector.registry_remote import RemoteRegistry, import_subjects
+
+    folder, settings = _registry_dir(args)
+    conf = settings.registry
+    password = conf.url_password.get_secret_value() if conf.url_password else None
+    remote = RemoteRegistry(args.source, user=conf.url_user, password=password,
+                            ca=conf.url_ca, cert=conf.url_cert, key=conf.url_key)
+    copied = import_subjects(remote, folder)
+    print(f"imported {len(copied)} versions of "
+          f"{len({v.subject for v in copied})} subjects from {args.source} into {folder}",
+          file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from collector.registry_remote import export_subjects
+
+    folder, settings = _registry_dir(args)
+    conf = settings.registry
+    password = conf.url_password.get_secret_value() if conf.url_password else None
+    sent = export_subjects(folder, args.target, user=conf.url_user, password=password,
+                           verify=conf.url_ca or True)
+    print(f"exported {sent} versions from {folder} to {args.target}", file=sys.stderr)
+    return 0
 
 
 def _print_report(report: Report, as_json: bool, title: str = "") -> None:
@@ -318,7 +396,8 @@ def _drift(args: argparse.Namespace) -> int:
     try:
         registry, _ = _load(args)
         names = [args.event_type] if args.event_type else [s.name for s in registry]
-        results = {name: drift(registry.get(name).schema, _stored_samples(args, name, None))
+        results = {name: drift(registry.get(name).schema, _stored_samples(args, name, None),
+                               registry.schemas())
                    for name in names}
     except CatalogError as exc:
         return _fail(str(exc))

@@ -6,7 +6,10 @@ with the events read from it (``Store.positions``), or by the start policy if no
 Offsets are committed to Kafka only after the store commit, so lag tools keep working.
 
 A broker that goes away is not an error: kafka-python reconnects with backoff, and the tap logs
-one line when the link is lost and one when it is back.
+one line when the link is lost and one when it is back. Starting is different: brokers that
+cannot be reached within ``TapOptions.connect_timeout`` raise `KafkaUnreachable` (with the
+reason, e.g. "connection refused"), and brokers that refuse the credentials raise
+`KafkaAuthFailed` at once, since retrying cannot help.
 """
 
 from __future__ import annotations
@@ -28,8 +31,14 @@ from kafka.errors import (
     RequestTimedOutError,
 )
 
-from collector.kafka._client import client_config
-from collector.kafka.exceptions import KafkaEdgeError
+from collector.kafka._client import (
+    REFUSED,
+    client_config,
+    reason_of,
+    unreachable_reason,
+    watch_client,
+)
+from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
 from collector.model import Location, Observation
 from collector.settings import KafkaSettings
 from collector.store.base import Position
@@ -55,6 +64,9 @@ class TapOptions:
     """How soon new topics matching the pattern are found."""
     client: Mapping[str, Any] = field(default_factory=dict)
     """Connection and security arguments for kafka-python (see ``_client.client_config``)."""
+    connect_timeout: float | None = None
+    """At start-up, seconds to reach the brokers before `KafkaUnreachable` (None: until
+    stopped)."""
 
     @classmethod
     def from_settings(cls, kafka: KafkaSettings) -> TapOptions:
@@ -65,7 +77,7 @@ class TapOptions:
             start = datetime.fromisoformat(kafka.start)
         return cls(topics=kafka.topics, pattern=kafka.topic_pattern, group_id=kafka.group_id,
                    start=start, max_poll_records=kafka.max_poll_records,
-                   client=client_config(kafka))
+                   client=client_config(kafka), connect_timeout=kafka.connect_timeout_s)
 
     @property
     def source(self) -> str:
@@ -176,6 +188,8 @@ class KafkaTap:
         """Positions to send to Kafka again: commits the broker failed, and the stored positions
         of partitions resumed from the store (a crash between the store's commit and Kafka's
         leaves Kafka behind, and a partition read to its end is never committed otherwise)."""
+        self.on_open: Callable[[], object] | None = None
+        """Called once `open` has connected (e.g. to let the client's own logging through)."""
         self.on_revoke: Callable[[], object] | None = None
         """Called before partitions are taken away, so the store holds what was read from them
         (the collector waits for its writes in flight) before their next owner resumes."""
@@ -195,21 +209,37 @@ class KafkaTap:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open(self, stop: threading.Event | None = None) -> None:
-        """Connect and subscribe; while the broker is unreachable, retry with backoff until
-        ``stop`` is set (without ``stop``, the first failure raises `KafkaEdgeError`)."""
-        while True:
-            try:
-                consumer = KafkaConsumer(**consumer_config(self.options),
-                                         bootstrap_timeout_ms=5000)
-                break
-            except KafkaError as exc:
-                if stop is None:
-                    raise KafkaEdgeError(
-                        f"cannot connect to Kafka at {self.link.where}: {exc}") from exc
-                self.link.failed(exc)
-                if stop.wait(self.link.backoff):
-                    raise KafkaEdgeError("stopped before Kafka was reachable") from exc
+        """Connect and subscribe. While the brokers are unreachable, retry with backoff until
+        ``stop`` is set or ``options.connect_timeout`` has passed (then `KafkaUnreachable`,
+        with the reason); without ``stop``, the first failure raises. Credentials the brokers
+        refuse raise `KafkaAuthFailed` at once."""
+        limit = self.options.connect_timeout
+        give_up = None if limit is None else self._monotonic() + limit
+        with watch_client() as watch:
+            while True:
+                try:
+                    consumer = KafkaConsumer(**consumer_config(self.options),
+                                             bootstrap_timeout_ms=self._attempt_ms(give_up))
+                    break
+                except KafkaError as exc:
+                    refused = exc if isinstance(exc, REFUSED) else watch.refused
+                    if refused is not None:
+                        raise KafkaAuthFailed(self.link.where, reason_of(refused)) from exc
+                    if watch.untrusted is not None:
+                        raise KafkaAuthFailed(self.link.where, reason_of(watch.untrusted),
+                                              tls=True) from exc
+                    late = give_up is not None and self._monotonic() >= give_up
+                    if stop is None or late:
+                        reason = unreachable_reason(self.options.client, watch.last or exc)
+                        raise KafkaUnreachable(self.link.where, limit or 0.0, reason) from exc
+                    self.link.failed(exc)
+                    wait = self.link.backoff if give_up is None else max(
+                        0.0, min(self.link.backoff, give_up - self._monotonic()))
+                    if stop.wait(wait):
+                        raise KafkaEdgeError("stopped before Kafka was reachable") from exc
         self.link.ok()
+        if self.on_open is not None:
+            self.on_open()
         listener = _Rebalance(self)
         if self.options.pattern:
             consumer.subscribe(pattern=self.options.pattern, listener=listener)
@@ -218,6 +248,12 @@ class KafkaTap:
         self._consumer = consumer
         logger.info("reading %s as group %s from %s", self.options.pattern or
                     ",".join(self.options.topics), self.options.group_id, self.link.where)
+
+    def _attempt_ms(self, give_up: float | None) -> int:
+        """One bootstrap attempt's time: 5 s, or what is left before giving up."""
+        if give_up is None:
+            return 5000
+        return max(100, min(5000, int((give_up - self._monotonic()) * 1000)))
 
     def close(self) -> None:
         consumer, self._consumer = self._consumer, None

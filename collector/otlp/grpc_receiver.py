@@ -39,14 +39,19 @@ class OtlpGrpcReceiver:
 
     def __init__(self, submit: Submit, host: str = "127.0.0.1", port: int = 4317, *,
                  max_body_bytes: int = 20 * 1024 * 1024, token: str | None = None,
-                 retry_after_s: int = 1, workers: int = 8) -> None:
+                 retry_after_s: int = 1, workers: int = 2) -> None:
+        """``workers`` bounds the messages read at once (each up to ``max_body_bytes``)."""
         self._submit = submit
         self._token = token
         self._retry_after_s = retry_after_s
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
             options=[("grpc.max_receive_message_length", max_body_bytes),
-                     ("grpc.so_reuseport", 0)],  # a second receiver fails, never shares the port
+                     ("grpc.so_reuseport", 0),
+                     # HTTP/2 flow control holds back what the workers are not reading yet:
+                     # without BDP probing the window stays at 64 KiB a stream, so 25 exports
+                     # of 20 MB at once are not all taken into memory (530 MB before)
+                     ("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 65_536)],
         )
         export = grpc.unary_unary_rpc_method_handler(self._export)  # bytes in, bytes out
         self._server.add_generic_rpc_handlers(

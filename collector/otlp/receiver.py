@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collector.otlp.grpc_receiver import OtlpGrpcReceiver
     from collector.otlp.kafka_spans import SpanTopicReader
 
-__all__ = ["OtlpHttpReceiver", "OtlpService", "serve_otlp"]
+__all__ = ["OtlpHttpReceiver", "OtlpService", "grpc_workers", "serve_otlp"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             logger.info("OTLP/HTTP answer to %s lost: %s", self.address_string(), exc)
             self.close_connection = True
 
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, a URI or header too
+        long, an HTTP version it does not speak) as a ``google.rpc.Status``, not an HTML page;
+        the connection closes, since what follows cannot be read reliably."""
+        reason = message or self.responses.get(code, ("request refused",))[0]
+        self._send(self.server.export_handler.unreadable({}, code, reason))
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
@@ -261,7 +269,7 @@ class OtlpService:
                 self.grpc = OtlpGrpcReceiver(
                     self.sink.submit, settings.host, settings.grpc_port,
                     max_body_bytes=settings.max_body_bytes, token=token,
-                    retry_after_s=settings.retry_after_s)
+                    retry_after_s=settings.retry_after_s, workers=grpc_workers(settings))
             except OtlpError:
                 self.http.close()
                 raise
@@ -299,6 +307,16 @@ class OtlpService:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def grpc_workers(settings: OtlpSettings) -> int:
+    """OTLP/gRPC messages read at once: as many as ``max_inflight_bytes`` holds at the request
+    limit, each message counted twice (gRPC's buffer and the bytes handed to the decoder); at
+    least two, so that one slow client does not hold back every other, and at most
+    ``max_concurrent_requests``. Other calls wait in HTTP/2 flow control, gRPC's own
+    back-pressure, with nothing refused."""
+    fit = settings.max_inflight_bytes // (2 * settings.max_body_bytes)
+    return max(2, min(settings.max_concurrent_requests, fit))
 
 
 def _span_topic_reader(topics: tuple[str, ...], kafka: KafkaSettings,

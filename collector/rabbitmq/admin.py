@@ -7,7 +7,7 @@ import pika
 import pika.exceptions
 
 from collector.rabbitmq._connect import parameters, where
-from collector.rabbitmq.exceptions import RabbitEdgeError
+from collector.rabbitmq.exceptions import RabbitEdgeError, RabbitUnusable
 from collector.rabbitmq.tap import tap_queue
 from collector.settings import RabbitMQSettings
 
@@ -21,7 +21,7 @@ def remove_tap(settings: RabbitMQSettings, group_id: str) -> int:
     try:
         conn = pika.BlockingConnection(parameters(settings))
     except pika.exceptions.AMQPConnectionError as exc:
-        raise RabbitEdgeError(f"cannot connect to RabbitMQ at {where(settings.url)}: "
+        raise RabbitUnusable(f"cannot connect to RabbitMQ at {where(settings.url)}: "
                               f"{exc or 'connection refused or timed out'}") from exc
     try:
         ch = conn.channel()

@@ -16,7 +16,7 @@ import pika.exceptions
 
 from collector.rabbitmq._connect import parameters, where
 from collector.rabbitmq._message import to_amqp_headers
-from collector.rabbitmq.exceptions import RabbitEdgeError
+from collector.rabbitmq.exceptions import RabbitEdgeError, RabbitUnusable
 from collector.settings import RabbitMQSettings
 
 __all__ = ["publish", "routing_key"]
@@ -54,7 +54,7 @@ def publish(records: Iterable[RecordLike], settings: RabbitMQSettings) -> int:
     try:
         conn = pika.BlockingConnection(parameters(settings))
     except pika.exceptions.AMQPConnectionError as exc:
-        raise RabbitEdgeError(f"cannot publish to RabbitMQ at {where(settings.url)}: "
+        raise RabbitUnusable(f"cannot publish to RabbitMQ at {where(settings.url)}: "
                               f"{exc or 'connection refused or timed out'}") from exc
     sent = 0
     try:

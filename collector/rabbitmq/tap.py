@@ -32,7 +32,7 @@ import pika.exceptions
 from collector.model import Observation
 from collector.rabbitmq._connect import parameters, where
 from collector.rabbitmq._message import AmqpProperties, observation_of
-from collector.rabbitmq.exceptions import RabbitEdgeError
+from collector.rabbitmq.exceptions import RabbitEdgeError, RabbitUnusable
 from collector.settings import RabbitMQSettings
 from collector.store.base import Position
 from collector.tap import Lag
@@ -117,14 +117,15 @@ class RabbitTap:
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         if options.settings.url is None:
-            raise RabbitEdgeError("no RabbitMQ to read: set rabbitmq.url (--amqp-url)")
+            raise RabbitUnusable("no RabbitMQ to read: set rabbitmq.url (--amqp-url)")
         if not options.settings.bindings:
-            raise RabbitEdgeError("nothing to read: set rabbitmq.bindings (EXCHANGE:KEY, ...)")
+            raise RabbitUnusable("nothing to read: set rabbitmq.bindings (EXCHANGE:KEY, ...)")
         self.options = options
         self._now = now
         self._monotonic = monotonic
         self.link = _Link(where(options.settings.url), monotonic)
         self.on_revoke: Callable[[], object] | None = None
+        self.on_open: Callable[[], object] | None = None
         self._conn: Any = None
         self._channel: Any = None
         self._admin: Any = None
@@ -154,11 +155,13 @@ class RabbitTap:
             except pika.exceptions.AMQPConnectionError as exc:
                 self._drop()
                 if self._monotonic() >= deadline or (stop is not None and stop.is_set()):
-                    raise RabbitEdgeError(
+                    raise RabbitUnusable(
                         f"cannot connect to RabbitMQ at {self.link.where}: {_reason(exc)} "
                         f"(check rabbitmq.url / --amqp-url and the credentials)") from exc
                 time.sleep(min(0.5, max(0.0, deadline - self._monotonic())))
         self.link.ok()
+        if self.on_open is not None:
+            self.on_open()
         logger.info("reading queue %s bound to %s at %s", self.options.queue,
                     ", ".join(self.options.settings.bindings), self.link.where)
 
@@ -173,7 +176,7 @@ class RabbitTap:
             self._admin = self._conn.channel()
         except pika.exceptions.ChannelClosedByBroker as exc:
             self._drop()
-            raise RabbitEdgeError(_channel_reason(exc, self.options)) from exc
+            raise RabbitUnusable(_channel_reason(exc, self.options)) from exc
         self._generation += 1
         self._buffer = []
         self._next_check = 0.0

@@ -176,6 +176,12 @@ def _routes(service: RegistryService, expected: str | None) -> Starlette:
     async def schema_types(request: Request) -> Any:
         return ["JSON"]
 
+    async def mode(request: Request) -> Any:
+        subject = request.path_params.get("subject")
+        if request.method == "PUT":
+            return s.set_access(subject, await _json(request))
+        return {"mode": s.access_of(subject)}
+
     app = Starlette(routes=[
         route("/", ["GET"], root),
         route("/schemas/types", ["GET"], schema_types),
@@ -194,6 +200,8 @@ def _routes(service: RegistryService, expected: str | None) -> Starlette:
         route("/compatibility/subjects/{subject}/versions/{version}", ["POST"], compatibility),
         route("/config", ["GET", "PUT"], config),
         route("/config/{subject}", ["GET", "PUT", "DELETE"], config),
+        route("/mode", ["GET", "PUT"], mode),
+        route("/mode/{subject}", ["GET", "PUT"], mode),
     ])
     app.state.service = service
     return app

@@ -23,7 +23,14 @@ import orjson
 from catalog.changes import Mode, Policy
 from catalog.compatibility import Report, check_history
 from catalog.exceptions import CatalogError, SchemaRejected
-from catalog.files import load_ids, load_registry, remove_version, save_ids, write_version
+from catalog.files import (
+    aliases_of,
+    load_ids,
+    load_registry,
+    remove_version,
+    save_ids,
+    write_version,
+)
 from catalog.registry import Registry
 from catalog.schema_ids import IdTable, Reference
 from collector.exceptions import CollectorError
@@ -77,11 +84,14 @@ class RegistryService:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._cache: dict[tuple[Any, ...], bytes] = {}
+        self._uris: tuple[Registry, set[str]] | None = None
+        self._parsed: dict[tuple[str, Any, bytes], _Parsed] = {}
         self.responses: dict[tuple[str, bytes], bytes] = {}
         """Encoded answers of successful GETs by (path, query string), for the HTTP edge's
         fast path; cleared by every write, like the cache of reads."""
         self.registry = load_registry(folder, mode, policy, default_draft)
         self.ids = load_ids(folder, self.registry)
+        self.registry = self.registry.with_aliases(aliases_of(self.ids))
         if not (folder / "registry.json").is_file() or self._unsaved_ids():
             save_ids(folder, self.ids)
 
@@ -157,8 +167,10 @@ class RegistryService:
             number = self._resolve(subject, version, False)
             live = [v for v in live if v[0] == number] if not mode.transitive else \
                 [v for v in live if v[0] <= number]
+        view = self.registry.with_aliases((r.name, r.subject, r.version)
+                                          for r in parsed.references)
         report = check_history(live, parsed.schema, mode, self.policy,
-                               draft=self.registry.default_draft)
+                               draft=self.registry.default_draft, others=view.schemas())
         out: dict[str, Any] = {"is_compatible": report.compatible}
         if verbose:
             out["messages"] = _messages(report)
@@ -184,9 +196,35 @@ class RegistryService:
 
     # -- writes --------------------------------------------------------------------------------
 
+    def access_of(self, subject: str | None) -> str:
+        """The registry mode: READWRITE, READONLY or IMPORT (subject's, else global)."""
+        if self.read_only:
+            return "READONLY"
+        if subject is not None and subject in self.ids.access:
+            return self.ids.access[subject]
+        return self.ids.access.get("", "READWRITE")
+
+    def set_access(self, subject: str | None, body: Any) -> dict[str, str]:
+        self._writable()
+        mode = body.get("mode") if isinstance(body, dict) else None
+        if mode not in ("READWRITE", "READONLY", "IMPORT"):
+            raise ApiError(422, 42204, "Invalid mode. Valid values are READWRITE, READONLY "
+                           "and IMPORT")
+        with self._lock:
+            self._save(self.ids.with_access(subject or "", str(mode)))
+        return {"mode": str(mode)}
+
     def register(self, subject: str, body: Any) -> dict[str, Any]:
         """``POST /subjects/{subject}/versions``: the id of the schema, registered if new."""
         self._writable()
+        access = self.access_of(subject)
+        if access == "READONLY":
+            raise ApiError(422, 42205, f"Subject {subject} is in read-only mode")
+        if isinstance(body, dict) and ("id" in body or "version" in body):
+            if access != "IMPORT":
+                raise ApiError(422, 42205, "A registration naming its id or version needs "
+                               "the subject (or the registry) in IMPORT mode: PUT /mode")
+            return self._imported(subject, body)
         parsed = self._parse(body)
         with self._lock:
             schema_id = self.ids.id_for_content(self._pinned(parsed.schema), parsed.references)
@@ -203,10 +241,42 @@ class RegistryService:
             except SchemaRejected as exc:
                 raise ApiError(422, 42201, f"Invalid schema: {exc.message}") from exc
             write_version(self.folder, added)
-            self.registry = registry
+            self.registry = registry.with_aliases((r.name, r.subject, r.version)
+                                                  for r in parsed.references)
             self._save(self.ids.with_version(subject, added.version, added.schema,
                                              parsed.references))
             return {"id": self.ids.id_of(subject, added.version)}
+
+    def _imported(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A registration in IMPORT mode: the version keeps the id and number it names."""
+        parsed = self._parse(body)
+        try:
+            schema_id = int(body["id"])
+            number = int(body.get("version") or 0) or max([*self._live_versions(subject), 0]) + 1
+        except (TypeError, ValueError):
+            raise ApiError(422, 42201, "Invalid schema: id and version must be integers") \
+                from None
+        pinned = self._pinned(parsed.schema)
+        with self._lock:
+            used = self.ids.versions_of(schema_id)
+            if used and self.ids.id_for_content(pinned, parsed.references) != schema_id:
+                raise ApiError(422, 42207, f"Schema id {schema_id} is already used by another "
+                               "schema")
+            if self.ids.id_of(subject, number) is not None:
+                if self.ids.id_of(subject, number) == schema_id:
+                    return {"id": schema_id}
+                raise ApiError(422, 42207, f"Version {number} of {subject} already exists")
+            try:
+                registry = self.registry.with_loaded(subject, parsed.schema, source="import",
+                                                     version=number)
+            except SchemaRejected as exc:
+                raise ApiError(422, 42201, f"Invalid schema: {exc.message}") from exc
+            added = registry.get(subject, number)
+            write_version(self.folder, added)
+            self.registry = registry
+            self._save(self.ids.with_version(subject, number, added.schema, parsed.references,
+                                             schema_id=schema_id))
+            return {"id": schema_id}
 
     def set_config(self, subject: str | None, body: Any) -> dict[str, str]:
         self._writable()
@@ -272,10 +342,22 @@ class RegistryService:
         save_ids(self.folder, ids)
         self._cache.clear()
         self.responses.clear()
+        self._parsed.clear()
 
     def _unsaved_ids(self) -> bool:
         return any(self.ids.id_of(s.name, v.version) is None
                    for s in self.registry for v in s.versions)
+
+    def _known(self, refs: tuple[Reference, ...]) -> set[str]:
+        """The URIs a new schema may reference: the registry's (computed once per registry
+        value) and the names of its own references."""
+        if refs:
+            return self.registry.with_aliases(
+                (r.name, r.subject, r.version) for r in refs).uris()
+        cached = self._uris
+        if cached is None or cached[0] is not self.registry:
+            cached = self._uris = (self.registry, self.registry.uris())
+        return cached[1]
 
     def _pinned(self, schema: Any) -> Any:
         from catalog.drafts import with_draft
@@ -322,6 +404,21 @@ class RegistryService:
         return number
 
     def _parse(self, body: Any) -> _Parsed:
+        """The schema and references of a request, meta-schema checked; the answer for the
+        same text is kept until the next write (clients re-send the same schemas)."""
+        if isinstance(body, dict) and isinstance(body.get("schema"), str):
+            key = (body["schema"], body.get("schemaType", "JSON"),
+                   orjson.dumps(body.get("references") or []))
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                parsed = self._parse_new(body)
+                if len(self._parsed) >= 1024:
+                    self._parsed.clear()
+                self._parsed[key] = parsed
+            return parsed
+        return self._parse_new(body)
+
+    def _parse_new(self, body: Any) -> _Parsed:
         if not isinstance(body, dict) or not isinstance(body.get("schema"), str):
             raise ApiError(422, 42201, "Invalid schema: the body must be a JSON object with "
                            "\"schema\", the schema document as a string")
@@ -346,7 +443,7 @@ class RegistryService:
         try:
             from catalog.metaschema import check_schema
 
-            check_schema(self._pinned(schema), "request", known=self.registry.uris())
+            check_schema(self._pinned(schema), "request", known=self._known(refs))
         except SchemaRejected as exc:
             raise ApiError(422, 42201, f"Invalid schema: {exc.message} (at {exc.pointer or '/'}"
                            f", keyword {exc.keyword})") from None

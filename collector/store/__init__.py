@@ -1,4 +1,4 @@
-"""The store: one small interface, a SQLite backend now, PostgreSQL planned."""
+"""The store: one small interface, with SQLite and PostgreSQL backends."""
 
 from collector.store.base import Batch, Position, Store, open_store
 

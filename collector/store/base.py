@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collector.flows.rollup import FlowRollup
     from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
 
-__all__ = ["Batch", "Position", "Store", "open_store"]
+__all__ = ["Batch", "Position", "Store", "open_store", "shown_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +134,18 @@ def open_store(url: str, *, read_only: bool = False,
         from collector.store.sqlite import SqliteStore
 
         return SqliteStore(url, read_only=read_only, dead_letters=dead_letters)
-    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH (PostgreSQL is planned)")
+    if url.startswith(("postgresql://", "postgres://")):
+        from collector.store.postgres import PostgresStore
+
+        return PostgresStore(url, read_only=read_only, dead_letters=dead_letters)
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or "
+                     "postgresql://USER@HOST:PORT/DATABASE")
+
+
+def shown_url(url: str) -> str:
+    """A store URL without its password, for messages and logs."""
+    head, sep, tail = url.rpartition("@")
+    if not sep:
+        return url
+    scheme, _, cred = head.partition("://")
+    return f"{scheme}://{cred.split(':', 1)[0]}@{tail}"

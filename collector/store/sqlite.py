@@ -11,12 +11,12 @@ from functools import cache
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from collector import _json
-from collector.exceptions import StoreError
+from collector.exceptions import StoreError, StoreUnusable
 from collector.model import (
     DeadLetter,
     DeadLetterReason,
@@ -28,6 +28,7 @@ from collector.model import (
     Span,
 )
 from collector.store._checkpoint import Checkpointer
+from collector.store._path import check_store_path, check_store_schema
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
 from collector.store.dead_letters import (
@@ -37,7 +38,8 @@ from collector.store.dead_letters import (
     stored_row,
 )
 
-__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqliteStore", "data_of", "migrations"]
+__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqlRunner", "SqliteStore", "data_of",
+           "delete_older", "migrations", "prepare_write"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,13 @@ INSTANCE_EVENTS = ("SELECT {columns} FROM events WHERE correlation_id = (SELECT 
 every event of an instance carries its correlation id."""
 
 
+class SqlRunner(Protocol):
+    """What the shared statements run on: a sqlite3 connection, or the PostgreSQL store's
+    translating connection."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any: ...
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """The packaged migrations as (version, name, sql), in order."""
     found = []
@@ -89,14 +98,17 @@ class SqliteStore:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
+        check_store_path(self.path, read_only=read_only)
         try:
             if read_only:
-                if not self.path.exists():
-                    raise StoreError(f"no store at {self.path}: start the collector first")
                 uri = f"file:{self.path.resolve()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                tables = {r[0] for r in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "schema_migrations" not in tables:
+                    self._db.close()
+                    check_store_schema(self.path, tables)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                            cached_statements=256)
                 for pragma in _WRITER_PRAGMAS:
@@ -104,8 +116,8 @@ class SqliteStore:
                 self._migrate()
                 self._checkpointer = Checkpointer(self.path)
             self._db.execute("PRAGMA busy_timeout=10000")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {url}: {exc}") from exc
+        except sqlite3.Error as exc:  # e.g. a file the process may not write after all
+            raise StoreUnusable(self.path, f"cannot be opened ({exc})") from exc
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -144,41 +156,7 @@ class SqliteStore:
         """The statements that write ``batch``, parameters bound to Python values: the
         Python half of `write`, so a caller can run it on its own thread and leave only
         `write_prepared` (SQLite's work, mostly without the GIL) to a writer thread."""
-        out = PreparedWrite(len(batch) + len(batch.flows) + len(batch.spans) + 1)
-        assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
-        unstorable = _write_events(out, batch.events, assigned)
-        _write_dead_letters(out, [*batch.dead_letters, *unstorable] if unstorable
-                            else batch.dead_letters, self.dead_letter_bounds)
-        _write_flows(out, batch.flows)
-        _write_spans(out, batch.spans)
-        _write_flow_rollups(out, batch.flow_rollups)
-        if assigned:  # events stored by earlier batches, joined to a flow now
-            out.many("UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
-                     [(inst, src, eid) for (src, eid), inst in assigned.items()])
-        if batch.violations:
-            out.rows("INSERT OR IGNORE INTO violations VALUES",
-                     [(v.event.source, v.event.id, v.pointer, v.keyword, v.event_type,
-                       v.producer, v.schema_version, v.message, to_text(v.occurred_at))
-                      for v in batch.violations])
-        if batch.alerts:
-            out.rows("INSERT OR IGNORE INTO outbox (alert_id, kind, instance_id, "
-                     "correlation_id, flow_type, step, at, details) VALUES",
-                     [(a.alert_id, a.kind.value, a.instance_id, a.correlation_id,
-                       a.flow_type, a.step, to_text(a.at),
-                       orjson.dumps(a.details).decode() if a.details is not None else None)
-                      for a in batch.alerts])
-        if batch.positions:
-            out.many("INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
-                     "partition) DO UPDATE SET next_offset = excluded.next_offset",
-                     [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions])
-        if batch.detected_at is not None:
-            out.many("INSERT INTO detection_clock VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
-                     "at = MAX(at, excluded.at)", [(to_text(batch.detected_at),)])
-        if batch.metrics:
-            out.many("INSERT INTO metrics VALUES (?,?,?,?)",
-                     [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
-                       to_text(at)) for n, lbl, v, at in batch.metrics])
-        return out
+        return prepare_write(batch, self.dead_letter_bounds)
 
     def write_prepared(self, prepared: PreparedWrite) -> None:
         """Run a `prepare`d batch in one transaction."""
@@ -219,21 +197,7 @@ class SqliteStore:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
-                gone = db.execute(
-                    "DELETE FROM business_keys WHERE (source, id) IN (SELECT source, id FROM "
-                    "events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
-                    (at, limit)).rowcount
-                gone += db.execute(  # a span's links go with it
-                    "DELETE FROM span_links WHERE (trace_id, span_id) IN (SELECT trace_id, "
-                    "span_id FROM spans WHERE start_at < ? ORDER BY start_at LIMIT ?)",
-                    (at, limit)).rowcount
-                gone += _drop_dead_letters(db, "dropped_age", "WHERE rowid IN (SELECT rowid "
-                                           "FROM dead_letters WHERE received_at < ? ORDER BY "
-                                           "received_at LIMIT ?)", (at, limit))
-                for table, column in _RETAINED:
-                    gone += db.execute(
-                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
-                        f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+                gone = delete_older(db, at, limit)
                 db.execute("COMMIT")
                 return gone
             except BaseException as exc:
@@ -325,6 +289,67 @@ class SqliteStore:
             self._db.close()
 
 
+def prepare_write(batch: Batch, bounds: DeadLetterBounds) -> PreparedWrite:
+    """The statements that write ``batch`` (SQLite's SQL; `collector.store._dialect` gives
+    PostgreSQL's), parameters bound to Python values."""
+    out = PreparedWrite(len(batch) + len(batch.flows) + len(batch.spans) + 1)
+    assigned = {(i.source, i.id): inst for i, inst in batch.assignments}
+    unstorable = _write_events(out, batch.events, assigned)
+    _write_dead_letters(out, [*batch.dead_letters, *unstorable] if unstorable
+                        else batch.dead_letters, bounds)
+    _write_flows(out, batch.flows)
+    _write_spans(out, batch.spans)
+    _write_flow_rollups(out, batch.flow_rollups)
+    if assigned:  # events stored by earlier batches, joined to a flow now
+        out.many("UPDATE events SET instance_id = ? WHERE source = ? AND id = ?",
+                 [(inst, src, eid) for (src, eid), inst in assigned.items()])
+    if batch.violations:
+        out.rows("INSERT OR IGNORE INTO violations VALUES",
+                 [(v.event.source, v.event.id, v.pointer, v.keyword, v.event_type,
+                   v.producer, v.schema_version, v.message, to_text(v.occurred_at))
+                  for v in batch.violations])
+    if batch.alerts:
+        out.rows("INSERT OR IGNORE INTO outbox (alert_id, kind, instance_id, "
+                 "correlation_id, flow_type, step, at, details) VALUES",
+                 [(a.alert_id, a.kind.value, a.instance_id, a.correlation_id,
+                   a.flow_type, a.step, to_text(a.at),
+                   orjson.dumps(a.details).decode() if a.details is not None else None)
+                  for a in batch.alerts])
+    if batch.positions:
+        out.many("INSERT INTO positions VALUES (?,?,?,?) ON CONFLICT (reader, topic, "
+                 "partition) DO UPDATE SET next_offset = excluded.next_offset",
+                 [(p.source, p.topic, p.partition, p.next_offset) for p in batch.positions])
+    if batch.detected_at is not None:
+        out.many("INSERT INTO detection_clock VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+                 "at = MAX(detection_clock.at, excluded.at)", [(to_text(batch.detected_at),)])
+    if batch.metrics:
+        out.many("INSERT INTO metrics VALUES (?,?,?,?)",
+                 [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
+                   to_text(at)) for n, lbl, v, at in batch.metrics])
+    return out
+
+
+def delete_older(db: SqlRunner, at: str, limit: int) -> int:
+    """Retention's statements (see `SqliteStore.delete_older_than`), inside the caller's
+    transaction; ``db`` runs SQLite's SQL (or a dialect's translation of it)."""
+    gone = db.execute(
+        "DELETE FROM business_keys WHERE (source, id) IN (SELECT source, id FROM "
+        "events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
+        (at, limit)).rowcount
+    gone += db.execute(  # a span's links go with it
+        "DELETE FROM span_links WHERE (trace_id, span_id) IN (SELECT trace_id, "
+        "span_id FROM spans WHERE start_at < ? ORDER BY start_at LIMIT ?)",
+        (at, limit)).rowcount
+    gone += _drop_dead_letters(db, "dropped_age", "WHERE rowid IN (SELECT rowid "
+                               "FROM dead_letters WHERE received_at < ? ORDER BY "
+                               "received_at LIMIT ?)", (at, limit))
+    for table, column in _RETAINED:
+        gone += db.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
+            f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+    return int(gone)
+
+
 def _statements(sql: str) -> list[str]:
     """Split a migration into statements (migrations hold no triggers and no '--' or ';' in
     string literals)."""
@@ -406,7 +431,7 @@ class PreparedWrite:
         """About how many rows the batch writes (paces the background checkpoint)."""
         self.statements: list[tuple[str, Sequence[Any], bool]] = []
         """(sql, parameters, executemany?)"""
-        self.calls: list[Callable[[sqlite3.Connection], object]] = []
+        self.calls: list[Callable[[SqlRunner], object]] = []
         """Run after the statements, in the same transaction (e.g. the dead letters' bounds)."""
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -464,7 +489,7 @@ def _write_dead_letters(out: PreparedWrite, letters: list[DeadLetter],
     out.calls.append(lambda db: _bound_dead_letters(db, bounds, newest))
 
 
-def _bound_dead_letters(db: sqlite3.Connection, bounds: DeadLetterBounds,
+def _bound_dead_letters(db: SqlRunner, bounds: DeadLetterBounds,
                         now: datetime) -> None:
     _trim_by_age(db, now - bounds.max_age)
     (used,) = db.execute("SELECT bytes FROM dead_letter_usage").fetchone()
@@ -481,11 +506,11 @@ def _bound_dead_letters(db: sqlite3.Connection, bounds: DeadLetterBounds,
         _drop_dead_letters(db, "dropped_budget", "WHERE dl_id <= ?", (last,))
 
 
-def _trim_by_age(db: sqlite3.Connection, cutoff: datetime) -> int:
+def _trim_by_age(db: SqlRunner, cutoff: datetime) -> int:
     return _drop_dead_letters(db, "dropped_age", "WHERE received_at < ?", (to_text(cutoff),))
 
 
-def _drop_dead_letters(db: sqlite3.Connection, counter: str | None, where: str,
+def _drop_dead_letters(db: SqlRunner, counter: str | None, where: str,
                        params: Sequence[Any]) -> int:
     """Delete the dead letters ``where`` selects, keeping the usage row exact; ``counter``
     (dropped_age, dropped_budget) counts them as dropped by a bound, None as removed (replay).

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from catalog.minimap import map_dot
 from catalog.pages import domains_of
 from collector.store import Store
 from dashboard._store import store_or_help
 from dashboard.catalog_queries import catalog_rows
-from dashboard.catalog_widgets import EVENT, SERVICE, attention_notes, choose, state_or_none
+from dashboard.catalog_widgets import (
+    EVENT,
+    SERVICE,
+    attention_notes,
+    choose,
+    small_map,
+    state_or_none,
+)
 from dashboard.markup import md, md_links
 from dashboard.page_queries import domain_page
 
@@ -41,7 +47,7 @@ def _page(store: Store) -> None:
     st.dataframe(catalog_rows(page.entries), hide_index=True, width="stretch",
                  key="domain_entries")
     st.subheader("Map", anchor=False)
-    st.graphviz_chart(map_dot(page.domain_map), width="stretch")
+    small_map(page.domain_map)
 
 
 st.title("Domain")

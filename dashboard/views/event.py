@@ -15,7 +15,13 @@ from collector.humanize import format_count, format_time
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
-from dashboard.catalog_queries import MODES, compare_versions, registry_of, validation_by_producer
+from dashboard.catalog_queries import (
+    MODES,
+    compare_versions,
+    registry_of,
+    schema_ids,
+    validation_by_producer,
+)
 from dashboard.catalog_widgets import DOMAIN, SERVICE, attention_notes, choose, state_or_none
 from dashboard.markup import md, md_link, md_links
 from dashboard.page_queries import entries_of, event_page
@@ -28,12 +34,19 @@ def _rate(page: EventPage) -> str:
     return f"{rate:.3g}/min" if rate >= 1 else f"{rate * 60:.3g}/h"
 
 
+def _topics(page: EventPage) -> str:
+    """Each topic, linked to its messages of this type in the Message browser."""
+    links = [md_link(t, "messages", topic=t, type=page.name) for t in page.entry.topics]
+    return ", ".join(links) or "-"
+
+
 def _summary(page: EventPage) -> None:
     e = page.entry
     if e.description:
         st.markdown(md(e.description))
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Rate", _rate(page))
+    c1.metric("Rate", _rate(page), help="Events per minute over the last 15 minutes of "
+              "rolled-up traffic, all producers together.")
     c2.metric("Events", format_count(e.count))
     c3.metric("Producers", len(e.producers))
     c4.metric("Schema versions", len(e.versions))
@@ -41,7 +54,8 @@ def _summary(page: EventPage) -> None:
     st.markdown(f"**Owner** {md(e.owner or '-')}  \n**Domain** {domain}  \n"
                 f"**Producers** {md_links(e.producers, SERVICE, 'name')}  \n"
                 f"**Consumers** {md_links(e.consumers, SERVICE, 'name')}  \n"
-                f"**Topics** {md(', '.join(e.topics) or '-')}  \n"
+                f"**Topics** {_topics(page)}  \n"
+                f"**Flows with it** {md_link('search', 'search', event_type=e.event_type)}  \n"
                 f"**Last seen** {md(format_time(e.last_seen, empty='-'))} · **first seen** "
                 f"{md(format_time(e.first_seen, empty='-'))}")
     if e.declared_producers or e.declared_consumers:
@@ -99,7 +113,9 @@ def _diff(page: EventPage) -> None:
 
 def _validation(store: Store, page: EventPage) -> None:
     st.subheader("Validation by producer and version", anchor=False)
-    rows = validation_by_producer(store, page.name)
+    ids = schema_ids(load_settings().schemas_dir)
+    rows = validation_by_producer(store, page.name, max(page.fields) if page.fields else None,
+                                  ids)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch", key="event_validation")
     else:

@@ -43,6 +43,11 @@ HOPS = {"whole map": 0, "1 hop": 1, "2 hops": 2, "3 hops": 3}
 SELECTED = "map_node"
 COLLAPSED = "map_collapsed"
 MAP = "map_svg"
+PANEL = "map_panel"
+# the side panel stays in view beside a map taller than the window
+_STICKY = ('<style>[data-testid="stColumn"]:has(.st-key-' + PANEL + ') { position: sticky; '
+           "top: 4rem; align-self: flex-start; max-height: calc(100vh - 5rem); "
+           "overflow-y: auto; }</style>")
 
 def _component_value(name: str) -> object:
     """What the map component's last event ``name`` carried (in the session, by its key)."""
@@ -106,7 +111,8 @@ def _show_other(event_map: EventMap, node: str) -> None:
     elif kind == DOMAIN:
         members = sorted(g.nodes[node].get("members", []))
         st.markdown(f"Collapsed: {md(', '.join(m.replace(':', ' ', 1) for m in members))}")
-        st.button("Expand this domain", key="map_expand", on_click=_expand, args=(name,))
+        if st.button("Expand this domain", key="map_expand", on_click=_expand, args=(name,)):
+            st.rerun(scope="app")  # the collapsed-domains filter is outside this fragment
 
 
 def _side_panel(store: Store, full: EventMap, shown: EventMap, node: str) -> None:
@@ -180,11 +186,15 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
     with left:
         view_key = "|".join([filters["domain"], filters["flow"], *filters["kinds"],
                              filters["hops"], *collapsed])
-        map_component(picture_data(picture, shown, selected, view_key), key=MAP,
-                      on_clicked=_on_click, on_collapse=_on_collapse)
+        drawn = map_component(picture_data(picture, shown, selected, view_key), key=MAP,
+                              on_clicked=_on_click, on_collapse=_on_collapse)
+        if getattr(drawn, "collapse", None):
+            st.rerun(scope="app")  # redraw the collapsed-domains filter (outside the fragment)
+        hint = "Ctrl + wheel: zoom · drag: pan · double-click: fit · click a node: select"
         if not picture.drawing.edge_labels and picture.drawing.edges:
-            st.caption("Many edges: their rates are in the tooltips and the side panel.")
-    with right:
+            hint += " · many edges: their rates are in the tooltips and the side panel"
+        st.caption(hint)
+    with right, st.container(key=PANEL):
         node = _node_picker(sorted(shown.graph.nodes))
         if node:
             _side_panel(store, full, shown, node)
@@ -229,5 +239,6 @@ st.caption("Who produces and consumes what, on which topics: edges carry the rat
            "producer-to-consumer latency; red marks schema violations, dashed edges are "
            "declared but never seen.")
 store = store_or_help()
+st.html(_STICKY)
 if store is not None:
     live_map(store, _filters(store))

@@ -12,12 +12,12 @@ URL parameters: ``topic``, ``type``, ``source``, ``key``, ``correlation_id``, ``
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import streamlit as st
 
-from collector.humanize import TIME_ZONE_NOTE, format_time
+from collector.humanize import TIME_ZONE_NOTE, format_time, parse_time
 from collector.messages import (
     DEFAULT_LIMIT,
     Message,
@@ -40,7 +40,8 @@ ALL_TOPICS = "(all topics)"
 WINDOWS: dict[str, timedelta | None] = {
     "everything stored": None, "last 15 minutes": timedelta(minutes=15),
     "last hour": timedelta(hours=1), "last 6 hours": timedelta(hours=6),
-    "last 24 hours": timedelta(hours=24)}
+    "last 24 hours": timedelta(hours=24), "from .. to (UTC)": None}
+CUSTOM = "from .. to (UTC)"
 PARAMS = ("topic", "type", "source", "key", "correlation_id", "partition", "header", "text")
 
 
@@ -48,35 +49,44 @@ def _param(name: str) -> str:
     return str(st.query_params.get(name) or "")
 
 
-def _seed_filters() -> None:
-    """Fill the filter widgets from the URL once per set of URL parameters."""
-    wanted = tuple(_param(p) for p in PARAMS)
+def _url() -> tuple[str, ...]:
+    return tuple(_param(p) for p in PARAMS)
+
+
+def _seed_filters(names: list[str]) -> None:
+    """Fill the filter widgets from the URL when it changed (a link followed), not on every
+    rerun: what the user typed since stays."""
+    wanted = _url()
     if st.session_state.get("msg_seeded") == wanted:
         return
     st.session_state["msg_seeded"] = wanted
     for name, value in zip(PARAMS, wanted, strict=True):
         if name != "topic":
             st.session_state[f"msg_{name}"] = value
+    topic = wanted[0]
+    if topic in names:
+        st.session_state["msg_topic"] = topic
+    elif any(wanted[1:]) or not names:  # a link that names no topic: every topic
+        st.session_state["msg_topic"] = ALL_TOPICS
+    elif st.session_state.get("msg_topic") not in (ALL_TOPICS, *names):
+        st.session_state["msg_topic"] = names[0]
 
 
-def _topic(store: Store) -> str | None:
-    names = topics(store)
-    options = [ALL_TOPICS, *names]
-    wanted = _param("topic")
-    index = options.index(wanted) if wanted in options else (1 if names and not any(
-        _param(p) for p in PARAMS) else 0)
-    chosen = st.selectbox("Topic", options, index=index, key=f"msg_topic_{wanted}")
+def _topic(names: list[str]) -> str | None:
+    chosen = st.selectbox("Topic", [ALL_TOPICS, *names], key="msg_topic")
     topic = None if chosen == ALL_TOPICS else str(chosen)
-    if topic != (wanted or None):
+    if (topic or "") != _param("topic"):  # the URL names the topic shown, without re-seeding
         st.query_params["topic"] = topic or ""
+        st.session_state["msg_seeded"] = _url()
     return topic
 
 
 def _filters(store: Store, topic: str | None) -> tuple[MessageFilter, str | None]:
     """The filter the widgets describe, or an error to show instead of results."""
     c1, c2, c3 = st.columns(3)
-    window = WINDOWS[c1.selectbox("Time window (ends at the newest message)", list(WINDOWS),
-                                  key="msg_window")]
+    window_name = c1.selectbox("Time window (ends at the newest message)", list(WINDOWS),
+                               key="msg_window")
+    window = WINDOWS[window_name]
     key = c2.text_input("Key (exact)", key="msg_key").strip() or None
     correlation = c3.text_input("Correlation id", key="msg_correlation_id").strip() or None
     c4, c5, c6 = st.columns(3)
@@ -103,16 +113,35 @@ def _filters(store: Store, topic: str | None) -> tuple[MessageFilter, str | None
             partition = int(partition_text)
         else:
             error = f"partition {partition_text!r}: expected a number such as 0"
-    since = None
+    since = until = None
     if window is not None:
         newest = latest(store, topic)
         since = None if newest is None else newest - window
+    elif window_name == CUSTOM:
+        since, until, problem = _range()
+        error = error or problem
     f = MessageFilter(
-        topic=topic, since=since, partition=partition,
+        topic=topic, since=since, until=until, partition=partition,
         offset_from=None if offset_from is None else int(offset_from),
         offset_to=None if offset_to is None else int(offset_to), key=key, header=header,
         event_type=event_type, correlation_id=correlation, source=source, text=text)
     return f, error
+
+
+def _range() -> tuple[datetime | None, datetime | None, str | None]:
+    """The custom window's two ends (UTC when no zone is given), or what is wrong with one."""
+    left, right = st.columns(2)
+    ends: list[datetime | None] = []
+    for col, label, key in ((left, "From (UTC)", "msg_from"), (right, "To (UTC)", "msg_to")):
+        text = col.text_input(label, key=key, placeholder="2026-01-05 08:00:00").strip()
+        if not text:
+            ends.append(None)
+            continue
+        try:
+            ends.append(parse_time(text))
+        except ValueError:
+            return None, None, f"{label} {text!r}: expected a time such as 2026-01-05 08:00:00"
+    return ends[0], ends[1], None
 
 
 def _holdings(store: Store, topic: str) -> None:
@@ -181,12 +210,13 @@ def _detail(store: Store, found: list[Message]) -> None:
 
 
 def _facts(m: Message) -> None:
-    show([{"field": k, "value": v} for k, v in (
+    facts = [{"field": k, "value": str(v)} for k, v in (
         ("Topic", m.topic), ("Partition", m.partition), ("Offset", m.offset),
         ("Time", format_time(m.at)), ("Status", m.status), ("Key", m.key),
         ("Event type", m.event_type), ("Producer", m.source), ("Event id", m.event_id),
-        ("Correlation id", m.correlation_id), ("Schema", m.schema))
-        if v is not None], key="msg_facts", columns={"field": "", "value": "Value"})
+        ("Correlation id", m.correlation_id), ("Schema", m.schema)) if v is not None]
+    show(facts, key="msg_facts", columns={"field": "Field", "value": "Value"},
+         height=35 * (len(facts) + 1) + 3)
     if m.headers:
         st.markdown("**Headers** (values as stored, after redaction)")
         show([{"name": k, "value": v} for k, v in m.headers], key="msg_headers",
@@ -228,11 +258,12 @@ def _dead_letter(m: Message) -> None:
 
 
 def _browse(store: Store) -> None:
-    _seed_filters()
-    topic = _topic(store)
+    names = topics(store)
+    _seed_filters(names)
+    topic = _topic(names)
     f, error = _filters(store, topic)
     if error is not None:
-        st.error(error)
+        st.error(md(error))  # it quotes what was typed or came in the URL
         return
     if topic is not None:
         _holdings(store, topic)

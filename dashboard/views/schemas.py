@@ -22,13 +22,34 @@ from dashboard.markup import md
 from dashboard.table import show
 
 
-def _registry() -> Registry | None:
+@st.cache_data(ttl=30, show_spinner=False)
+def _remote_mode(url: str, subject: str) -> str:
+    from collector.registry_remote import RemoteRegistry
+
+    remote = RemoteRegistry.from_settings(load_settings().registry)
+    return remote.mode(subject) if remote is not None else ""
+
+
+def _registry() -> tuple[Registry, dict[int, list[tuple[str, int]]]] | None:
+    """The registry (the schema folder, or ``[registry] url``) and its schema ids."""
+    from collector.exceptions import ConfigError
+    from collector.registry_remote import RemoteRegistry, fetch_registry
+    from collector.validate import ids_by_number
+
     settings = load_settings()
+    conf = settings.registry
     try:
-        return registry_of(settings.schemas_dir, Mode(settings.registry.mode),
-                           Policy(settings.registry.policy), settings.registry.default_draft)
-    except CatalogError as exc:
-        st.error(f"Cannot read the schemas in {md(settings.schemas_dir)}: {md(exc)}")
+        remote = RemoteRegistry.from_settings(conf)
+        if remote is not None:
+            base = Registry(mode=Mode(conf.mode), policy=Policy(conf.policy),
+                            default_draft=conf.default_draft)
+            return fetch_registry(remote, base)
+        registry = registry_of(settings.schemas_dir, Mode(conf.mode), Policy(conf.policy),
+                               conf.default_draft)
+        return registry, ids_by_number(settings.schemas_dir / "events", registry)
+    except (CatalogError, ConfigError) as exc:
+        where = conf.url or settings.schemas_dir
+        st.error(f"Cannot read the schemas in {md(where)}: {md(exc)}")
         return None
 
 
@@ -53,6 +74,10 @@ def _diff(registry: Registry, subject: Subject) -> None:
     verdict = diff.verdicts.get(diff.mode, True)
     st.markdown(f"Subject mode **{diff.mode.value}**, policy **{diff.policy.value}**: v{new} "
                 f"after v{old} is **{'compatible' if verdict else 'breaking'}** under it.")
+    url = load_settings().registry.url
+    if url:
+        st.markdown(f"The registry at {md(url)} enforces **{md(_remote_mode(url, subject.name))}**"
+                    " for this subject (Choreoscope's verdicts per mode below).")
     st.dataframe([{"mode": m.value, "verdict": "compatible" if diff.verdicts[m] else "breaking"}
                   for m in MODES], hide_index=True)
     st.caption("Transitive modes check the newer version against every version before it.")
@@ -67,11 +92,12 @@ def _diff(registry: Registry, subject: Subject) -> None:
             st.json(subject.version(number).schema, expanded=True)
 
 
-def _validation(store: Store, subject: str, latest: int) -> None:
+def _validation(store: Store, subject: str, latest: int,
+                ids: dict[int, list[tuple[str, int]]]) -> None:
     st.subheader("Live validation")
     st.caption("Events per producer and the schema version their dataschema names (the "
                "latest when they name none).")
-    rows = validation_by_producer(store, subject, latest)
+    rows = validation_by_producer(store, subject, latest, ids)
     if not rows:
         st.caption(f"No {md(subject)} events validated yet.")
         return
@@ -93,9 +119,10 @@ def _validation(store: Store, subject: str, latest: int) -> None:
 
 
 def _page(store: Store) -> None:
-    registry = _registry()
-    if registry is None:
+    loaded = _registry()
+    if loaded is None:
         return
+    registry, ids = loaded
     names = [s.name for s in registry]
     if not names:
         st.info(f"No schemas registered under {md(load_settings().schemas_dir / 'events')} yet.")
@@ -112,7 +139,9 @@ def _page(store: Store) -> None:
     subject = registry.subject(name)
     _versions(subject)
     _diff(registry, subject)
-    _validation(store, name, max(v.version for v in subject.versions))
+    _validation(store, name, max(v.version for v in subject.versions), ids)
+    st.page_link("views/event.py", label="Its catalog page", query_params={"type": name},
+                 icon=":material/description:")
 
 
 st.title("Schema compatibility")

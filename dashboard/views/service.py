@@ -7,13 +7,20 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from catalog.minimap import map_dot
 from catalog.pages import ServiceEdge, ServicePage
 from collector.humanize import format_count, format_time
 from collector.store import Store
 from dashboard._store import store_or_help
-from dashboard.catalog_widgets import DOMAIN, EVENT, SERVICE, attention_notes, choose, state_or_none
-from dashboard.markup import md, md_links
+from dashboard.catalog_widgets import (
+    DOMAIN,
+    EVENT,
+    SERVICE,
+    attention_notes,
+    choose,
+    small_map,
+    state_or_none,
+)
+from dashboard.markup import md, md_link, md_links
 from dashboard.page_queries import service_dead_letters, service_page, service_violations
 
 
@@ -21,9 +28,9 @@ def _rows(edges: Sequence[ServiceEdge]) -> list[dict[str, object]]:
     return [{"event type": e.event_type,
              "seen": "observed" if e.observed else "declared, never seen",
              "events": e.count,
-             "per min": None if e.rate_per_min is None else round(e.rate_per_min, 3),
+             "per min (average)": None if e.rate_per_min is None else round(e.rate_per_min, 3),
              "violations": e.violations,
-             "p95 ms": e.p95_ms, "topics": ", ".join(e.topics),
+             "p95 ms": "" if e.p95_ms is None else f"{e.p95_ms:g}", "topics": ", ".join(e.topics),
              "last seen": format_time(e.last_seen, with_zone=False)} for e in edges]
 
 
@@ -44,7 +51,9 @@ def _summary(page: ServicePage) -> None:
     c3.metric("Violations", format_count(sum(e.violations for e in page.produces)))
     st.markdown(f"**Domains** {md_links(page.domains, DOMAIN, 'name')}  \n"
                 f"**Topics** {md(', '.join(page.topics) or '-')}  \n"
-                f"**Flows** {md(', '.join(page.flows) or '-')}")
+                f"**Flows** {md(', '.join(page.flows) or '-')} · "
+                f"{md_link('search its flows', 'search', service=page.name)} · "
+                f"{md_link('messages it sent', 'messages', source=page.name)}")
 
 
 def _page(store: Store) -> None:
@@ -66,7 +75,7 @@ def _page(store: Store) -> None:
     _edges("Produces", page.produces, "service_produces")
     _edges("Consumes", page.consumes, "service_consumes")
     st.subheader("Violations", anchor=False)
-    violations = service_violations(store, name)
+    violations = service_violations(store, name, [e.event_type for e in page.produces])
     if violations:
         st.dataframe(violations, hide_index=True, width="stretch", key="service_violations")
     else:
@@ -80,7 +89,7 @@ def _page(store: Store) -> None:
         st.caption("No dead letters on the topics it produces to.")
     st.subheader("Neighbourhood", anchor=False)
     st.markdown(f"Services one event away: {md_links(page.neighbours, SERVICE, 'name')}")
-    st.graphviz_chart(map_dot(page.neighbourhood, f"service:{name}"), width="stretch")
+    small_map(page.neighbourhood)
 
 
 st.title("Service")

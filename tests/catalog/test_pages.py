@@ -14,7 +14,6 @@ from catalog.entries import build_entries
 from catalog.eventmap import EventMap, build_event_map
 from catalog.fields import field_history, schema_fields
 from catalog.metadata import Declaration, DeclaredRole, SchemaInfo
-from catalog.minimap import map_dot
 from catalog.pages import (
     NO_DOMAIN,
     FlowPlace,
@@ -23,6 +22,7 @@ from catalog.pages import (
     build_event_page,
     build_service_page,
     domains_of,
+    rate_of,
 )
 from catalog.search import parse_query, search_catalog
 from catalog.traffic import EdgeKind, EdgeTraffic, Window
@@ -199,14 +199,6 @@ def test_domain_page_has_its_types_services_and_own_map() -> None:
     assert build_domain_page(event_map, "nowhere") is None
 
 
-def test_the_small_map_quotes_names_so_they_cannot_break_the_dot_text() -> None:
-    event_map = build_event_map([EdgeTraffic(
-        EdgeKind.PRODUCE, 'evil"] ; x [label="y', "T", None, 1, T0, T0)])
-    dot = map_dot(event_map)
-    assert '"service:evil\\"] ; x [label=\\"y"' in dot
-    assert dot.count("->") == 1
-
-
 def test_demo_schemas_give_customer_id_fields() -> None:
     """The repository's own schemas: field search finds customer_id in many event types."""
     docs = [(p.parent.name, int(p.stem[1:]), json.loads(p.read_text()))
@@ -221,3 +213,17 @@ def test_the_suggested_command_quotes_a_name_for_the_shell() -> None:
                                              T0, T0)])
     (note,) = [n for n in attention_of(event_map, "x; rm -rf ~") if n.command]
     assert note.command == "choreoscope schemas propose 'x; rm -rf ~'"
+
+
+def test_the_live_rate_comes_from_the_recent_window_and_is_zero_when_unseen_there() -> None:
+    recent_window = Window(T0 + timedelta(minutes=45), T0 + timedelta(hours=1))
+    recent = build_event_map([EdgeTraffic(
+        EdgeKind.PRODUCE, "order-svc", "OrderPlaced", "orders", 30, T0 + timedelta(minutes=46),
+        T0 + timedelta(minutes=59))], window=recent_window)
+    page = build_event_page(_map(), "OrderPlaced", _map_schemas(), live=recent)
+    assert page is not None
+    assert page.rate_per_min == pytest.approx(2.0)  # 30 in 15 minutes
+    quiet = build_event_page(_map(), "PaymentDone", (), live=recent)
+    assert quiet is not None
+    assert quiet.rate_per_min == 0.0
+    assert rate_of(build_event_map([]), "OrderPlaced") is None  # no window: unknown

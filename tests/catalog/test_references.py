@@ -18,6 +18,8 @@ import jsonschema_rs
 import pytest
 import referencing.exceptions
 
+from catalog.backtest import Sample
+from catalog.drift import drift
 from catalog.exceptions import RemoteReference, SchemaRejected
 from catalog.files import load_registry
 from catalog.references import check_references, iter_references, resolve
@@ -282,3 +284,18 @@ def test_a_new_version_is_compared_through_references_to_registered_schemas() ->
     assert not narrowed.compatible
     assert [c.path for c in narrowed.changes if not c.compatible] == [
         "#/properties/total/properties/amount/type"]
+
+
+def test_drift_follows_references_to_registered_schemas() -> None:
+    """``schemas drift`` reads a payload through a reference to another registered schema."""
+    registry, _ = Registry().with_version("Money", {
+        "$id": "schemas/events/Money/v1", "type": "object",
+        "properties": {"amount": {"type": "number"}}})
+    registry, _ = registry.with_version("Order", {
+        "$id": "schemas/events/Order/v1", "type": "object",
+        "properties": {"total": {"$ref": "../Money/v1"}}})
+    sample = Sample("billing", {"total": {"amount": "12", "extra": 1}}, "2026-01-05T08:00:00Z",
+                    "e1")
+    [found] = drift(registry.get("Order").schema, [sample], registry.schemas())
+    assert {(i.kind, i.path) for i in found.items} == {("undeclared", "/total/extra"),
+                                                        ("type", "/total/amount")}

@@ -283,4 +283,4 @@ def test_against_traffic_exit_2_without_a_store(cwd: Path, capsys: pytest.Captur
     url = f"sqlite:///{cwd / 'missing' / 'store.db'}"
     assert main(["schemas", "check", "--against-traffic", "OrderPlaced", new, "--store",
                  url]) == 2
-    assert "no store" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err

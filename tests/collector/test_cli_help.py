@@ -43,6 +43,9 @@ def test_help_is_written_for_users() -> None:
     texts = [(path, a.help or "") for path, a in _options()]
     texts += [(path, (p.description or "") + (p.epilog or ""))
               for path, p in _parsers(build_parser())]
+    texts += [(path, c.help or "") for path, p in _parsers(build_parser())
+              for a in p._actions if isinstance(a, argparse._SubParsersAction)
+              for c in a._choices_actions]
     wrong = [(path, t) for path, t in texts if "`" in t or MODULE_PATH.search(t)]
     assert wrong == []
 

@@ -160,10 +160,11 @@ def test_filtered_queries_go_by_an_index(store: Store) -> None:
         captured: list[str] = []
         sql_store = _PlanStore(store, captured)
         _event_rows(sql_store, f, 10)  # type: ignore[arg-type]
-        plans.append(captured[0])
+        plans.extend(captured)  # a key: two queries, by the key and by the correlation id
     assert all("USING INDEX" in p or "USING COVERING INDEX" in p for p in plans), plans
     assert ["events_key" in plans[0], "events_correlation" in plans[1],
-            "events_topic_offset" in plans[2], "events_topic_time" in plans[3]] == [True] * 4
+            "events_correlation" in plans[2], "events_topic_offset" in plans[3],
+            "events_topic_time" in plans[4]] == [True] * 5
 
 
 class _PlanStore:
@@ -184,6 +185,13 @@ def test_the_command_line_lists_filters_and_prints_json(store: Store, tmp_path: 
     rows = [orjson.loads(line) for line in out.splitlines()]
     assert [r["status"] for r in rows] == ["dead letter", "event", "event"]
     assert rows[1]["key"] == "ORD-3"
+    assert rows[1]["payload"] == {"order_id": "ORD-53", "note": "plain"}
+    assert rows[1]["payload_kept"] is True
+    not_kept = subprocess.run([str(CLI), "messages", "--store", url, "--topic", "orders",
+                               "--key", "ORD-5", "--partition", "0", "--offset-to", "15",
+                               "--json"], capture_output=True, text=True, check=True).stdout
+    assert [(r["event_id"], r["payload_kept"], r["payload"])
+            for r in map(orjson.loads, not_kept.splitlines())] == [("e5", False, None)]
     assert rows[1]["headers"] == [["x-tenant", "globex"]]
     text = subprocess.run([str(CLI), "messages", "--store", url, "--topic", "orders",
                            "--header", "x-tenant=acme", "--limit", "2"],
@@ -200,3 +208,23 @@ def test_the_command_line_lists_filters_and_prints_json(store: Store, tmp_path: 
     assert bad.stderr.strip().splitlines() == [
         "choreoscope messages: --since 'yesterday': expected ISO 8601, e.g. "
         "2026-01-05T08:00:00Z"]
+
+
+def test_a_record_keyed_by_its_correlation_id_is_found_by_key_and_costs_no_key_index(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    writer = open_store(url)
+    writer.write(Batch(events=[
+        _event(1, 0, 1, key="c1"),  # keyed by its correlation id
+        _event(2, 0, 2, key="c1"),  # another event's correlation id as its key
+        _event(11, 0, 3, key="c1")]))  # correlation c1 too, keyed by it
+    writer.close()
+    store = open_store(url, read_only=True)
+    try:
+        found = find_messages(store, MessageFilter(topic="orders", key="c1"))
+        indexed = store.query("SELECT COUNT(*) AS n FROM events INDEXED BY events_key "
+                              "WHERE key = 'c1' AND key <> correlation_id")[0]["n"]
+    finally:
+        store.close()
+    assert [m.event_id for m in found] == ["e11", "e2", "e1"]
+    assert indexed == 1

@@ -549,6 +549,7 @@ def test_choosing_a_waterfall_entry_opens_its_details(env: FlowStore) -> None:
     assert not at.exception
     shown = texts(at.markdown)
     assert f"#### {event_type} · " in shown
+    assert f"Catalog: [{event_type}](event?type={event_type}) · [" in shown  # its pages
     assert "**Payload** (redacted as stored)" in shown
     assert at.json, "the payload"
     fields = [t.value for t in at.table]

@@ -37,10 +37,14 @@ def test_every_word_is_escaped_or_code_and_reads_as_written(text: str) -> None:
     assert loose == []
 
 
-@pytest.mark.parametrize("text", [PHISH, "www.example.com", "a@b.example", "mailto:x",
-                                  "javascript:alert(1)"])
+@pytest.mark.parametrize("text", [PHISH, "www.example.com", "(www.example.com)", "a@b.example",
+                                  "mailto:x", "ftp://x.y"])
 def test_words_gfm_would_autolink_go_into_code(text: str) -> None:
     assert md(text).startswith("`")
+
+
+def test_a_word_ending_in_a_colon_is_only_escaped() -> None:
+    assert md("orphan: produced") == r"orphan\: produced"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -73,6 +73,8 @@ class Demo:
     port: int
     store_url: str
     log: Path
+    registry_port: int = 0
+    """Where the demo's schema registry (Confluent REST API) listens."""
     children: set[int] = field(default_factory=set)
     """Every process seen below the demo while it ran (the Streamlit server among them)."""
 
@@ -129,6 +131,8 @@ def _start(workdir: Path, command: str, store: str) -> Demo:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHOREOSCOPE_")}
     env["CHOREOSCOPE_SCHEMAS_DIR"] = str(REPO / "schemas")
+    registry_port = free_port()
+    env["CHOREOSCOPE_REGISTRY__LISTEN"] = f"127.0.0.1:{registry_port}"
     log = workdir / f"{command}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -136,7 +140,7 @@ def _start(workdir: Path, command: str, store: str) -> Demo:
             cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Demo(proc, port, f"sqlite:///{workdir / store}", log)
+    return Demo(proc, port, f"sqlite:///{workdir / store}", log, registry_port)
 
 
 def start_demo(workdir: Path) -> Demo:

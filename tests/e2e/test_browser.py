@@ -26,7 +26,7 @@ from tests.e2e._process import Demo, start_dashboard
 CHROMIUM = "/usr/bin/chromium"
 """Debian's package (scripts/ensure_chromium.sh): Playwright never downloads a browser here."""
 EXPECTED_PAGES = (
-    "Overview", "Event map", "Flow search", "Stuck workflows", "SLA breaches",
+    "Overview", "Event map", "Flow search", "Message browser", "Stuck workflows", "SLA breaches",
     "Schema compatibility", "Catalog", "Collector health",
 )
 NAV_LINK = '[data-testid="stSidebarNav"] a'

@@ -30,6 +30,7 @@ from tests.e2e.test_browser import (
     navigation,
     settle,
 )
+from tests.e2e.test_eventmap_browser import node, open_map
 
 PHISH = "[Re-login](http://127.0.0.1:18999/phish)"
 PHISH_HOST = "127.0.0.1:18999"
@@ -153,3 +154,19 @@ def test_links_the_pages_build_carry_the_names_url_encoded(page: Page, hostile: 
     own = [h for h in _hrefs(page) if "event?type=" in h or "service?name=" in h]
     assert f"{hostile.url}/event?type={quote(PHISH, safe='')}" in own
     assert f"{hostile.url}/service?name={quote(DASHES, safe='')}" in own
+
+
+@pytest.mark.parametrize("name", [PHISH, DASHES])
+def test_the_event_maps_side_panel_shows_hostile_names_as_text(page: Page, hostile: Demo,
+                                                               name: str) -> None:
+    """Click the node on the map (the issue found the side panel rendering a live link)."""
+    open_map(page, hostile)
+    node(page, name).click()
+    main = page.locator('[data-testid="stMain"]')
+    main.locator("h3", has_text=name).first.wait_for(timeout=SETTLE_MS)
+    settle(page)
+    assert not exception_boxes(page), exception_boxes(page)
+    _no_anchor_from_data(page, f"map, {name} selected")
+    text = main.inner_text()
+    assert name in text
+    assert "svc — one → two" not in text

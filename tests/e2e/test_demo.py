@@ -3,7 +3,9 @@ and SIGTERM stops it with nothing left behind (no child process, no open port)."
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,10 @@ def test_demo_serves_flows_then_stops_leaving_nothing_behind(
         demo.wait_serving()
         assert demo.children, "the demo runs the dashboard as a child process"
         assert all(alive(pid) for pid in demo.children)
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{demo.registry_port}/subjects",
+                                    timeout=10) as resp:  # the demo serves its registry too
+            assert "OrderPlaced" in json.loads(resp.read())
 
         metrics = wait_for_flows(demo, monkeypatch)
         assert _count(metrics["Flows"]) > 0, metrics

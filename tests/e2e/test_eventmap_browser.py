@@ -136,7 +136,13 @@ def test_selection_and_zoom_survive_the_refresh(page: Page, demo: Demo) -> None:
     box = page.locator(MAP).bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    before = view_box(page)
+    page.mouse.wheel(0, -400)  # a plain wheel scrolls the page, it does not zoom
+    page.wait_for_timeout(300)
+    assert view_box(page) == before
+    page.keyboard.down("Control")
     page.mouse.wheel(0, -400)
+    page.keyboard.up("Control")
     page.wait_for_timeout(300)
     zoomed = view_box(page)
     assert zoomed != page.locator(f"{MAP} svg").get_attribute("data-natural")
@@ -144,3 +150,20 @@ def test_selection_and_zoom_survive_the_refresh(page: Page, demo: Demo) -> None:
     assert view_box(page) == zoomed
     assert "selected" in classes(node(page, CHOSEN))
     assert page.locator('[data-testid="stMain"] h3', has_text=CHOSEN).count() == 1
+
+
+def test_a_click_on_a_domain_box_collapses_it_and_its_panel_expands_it(
+        page: Page, demo: Demo) -> None:
+    open_map(page, demo)
+    page.locator(f"{MAP} g.cluster text", has_text=re.compile(r"^payments$")).click()
+    folded = page.locator(f"{MAP} g.node.node-domain")
+    folded.first.wait_for(timeout=SETTLE_MS)
+    # one node (drawn twice when it both produces and consumes, like a service)
+    assert set(folded.locator("text").all_text_contents()) == {"payments"}
+    assert node(page, "PaymentProcessed").count() == 0
+    folded.first.click()
+    page.locator('[data-testid="stMain"] h3', has_text="payments").wait_for(timeout=SETTLE_MS)
+    page.get_by_role("button", name="Expand this domain").click()
+    node(page, "PaymentProcessed").wait_for(timeout=SETTLE_MS)
+    assert page.locator(f"{MAP} g.node.node-domain").count() == 0
+    assert not exception_boxes(page)

@@ -9,11 +9,13 @@ other browser tests put theirs (``$CHOREOSCOPE_SCREENSHOTS`` for the README).
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page
 
 from collector.store import open_store
+from collector.store._time import to_text
 from dashboard.flow_queries import waterfall
 from dashboard.waterfall import ROW_PX
 from tests.e2e import test_browser as tb
@@ -101,10 +103,11 @@ def test_the_filters_list_the_demos_flows(page: Page, demo: Demo, screenshots: P
 
 def test_clicking_a_waterfall_row_opens_its_details(page: Page, demo: Demo,
                                                     screenshots: Path) -> None:
+    settled = to_text(datetime.now(UTC) - timedelta(seconds=15))  # no late notification now
     row = one(demo, "SELECT f.correlation_id FROM flows f WHERE f.flow_type = 'order' AND "
-                    "f.status = 'completed' AND EXISTS (SELECT 1 FROM events e WHERE "
-                    "e.correlation_id = f.correlation_id AND e.trace_id IS NOT NULL) "
-                    "ORDER BY f.started_at LIMIT 1")
+                    "f.status = 'completed' AND f.ended_at < '" + settled + "' AND EXISTS ("
+                    "SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id AND "
+                    "e.trace_id IS NOT NULL) ORDER BY f.started_at LIMIT 1")
     cid = str(row["correlation_id"])
     page.goto(f"{demo.url}/search?id={cid}")
     wait_for_text(page, f"Flow {cid}", "Waterfall")

@@ -42,7 +42,7 @@ def test_stored_flows_match_the_truth(tmp_path, definitions):
     expected_stuck = {r["correlation_id"] for r in truth if r["outcome"] == "stuck"}
     listed = stuck(store, now=sim.settle_time)
     assert {r["correlation_id"] for r in listed} == expected_stuck
-    assert {r["correlation_id"] for r in breaches(store)} == {
+    assert {r["correlation_id"] for r in breaches(store, at=sim.settle_time)} == {
         r["correlation_id"] for r in truth if r["sla_breached"]}
     alerts = store.query("SELECT alert_id, kind, correlation_id FROM outbox")
     assert len({a["alert_id"] for a in alerts}) == len(alerts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
+import re
 import subprocess
 import sys
 import threading
@@ -147,19 +147,26 @@ def test_sasl_settings_pass_through_and_secrets_never_reach_a_log_line(
     assert "sasl_plain_password': '***'" in text  # the configuration was logged, masked
     assert password not in text  # even with kafka-python's own DEBUG logging
 
-    # a wrong password: nothing is read; the one line that says why (kafka-python's other
-    # connection noise is filtered), the link state, and no secret
+    assert "loaded " in text  # the start-up line: what the collector works from
+    assert "flow definitions from " in text
+
+    # a wrong password: nothing is read, no retry: the collector exits 2 at start-up with one
+    # line naming the broker and the reason; kafka-python's own ERROR lines are not shown raw,
+    # and no secret is
     wrong = "wr0ng-but-still-secret"
     bad = _collect_sasl(kafka, topic, tmp_path / "bad.db", wrong, until_idle=False,
                         log_level="INFO")
-    out = _Output(bad)
-    out.wait_for("Authentication failed", "unreachable", seconds=90)
-    bad.send_signal(signal.SIGTERM)
-    text = out.finish()
+    output, _ = bad.communicate(timeout=120)
+    text = output.decode("utf-8", "replace")
+    assert bad.returncode == 2, text[-3000:]
     assert "collected 20 records" not in text
-    assert "Authentication failed" in text, text[-3000:]
-    assert "unreachable" in text
-    assert text.count("Connection lost") <= 1
+    errors = [line for line in text.splitlines() if line.startswith("choreoscope: ")
+              and "loaded " not in line]
+    assert len(errors) == 1, text[-3000:]
+    assert f"Kafka at {kafka.sasl_bootstrap} refused to authenticate" in errors[0]
+    assert "sasl_password" in errors[0]  # what to check
+    assert not re.search(r" (DEBUG|INFO|WARNING|ERROR) kafka\.", text), text[-3000:]
+    assert "Traceback" not in text
     assert wrong not in text
 
 

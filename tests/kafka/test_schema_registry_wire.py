@@ -24,7 +24,7 @@ from collector.kafka.producer import publish
 from collector.store.base import open_store
 from collector.validate import build_validator, ids_by_number
 from tests.kafka._support import Rec, collect_until, make_collector
-from tests.registry.conftest import Server, free_port
+from tests.registry.conftest import Server, running_server
 
 pytestmark = pytest.mark.kafka
 
@@ -36,13 +36,8 @@ V2 = {**V1, "properties": {**V1["properties"], "amount": {"type": "number"}},
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    (tmp_path / "schemas" / "events").mkdir(parents=True)
-    srv = Server(tmp_path, free_port())
-    srv.start()
-    try:
+    with running_server(tmp_path) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _headers(i: int) -> tuple[tuple[str, bytes], ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import socket
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -295,6 +296,36 @@ def test_every_other_method_is_405_with_allow(service: OtlpService, method: str)
         assert body == b""
     else:
         assert _status_message(body, "application/json") == f"{method} is not allowed: use POST"
+
+
+def _raw(service: OtlpService, request_head: bytes) -> bytes:
+    host, port = service.http.address
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(request_head)
+        chunks = []
+        while chunk := sock.recv(65_536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(("request_head", "status"), [
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    (b"POST /v1/traces HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+    (b"GARBAGE\r\n\r\n", None),  # an HTTP/0.9-style answer: the body alone
+    (b"POST /v1/traces HTTP/2.0\r\n\r\n", None),
+], ids=["uri-too-long", "header-too-long", "malformed-request-line", "http-2-version"])
+def test_what_the_http_server_refuses_itself_is_a_status_not_html(
+    service: OtlpService, request_head: bytes, status: int | None,
+) -> None:
+    answer = _raw(service, request_head)
+    assert b"<html" not in answer.lower()
+    if status is None:
+        assert status_pb2.Status.FromString(answer).message
+        return
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"\r\nContent-Type: application/x-protobuf\r\n" in head
+    assert status_pb2.Status.FromString(body).message
 
 
 def test_chunked_request_body_is_read(service: OtlpService, store: Store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -68,12 +69,19 @@ class Server:
         self.start()
 
 
-@pytest.fixture
-def registry_server(tmp_path: Path) -> Iterator[Server]:
-    (tmp_path / "schemas" / "events").mkdir(parents=True)
-    server = Server(tmp_path, free_port())
+@contextlib.contextmanager
+def running_server(root: Path) -> Iterator[Server]:
+    """A registry process over an empty schema folder under ``root``, stopped after."""
+    (root / "schemas" / "events").mkdir(parents=True)
+    server = Server(root, free_port())
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def registry_server(tmp_path: Path) -> Iterator[Server]:
+    with running_server(tmp_path) as server:
+        yield server

@@ -154,3 +154,38 @@ def test_basic_auth_and_read_only(guarded: Server) -> None:
     with pytest.raises(SchemaRegistryError) as err:
         client.register_schema("OrderPlaced", _schema(V1))
     assert err.value.error_code == 42205
+
+
+def test_named_references_resolve_as_the_reference_registry_does(
+    registry_server: Server,
+) -> None:
+    client = _client(registry_server)
+    money = {"type": "object", "properties": {"amount": {"type": "number"}},
+             "required": ["amount"]}
+    client.register_schema("Money", _schema(money))
+    order = {"type": "object", "properties": {"total": {"$ref": "money.json"}}}
+    refs = [{"name": "money.json", "subject": "Money", "version": 1}]
+    status, _, body = _http(registry_server, "POST", "/subjects/OrderTotal/versions",
+                            {"schema": json.dumps(order), "schemaType": "JSON",
+                             "references": refs})
+    assert status == 200, body
+    _, _, got = _http(registry_server, "GET", f"/schemas/ids/{body['id']}")
+    assert got["references"] == refs
+    # the referenced schema takes part in compatibility: amount may not become a string
+    narrower = {"type": "object", "properties": {"total": {"$ref": "money2.json"}}}
+    stricter = {**money, "properties": {"amount": {"type": "integer"}}}
+    client.set_compatibility("Money", "NONE")
+    client.register_schema("Money", _schema(stricter))
+    status, _, verdict = _http(
+        registry_server, "POST", "/compatibility/subjects/OrderTotal/versions/latest",
+        {"schema": json.dumps(narrower), "schemaType": "JSON",
+         "references": [{"name": "money2.json", "subject": "Money", "version": 2}]})
+    assert status == 200
+    assert verdict["is_compatible"] is False
+    registry_server.restart()  # the references are kept with the ids
+    _, _, again = _http(registry_server, "GET", "/subjects/OrderTotal/versions/1")
+    assert again["references"] == refs
+    nowhere = {"type": "object", "properties": {"total": {"$ref": "nowhere.json"}}}
+    status, _, body = _http(registry_server, "POST", "/subjects/Other/versions",
+                            {"schema": json.dumps(nowhere), "schemaType": "JSON"})
+    assert (status, body["error_code"]) == (422, 42201)  # a name no reference gives

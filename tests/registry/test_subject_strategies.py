@@ -65,3 +65,23 @@ def test_a_schema_id_wins_over_the_strategy() -> None:
     found = validate(_event("orders", "confluent:7"))
     assert [v.schema_version for v in found] == [1]
     assert "by_topic_record" in found[0].message
+
+
+def test_the_compatibility_page_counts_wire_format_events_per_version_of_their_id(
+        tmp_path: Any) -> None:
+    """Events whose dataschema is a schema id count under the version registered with it."""
+    from collector.store import Batch, open_store
+    from dashboard.catalog_queries import validation_by_producer
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        store.write(Batch(events=[
+            Event(id=f"e{i}", type="OrderPlaced", source="shop", occurred_at=T,
+                  correlation_id=f"c{i}", data={}, location=Location("kafka", "orders", 0, i),
+                  received_at=T, dataschema=f"confluent:{7 if i < 3 else 8}")
+            for i in range(5)]))
+        rows = validation_by_producer(store, "OrderPlaced", 2,
+                                      {7: [("OrderPlaced", 1)], 8: [("OrderPlaced", 2)]})
+    finally:
+        store.close()
+    assert {r["schema version"]: r["events seen"] for r in rows} == {1: 3, 2: 2}

@@ -1,0 +1,282 @@
+"""PostgreSQL backend (psycopg 3): the same tables, natural keys and batches as the SQLite one.
+
+Statements are the SQLite store's, translated by `collector.store._dialect`; a batch's rows and
+the source positions they came from commit in one transaction, as multi-row statements (up to
+1,200 rows each). Several collectors may share one database: migrations run under an advisory
+lock, and every write is an upsert by natural key, so a batch written twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Loader
+from psycopg.rows import dict_row
+
+from collector.exceptions import StoreError
+from collector.model import Event, FlowSnapshot
+from collector.store._dialect import COMPAT_FUNCTIONS, PostgresDialect, ddl
+from collector.store._time import to_text
+from collector.store.base import Batch, shown_url
+from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
+from collector.store.sqlite import (
+    _OPEN_STATUSES,
+    INSTANCE_EVENTS,
+    PreparedWrite,
+    _drop_dead_letters,
+    _statements,
+    _trim_by_age,
+    delete_older,
+    event_from_row,
+    flow_from_row,
+    migrations,
+    prepare_write,
+)
+
+__all__ = ["PostgresStore"]
+
+_MIGRATION_LOCK = 0x43686F72  # "Chor": one migrating process at a time per database
+
+
+class _NumberLoader(Loader):
+    """``numeric`` (what PostgreSQL's SUM of integers answers) as int or float, as SQLite
+    answers, not Decimal."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data).decode()
+        return float(text) if any(c in text for c in ".eEN") else int(text)
+
+
+class _Translating:
+    """A psycopg connection that runs SQLite's SQL (the shared statements' `SqlRunner`)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], dialect: PostgresDialect) -> None:
+        self._conn, self._dialect = conn, dialect
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        stmt = self._dialect.statement(sql)
+        cur = self._conn.cursor(row_factory=psycopg.rows.tuple_row)
+        return cur.execute(stmt.sql, stmt.params(parameters))
+
+    def executemany(self, sql: str, rows: Sequence[Any]) -> None:
+        stmt = self._dialect.statement(sql)
+        with self._conn.cursor() as cur:
+            cur.executemany(stmt.sql, [stmt.params(r) for r in rows])
+
+
+class PostgresStore:
+    """The store in a PostgreSQL database (``postgresql://user@host:port/db``); a lock makes
+    the connection safe to share between threads."""
+
+    def __init__(self, url: str, *, read_only: bool = False,
+                 dead_letters: DeadLetterBounds | None = None) -> None:
+        self.url = url
+        self.dead_letter_bounds = dead_letters if dead_letters is not None else (
+            DeadLetterBounds())
+        self.read_only = read_only
+        self.dialect = PostgresDialect()
+        self._lock = threading.RLock()
+        try:
+            self._conn: psycopg.Connection[Any] = psycopg.connect(
+                url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open store {shown_url(url)}: {_first_line(exc)}") from exc
+        self._conn.adapters.register_loader("numeric", _NumberLoader)
+        self._db = _Translating(self._conn, self.dialect)
+        try:
+            if read_only:
+                self._conn.execute("SET default_transaction_read_only = on")
+                if self._conn.execute("SELECT to_regclass('schema_migrations')"
+                                      ).fetchone() == (None,):
+                    raise StoreError(f"no store at {shown_url(url)}: start the collector first")
+            else:
+                self._migrate()
+            self._load_tables()
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot open store {shown_url(url)}: {_first_line(exc)}") from exc
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(COMPAT_FUNCTIONS)
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY "
+                         "KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT "
+                         "now())")
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                try:
+                    with conn.transaction():
+                        for statement in _statements(sql):
+                            for translated in ddl(statement):
+                                conn.execute(translated)
+                        conn.execute("INSERT INTO schema_migrations (version, name) "
+                                     "VALUES (%s, %s)", (version, name))
+                except psycopg.Error as exc:
+                    raise StoreError(f"migration {version:03d}_{name} failed on "
+                                     f"PostgreSQL: {_first_line(exc)}") from exc
+
+    def _load_tables(self) -> None:
+        columns: dict[str, list[str]] = {}
+        for table, column in self._conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE "
+                "table_schema = current_schema() AND column_name <> 'rowid' "
+                "ORDER BY table_name, ordinal_position"):
+            columns.setdefault(table, []).append(column)
+        keys: dict[str, list[str]] = {}
+        for table, column in self._conn.execute(
+                "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints"
+                " tc JOIN information_schema.key_column_usage kcu ON kcu.constraint_name ="
+                " tc.constraint_name AND kcu.table_schema = tc.table_schema WHERE"
+                " tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = current_schema()"
+                " ORDER BY tc.table_name, kcu.ordinal_position"):
+            keys.setdefault(table, []).append(column)
+        self.dialect.tables = {t: (tuple(cols), tuple(keys.get(t, ()))) for t, cols
+                               in columns.items()}
+
+    def schema_version(self) -> int:
+        (row,) = self._rows("SELECT MAX(version) AS v FROM schema_migrations", ())
+        return int(row["v"] or 0)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        self.write_prepared(self.prepare(batch))
+
+    def prepare(self, batch: Batch) -> PreparedWrite:
+        """`SqliteStore.prepare`'s statements, after keeping one row per natural key where a
+        batch may repeat one (PostgreSQL's upsert refuses to touch a row twice in one
+        statement): an event's first delivery, a flow's, a rollup's and a position's last."""
+        return prepare_write(_one_per_key(batch), self.dead_letter_bounds)
+
+    def write_prepared(self, prepared: PreparedWrite) -> None:
+        """Run a `prepare`d batch in one transaction."""
+        if self.read_only:
+            raise StoreError(f"store {shown_url(self.url)} is open read-only")
+        with self._lock:
+            try:
+                with self._conn.transaction():
+                    db = self._db
+                    for sql, params, many in prepared.statements:
+                        if many:
+                            db.executemany(sql, params)
+                        else:
+                            db.execute(sql, params)
+                    for call in prepared.calls:
+                        call(db)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot write to {shown_url(self.url)}: "
+                                 f"{_first_line(exc)}") from exc
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            try:
+                return int(self._db.execute(sql, params).rowcount)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot write to {shown_url(self.url)}: "
+                                 f"{_first_line(exc)}") from exc
+
+    def delete_older_than(self, cutoff: datetime, limit: int) -> int:
+        return self._in_transaction("apply retention to",
+                                    lambda: delete_older(self._db, to_text(cutoff), limit))
+
+    def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
+        return self._in_transaction("delete dead letters in", lambda: sum(
+            _drop_dead_letters(self._db, None, "WHERE dl_id = ?", (i,)) for i in dl_ids))
+
+    def trim_dead_letters(self, now: datetime) -> int:
+        cutoff = now - self.dead_letter_bounds.max_age
+        return self._in_transaction("trim dead letters in",
+                                    lambda: _trim_by_age(self._db, cutoff))
+
+    def _in_transaction(self, what: str, job: Any) -> int:
+        with self._lock:
+            try:
+                with self._conn.transaction():
+                    return int(job())
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot {what} {shown_url(self.url)}: "
+                                 f"{_first_line(exc)}") from exc
+
+    def dead_letter_usage(self) -> DeadLetterUsage:
+        (row,) = self._rows(
+            "SELECT (SELECT COUNT(*) FROM dead_letters) AS stored, bytes, dropped_budget, "
+            "dropped_age, truncated FROM dead_letter_usage", ())
+        return DeadLetterUsage(**row)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def positions(self, source: str) -> dict[tuple[str, int], int]:
+        rows = self._rows("SELECT topic, partition, next_offset FROM positions WHERE reader = ?",
+                          (source,))
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+    def open_flows(self) -> Iterator[FlowSnapshot]:
+        rows = self._rows("SELECT * FROM flows WHERE status IN (?, ?) ORDER BY started_at",
+                          _OPEN_STATUSES)
+        return (flow_from_row(r) for r in rows)
+
+    def flow_events(self, instance_id: str) -> list[Event]:
+        rows = self._rows(INSTANCE_EVENTS.format(columns="*")
+                          + " ORDER BY occurred_at, sequence", (instance_id, instance_id))
+        return [event_from_row(r) for r in rows]
+
+    def events_by_correlation(self, correlation_id: str) -> list[Event]:
+        rows = self._rows("SELECT * FROM events WHERE correlation_id = ? "
+                          "ORDER BY occurred_at, sequence", (correlation_id,))
+        return [event_from_row(r) for r in rows]
+
+    def flows_by_correlation(self, correlation_id: str) -> list[FlowSnapshot]:
+        rows = self._rows("SELECT * FROM flows WHERE correlation_id = ? ORDER BY started_at",
+                          (correlation_id,))
+        return [flow_from_row(r) for r in rows]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        stmt = self.dialect.statement(sql)
+        with self._lock:
+            try:
+                with self._conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute(stmt.sql, stmt.params(params))
+                    return cur.fetchall() if cur.description else []
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read {shown_url(self.url)}: {_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _one_per_key(batch: Batch) -> Batch:
+    events = batch.events
+    if len({(e.source, e.id) for e in events}) < len(events):
+        seen: set[tuple[str, str]] = set()
+        events = [e for e in events
+                  if (e.source, e.id) not in seen and not seen.add((e.source, e.id))]  # type: ignore[func-returns-value]
+    flows = list({f.instance_id: f for f in batch.flows}.values())
+    rollups = list({(r.minute, r.flow_type, r.step): r for r in batch.flow_rollups}.values())
+    positions = list({(p.source, p.topic, p.partition): p for p in batch.positions}.values())
+    if (events is batch.events and len(flows) == len(batch.flows)
+            and len(rollups) == len(batch.flow_rollups)
+            and len(positions) == len(batch.positions)):
+        return batch
+    return Batch(events=events, dead_letters=batch.dead_letters, flows=flows,
+                 assignments=batch.assignments, violations=batch.violations,
+                 alerts=batch.alerts, positions=positions, metrics=batch.metrics,
+                 spans=batch.spans, flow_rollups=rollups, detected_at=batch.detected_at)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
