@@ -12,6 +12,7 @@ message that echoes a configuration value.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ from pydantic_settings import TomlConfigSettingsSource
 __all__ = ["ConfigFileSource", "resolve_paths", "resolved_store", "secret_keys", "shown"]
 
 SQLITE = "sqlite:///"
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 MASK = "***"
 
 
@@ -71,9 +73,11 @@ def secret_keys(model: type[pydantic.BaseModel]) -> frozenset[str]:
 
 def shown(key: str, value: object, secrets: frozenset[str]) -> object:
     """A configuration value as a message may show it: a secret's value (or anything holding
-    one) is masked, whatever its type or validity."""
+    one) is masked, whatever its type or validity, and so is the password in a URL."""
     if key in secrets or any(s.startswith(f"{key}.") for s in secrets):
         return MASK
+    if isinstance(value, str):  # a URL's password: postgresql://user:PASSWORD@host/db
+        return _URL_PASSWORD.sub(rf"\1:{MASK}@", value)
     return value
 
 

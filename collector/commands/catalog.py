@@ -14,9 +14,12 @@
 - ``report [NAME ...] [--json] [--fail-on-findings]``: undocumented, orphans, violations,
   shared-topics, declared-unseen.
 - ``entries [TYPE ...] [--json]``: the catalog entry of each event type.
+- ``search WORD ... [--json]``: event types by name, field (``field:customer_id``: at which
+  pointer, in which versions), owner, producer or consumer; exit 1 when none matches.
 
 Each command first brings the per-minute rollups up to date with what the store holds.
-Exit codes: 0 done, 1 findings (with ``--fail-on-findings``) or a store problem, 2 bad input.
+Exit codes: 0 done, 1 findings (with ``--fail-on-findings``), no search hit or a store problem,
+2 bad input.
 """
 
 from __future__ import annotations
@@ -88,6 +91,14 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--fail-on-findings", action="store_true", help="exit 1 if anything found")
     _common(rep)
     rep.set_defaults(handler=_report)
+
+    sea = sub.add_parser("search", help="event types by name, field, owner, producer or "
+                         "consumer (field:customer_id owner:checkout producer:order-service)")
+    sea.add_argument("query", nargs="+", metavar="WORD", help="words that must all match; "
+                     "name:, field:, owner:, producer: or consumer: narrow one")
+    sea.add_argument("--json", action="store_true", help="one JSON object per event type")
+    _common(sea)
+    sea.set_defaults(handler=_search)
 
     ent = sub.add_parser("entries", help="catalog entries: one per event type")
     ent.add_argument("types", nargs="*", metavar="TYPE", help="only these event types")
@@ -286,6 +297,31 @@ def _do_report(args: argparse.Namespace) -> int:
     for f in findings:
         print(json.dumps(f.to_json()) if args.json else f"{f.report}: {f.message}")
     return 1 if findings and args.fail_on_findings else 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    return _run(_do_search, args)
+
+
+def _do_search(args: argparse.Namespace) -> int:
+    from catalog.entries import build_entries
+    from catalog.fields import field_history
+    from catalog.search import search_catalog
+
+    view = _view(args)
+    documents: dict[str, list[tuple[int, Any]]] = {}
+    for s in view.schemas:
+        documents.setdefault(s.event_type, []).append((s.version, s.document))
+    fields = {name: field_history(versions) for name, versions in documents.items()}
+    hits = search_catalog(build_entries(view.event_map), fields, " ".join(args.query))
+    for h in hits:
+        if args.json:
+            print(json.dumps({"event_type": h.event_type, "matches": [
+                {"scope": m.scope, "value": m.value, "versions": list(m.versions)}
+                for m in h.matches]}))
+        else:
+            print(f"{h.event_type}: {h.describe()}")
+    return 0 if hits else 1
 
 
 def _entries(args: argparse.Namespace) -> int:

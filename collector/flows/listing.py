@@ -86,7 +86,7 @@ RARE = 5000
 def _holding(store: Store, column: str, value: str) -> tuple[str, list[Any]]:
     """The clause for "holds an event whose ``column`` is ``value``" (type or source)."""
     n = store.query(f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE {column} = ? "  # noqa: S608
-                    "LIMIT ?)", (value, RARE))[0]["n"]
+                    "LIMIT ?) AS found", (value, RARE))[0]["n"]
     if n < RARE:
         return (f"f.correlation_id IN (SELECT e.correlation_id FROM events e "  # noqa: S608
                 f"WHERE e.{column} = ?)", [value])

@@ -104,6 +104,10 @@ BAD_INPUT = [
     ("store-under-a-file", ["collect", "--store", "sqlite:///{d}/notdb.db/x.db",
                             "--metrics-port", "0"], "cannot create its folder"),
     ("store-scheme", ["flows", "stuck", "--store", "mysql://x"], "store"),
+    ("store-migrate-from-folder", ["store", "migrate", "--from", "sqlite:///{d}/adir", "--to",
+                                   "sqlite:///{d}/copy.db"], "is a folder"),
+    ("store-migrate-to-not-sqlite", ["store", "migrate", "--from", OK_STORE, "--to",
+                                     "sqlite:///{d}/notdb.db"], "not a SQLite database"),
     # flags and arguments
     ("flag-time", ["flows", "stuck", "--at", "yesterday", "--store", OK_STORE], "--at"),
     ("flag-int", ["flows", "variants", "--limit", "x"], "--limit"),
