@@ -22,7 +22,8 @@ from typing import Any
 import pydantic
 from pydantic_settings import TomlConfigSettingsSource
 
-__all__ = ["ConfigFileSource", "resolve_paths", "resolved_store", "secret_keys", "shown"]
+__all__ = ["ConfigFileSource", "resolve_paths", "resolved_store", "secret_keys",
+           "secret_values", "shown"]
 
 SQLITE = "sqlite:///"
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
@@ -69,6 +70,18 @@ def _fields(model: type[pydantic.BaseModel], prefix: str = "") -> Iterator[tuple
 def secret_keys(model: type[pydantic.BaseModel]) -> frozenset[str]:
     """The dotted keys of every secret setting, e.g. ``kafka.sasl_password``."""
     return frozenset(key for key, annotation in _fields(model) if _is_secret(annotation))
+
+
+def secret_values(value: object) -> list[str]:
+    """Every secret's value in loaded settings (to keep them out of every log line)."""
+    if isinstance(value, pydantic.SecretStr):
+        return [value.get_secret_value()] if value.get_secret_value() else []
+    if isinstance(value, pydantic.BaseModel):
+        return [s for name in type(value).model_fields for s in secret_values(
+            getattr(value, name))]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in secret_values(v)]
+    return []
 
 
 def shown(key: str, value: object, secrets: frozenset[str]) -> object:

@@ -139,13 +139,13 @@ def _collect(args: argparse.Namespace) -> int:
     import threading
     import time
 
+    from collector._config_file import secret_values
     from collector.catalog_source import refresh_rollups, rollup_store
     from collector.kafka._client import (
         KafkaNoiseFilter,
         SecretFilter,
         client_config,
         masked,
-        secrets_of,
     )
     from collector.kafka.health import MetricsServer
     from collector.pipeline import settle_process
@@ -159,7 +159,7 @@ def _collect(args: argparse.Namespace) -> int:
     quiet = logging.getLogger().level > logging.DEBUG
     started = threading.Event()  # set once the tap is open: until then kafka-python is silent
     for handler in logging.getLogger().handlers:
-        handler.addFilter(SecretFilter(secrets_of(settings.kafka)))
+        handler.addFilter(SecretFilter(secret_values(settings)))  # every secret, any logger
         if quiet:  # kafka-python logs every failed reconnect; the tap logs state changes
             handler.addFilter(KafkaNoiseFilter(started.is_set))
     k = settings.kafka

@@ -159,3 +159,12 @@ def test_the_start_up_line_says_what_was_loaded_from_which_folder(tmp_path: Path
     assert describe_schemas(load_settings(None, schemas_dir=str(tmp_path / "empty"))) == (
         f"loaded 0 event schemas (0 event types) and 0 flow definitions from "
         f"{(tmp_path / 'empty').resolve()}")
+
+
+def test_every_secret_value_is_known_to_the_log_filter(tmp_path: Path) -> None:
+    from collector._config_file import secret_values
+
+    config = tmp_path / "s.toml"
+    config.write_text('[kafka]\nsasl_password = "k-secret"\nssl_password = ""\n'
+                      '[otlp]\ntoken = "o-secret"\n')
+    assert sorted(secret_values(load_settings(str(config)))) == ["k-secret", "o-secret"]
