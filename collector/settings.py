@@ -36,6 +36,8 @@ __all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterS
     "require_schemas_dir"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
+CONFIG_ENV = "CHOREOSCOPE_CONFIG"
+"""The configuration file when no ``--config`` is given (not a setting: it names the file)."""
 
 
 class _Section(pydantic.BaseModel):
@@ -497,10 +499,18 @@ def _drop_none(flags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(config: str | None = None, **flags: Any) -> Settings:
-    """Build the settings from flags (None = not given), environment, file and defaults."""
+    """Build the settings from flags (None = not given), environment, file and defaults.
+
+    Without ``config``, the file is ``$CHOREOSCOPE_CONFIG`` (how a command hands its
+    ``--config`` to the processes it starts, e.g. the dashboard), else ``./choreoscope.toml``
+    when present."""
+    if not config and os.environ.get(CONFIG_ENV):
+        config, flag = os.environ[CONFIG_ENV], CONFIG_ENV
+    else:
+        flag = "--config"
     path = Path(config) if config else Path(DEFAULT_CONFIG_FILE)
     if config and not path.is_file():
-        raise ConfigError("--config", config, "an existing TOML file")
+        raise ConfigError(flag, config, "an existing TOML file")
 
     class _Loaded(Settings):
         toml_file: ClassVar[Path | None] = path if path.is_file() else None

@@ -36,7 +36,10 @@ def show_waterfall(w: fq.Waterfall, violations: list[dict[str, Any]], key: str) 
     labels = [r["lane"] for r in w.rows]
     clicked = _clicked(event)
     chooser = f"{key}-entry"
-    if clicked is not None and clicked != st.session_state.get(f"{_PICKED}{key}"):
+    if st.session_state.get(chooser) not in (None, *labels):  # an entry of another flow
+        del st.session_state[chooser]
+    if clicked is not None and clicked < len(labels) \
+            and clicked != st.session_state.get(f"{_PICKED}{key}"):
         st.session_state[f"{_PICKED}{key}"] = clicked
         st.session_state[chooser] = labels[clicked]
     chosen = st.selectbox("Entry", labels, index=None, key=chooser,

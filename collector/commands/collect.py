@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collector.pipeline import Pipeline
     from collector.settings import Settings
     from collector.store.base import Store
+from collector.commands._args import seconds
 
 __all__ = ["build_collector", "build_pipeline", "describe_schemas", "register"]
 
@@ -52,7 +53,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--otlp", metavar="HOST:PORT",  # issue 6: traces beside the Kafka tap
                    help="also receive OpenTelemetry traces: OTLP/HTTP on HOST:PORT, OTLP/gRPC "
                    "on otlp.grpc_port (4317) unless otlp.grpc is false")
-    p.add_argument("--until-idle", type=float, metavar="SECONDS",
+    p.add_argument("--until-idle", type=seconds, metavar="SECONDS",
                    help="exit once every partition is read to its end and no record has "
                         "arrived for SECONDS")
     p.set_defaults(handler=_collect)

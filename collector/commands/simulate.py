@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collector.settings import RabbitMQSettings, Settings
     from collector.simulator import SimRecord, Simulation, TruthRow
     from collector.simulator.generated import GeneratedSimulation
+from collector.commands._args import at_least
 
 __all__ = ["register", "run_simulation"]
 
@@ -76,11 +77,11 @@ def register(subparsers: Any) -> None:
                    help="demo: the built-in shop and onboarding (default); generated: a seeded "
                         "topology of --types event types, --services services, --topics topics "
                         "(unpaced, no faults, no ground truth)")
-    p.add_argument("--types", type=int, default=60, metavar="N",
+    p.add_argument("--types", type=at_least(1), default=60, metavar="N",
                    help="event types of the generated domain (default 60)")
-    p.add_argument("--services", type=int, default=25, metavar="N",
+    p.add_argument("--services", type=at_least(1), default=25, metavar="N",
                    help="services of the generated domain (default 25)")
-    p.add_argument("--topics", type=int, default=15, metavar="N",
+    p.add_argument("--topics", type=at_least(1), default=15, metavar="N",
                    help="topics of the generated domain (default 15)")
     p.add_argument("--write-schemas", metavar="DIR",
                    help="with --domain generated: write its event types' schemas into DIR "
