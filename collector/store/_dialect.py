@@ -8,8 +8,9 @@ IGNORE``/``OR REPLACE`` and an upsert without target to ``ON CONFLICT`` on the t
 insensitive in SQLite) to ``ILIKE``, and SQLite's integer and real casts to 64-bit ones. The
 functions SQLite has and PostgreSQL lacks (``json_extract``, ``julianday``, ``strftime``,
 ``instr``, ``round`` of a float, ``sum`` of a boolean, scalar ``max``/``min``,
-``pragma_table_info``) are defined in the database by
-`COMPAT_FUNCTIONS`, so queries keep their text, and so does migration 042's expression index.
+``pragma_table_info``; a JSON number, text here, equals an integer as in SQLite) are defined
+in the database by `COMPAT_FUNCTIONS` (``julianday`` to SQLite's millisecond, so durations
+agree), so queries keep their text, and so does migration 042's expression index.
 
 `ddl` rewrites a migration: types (``BLOB``, ``REAL``, ``INTEGER``, ``INTEGER PRIMARY KEY``) and,
 for the tables whose SQLite ``rowid`` callers read (rollup marks, retention), a ``rowid``
@@ -37,7 +38,10 @@ CREATE OR REPLACE FUNCTION json_extract(doc jsonb, path text) RETURNS text
     AS $$ SELECT jsonb_path_query_first(doc, path::jsonpath) #>> '{}' $$;
 CREATE OR REPLACE FUNCTION julianday(at text) RETURNS double precision
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT extract(epoch FROM at::timestamptz)::double precision / 86400.0 + 2440587.5 $$;
+    AS $$ SELECT ((extract(epoch FROM date_trunc('minute', t))::bigint * 1000
+                   + floor(extract(second FROM t)::double precision * 1000.0 + 0.5)::bigint
+                   + 210866760000000)::double precision / 86400000.0)
+            FROM (SELECT at::timestamptz AT TIME ZONE 'UTC' AS t) AS x $$;
 CREATE OR REPLACE FUNCTION strftime(fmt text, at text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT CASE WHEN fmt = '%s'
@@ -73,10 +77,14 @@ CREATE OR REPLACE FUNCTION pragma_table_info(tbl text)
             FROM information_schema.columns c
            WHERE c.table_schema = current_schema() AND c.table_name = tbl
              AND c.column_name <> 'rowid' ORDER BY c.ordinal_position $$;
+CREATE OR REPLACE FUNCTION choreoscope_text_eq_int(t text, n bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t = n::text $$;
 DO $$ BEGIN
-    CREATE AGGREGATE sum(boolean) (SFUNC = choreoscope_add_bool, STYPE = bigint);
-EXCEPTION WHEN duplicate_function THEN NULL;
+    CREATE OPERATOR = (LEFTARG = text, RIGHTARG = bigint, FUNCTION = choreoscope_text_eq_int);
+EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL;
 END $$;
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = choreoscope_add_bool, STYPE = bigint,
+                                        INITCOND = '0');
 """
 """SQLite's functions, as PostgreSQL functions of the same name (run before the migrations)."""
 
