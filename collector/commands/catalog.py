@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from catalog.traffic import Window
     from collector.catalog_source import CatalogView
     from collector.settings import Settings
+from collector.commands._args import at_least
 
 __all__ = ["register"]
 
@@ -64,14 +65,14 @@ def register(subparsers: Any) -> None:
                      help="asyncapi, graphml or json (the event map), markdown (the pages)")
     exp.add_argument("--out", metavar="FILE", help="write here instead of standard output "
                      "(markdown: the folder to write the pages into, required)")
-    exp.add_argument("--samples", type=int, default=3,
+    exp.add_argument("--samples", type=at_least(0), default=3,
                      help="markdown: newest sample payloads per event type (default 3)")
     exp.add_argument("--service", help="only this service (AsyncAPI: the service's document)")
     exp.add_argument("--domain", help="only event types of this domain (x-domain)")
     exp.add_argument("--flow", help="only event types of this flow type")
     exp.add_argument("--around", metavar="NODE", help="neighbourhood of service:NAME, "
                      "event:TYPE or topic:NAME")
-    exp.add_argument("--hops", type=int, default=1, help="neighbourhood radius (default 1)")
+    exp.add_argument("--hops", type=at_least(0), default=1, help="neighbourhood radius (default 1)")
     exp.add_argument("--bootstrap-servers", help="Kafka host:port named as the AsyncAPI server")
     _common(exp)
     exp.set_defaults(handler=_export)
@@ -103,7 +104,7 @@ def register(subparsers: Any) -> None:
     ent = sub.add_parser("entries", help="catalog entries: one per event type")
     ent.add_argument("types", nargs="*", metavar="TYPE", help="only these event types")
     ent.add_argument("--json", action="store_true", help="print JSON")
-    ent.add_argument("--samples", type=int, default=3, help="sample payloads per type")
+    ent.add_argument("--samples", type=at_least(0), default=3, help="sample payloads per type")
     _common(ent)
     ent.set_defaults(handler=_entries)
 
@@ -241,7 +242,7 @@ def _export_markdown(args: argparse.Namespace) -> int:
         store.close()
     pages = render_catalog(event_map, view.schemas, load_flow_places(settings.schemas_dir),
                            samples, mode=Mode(settings.registry.mode),
-                           policy=Policy(settings.registry.policy))
+                           policy=Policy(settings.registry.policy), shown=args.samples)
     try:
         for relative, text in pages.items():
             target = out / relative

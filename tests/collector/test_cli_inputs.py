@@ -111,6 +111,9 @@ BAD_INPUT = [
     # flags and arguments
     ("flag-time", ["flows", "stuck", "--at", "yesterday", "--store", OK_STORE], "--at"),
     ("flag-int", ["flows", "variants", "--limit", "x"], "--limit"),
+    ("flag-negative-limit", ["flows", "variants", "--limit", "-1"], "--limit"),
+    ("flag-negative-samples", ["catalog", "entries", "--samples", "-1"], "--samples"),
+    ("flag-negative-idle", ["collect", "--until-idle", "-1"], "--until-idle"),
     ("flag-id", ["deadletters", "show", "abc"], "ID"),
     ("flag-choice", ["catalog", "export", "--format", "xml"], "--format"),
     ("flag-window", ["catalog", "export", "--format", "json", "--last", "3x", "--store",
