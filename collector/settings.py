@@ -432,7 +432,9 @@ class Settings(BaseSettings):
 
     store: str = "sqlite:///choreoscope.db"
     """Where everything is stored: ``sqlite:///PATH`` (``sqlite:////abs/path.db`` for an
-    absolute path)."""
+    absolute path), or a PostgreSQL database, ``postgresql://USER@HOST:PORT/DATABASE`` (the
+    password from libpq's ``PGPASSWORD`` or ``~/.pgpass``); ``choreoscope store migrate`` moves a
+    SQLite store there."""
     schemas_dir: Path = Path("schemas")
     """Event schemas (``*.json``) and flow definitions (``flows/*.json``)."""
     dashboard: DashboardSettings = DashboardSettings()
@@ -462,8 +464,9 @@ class Settings(BaseSettings):
     @pydantic.field_validator("store")
     @classmethod
     def _store_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://")):
-            raise ValueError("a store URL such as sqlite:///choreoscope.db")
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("a store URL such as sqlite:///choreoscope.db or "
+                             "postgresql://user@host:5432/choreoscope")
         return value
 
     @classmethod
