@@ -61,3 +61,16 @@ def test_a_poison_message_is_a_dead_letter_at_its_identity() -> None:
     assert letter.reason == "not-utf8"
     assert letter.location.offset == identity("orders", "order.placed", props,
                                               b"\xff\xfe not json")
+
+
+def test_a_taps_figures_are_health_samples_and_prometheus_gauges() -> None:
+    from prometheus_client import generate_latest
+
+    from collector.kafka.health import Health
+    from collector.pipeline import PipelineStats
+
+    health = Health(monotonic=lambda: 1.0)
+    samples = health.sample(PipelineStats(), {("choreoscope.tap.g", 1): 7}, True, AT,
+                            figures={"rabbitmq_dropped": 12.0, "rabbitmq_queue_depth": 7.0})
+    assert ("tap", {"figure": "rabbitmq_dropped"}, 12.0, AT) in samples
+    assert b'choreoscope_tap{figure="rabbitmq_dropped"} 12.0' in generate_latest(health.registry)
