@@ -29,7 +29,9 @@ from catalog.metadata import Declaration, DeclaredRole
 __all__ = ["AsyncApiError", "DocumentLoader", "import_asyncapi"]
 
 MAX_INLINE_DEPTH = 64
-"""How deep a message payload's references are inlined (a recursive schema stops here)."""
+"""How many references deep a message payload is inlined."""
+MAX_INLINE_VALUES = 100_000
+"""How many values an inlined payload may hold."""
 
 
 class AsyncApiError(CatalogError):
@@ -104,15 +106,34 @@ def _resolve(docs: _Docs, value: Any, origin: str, where: str) -> tuple[Any, str
     return value, origin, key
 
 
-def _inline(docs: _Docs, value: Any, origin: str, where: str, depth: int = 0) -> Any:
-    """A payload schema with every reference replaced by what it points at (for storing)."""
-    if depth > MAX_INLINE_DEPTH:
-        return {}
-    value, origin, _ = _resolve(docs, value, origin, where)
+@dataclass(slots=True)
+class _Budget:
+    """Values an inlined payload may still hold: shared references fanning out (a schema
+    referencing another ten times, which references another ten times ...) stop here."""
+
+    left: int = MAX_INLINE_VALUES
+
+
+def _inline(docs: _Docs, value: Any, origin: str, where: str, budget: _Budget,
+            chain: frozenset[tuple[str, str]] = frozenset()) -> Any:
+    """A payload schema with its references replaced by what they point at (for storing).
+
+    A reference back into the chain being inlined (a recursive schema) is kept as it is."""
+    budget.left -= 1
+    if budget.left < 0 or len(chain) > MAX_INLINE_DEPTH:
+        raise AsyncApiError(origin, where, "the payload is too large once its references are "
+                            f"inlined (over {MAX_INLINE_VALUES} values or {MAX_INLINE_DEPTH} "
+                            "references deep)")
+    if isinstance(value, Mapping) and isinstance(value.get("$ref"), str):
+        link = (origin, value["$ref"])
+        if link in chain:
+            return dict(value)
+        value, origin, _ = _resolve(docs, value, origin, where)
+        chain = chain | {link}
     if isinstance(value, Mapping):
-        return {k: _inline(docs, v, origin, where, depth + 1) for k, v in value.items()}
+        return {k: _inline(docs, v, origin, where, budget, chain) for k, v in value.items()}
     if isinstance(value, list):
-        return [_inline(docs, v, origin, where, depth + 1) for v in value]
+        return [_inline(docs, v, origin, where, budget, chain) for v in value]
     return value
 
 
@@ -124,7 +145,7 @@ def _topic(channel: Mapping[str, Any], default: str | None) -> str | None:
 
 def _payload(docs: _Docs, message: Mapping[str, Any], origin: str, where: str
              ) -> Mapping[str, Any] | None:
-    payload = _inline(docs, message.get("payload"), origin, f"{where}.payload")
+    payload = _inline(docs, message.get("payload"), origin, f"{where}.payload", _Budget())
     if not isinstance(payload, Mapping):
         return None
     schema = payload.get("schema", payload) if "schemaFormat" in payload else payload

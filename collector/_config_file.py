@@ -12,6 +12,7 @@ message that echoes a configuration value.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -21,9 +22,11 @@ from typing import Any
 import pydantic
 from pydantic_settings import TomlConfigSettingsSource
 
-__all__ = ["ConfigFileSource", "resolve_paths", "resolved_store", "secret_keys", "shown"]
+__all__ = ["ConfigFileSource", "resolve_paths", "resolved_store", "secret_keys",
+           "secret_values", "shown"]
 
 SQLITE = "sqlite:///"
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 MASK = "***"
 
 
@@ -69,11 +72,25 @@ def secret_keys(model: type[pydantic.BaseModel]) -> frozenset[str]:
     return frozenset(key for key, annotation in _fields(model) if _is_secret(annotation))
 
 
+def secret_values(value: object) -> list[str]:
+    """Every secret's value in loaded settings (to keep them out of every log line)."""
+    if isinstance(value, pydantic.SecretStr):
+        return [value.get_secret_value()] if value.get_secret_value() else []
+    if isinstance(value, pydantic.BaseModel):
+        return [s for name in type(value).model_fields for s in secret_values(
+            getattr(value, name))]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in secret_values(v)]
+    return []
+
+
 def shown(key: str, value: object, secrets: frozenset[str]) -> object:
     """A configuration value as a message may show it: a secret's value (or anything holding
-    one) is masked, whatever its type or validity."""
+    one) is masked, whatever its type or validity, and so is the password in a URL."""
     if key in secrets or any(s.startswith(f"{key}.") for s in secrets):
         return MASK
+    if isinstance(value, str):  # a URL's password: postgresql://user:PASSWORD@host/db
+        return _URL_PASSWORD.sub(rf"\1:{MASK}@", value)
     return value
 
 

@@ -129,10 +129,6 @@ export default function (component) {
       svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
       titles(svg);
       host.appendChild(svg);
-      const hint = document.createElement('div');
-      hint.className = 'cs-hint';
-      hint.textContent = 'Ctrl + wheel: zoom · drag: pan · double-click: fit · click a node: select';
-      host.appendChild(hint);
     }
     host.dataset.svgDigest = data.digest;
     fitHeight(host);

@@ -102,7 +102,7 @@ def overview(store: Store) -> Overview:
     an index, not of a table)."""
     by_type = store.query(
         "SELECT type AS event_type, COUNT(*) AS events FROM events GROUP BY type "
-        "ORDER BY events DESC")
+        "ORDER BY events DESC, event_type")
     by_status = store.query(
         "SELECT flow_type, status, COUNT(*) AS flows FROM flows GROUP BY status, flow_type "
         "ORDER BY flow_type, status")
@@ -293,7 +293,8 @@ def breach_counts(store: Store, flow_type: str | None = None) -> list[dict[str, 
     where, params = _and(flow_type=flow_type)
     return store.query(
         "SELECT flow_type, step, COUNT(*) AS breaches FROM outbox "  # noqa: S608
-        f"WHERE kind = 'SlaBreached'{where} GROUP BY flow_type, step ORDER BY breaches DESC",
+        f"WHERE kind = 'SlaBreached'{where} GROUP BY flow_type, step ORDER BY breaches DESC, "
+        "flow_type, step",
         params)
 
 

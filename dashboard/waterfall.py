@@ -15,7 +15,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import flow_queries as fq
-from dashboard.markup import md, md_join
+from dashboard.markup import md, md_join, md_link
 from dashboard.queries import chart_data, plain
 
 __all__ = ["show_waterfall"]
@@ -36,7 +36,10 @@ def show_waterfall(w: fq.Waterfall, violations: list[dict[str, Any]], key: str) 
     labels = [r["lane"] for r in w.rows]
     clicked = _clicked(event)
     chooser = f"{key}-entry"
-    if clicked is not None and clicked != st.session_state.get(f"{_PICKED}{key}"):
+    if st.session_state.get(chooser) not in (None, *labels):  # an entry of another flow
+        del st.session_state[chooser]
+    if clicked is not None and clicked < len(labels) \
+            and clicked != st.session_state.get(f"{_PICKED}{key}"):
         st.session_state[f"{_PICKED}{key}"] = clicked
         st.session_state[chooser] = labels[clicked]
     chosen = st.selectbox("Entry", labels, index=None, key=chooser,
@@ -120,6 +123,8 @@ def _detail(row: dict[str, Any], violations: list[dict[str, Any]]) -> None:
 
 
 def _event_parts(d: dict[str, Any], violations: list[dict[str, Any]]) -> None:
+    st.markdown(f"Catalog: {md_link(d['type'], 'event', type=d['type'])} · "
+                f"{md_link(d['source'], 'service', name=d['source'])}")
     st.markdown("**Headers**")
     if d["headers"]:
         st.table([{"header": k, "value": v} for k, v in d["headers"].items()])

@@ -14,9 +14,12 @@
 - ``report [NAME ...] [--json] [--fail-on-findings]``: undocumented, orphans, violations,
   shared-topics, declared-unseen.
 - ``entries [TYPE ...] [--json]``: the catalog entry of each event type.
+- ``search WORD ... [--json]``: event types by name, field (``field:customer_id``: at which
+  pointer, in which versions), owner, producer or consumer; exit 1 when none matches.
 
 Each command first brings the per-minute rollups up to date with what the store holds.
-Exit codes: 0 done, 1 findings (with ``--fail-on-findings``) or a store problem, 2 bad input.
+Exit codes: 0 done, 1 findings (with ``--fail-on-findings``), no search hit or a store problem,
+2 bad input.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from catalog.traffic import Window
     from collector.catalog_source import CatalogView
     from collector.settings import Settings
+from collector.commands._args import at_least
 
 __all__ = ["register"]
 
@@ -61,14 +65,14 @@ def register(subparsers: Any) -> None:
                      help="asyncapi, graphml or json (the event map), markdown (the pages)")
     exp.add_argument("--out", metavar="FILE", help="write here instead of standard output "
                      "(markdown: the folder to write the pages into, required)")
-    exp.add_argument("--samples", type=int, default=3,
+    exp.add_argument("--samples", type=at_least(0), default=3,
                      help="markdown: newest sample payloads per event type (default 3)")
     exp.add_argument("--service", help="only this service (AsyncAPI: the service's document)")
     exp.add_argument("--domain", help="only event types of this domain (x-domain)")
     exp.add_argument("--flow", help="only event types of this flow type")
     exp.add_argument("--around", metavar="NODE", help="neighbourhood of service:NAME, "
                      "event:TYPE or topic:NAME")
-    exp.add_argument("--hops", type=int, default=1, help="neighbourhood radius (default 1)")
+    exp.add_argument("--hops", type=at_least(0), default=1, help="neighbourhood radius (default 1)")
     exp.add_argument("--bootstrap-servers", help="Kafka host:port named as the AsyncAPI server")
     _common(exp)
     exp.set_defaults(handler=_export)
@@ -89,10 +93,18 @@ def register(subparsers: Any) -> None:
     _common(rep)
     rep.set_defaults(handler=_report)
 
+    sea = sub.add_parser("search", help="event types by name, field, owner, producer or "
+                         "consumer (field:customer_id owner:checkout producer:order-service)")
+    sea.add_argument("query", nargs="+", metavar="WORD", help="words that must all match; "
+                     "name:, field:, owner:, producer: or consumer: narrow one")
+    sea.add_argument("--json", action="store_true", help="one JSON object per event type")
+    _common(sea)
+    sea.set_defaults(handler=_search)
+
     ent = sub.add_parser("entries", help="catalog entries: one per event type")
     ent.add_argument("types", nargs="*", metavar="TYPE", help="only these event types")
     ent.add_argument("--json", action="store_true", help="print JSON")
-    ent.add_argument("--samples", type=int, default=3, help="sample payloads per type")
+    ent.add_argument("--samples", type=at_least(0), default=3, help="sample payloads per type")
     _common(ent)
     ent.set_defaults(handler=_entries)
 
@@ -230,7 +242,7 @@ def _export_markdown(args: argparse.Namespace) -> int:
         store.close()
     pages = render_catalog(event_map, view.schemas, load_flow_places(settings.schemas_dir),
                            samples, mode=Mode(settings.registry.mode),
-                           policy=Policy(settings.registry.policy))
+                           policy=Policy(settings.registry.policy), shown=args.samples)
     try:
         for relative, text in pages.items():
             target = out / relative
@@ -286,6 +298,31 @@ def _do_report(args: argparse.Namespace) -> int:
     for f in findings:
         print(json.dumps(f.to_json()) if args.json else f"{f.report}: {f.message}")
     return 1 if findings and args.fail_on_findings else 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    return _run(_do_search, args)
+
+
+def _do_search(args: argparse.Namespace) -> int:
+    from catalog.entries import build_entries
+    from catalog.fields import field_history
+    from catalog.search import search_catalog
+
+    view = _view(args)
+    documents: dict[str, list[tuple[int, Any]]] = {}
+    for s in view.schemas:
+        documents.setdefault(s.event_type, []).append((s.version, s.document))
+    fields = {name: field_history(versions) for name, versions in documents.items()}
+    hits = search_catalog(build_entries(view.event_map), fields, " ".join(args.query))
+    for h in hits:
+        if args.json:
+            print(json.dumps({"event_type": h.event_type, "matches": [
+                {"scope": m.scope, "value": m.value, "versions": list(m.versions)}
+                for m in h.matches]}))
+        else:
+            print(f"{h.event_type}: {h.describe()}")
+    return 0 if hits else 1
 
 
 def _entries(args: argparse.Namespace) -> int:

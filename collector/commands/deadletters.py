@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collector.model import Observation
     from collector.pipeline import Pipeline
     from collector.store.base import Store
+from collector.commands._args import at_least
 
 __all__ = ["register", "replay"]
 
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
 
     ls = action("list", "dead letters, newest first")
     _filters(ls)
-    ls.add_argument("--limit", type=int, default=50,
+    ls.add_argument("--limit", type=at_least(1), default=50,
                     help="at most this many, newest first (default 50)")
     ls.add_argument("--json", action="store_true",
                     help="one JSON object per dead letter (the fields of show --json)")

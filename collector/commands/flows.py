@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from collector.commands._args import at_least
 from collector.exceptions import ConfigError
 from collector.humanize import format_duration, format_overdue, format_time
 
@@ -47,7 +48,7 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(handler=_list)
     variants = action("variants", "paths the flows really take, and directly-follows counts")
     variants.add_argument("--flow-type", help="only this flow type")
-    variants.add_argument("--limit", type=int, default=20, help="variants per flow type")
+    variants.add_argument("--limit", type=at_least(1), default=20, help="variants per flow type")
     variants.set_defaults(handler=_variants)
     settle = action("settle", "advance the detection clock of a stored history to TIME")
     settle.add_argument("--at", required=True, metavar="TIME",
@@ -91,7 +92,7 @@ def _list_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument("--service", help="only flows holding an event this service produced")
     a.add_argument("--sort", choices=SORTS, default="started",
                    help="started: newest first (default); duration: longest first")
-    a.add_argument("--limit", type=int, default=50, metavar="N",
+    a.add_argument("--limit", type=at_least(1), default=50, metavar="N",
                    help="page size: at most N flows (default 50)")
     a.add_argument("--at", metavar="TIME",
                    help="measure open flows' durations at TIME (default now, or the detection "
@@ -218,8 +219,6 @@ def not_found(lookup: Any) -> int:
 def _list(args: argparse.Namespace) -> int:
     from collector.flows.listing import FlowFilter, list_flows
 
-    if args.limit < 1:
-        raise ConfigError("--limit", args.limit, "a page size of 1 or more")
     wanted = FlowFilter(
         flow_type=args.flow_type, statuses=tuple(args.status),
         breached=True if args.breached else None, violations=True if args.violations else None,

@@ -8,6 +8,7 @@ command runs it alone. The bearer token is read from the configuration or the en
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from collector.exceptions import ConfigError
@@ -61,6 +62,11 @@ def _serve(args: argparse.Namespace) -> int:
                  kafka_topics=None if args.kafka_topics is None else tuple(args.kafka_topics))
     settings = load_settings(args.config, store=args.store, otlp=flags,
                              kafka={"bootstrap_servers": args.bootstrap_servers})
+    from collector._config_file import secret_values
+    from collector.kafka._client import SecretFilter
+
+    for handler in logging.getLogger().handlers:  # no log line holds the bearer token
+        handler.addFilter(SecretFilter(secret_values(settings)))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from catalog.compatibility import Report
     from catalog.registry import Registry
+from collector.commands._args import at_least
 
 __all__ = ["register"]
 
@@ -49,8 +50,9 @@ def register(subparsers: Any) -> None:
                             "(from the schema folder, or [registry] url)")
     check.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
     check.add_argument("--since", help="only payloads this recent: 30m, 1h, 2d, or an ISO time")
-    check.add_argument("--limit", type=int, default=10_000, help="most recent payloads to check")
-    check.add_argument("--examples", type=int, default=3, help="examples per producer")
+    check.add_argument("--limit", type=at_least(1), default=10_000,
+                       help="most recent payloads to check")
+    check.add_argument("--examples", type=at_least(0), default=3, help="examples per producer")
     check.set_defaults(handler=_check)
 
     reg = sub.add_parser("register", help="add FILE as the next version of SUBJECT, if compatible")
@@ -74,7 +76,8 @@ def register(subparsers: Any) -> None:
     prop.add_argument("event_type", metavar="EVENT_TYPE", nargs="?",
                       help="only this event type (default: every undocumented one)")
     prop.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
-    prop.add_argument("--limit", type=int, default=1000, help="most recent payloads to sample")
+    prop.add_argument("--limit", type=at_least(1), default=1000,
+                      help="most recent payloads to sample")
     prop.set_defaults(handler=_propose)
 
     imp = sub.add_parser("import", help="copy every JSON subject of a Confluent-compatible "
@@ -92,7 +95,7 @@ def register(subparsers: Any) -> None:
     dr = sub.add_parser("drift", help="stored payloads that stray from their schema, per producer")
     dr.add_argument("event_type", metavar="EVENT_TYPE", nargs="?", help="only this event type")
     dr.add_argument("--store", help="store URL, e.g. sqlite:///choreoscope.db")
-    dr.add_argument("--limit", type=int, default=1000, help="most recent payloads per type")
+    dr.add_argument("--limit", type=at_least(1), default=1000, help="most recent payloads per type")
     dr.add_argument("--json", action="store_true", help="print JSON instead of text")
     dr.set_defaults(handler=_drift)
 

@@ -64,7 +64,7 @@ def list_flows(store: Store, f: FlowFilter, *, at: datetime,
     and by how much."""
     when = to_text(at)
     over, over_params = over_sql(at, definitions)
-    where, params = _where(f, when)
+    where, params = _where(store, f, when)
     order = "started_at DESC" if f.sort == "started" else "duration_s DESC, started_at DESC"
     sql = (f"SELECT f.correlation_id, f.instance_id, f.flow_type, f.status, f.started_at, "  # noqa: S608
            f"f.ended_at, ROUND({_DURATION}, 3) AS duration_s, f.event_count AS events, "
@@ -78,7 +78,24 @@ def list_flows(store: Store, f: FlowFilter, *, at: datetime,
     return rows
 
 
-def _where(f: FlowFilter, when: str) -> tuple[str, list[Any]]:
+RARE = 5000
+"""Fewer events than this of a type (or a service): the flows are found from those events
+(their index), not by testing every flow newest first until a page is full."""
+
+
+def _holding(store: Store, column: str, value: str) -> tuple[str, list[Any]]:
+    """The clause for "holds an event whose ``column`` is ``value``" (type or source)."""
+    n = store.query(f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE {column} = ? "  # noqa: S608
+                    "LIMIT ?) AS found", (value, RARE))[0]["n"]
+    if n < RARE:
+        return (f"f.correlation_id IN (SELECT e.correlation_id FROM events e "  # noqa: S608
+                f"WHERE e.{column} = ?)", [value])
+    # +: by the flow's own events (the correlation index), not every event of that value
+    return (f"EXISTS (SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id "  # noqa: S608
+            f"AND +e.{column} = ?)", [value])
+
+
+def _where(store: Store, f: FlowFilter, when: str) -> tuple[str, list[Any]]:
     clauses: list[str] = ["1 = 1"]
     params: list[Any] = []
 
@@ -100,12 +117,10 @@ def _where(f: FlowFilter, when: str) -> tuple[str, list[Any]]:
         add(f"{_DURATION} >= ?", when, f.min_duration_s)
     if f.max_duration_s is not None:
         add(f"{_DURATION} <= ?", when, f.max_duration_s)
-    if f.event_type is not None:
-        add("EXISTS (SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id AND "
-            "e.type = ?)", f.event_type)
-    if f.service is not None:
-        add("EXISTS (SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id AND "
-            "e.source = ?)", f.service)
+    for column, value in (("type", f.event_type), ("source", f.service)):
+        if value is not None:
+            clause, values = _holding(store, column, value)
+            add(clause, *values)
     if f.violations is not None:
         add(_VIOLATED if f.violations else f"NOT {_VIOLATED}")
     return " AND ".join(clauses), params

@@ -146,7 +146,7 @@ def nearest_ids(store: Store, text: str, key_names: Sequence[str] = (),
     pool: set[str] = set()
     sources: list[tuple[str, str, tuple[str, ...]]] = [("flows WHERE", "correlation_id", ())]
     sources += [("business_keys WHERE name = ? AND", "value", (name,)) for name in key_names]
-    for n in range(len(text), 0, -1):
+    for n in range(len(text), -1, -1):  # down to no shared prefix: the ids around it
         for table, column, before in sources:
             pool.update(_around(store, table, column, before, text, text[:n]))
         if len(pool) >= _POOL:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from collector.exceptions import StoreError
 from collector.flows.definition import FlowDefinition
 from collector.flows.discovery import Discovery, deviations
 from collector.flows.tracker import FlowTracker
@@ -31,10 +32,10 @@ history (a replay, a simulation, a settled import): its ages are measured to tha
 
 def detection_clock(store: Store) -> datetime | None:
     """The detection clock the store last reached (migration 080), or None."""
-    if not store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                       "name = 'detection_clock'"):
+    try:
+        rows = store.query("SELECT at FROM detection_clock WHERE id = 1")
+    except StoreError:
         return None  # a read-only store from before migration 080
-    rows = store.query("SELECT at FROM detection_clock WHERE id = 1")
     return from_text(rows[0]["at"]) if rows else None
 
 
@@ -66,12 +67,13 @@ def over_sql(at: datetime, definitions: Sequence[FlowDefinition],
     sla = "CASE " + " ".join(f"WHEN {alias}.flow_type = ? THEN ?" for _ in slas) + " END" \
         if slas else "NULL"
     sla_params = [v for pair in slas.items() for v in pair]
-    expr = (f"CASE WHEN {alias}.ended_at IS NULL AND {alias}.sla_breached = 1 THEN ROUND(MAX("
-            f"COALESCE({alias}.sla_over_s, 0), "
-            f"CASE WHEN {alias}.status = 'stuck' THEN COALESCE((julianday(?) - "
-            f"julianday({alias}.stuck_since)) * 86400.0, 0) ELSE 0 END, "
-            f"COALESCE((julianday(?) - julianday({alias}.started_at)) * 86400.0 - {sla}, 0)"
-            f"), 3) ELSE ROUND({alias}.sla_over_s, 3) END")
+    # the greatest of three amounts, as both SQLite and PostgreSQL write it (no scalar MAX)
+    expr = (f"CASE WHEN {alias}.ended_at IS NULL AND {alias}.sla_breached = 1 THEN ROUND(("  # noqa: S608
+            f"SELECT MAX(amounts.column1) FROM (VALUES (COALESCE({alias}.sla_over_s, 0.0)), "
+            f"(CASE WHEN {alias}.status = 'stuck' THEN COALESCE((julianday(?) - "
+            f"julianday({alias}.stuck_since)) * 86400.0, 0.0) ELSE 0.0 END), "
+            f"(COALESCE((julianday(?) - julianday({alias}.started_at)) * 86400.0 - {sla}, 0.0))"
+            f") AS amounts), 3) ELSE ROUND({alias}.sla_over_s, 3) END")
     return expr, [when, when, *sla_params]
 
 

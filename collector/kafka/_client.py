@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from kafka.errors import (
+    AuthorizationError,
+    KafkaConnectionError,
+    SaslAuthenticationFailedError,
+    UnsupportedSaslMechanismError,
+)
 
 from collector.settings import KafkaSettings
 
-__all__ = ["KafkaNoiseFilter", "SecretFilter", "client_config", "masked", "secrets_of"]
+__all__ = ["REFUSED", "KafkaNoiseFilter", "SecretFilter", "client_config", "connect_failure",
+           "masked", "reason_of", "secrets_of", "unreachable_reason", "watch_client"]
 
 _SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
 
@@ -98,6 +109,130 @@ class KafkaNoiseFilter(logging.Filter):
         record.name = "collector.kafka"
         record.msg, record.args = f"the Kafka client failed: {message}", None
         return True
+
+
+REFUSED = (SaslAuthenticationFailedError, UnsupportedSaslMechanismError, AuthorizationError)
+"""Errors that mean the brokers refuse the credentials: retrying cannot help."""
+
+_UNTRUSTED = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed")
+"""kafka-python's handshake error holds the ssl module's only as text."""
+
+class _ClientWatch(logging.Handler):
+    """What kafka-python logs but does not raise while it bootstraps (it retries every
+    connection failure, a refused password included, until its timeout): the last error, and
+    whether the brokers refused the credentials.
+
+    A broker that refuses SASL credentials answers with an error and closes the connection;
+    kafka-python mostly sees only the close. So, before the first bootstrap succeeded, a SASL
+    connection lost after the broker answered ApiVersions (a Kafka listener, TCP and TLS fine),
+    seen twice, counts as a refusal too."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last: BaseException | None = None
+        self.refused: BaseException | None = None
+        self.untrusted: BaseException | None = None
+        """A TLS handshake that failed verifying a certificate (kafka-python wraps it)."""
+        self._lost_in_sasl = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        for arg in (*args, record.exc_info[1] if record.exc_info else None):
+            if isinstance(arg, BaseException):
+                self.last = arg
+                if isinstance(arg, REFUSED):
+                    self.refused = arg
+                elif any(word in str(arg) for word in _UNTRUSTED):
+                    self.untrusted = arg
+            elif _lost_in_sasl(arg) and "lost" in str(record.msg):
+                self._lost_in_sasl += 1
+                if self._lost_in_sasl >= 2 and self.refused is None:
+                    self.refused = KafkaConnectionError(
+                        "the broker closed every connection during SASL authentication; "
+                        "the credentials are most likely wrong")
+
+
+def _lost_in_sasl(conn: object) -> bool:
+    """Whether kafka-python's connection object (a log argument), while bootstrapping, is a
+    SASL connection that the broker closed after answering ApiVersions (its broker version is
+    known): the step between is authentication."""
+    return bool(getattr(conn, "sasl_enabled", False) and not getattr(conn, "connected", True)
+                and getattr(conn, "broker_version_data", None) is not None)
+
+
+_WATCHING = threading.Lock()
+_watchers: list[_ClientWatch] = []
+_saved: list[tuple[int, bool]] = []
+
+
+@contextmanager
+def watch_client() -> Iterator[_ClientWatch]:
+    """A `_ClientWatch` on kafka-python's loggers while it connects; meanwhile they log
+    warnings for it, and (unless the log level is DEBUG) nothing to the user. Watches may
+    overlap (the tap and the alert publisher connect on their own threads): the loggers are
+    restored when the last one ends."""
+    client = logging.getLogger("kafka")
+    watch = _ClientWatch()
+    with _WATCHING:
+        if not _watchers:
+            _saved.append((client.level, client.propagate))
+            if client.getEffectiveLevel() > logging.WARNING:
+                client.setLevel(logging.WARNING)
+            if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+                client.propagate = False  # its retries are the watch's business
+        _watchers.append(watch)
+        client.addHandler(watch)
+    try:
+        yield watch
+    finally:
+        with _WATCHING:
+            client.removeHandler(watch)
+            _watchers.remove(watch)
+            if not _watchers:
+                level, propagate = _saved.pop()
+                client.setLevel(level)
+                client.propagate = propagate
+
+
+_ERROR_CODE = re.compile(r"^\[Error -?\d+\] ")
+
+
+def reason_of(exc: BaseException) -> str:
+    """kafka-python's error as a short reason (its class name when it says nothing else)."""
+    text, prefix = " ".join(str(exc).split()), f"{type(exc).__name__}: "
+    text = _ERROR_CODE.sub("", text)
+    while text.startswith(prefix):  # kafka-python's errors repeat their class name
+        text = text[len(prefix):]
+    return text or type(exc).__name__
+
+
+def unreachable_reason(client: Mapping[str, Any], exc: BaseException) -> str:
+    """Why the brokers cannot be reached: the first bootstrap server a TCP connection fails to
+    (``127.0.0.1:9999: connection refused``), else what kafka-python said (a TLS handshake
+    that failed, a listener that does not speak Kafka)."""
+    for server in (str(s).strip() for s in client.get("bootstrap_servers", [])):
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "localhost", int(port)),
+                                          timeout=2):
+                pass
+        except ValueError:
+            return f"{server}: not HOST:PORT"
+        except OSError as err:
+            return f"{server}: {(err.strerror or str(err) or type(err).__name__).lower()}"
+    return reason_of(exc)
+
+
+def connect_failure(client: Mapping[str, Any], watch: _ClientWatch,
+                    exc: BaseException) -> str:
+    """Why a client could not connect, as one phrase: refused credentials, an untrusted
+    certificate, or an unreachable broker (see `unreachable_reason`)."""
+    refused = exc if isinstance(exc, REFUSED) else watch.refused
+    if refused is not None:
+        return f"the brokers refused the credentials ({reason_of(refused)})"
+    if watch.untrusted is not None:
+        return f"the TLS handshake failed ({reason_of(watch.untrusted)})"
+    return unreachable_reason(client, watch.last or exc)
 
 
 _CONNECTION = re.compile(r"<[^>]*>:?\s*")

@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from collector.kafka._client import connect_failure, watch_client
 from collector.kafka.exceptions import PublishError
 
 __all__ = ["PublishableRecord", "RecordProducer", "ensure_topics", "publish"]
@@ -43,10 +44,11 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[str], *, partitions: 
                   client: Mapping[str, Any] | None = None) -> None:
     """Create the topics that do not exist yet (a missing topic is not auto-created)."""
     config = {"bootstrap_servers": bootstrap_servers.split(","), **(client or {})}
-    try:
-        admin = KafkaAdminClient(**config)
-    except KafkaError as exc:
-        raise PublishError(bootstrap_servers, str(exc)) from exc
+    with watch_client() as watch:
+        try:
+            admin = KafkaAdminClient(**config)
+        except KafkaError as exc:
+            raise PublishError(bootstrap_servers, connect_failure(config, watch, exc)) from exc
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(t, partitions, 1) for t in sorted(set(topics) - existing)]
@@ -119,10 +121,12 @@ def _config(bootstrap_servers: str, client: Mapping[str, Any] | None,
 
 
 def _open(config: dict[str, Any]) -> KafkaProducer:
-    try:
-        return KafkaProducer(**config)
-    except KafkaError as exc:
-        raise PublishError(",".join(config["bootstrap_servers"]), str(exc)) from exc
+    with watch_client() as watch:
+        try:
+            return KafkaProducer(**config)
+        except KafkaError as exc:
+            raise PublishError(",".join(config["bootstrap_servers"]),
+                               connect_failure(config, watch, exc)) from exc
 
 
 def _send(producer: KafkaProducer, r: PublishableRecord) -> Any:

@@ -15,29 +15,29 @@ reason, e.g. "connection refused"), and brokers that refuse the credentials rais
 from __future__ import annotations
 
 import logging
-import re
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import (
-    AuthorizationError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     NodeNotReadyError,
     RequestTimedOutError,
-    SaslAuthenticationFailedError,
-    UnsupportedSaslMechanismError,
 )
 
-from collector.kafka._client import client_config
+from collector.kafka._client import (
+    REFUSED,
+    client_config,
+    reason_of,
+    unreachable_reason,
+    watch_client,
+)
 from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
 from collector.model import Location, Observation
 from collector.settings import KafkaSettings
@@ -142,12 +142,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tap.position(list(assigned))
 
 
-_REFUSED = (SaslAuthenticationFailedError, UnsupportedSaslMechanismError, AuthorizationError)
-"""Errors that mean the brokers refuse the credentials: retrying cannot help."""
-
-_UNTRUSTED = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed")
-"""kafka-python's handshake error holds the ssl module's only as text."""
-
 _UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError, RequestTimedOutError)
 """Errors that mean the broker cannot be reached (others are about what was asked)."""
 
@@ -160,93 +154,6 @@ def _headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, by
         if v is None:
             return tuple((k, b"" if v is None else v) for k, v in kept)
     return kept  # type: ignore[return-value]  # no None in it
-
-
-class _ClientWatch(logging.Handler):
-    """What kafka-python logs but does not raise while it bootstraps (it retries every
-    connection failure, a refused password included, until its timeout): the last error, and
-    whether the brokers refused the credentials.
-
-    A broker that refuses SASL credentials answers with an error and closes the connection;
-    kafka-python mostly sees only the close. So, before the first bootstrap succeeded, a SASL
-    connection lost after the broker answered ApiVersions (a Kafka listener, TCP and TLS fine),
-    seen twice, counts as a refusal too."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.last: BaseException | None = None
-        self.refused: BaseException | None = None
-        self.untrusted: BaseException | None = None
-        """A TLS handshake that failed verifying a certificate (kafka-python wraps it)."""
-        self._lost_in_sasl = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        for arg in (*args, record.exc_info[1] if record.exc_info else None):
-            if isinstance(arg, BaseException):
-                self.last = arg
-                if isinstance(arg, _REFUSED):
-                    self.refused = arg
-                elif any(word in str(arg) for word in _UNTRUSTED):
-                    self.untrusted = arg
-            elif _lost_in_sasl(arg) and "lost" in str(record.msg):
-                self._lost_in_sasl += 1
-                if self._lost_in_sasl >= 2 and self.refused is None:
-                    self.refused = KafkaConnectionError(
-                        "the broker closed every connection during SASL authentication; "
-                        "the credentials are most likely wrong")
-
-
-def _lost_in_sasl(conn: object) -> bool:
-    """Whether kafka-python's connection object (a log argument), while bootstrapping, is a
-    SASL connection that the broker closed after answering ApiVersions (its broker version is
-    known): the step between is authentication."""
-    return bool(getattr(conn, "sasl_enabled", False) and not getattr(conn, "connected", True)
-                and getattr(conn, "broker_version_data", None) is not None)
-
-
-@contextmanager
-def _watch_client() -> Iterator[_ClientWatch]:
-    """A `_ClientWatch` on kafka-python's loggers, which log warnings for it meanwhile."""
-    client = logging.getLogger("kafka")
-    watch, level = _ClientWatch(), client.level
-    if client.getEffectiveLevel() > logging.WARNING:
-        client.setLevel(logging.WARNING)
-    client.addHandler(watch)
-    try:
-        yield watch
-    finally:
-        client.removeHandler(watch)
-        client.setLevel(level)
-
-
-_ERROR_CODE = re.compile(r"^\[Error -?\d+\] ")
-
-
-def _reason(exc: BaseException) -> str:
-    """kafka-python's error as a short reason (its class name when it says nothing else)."""
-    text, prefix = " ".join(str(exc).split()), f"{type(exc).__name__}: "
-    text = _ERROR_CODE.sub("", text)
-    while text.startswith(prefix):  # kafka-python's errors repeat their class name
-        text = text[len(prefix):]
-    return text or type(exc).__name__
-
-
-def unreachable_reason(client: Mapping[str, Any], exc: BaseException) -> str:
-    """Why the brokers cannot be reached: the first bootstrap server a TCP connection fails to
-    (``127.0.0.1:9999: connection refused``), else what kafka-python said (a TLS handshake
-    that failed, a listener that does not speak Kafka)."""
-    for server in (str(s).strip() for s in client.get("bootstrap_servers", [])):
-        host, _, port = server.rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]") or "localhost", int(port)),
-                                          timeout=2):
-                pass
-        except ValueError:
-            return f"{server}: not HOST:PORT"
-        except OSError as err:
-            return f"{server}: {(err.strerror or str(err) or type(err).__name__).lower()}"
-    return _reason(exc)
 
 
 def _names(partitions: Any) -> str:
@@ -291,6 +198,14 @@ class KafkaTap:
     def source(self) -> str:
         return self.options.source
 
+    @property
+    def delivery(self) -> str:
+        return "effectively once (offsets stored with each batch)"
+
+    def figures(self) -> Mapping[str, float]:
+        """Kafka's health is its lag (`lag`); no other figures."""
+        return {}
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open(self, stop: threading.Event | None = None) -> None:
@@ -300,18 +215,18 @@ class KafkaTap:
         refuse raise `KafkaAuthFailed` at once."""
         limit = self.options.connect_timeout
         give_up = None if limit is None else self._monotonic() + limit
-        with _watch_client() as watch:
+        with watch_client() as watch:
             while True:
                 try:
                     consumer = KafkaConsumer(**consumer_config(self.options),
                                              bootstrap_timeout_ms=self._attempt_ms(give_up))
                     break
                 except KafkaError as exc:
-                    refused = exc if isinstance(exc, _REFUSED) else watch.refused
+                    refused = exc if isinstance(exc, REFUSED) else watch.refused
                     if refused is not None:
-                        raise KafkaAuthFailed(self.link.where, _reason(refused)) from exc
+                        raise KafkaAuthFailed(self.link.where, reason_of(refused)) from exc
                     if watch.untrusted is not None:
-                        raise KafkaAuthFailed(self.link.where, _reason(watch.untrusted),
+                        raise KafkaAuthFailed(self.link.where, reason_of(watch.untrusted),
                                               tls=True) from exc
                     late = give_up is not None and self._monotonic() >= give_up
                     if stop is None or late:

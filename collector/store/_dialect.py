@@ -7,8 +7,10 @@ IGNORE``/``OR REPLACE`` and an upsert without target to ``ON CONFLICT`` on the t
 ``IS`` between values to ``IS NOT DISTINCT FROM``, ``json_each`` over an array, ``LIKE`` (case
 insensitive in SQLite) to ``ILIKE``, and SQLite's integer and real casts to 64-bit ones. The
 functions SQLite has and PostgreSQL lacks (``json_extract``, ``julianday``, ``strftime``,
-``instr``, ``round`` of a float, ``sum`` of a boolean) are defined in the database by
-`COMPAT_FUNCTIONS`, so queries keep their text, and so does migration 042's expression index.
+``instr``, ``round`` of a float, ``sum`` of a boolean, scalar ``max``/``min``,
+``pragma_table_info``; a JSON number, text here, equals an integer as in SQLite) are defined
+in the database by `COMPAT_FUNCTIONS` (``julianday`` to SQLite's millisecond, so durations
+agree), so queries keep their text, and so does migration 042's expression index.
 
 `ddl` rewrites a migration: types (``BLOB``, ``REAL``, ``INTEGER``, ``INTEGER PRIMARY KEY``) and,
 for the tables whose SQLite ``rowid`` callers read (rollup marks, retention), a ``rowid``
@@ -36,7 +38,10 @@ CREATE OR REPLACE FUNCTION json_extract(doc jsonb, path text) RETURNS text
     AS $$ SELECT jsonb_path_query_first(doc, path::jsonpath) #>> '{}' $$;
 CREATE OR REPLACE FUNCTION julianday(at text) RETURNS double precision
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT extract(epoch FROM at::timestamptz)::double precision / 86400.0 + 2440587.5 $$;
+    AS $$ SELECT ((extract(epoch FROM date_trunc('minute', t))::bigint * 1000
+                   + floor(extract(second FROM t)::double precision * 1000.0 + 0.5)::bigint
+                   + 210866760000000)::double precision / 86400000.0)
+            FROM (SELECT at::timestamptz AT TIME ZONE 'UTC' AS t) AS x $$;
 CREATE OR REPLACE FUNCTION strftime(fmt text, at text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT CASE WHEN fmt = '%s'
@@ -53,10 +58,33 @@ CREATE OR REPLACE FUNCTION round(x double precision, digits integer) RETURNS dou
     AS $$ SELECT round(x::numeric, digits)::double precision $$;
 CREATE OR REPLACE FUNCTION choreoscope_add_bool(acc bigint, b boolean) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT acc + CASE WHEN b THEN 1 ELSE 0 END $$;
+CREATE OR REPLACE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT GREATEST(a, b) $$;
+CREATE OR REPLACE FUNCTION max(a anycompatible, b anycompatible, c anycompatible)
+    RETURNS anycompatible
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT GREATEST(a, b, c) $$;
+CREATE OR REPLACE FUNCTION min(a anycompatible, b anycompatible) RETURNS anycompatible
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT LEAST(a, b) $$;
+CREATE OR REPLACE FUNCTION min(a anycompatible, b anycompatible, c anycompatible)
+    RETURNS anycompatible
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT LEAST(a, b, c) $$;
+CREATE OR REPLACE FUNCTION pragma_table_info(tbl text)
+    RETURNS TABLE (cid integer, name text, type text, "notnull" integer, dflt_value text,
+                   pk integer)
+    LANGUAGE sql STABLE
+    AS $$ SELECT (c.ordinal_position - 1)::integer, c.column_name::text, upper(c.data_type),
+                 (c.is_nullable = 'NO')::integer, c.column_default::text, 0
+            FROM information_schema.columns c
+           WHERE c.table_schema = current_schema() AND c.table_name = tbl
+             AND c.column_name <> 'rowid' ORDER BY c.ordinal_position $$;
+CREATE OR REPLACE FUNCTION choreoscope_text_eq_int(t text, n bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t = n::text $$;
 DO $$ BEGIN
-    CREATE AGGREGATE sum(boolean) (SFUNC = choreoscope_add_bool, STYPE = bigint);
-EXCEPTION WHEN duplicate_function THEN NULL;
+    CREATE OPERATOR = (LEFTARG = text, RIGHTARG = bigint, FUNCTION = choreoscope_text_eq_int);
+EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL;
 END $$;
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = choreoscope_add_bool, STYPE = bigint,
+                                        INITCOND = '0');
 """
 """SQLite's functions, as PostgreSQL functions of the same name (run before the migrations)."""
 
@@ -105,19 +133,47 @@ _INSERT_INTO = re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)", re.I)
 _UNTARGETED_UPDATE = re.compile(r"\bON\s+CONFLICT\s+DO\s+UPDATE\b", re.I)
 _IS = re.compile(r"\bIS\s+(NOT\s+)?(?!NULL\b|NOT\b|DISTINCT\b|TRUE\b|FALSE\b)", re.I)
 _JSON_EACH = re.compile(r"\bjson_each\(([^()]+)\)\s+(?:AS\s+)?(\w+)", re.I)
-def _greatest(m: re.Match[str]) -> str:
-    name = "GREATEST" if m.group(1).upper() == "MAX" else "LEAST"
-    return f"{name}({m.group(2)},{m.group(3)})"
+_SQLITE_MASTER = (
+    "(SELECT 'table'::text AS type, table_name::text AS name, table_name::text AS tbl_name "
+    "FROM information_schema.tables WHERE table_schema = current_schema() UNION ALL "
+    "SELECT 'index', indexname::text, tablename::text FROM pg_indexes "
+    "WHERE schemaname = current_schema()) AS sqlite_master")
+_HINTS = (
+    (re.compile(r"\s+(?:INDEXED\s+BY\s+\w+|NOT\s+INDEXED)\b", re.I), ""),  # planner hints
+    (re.compile(r"(?:(?<=BY )|(?<=, )|(?<=,)|(?<=\())\+(?=[A-Za-z_])"), ""),  # +col: no index
+    (re.compile(r"\bFROM\s+sqlite_master\b", re.I), f"FROM {_SQLITE_MASTER}"),
+)
+_AFTER_SUBQUERY = re.compile(
+    r"\s*(?:$|\)|;|WHERE\b|GROUP\b|ORDER\b|LIMIT\b|UNION\b|JOIN\b|LEFT\b|INNER\b|CROSS\b"
+    r"|ON\b|HAVING\b|WINDOW\b|,)", re.I)
+_FROM_PAREN = re.compile(r"\b(?:FROM|JOIN)\s*\(", re.I)
+
+
+def _alias_subqueries(code: str) -> str:
+    """``FROM (SELECT ...)`` without an alias (SQLite allows it) gets one."""
+    out, at, n = [], 0, 0
+    for m in _FROM_PAREN.finditer(code):
+        if m.start() < at:
+            continue
+        depth, i = 0, m.end() - 1
+        while i < len(code):
+            depth += {"(": 1, ")": -1}.get(code[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        if i < len(code) and _AFTER_SUBQUERY.match(code, i + 1):
+            n += 1
+            out.append(code[at:i + 1] + f" AS _q{n}")
+            at = i + 1
+    return "".join(out) + code[at:]
 
 
 _CASTS: tuple[tuple[re.Pattern[str], Any], ...] = (
     (re.compile(r"\bAS\s+INTEGER\s*\)", re.I), "AS BIGINT)"),
     (re.compile(r"\bAS\s+REAL\s*\)", re.I), "AS DOUBLE PRECISION)"),
-    (re.compile(r"\b(MAX|MIN)\(([^(),]+),([^(),]+)\)", re.I), _greatest),  # scalar max, min
     (re.compile(r"(?<!I)\bLIKE\b", re.I), "ILIKE"),
     (re.compile(r"\bIFNULL\(", re.I), "COALESCE("),
     (re.compile(r"\bGROUP_CONCAT\(", re.I), "STRING_AGG("),
-    (re.compile(r"\s+INDEXED\s+BY\s+\w+", re.I), ""),  # SQLite's planner hint; PostgreSQL plans
 )
 
 
@@ -146,8 +202,9 @@ class PostgresDialect:
         code = _IS.sub(lambda m: "IS DISTINCT FROM " if m.group(1) else
                        "IS NOT DISTINCT FROM ", code)
         code = _JSON_EACH.sub(r"jsonb_array_elements(CAST(\1 AS jsonb)) AS \2(value)", code)
-        for pattern, replacement in _CASTS:
+        for pattern, replacement in (*_CASTS, *_HINTS):
             code = pattern.sub(replacement, code)
+        code = _alias_subqueries(code)
         code = self._upserts(code, literals)
         text = _join_literals(code, [lit.replace("%", "%%") for lit in literals])
         return Translated(text, numbered)

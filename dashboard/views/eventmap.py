@@ -44,10 +44,10 @@ SELECTED = "map_node"
 COLLAPSED = "map_collapsed"
 MAP = "map_svg"
 PANEL = "map_panel"
+# the side panel stays in view beside a map taller than the window
 _STICKY = ('<style>[data-testid="stColumn"]:has(.st-key-' + PANEL + ') { position: sticky; '
            "top: 4rem; align-self: flex-start; max-height: calc(100vh - 5rem); "
            "overflow-y: auto; }</style>")
-"""The side panel stays in view beside a map taller than the window."""
 
 def _component_value(name: str) -> object:
     """What the map component's last event ``name`` carried (in the session, by its key)."""
@@ -190,8 +190,10 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
                               on_clicked=_on_click, on_collapse=_on_collapse)
         if getattr(drawn, "collapse", None):
             st.rerun(scope="app")  # redraw the collapsed-domains filter (outside the fragment)
+        hint = "Ctrl + wheel: zoom · drag: pan · double-click: fit · click a node: select"
         if not picture.drawing.edge_labels and picture.drawing.edges:
-            st.caption("Many edges: their rates are in the tooltips and the side panel.")
+            hint += " · many edges: their rates are in the tooltips and the side panel"
+        st.caption(hint)
     with right, st.container(key=PANEL):
         node = _node_picker(sorted(shown.graph.nodes))
         if node:

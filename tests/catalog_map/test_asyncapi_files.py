@@ -187,3 +187,29 @@ def test_cli_imports_a_multi_file_document_under_root_and_refuses_outside_it(
                        "--store", store_url)
     assert code == 2
     assert "--root" in err
+
+
+def _doc(components: dict[str, object]) -> dict[str, object]:
+    return {"asyncapi": "3.0.0", "info": {"title": "svc", "version": "1"},
+            "channels": {"c": {"address": "t", "messages": {"m": {
+                "name": "T", "payload": {"$ref": "#/components/schemas/S0"}}}}},
+            "operations": {"o": {"action": "send", "channel": {"$ref": "#/channels/c"}}},
+            "components": {"schemas": components}}
+
+
+def test_a_recursive_payload_keeps_its_recursive_reference() -> None:
+    node = {"type": "object", "properties": {"left": {"$ref": "#/components/schemas/S0"},
+                                             "right": {"$ref": "#/components/schemas/S0"}}}
+    (decl,) = import_asyncapi(_doc({"S0": node}), "tree.json")
+    assert decl.payload is not None
+    assert decl.payload["properties"]["left"] == {"$ref": "#/components/schemas/S0"}
+
+
+def test_references_fanning_out_stop_at_a_budget_instead_of_exhausting_memory() -> None:
+    """Ten references to the next schema, twelve levels deep: 10**12 values once inlined."""
+    schemas = {f"S{i}": {"type": "object", "properties": {
+        f"p{j}": {"$ref": f"#/components/schemas/S{i + 1}"} for j in range(10)}}
+        for i in range(12)}
+    schemas["S12"] = {"type": "string"}
+    with pytest.raises(AsyncApiError, match="too large once its references are inlined"):
+        import_asyncapi(_doc(schemas), "laughs.json")

@@ -3,6 +3,7 @@ files with relative links and an index; names from traffic stay text."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,3 +114,20 @@ def test_empty_store_exports_an_index(tmp_path: Path, capsys: pytest.CaptureFixt
                      "--store", url, "--schemas-dir", str(ROOT / "schemas"), "--samples", "0")
     assert code == 0
     assert (tmp_path / "o" / "index.md").read_text().startswith("# Event catalog")
+
+
+def test_catalog_search_on_the_command_line(store_url: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    schemas = str(ROOT / "schemas")
+    code, out, _ = run(capsys, "search", "field:customer_id", "owner:checkout", "--store",
+                       store_url, "--schemas-dir", schemas)
+    assert code == 0
+    assert "OrderPlaced: field /customer_id (v1, v2); owner team-checkout" in out.splitlines()
+    code, out, _ = run(capsys, "search", "producer:order-service", "--json", "--store",
+                       store_url, "--schemas-dir", schemas)
+    found = {json.loads(line)["event_type"] for line in out.splitlines()}
+    assert code == 0
+    assert "OrderPlaced" in found
+    code, out, _ = run(capsys, "search", "no-such-thing", "--store", store_url,
+                       "--schemas-dir", schemas)
+    assert (code, out) == (1, "")

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from collector.kafka.tap import unreachable_reason
+from collector.kafka._client import unreachable_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,3 +54,17 @@ def test_the_reason_names_the_first_server_that_refuses() -> None:
         # reachable over TCP: what kafka-python said is the reason
         assert unreachable_reason({"bootstrap_servers": [where]},
                                   TimeoutError("Unable to bootstrap")) == "Unable to bootstrap"
+
+
+def test_simulate_against_no_broker_says_why_in_one_line() -> None:
+    """The producer side: kafka-python's retries stay out of sight, the reason is named."""
+    port = _closed_port()
+    env = {**os.environ, "CHOREOSCOPE_SCHEMAS_DIR": str(ROOT / "schemas")}
+    done = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "simulate", "--flows", "3",
+         "--bootstrap-servers", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"choreoscope: cannot publish to Kafka at 127.0.0.1:{port}: 127.0.0.1:{port}: "
+        "connection refused"], done.stderr

@@ -116,6 +116,7 @@ def test_a_later_global_option_wins(elsewhere: Path, tmp_path: Path,
     ('[kafka]\nssl_password = ["hunter2-in-a-list"]\n', "hunter2-in-a-list"),
     ('[kafka]\nsasl_pasword = "hunter2-typo"\n', "hunter2-typo"),  # an unknown key's value
     ('[otlp]\ntoken = { value = "tok-in-a-table" }\n', "tok-in-a-table"),
+    ('store = "postgres://app:pg-pass-word@db:5432/c"\n', "pg-pass-word"),  # scheme typo
 ])
 def test_a_configuration_error_never_echoes_a_secret(tmp_path: Path, body: str,
                                                      secret: str) -> None:
@@ -158,3 +159,34 @@ def test_the_start_up_line_says_what_was_loaded_from_which_folder(tmp_path: Path
     assert describe_schemas(load_settings(None, schemas_dir=str(tmp_path / "empty"))) == (
         f"loaded 0 event schemas (0 event types) and 0 flow definitions from "
         f"{(tmp_path / 'empty').resolve()}")
+
+
+def test_every_secret_value_is_known_to_the_log_filter(tmp_path: Path) -> None:
+    from collector._config_file import secret_values
+
+    config = tmp_path / "s.toml"
+    config.write_text('[kafka]\nsasl_password = "k-secret"\nssl_password = ""\n'
+                      '[otlp]\ntoken = "o-secret"\n')
+    assert sorted(secret_values(load_settings(str(config)))) == ["k-secret", "o-secret"]
+
+
+def test_choreoscope_config_names_the_file_when_no_flag_does(
+        elsewhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _project(tmp_path, 'schemas_dir = "schemas"\n')
+    monkeypatch.setenv("CHOREOSCOPE_CONFIG", str(config))
+    assert load_settings().schemas_dir == config.parent.resolve() / "schemas"
+    monkeypatch.setenv("CHOREOSCOPE_CONFIG", str(tmp_path / "gone.toml"))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.key == "CHOREOSCOPE_CONFIG"
+
+
+def test_the_dashboard_reads_the_file_its_command_was_given(tmp_path: Path) -> None:
+    """`choreoscope dashboard --config F`: the Streamlit process loads F too (its schemas_dir,
+    registry and capture settings), not whatever ./choreoscope.toml says."""
+    from collector.dashboard_process import DashboardProcess
+
+    config = _project(tmp_path, "")
+    env = DashboardProcess("sqlite:///x.db", config=str(config)).environment()
+    assert env["CHOREOSCOPE_CONFIG"] == str(config.resolve())
+    assert env["CHOREOSCOPE_STORE"] == "sqlite:///x.db"

@@ -38,7 +38,7 @@ def _metrics(at: AppTest) -> dict[str, int]:
 
 def _schema_domains() -> dict[str, str]:
     domains = {}
-    for folder in (SCHEMAS / "events").iterdir():
+    for folder in (p for p in (SCHEMAS / "events").iterdir() if p.is_dir()):
         latest = max(folder.glob("v*.json"), key=lambda p: int(p.stem[1:]))
         domains[folder.name] = json.loads(latest.read_text())["x-domain"]
     return domains

@@ -549,7 +549,17 @@ def test_choosing_a_waterfall_entry_opens_its_details(env: FlowStore) -> None:
     assert not at.exception
     shown = texts(at.markdown)
     assert f"#### {event_type} · " in shown
+    assert f"Catalog: [{event_type}](event?type={event_type}) · [" in shown  # its pages
     assert "**Payload** (redacted as stored)" in shown
     assert at.json, "the payload"
     fields = [t.value for t in at.table]
     assert any(pointer in list(f["field"]) for f in fields if "rule" in f.columns)
+
+
+def test_an_entry_chosen_in_one_flow_does_not_break_the_next(env: FlowStore) -> None:
+    first, second = (r["correlation_id"] for r in truth_of(env, "completed", "order")[:2])
+    at = search(page("views/search.py"), first)
+    chooser = at.selectbox(key="flow-entry")
+    chooser.select(chooser.options[-1]).run()
+    at = search(at, second)
+    assert at.header[0].value == f"Flow `{second}`"

@@ -31,7 +31,7 @@ DIALECT = PostgresDialect(tables={
      "SELECT 1 WHERE a IS NOT DISTINCT FROM b AND c IS DISTINCT FROM d AND e IS NULL "
      "AND f IS NOT NULL"),
     ("SELECT CAST(x AS INTEGER), CAST(y AS REAL), IFNULL(a, 0), MAX(a, b) FROM s",
-     "SELECT CAST(x AS BIGINT), CAST(y AS DOUBLE PRECISION), COALESCE(a, 0), GREATEST(a, b) "
+     "SELECT CAST(x AS BIGINT), CAST(y AS DOUBLE PRECISION), COALESCE(a, 0), MAX(a, b) "
      "FROM s"),
     ("SELECT j.value FROM spans s, json_each(s.links) j",
      "SELECT j.value FROM spans s, jsonb_array_elements(CAST(s.links AS jsonb)) AS j(value)"),
