@@ -180,6 +180,13 @@ def _event(page: EventPage, mode: Mode, policy: Policy) -> str:
                      f"; consumers {_links('services', e.declared_consumers, here)}")
     lines += ["", "## Schema", ""]
     lines += _fields(page) if page.fields else ["No schema registered.", ""]
+    if page.inferred:
+        lines += [f"Fields its {page.inferred_from} newest stored payloads carry (inferred: "
+                  "what `choreoscope schemas propose` starts from):", ""]
+        lines += _table(["field", "type", "required", "format", "constraints"],
+                        [(f.pointer, f.type, "yes" if f.required else "no", f.format,
+                          f.constraints) for f in page.inferred])
+        lines.append("")
     if len(page.schemas) > 1:
         lines += ["## Changes between versions", "", *_changes(page, mode, policy)]
     lines += ["## Flows", ""]
@@ -265,8 +272,8 @@ def _index(event_map: EventMap, entries: Sequence[CatalogEntry],
 def render_catalog(event_map: EventMap, schemas: Iterable[SchemaInfo],
                    places: Mapping[str, Sequence[FlowPlace]] | None = None,
                    samples: Iterable[SamplePayload] = (), *,
-                   mode: Mode = Mode.BACKWARD, policy: Policy = Policy.STRICT
-                   ) -> dict[str, str]:
+                   mode: Mode = Mode.BACKWARD, policy: Policy = Policy.STRICT,
+                   shown: int = 3) -> dict[str, str]:
     """Every page, by relative path (``index.md``, ``events/OrderPlaced.md`` ...)."""
     schemas = tuple(schemas)
     by_type: dict[str, list[SamplePayload]] = {}
@@ -277,7 +284,7 @@ def render_catalog(event_map: EventMap, schemas: Iterable[SchemaInfo],
     notes: list[Attention] = []
     for e in entries:
         page = build_event_page(event_map, e.event_type, schemas, places,
-                                by_type.get(e.event_type, ()))
+                                by_type.get(e.event_type, ()), shown=shown)
         if page is not None:
             notes += page.attention
             pages[f"events/{file_name(e.event_type)}"] = _event(page, mode, policy)

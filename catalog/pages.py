@@ -18,7 +18,8 @@ from typing import Any
 
 from catalog.entries import CatalogEntry, build_entries
 from catalog.eventmap import EventMap, event_node, service_node
-from catalog.fields import FieldHistory, field_history
+from catalog.fields import Field, FieldHistory, field_history, schema_fields
+from catalog.inference import infer_schema
 from catalog.metadata import SamplePayload, SchemaInfo
 from catalog.reports import has_consumer_evidence
 from catalog.traffic import EdgeKind
@@ -111,6 +112,11 @@ class EventPage:
     schemas: Mapping[int, Mapping[str, Any]]
     flows: tuple[FlowPlace, ...]
     attention: tuple[Attention, ...]
+    inferred: tuple[Field, ...] = ()
+    """No schema registered: the fields its stored payloads show (inferred, as
+    ``choreoscope schemas propose`` would start from)."""
+    inferred_from: int = 0
+    """How many payloads ``inferred`` was read from."""
 
     @property
     def name(self) -> str:
@@ -123,19 +129,25 @@ class EventPage:
 
 def build_event_page(event_map: EventMap, name: str, schemas: Iterable[SchemaInfo],
                      places: Mapping[str, Sequence[FlowPlace]] | None = None,
-                     samples: Iterable[SamplePayload] = (), live: EventMap | None = None
-                     ) -> EventPage | None:
+                     samples: Iterable[SamplePayload] = (), live: EventMap | None = None,
+                     *, shown: int = 3) -> EventPage | None:
     """The page of one event type; None when the map does not know it. ``live``: the map of
-    a recent window, for the live rate (default: ``event_map``'s whole window)."""
+    a recent window, for the live rate (default: ``event_map``'s whole window). The newest
+    ``shown`` samples are shown; without a schema, every sample given is read for the fields
+    its payloads carry."""
     node = event_node(name)
     if node not in event_map.graph:
         return None
-    entries = build_entries(event_map.neighbourhood(node, 1), samples, samples_per_type=10)
+    mine = [s for s in samples if s.event_type == name]
+    entries = build_entries(event_map.neighbourhood(node, 1), mine, samples_per_type=shown)
     entry = next(e for e in entries if e.event_type == name)
     documents = {s.version: s.document for s in schemas if s.event_type == name}
+    inferred = () if documents or not mine else tuple(
+        schema_fields(infer_schema(s.data for s in mine)))
     return EventPage(entry, rate_of(event_map if live is None else live, name),
                      field_history(documents.items()), documents,
-                     tuple((places or {}).get(name, ())), tuple(attention_of(event_map, name)))
+                     tuple((places or {}).get(name, ())), tuple(attention_of(event_map, name)),
+                     inferred, len(mine) if inferred else 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "collector.commands.config",
     "collector.commands.registry",
     "collector.commands.store",
+    "collector.commands.rabbitmq",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

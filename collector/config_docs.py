@@ -214,7 +214,9 @@ _INTRO = """\
 
 Choreoscope reads one configuration when a command starts. Precedence: a command-line flag,
 then a `CHOREOSCOPE_*` environment variable, then the TOML file (`--config FILE`, given before
-or after the subcommand, else `./choreoscope.toml` when present), then the default below.
+or after the subcommand, else the file named by `CHOREOSCOPE_CONFIG`, else `./choreoscope.toml`
+when present), then the default below. The dashboard started by `choreoscope dashboard` or
+`choreoscope demo` reads the same file.
 `choreoscope.example.toml` is a commented example file.
 
 - **Environment variables**: `CHOREOSCOPE_` and the key in capitals, sections joined by `__`:

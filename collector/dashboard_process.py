@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from collector.exceptions import CollectorError
+from collector.settings import CONFIG_ENV
 
 __all__ = ["DashboardProcess"]
 
@@ -31,13 +32,23 @@ def _app_path() -> Path:
 class DashboardProcess:
     """``streamlit run dashboard/app.py`` on host:port, reading the store at ``store_url``."""
 
-    def __init__(self, store_url: str, host: str = "127.0.0.1", port: int = 8501) -> None:
+    def __init__(self, store_url: str, host: str = "127.0.0.1", port: int = 8501,
+                 config: str | None = None) -> None:
         self.store_url, self.host, self.port = store_url, host, port
+        self.config = None if config is None else str(Path(config).resolve())
+        """The command's ``--config``: the dashboard reads the same file (schemas_dir, ...)."""
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """The dashboard's environment: the store, and the configuration file it was given."""
+        env = {**os.environ, "CHOREOSCOPE_STORE": self.store_url}
+        if self.config is not None:
+            env[CONFIG_ENV] = self.config
+        return env
 
     def start(self) -> None:
         cmd = [
@@ -47,8 +58,7 @@ class DashboardProcess:
             "--server.fileWatcherType", "none",
             "--client.toolbarMode", "viewer",  # no Deploy button: users view, they do not develop
         ]
-        env = {**os.environ, "CHOREOSCOPE_STORE": self.store_url}
-        self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, env=self.environment(), start_new_session=True)
         logger.info("dashboard starting on %s", self.url)
 
     def wait_ready(self, timeout: float = 60.0) -> bool:

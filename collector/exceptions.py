@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["CollectorError", "ConfigError", "InputError", "StoreError", "StoreUnusable"]
+__all__ = ["CollectorError", "ConfigError", "InputError", "StoreError", "StoreUnusable",
+           "TapError"]
 
 
 class CollectorError(Exception):
@@ -36,3 +37,7 @@ class StoreUnusable(StoreError, InputError):
         super().__init__(f"store {path}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class TapError(CollectorError):
+    """A broker tap cannot connect or read (the root of each broker edge's errors)."""

@@ -31,11 +31,14 @@ from collector._config_file import MASK, ConfigFileSource, secret_keys, shown
 from collector.exceptions import ConfigError
 
 __all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterSettings",
-    "EnvelopeSettings", "KafkaSettings", "LimitsSettings", "OtlpSettings", "RegistrySettings",
-    "RetentionSettings", "Settings", "TopicEnvelopeSettings", "load_settings",
+    "EnvelopeSettings", "KafkaSettings", "LimitsSettings", "NatsSettings", "OtlpSettings",
+    "RabbitMQSettings",
+    "RegistrySettings", "RetentionSettings", "Settings", "TopicEnvelopeSettings", "load_settings",
     "require_schemas_dir"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
+CONFIG_ENV = "CHOREOSCOPE_CONFIG"
+"""The configuration file when no ``--config`` is given (not a setting: it names the file)."""
 
 
 class _Section(pydantic.BaseModel):
@@ -368,6 +371,85 @@ class AlertSettings(_Section):
         return value
 
 
+class RabbitMQSettings(_Section):
+    """The RabbitMQ tap (issue 18): a durable, bounded queue of the collector's own,
+    ``choreoscope.tap.<kafka.group_id>``, bound to the configured exchanges; it never reads the
+    services' own queues. Off unless ``url`` is set (``collect --amqp-url``)."""
+
+    url: str | None = pydantic.Field(
+        default=None, examples=["amqp://choreoscope@rabbit.internal:5672/%2F"])
+    """The broker, ``amqp://`` or ``amqps://`` (TLS) ``USER@HOST:PORT/VHOST``; set to tap
+    RabbitMQ. Prefer ``password`` for the password (a password in the URL is never logged)."""
+    username: str | None = pydantic.Field(default=None, examples=["choreoscope"])
+    """The user name, when not in ``url``."""
+    password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The password; prefer ``CHOREOSCOPE_RABBITMQ__PASSWORD``."""
+    bindings: tuple[str, ...] = (
+        "orders:#", "payments:#", "inventory:#", "shipping:#", "notifications:#", "customers:#")
+    """What the tap's queue is bound to, ``EXCHANGE:ROUTING_KEY`` (``#`` is every key of a
+    topic exchange; fanout exchanges ignore the key). The exchanges must exist."""
+    queue_max_bytes: int = pydantic.Field(default=1024**3, ge=1)
+    """The tap queue's bound (``x-max-length-bytes``); beyond it the oldest messages are dropped
+    (``drop-head``, never ``reject-publish``: the services' publishes always succeed) and
+    counted. Changing it needs ``choreoscope rabbitmq remove-tap`` first."""
+    prefetch: int = pydantic.Field(default=5000, ge=1, le=65535)
+    """Unacknowledged messages the broker sends ahead (acknowledged after the store commit)."""
+    connect_timeout_s: float = pydantic.Field(default=10.0, gt=0)
+    """How long to wait for the broker at start-up before ``collect`` stops (exit 2)."""
+    ssl_cafile: Path | None = pydantic.Field(default=None, examples=["/etc/rabbitmq/ca.pem"])
+    """With ``amqps://``: the CA certificates (PEM) that sign the broker's; else the system's."""
+    ssl_certfile: Path | None = pydantic.Field(default=None, examples=["/etc/rabbitmq/c.pem"])
+    """With TLS client authentication: the collector's certificate (PEM)."""
+    ssl_keyfile: Path | None = pydantic.Field(default=None, examples=["/etc/rabbitmq/c.key"])
+    """With TLS client authentication: the collector's private key (PEM)."""
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^amqps?://[^/\s]+", value):
+            raise ValueError("an AMQP URL, amqp://HOST:PORT/VHOST or amqps://...")
+        return value
+
+    @pydantic.field_validator("bindings")
+    @classmethod
+    def _bindings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for b in value:
+            if not b.split(":", 1)[0]:
+                raise ValueError(f"EXCHANGE:ROUTING_KEY entries, not {b!r}")
+        return value
+
+
+class NatsSettings(_Section):
+    """The NATS JetStream tap (issue 18): a durable pull consumer per configured stream, named
+    ``choreoscope-<kafka.group_id>`` (never the services' own durables), acknowledged after the
+    store commit. Off unless ``url`` is set (``collect --nats-url``)."""
+
+    url: str | None = pydantic.Field(default=None, examples=["nats://nats.internal:4222"])
+    """The server, ``nats://`` or ``tls://`` ``HOST:PORT``; set to tap NATS."""
+    streams: tuple[str, ...] = (
+        "orders", "payments", "inventory", "shipping", "notifications", "customers")
+    """The JetStream streams to read (each must exist)."""
+    user: str | None = pydantic.Field(default=None, examples=["choreoscope"])
+    """The user name, when the server wants one."""
+    password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The password; prefer ``CHOREOSCOPE_NATS__PASSWORD``."""
+    token: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """An authentication token instead of user and password."""
+    fetch_batch: int = pydantic.Field(default=1000, ge=1)
+    """Most messages one pull request asks for."""
+    connect_timeout_s: float = pydantic.Field(default=10.0, gt=0)
+    """How long to wait for the server at start-up before ``collect`` stops (exit 2)."""
+    ssl_cafile: Path | None = pydantic.Field(default=None, examples=["/etc/nats/ca.pem"])
+    """With ``tls://``: the CA certificates (PEM) that sign the server's; else the system's."""
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(nats|tls)://[^/\s]+", value):
+            raise ValueError("a NATS URL, nats://HOST:PORT or tls://HOST:PORT")
+        return value
+
+
 class Settings(BaseSettings):
     """Settings outside any section."""
 
@@ -382,7 +464,9 @@ class Settings(BaseSettings):
 
     store: str = "sqlite:///choreoscope.db"
     """Where everything is stored: ``sqlite:///PATH`` (``sqlite:////abs/path.db`` for an
-    absolute path)."""
+    absolute path), or a PostgreSQL database, ``postgresql://USER@HOST:PORT/DATABASE`` (the
+    password from libpq's ``PGPASSWORD`` or ``~/.pgpass``); ``choreoscope store migrate`` moves a
+    SQLite store there."""
     schemas_dir: Path = Path("schemas")
     """Event schemas (``*.json``) and flow definitions (``flows/*.json``)."""
     dashboard: DashboardSettings = DashboardSettings()
@@ -391,6 +475,8 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
+    rabbitmq: RabbitMQSettings = RabbitMQSettings()
+    nats: NatsSettings = NatsSettings()
     retention: RetentionSettings = RetentionSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
     registry: RegistrySettings = RegistrySettings()
@@ -411,8 +497,9 @@ class Settings(BaseSettings):
     @pydantic.field_validator("store")
     @classmethod
     def _store_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://")):
-            raise ValueError("a store URL such as sqlite:///choreoscope.db")
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("a store URL such as sqlite:///choreoscope.db or "
+                             "postgresql://user@host:5432/choreoscope")
         return value
 
     @classmethod
@@ -448,10 +535,18 @@ def _drop_none(flags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(config: str | None = None, **flags: Any) -> Settings:
-    """Build the settings from flags (None = not given), environment, file and defaults."""
+    """Build the settings from flags (None = not given), environment, file and defaults.
+
+    Without ``config``, the file is ``$CHOREOSCOPE_CONFIG`` (how a command hands its
+    ``--config`` to the processes it starts, e.g. the dashboard), else ``./choreoscope.toml``
+    when present."""
+    if not config and os.environ.get(CONFIG_ENV):
+        config, flag = os.environ[CONFIG_ENV], CONFIG_ENV
+    else:
+        flag = "--config"
     path = Path(config) if config else Path(DEFAULT_CONFIG_FILE)
     if config and not path.is_file():
-        raise ConfigError("--config", config, "an existing TOML file")
+        raise ConfigError(flag, config, "an existing TOML file")
 
     class _Loaded(Settings):
         toml_file: ClassVar[Path | None] = path if path.is_file() else None

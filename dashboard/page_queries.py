@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 SAMPLES = 3
+INFER_FROM = 50
+"""Payloads read to show an undocumented type's fields."""
 DEAD_LETTERS_LIMIT = 50
 VIOLATIONS_LIMIT = 200
 
@@ -91,9 +93,12 @@ def search_rows(entries: Sequence[CatalogEntry], schemas: Sequence[SchemaInfo], 
 
 def event_page(store: Store, state: CatalogState, name: str,
                samples: int = SAMPLES) -> EventPage | None:
-    found = read_samples(store, [name], samples) if samples else []
+    """The page; an undocumented type's newest `INFER_FROM` payloads are read for its fields."""
+    documented = any(s.event_type == name for s in state.view.schemas)
+    wanted = samples if documented else max(samples, INFER_FROM)
+    found = read_samples(store, [name], wanted) if wanted else []
     return build_event_page(state.view.event_map, name, state.view.schemas, state.places, found,
-                            state.live)
+                            state.live, shown=samples)
 
 
 def service_page(state: CatalogState, name: str) -> ServicePage | None:

@@ -242,7 +242,7 @@ def _export_markdown(args: argparse.Namespace) -> int:
         store.close()
     pages = render_catalog(event_map, view.schemas, load_flow_places(settings.schemas_dir),
                            samples, mode=Mode(settings.registry.mode),
-                           policy=Policy(settings.registry.policy))
+                           policy=Policy(settings.registry.policy), shown=args.samples)
     try:
         for relative, text in pages.items():
             target = out / relative

@@ -1,4 +1,9 @@
-"""``choreoscope collect``: run the collector against the configured Kafka cluster.
+"""``choreoscope collect``: run the collector against the configured broker.
+
+Kafka by default; RabbitMQ when ``rabbitmq.url`` (``--amqp-url``) is set, else NATS JetStream
+when ``nats.url`` (``--nats-url``) is, and no Kafka flag (``--bootstrap-servers``,
+``--topics``, ``--topic-pattern``) is given. The start-up line says
+which broker is read and what it promises.
 
 Reads the watched topics with its own consumer group, writes events, flows, dead letters and
 the positions they were read from in one store transaction per batch, serves its health in the
@@ -37,7 +42,14 @@ def register(subparsers: Any) -> None:
                    "127.0.0.1:9092)")
     p.add_argument("--topics", metavar="T1,T2", help="topics to read (comma-separated)")
     p.add_argument("--topic-pattern", metavar="REGEX", help="read every topic matching REGEX")
-    p.add_argument("--group-id", help="the collector's own consumer group")
+    p.add_argument("--group-id", help="the collector's own consumer group (RabbitMQ: its "
+                   "queue is choreoscope.tap.GROUP)")
+    p.add_argument("--nats-url", metavar="URL",
+                   help="read NATS JetStream instead of Kafka: nats://HOST:PORT (streams from "
+                   "nats.streams)")
+    p.add_argument("--amqp-url", metavar="URL",
+                   help="read RabbitMQ instead of Kafka: amqp://USER@HOST:PORT/VHOST (bindings "
+                   "from rabbitmq.bindings)")
     p.add_argument("--start", metavar="earliest|latest|TIME",
                    help="where partitions without a stored position start")
     p.add_argument("--metrics-port", type=int, metavar="PORT",
@@ -69,7 +81,8 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
 
 def build_collector(settings: Settings, store: Store, *,
                     now: Callable[[], datetime] | None = None,
-                    monotonic: Callable[[], float] | None = None) -> KafkaCollector:
+                    monotonic: Callable[[], float] | None = None,
+                    kafka_flags: bool = False) -> KafkaCollector:
     """The collector ``choreoscope collect`` runs: the tap on ``settings.kafka``, the pipeline
     of `build_pipeline`, its options, health (``collector.health``, served by the caller), the
     alert pump when ``[alerts]`` names a sink, and the catalog's traffic rollups on its ticks.
@@ -86,11 +99,24 @@ def build_collector(settings: Settings, store: Store, *,
     from collector.kafka.runner import KafkaCollector
     from collector.kafka.tap import KafkaTap, TapOptions
     from collector.store.dead_letters import DeadLetterAging
+    from collector.tap import Tap
 
     clock = now if now is not None else lambda: datetime.now(UTC)
     mono = monotonic if monotonic is not None else time.monotonic
     pipeline = build_pipeline(settings, store)
-    tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
+    tap: Tap
+    if reads_rabbitmq(settings, kafka_flags=kafka_flags):
+        from collector.rabbitmq.tap import RabbitTap, RabbitTapOptions
+
+        tap = RabbitTap(RabbitTapOptions(settings.rabbitmq, settings.kafka.group_id), now=clock,
+                        monotonic=mono)
+    elif settings.nats.url is not None and not kafka_flags:
+        from collector.nats.tap import NatsTap, NatsTapOptions
+
+        tap = NatsTap(NatsTapOptions(settings.nats, settings.kafka.group_id), store.positions,
+                      now=clock, monotonic=mono)
+    else:
+        tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
     # the catalog's traffic rollups (event map, catalog pages) kept current as we go
     rollups = RollupRefresher(rollup_store(store))
     publisher = build_publisher(settings, store, now=clock)
@@ -100,6 +126,12 @@ def build_collector(settings: Settings, store: Store, *,
                           alerts=alerts,
                           housekeeping=(rollups.on_tick,
                                         DeadLetterAging(store.trim_dead_letters).on_tick))
+
+
+def reads_rabbitmq(settings: Settings, *, kafka_flags: bool = False) -> bool:
+    """Whether the collector taps RabbitMQ: ``rabbitmq.url`` is set and no Kafka flag was
+    given (reading both at once is not supported yet)."""
+    return settings.rabbitmq.url is not None and not kafka_flags
 
 
 def describe_schemas(settings: Settings) -> str:
@@ -132,7 +164,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     from collector.commands.otlp import otlp_flags
 
     otlp = otlp_flags(getattr(args, "otlp", None), flag="--otlp")
-    return load_settings(args.config, store=args.store, kafka=kafka, otlp=otlp)
+    return load_settings(args.config, store=args.store, kafka=kafka, otlp=otlp,
+                         rabbitmq={"url": getattr(args, "amqp_url", None)},
+                         nats={"url": getattr(args, "nats_url", None)})
+
+
+def _kafka_flags(args: argparse.Namespace) -> bool:
+    return any(getattr(args, f, None) for f in ("bootstrap_servers", "topics", "topic_pattern"))
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -163,6 +201,11 @@ def _collect(args: argparse.Namespace) -> int:
         handler.addFilter(SecretFilter(secret_values(settings)))  # every secret, any logger
         if quiet:  # kafka-python logs every failed reconnect; the tap logs state changes
             handler.addFilter(KafkaNoiseFilter(started.is_set))
+    if quiet:  # nats-py logs its reconnects with tracebacks; the NATS tap logs the link state
+        logging.getLogger("nats").setLevel(logging.CRITICAL)
+    if quiet:  # pika logs each connection step, and each failed one with a traceback; the
+        # RabbitMQ tap logs the link's state changes and says why it gives up
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     k = settings.kafka
     logger.info("kafka client %s", masked(client_config(k)))
     stop = threading.Event()
@@ -172,9 +215,11 @@ def _collect(args: argparse.Namespace) -> int:
     otlp = None
     collector = None
     try:
-        collector = build_collector(settings, store)
+        collector = build_collector(settings, store, kafka_flags=_kafka_flags(args))
         collector.tap.on_open = started.set
         print(f"choreoscope: {describe_schemas(settings)}", file=sys.stderr, flush=True)
+        print(f"choreoscope: reading {collector.tap.source}: {collector.tap.delivery}",
+              file=sys.stderr, flush=True)
         if args.otlp:
             from collector.otlp.receiver import OtlpService
 

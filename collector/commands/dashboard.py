@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config, store=args.store,
                              dashboard={"host": args.host, "port": args.port})
-    dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port)
+    dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port,
+                            config=args.config)
     dash.start()
     try:
         if dash.wait_ready():

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
                                                    dead_letters=bounds_of(settings)))
     sim = Simulation(definitions, flows=None, seed=args.seed, fault_rates=DEMO_FAULT_RATES,
                      pacing=Pacing(args.rate, now=now, sleep=time.sleep), spans=True)
-    dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port)
+    dash = DashboardProcess(settings.store, settings.dashboard.host, settings.dashboard.port,
+                            config=args.config)
     dash.start()
     registry_url = _serve_registry(settings)
     settle_process()

@@ -219,8 +219,6 @@ def not_found(lookup: Any) -> int:
 def _list(args: argparse.Namespace) -> int:
     from collector.flows.listing import FlowFilter, list_flows
 
-    if args.limit < 1:
-        raise ConfigError("--limit", args.limit, "a page size of 1 or more")
     wanted = FlowFilter(
         flow_type=args.flow_type, statuses=tuple(args.status),
         breached=True if args.breached else None, violations=True if args.violations else None,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collector.exceptions import CollectorError, InputError
+from collector.exceptions import InputError, TapError
 
 __all__ = ["KafkaAuthFailed", "KafkaEdgeError", "KafkaUnreachable", "PublishError"]
 
 
-class KafkaEdgeError(CollectorError):
+class KafkaEdgeError(TapError):
     """Root of the errors the Kafka tap and publisher raise."""
 
 

@@ -64,6 +64,9 @@ class Health:
         self.dead_bytes = Gauge("choreoscope_dead_letters_stored_bytes",
                                 "Bytes of the stored dead letters, against dead_letters.max_bytes",
                                 registry=r)
+        self.tap_figure = Gauge(
+            "choreoscope_tap", "A broker tap's own figure (e.g. rabbitmq_queue_depth, "
+            "rabbitmq_dropped, nats_pending)", ["figure"], registry=r)
         self._seen_usage: dict[str, int] = {}
         self._monotonic = monotonic
         self._last_at = monotonic()
@@ -94,10 +97,12 @@ class Health:
 
     def sample(self, stats: PipelineStats, lag: Mapping[tuple[str, int], int | None],
                kafka_up: bool | None, at: datetime,
-               usage: DeadLetterUsage | None = None) -> list[Sample]:
+               usage: DeadLetterUsage | None = None,
+               figures: Mapping[str, float] | None = None) -> list[Sample]:
         """Update the rates and gauges; the samples to store with the next batch. ``kafka_up``
         is None for a collector without a broker (the simulator's): no ``kafka_up`` sample.
-        ``usage``: the store's dead-letter totals (what their bounds dropped and cut)."""
+        ``usage``: the store's dead-letter totals (what their bounds dropped and cut);
+        ``figures``: the tap's own (`collector.tap.Tap.figures`), each a ``tap`` sample."""
         now = self._monotonic()
         elapsed = max(now - self._last_at, 1e-9)
         rate = (stats.observations - self._last_records) / elapsed
@@ -123,6 +128,9 @@ class Health:
         if validation is not None:  # no events in the interval: nothing was validated
             self.validation_latency.set(validation)
             samples.append(("validation_seconds", {}, validation, at))
+        for figure, value in sorted((figures or {}).items()):
+            self.tap_figure.labels(figure).set(value)
+            samples.append(("tap", {"figure": figure}, float(value), at))
         for (topic, partition), n in sorted(lag.items()):
             if n is None:
                 continue

@@ -1,4 +1,7 @@
-"""The collect loop: tap -> pipeline (one store transaction with the positions) -> Kafka commit.
+"""The collect loop: tap -> pipeline (one store transaction with the positions) -> broker commit.
+
+The loop drives any `collector.tap.Tap` (Kafka, RabbitMQ, NATS); "offsets" below are whatever
+the tap commits after the store commit (Kafka offsets, RabbitMQ or JetStream acknowledgements).
 
 The loop reads records and prepares what they produce (decode, validate, track); a
 `StoreWriter` thread writes each batch together with the positions after its records, in
@@ -25,13 +28,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from collector.kafka.exceptions import KafkaEdgeError
+from collector.exceptions import TapError
 from collector.kafka.health import Health
-from collector.kafka.tap import KafkaTap
 from collector.model import Event, Observation
 from collector.pipeline import Pipeline
 from collector.store.base import Batch, Position
 from collector.store.writer import StoreWriter
+from collector.tap import Tap
 
 if TYPE_CHECKING:
     from collector.flows.publish import AlertPump
@@ -102,7 +105,7 @@ class KafkaCollector:
 
     def __init__(
         self,
-        tap: KafkaTap,
+        tap: Tap,
         pipeline: Pipeline,
         *,
         options: CollectOptions = CollectOptions(),
@@ -148,7 +151,7 @@ class KafkaCollector:
         next_retention = mono() + min(5.0, opts.retention_every)
         try:
             self.tap.open(stop)
-        except KafkaEdgeError:
+        except TapError:
             if stop.is_set():
                 return
             raise
@@ -265,7 +268,8 @@ class KafkaCollector:
     def _sample_health(self) -> None:
         assert self.health is not None
         samples = self.health.sample(self.pipeline.stats, self.tap.lag(), self.tap.link.up,
-                                     self._now(), self.pipeline.store.dead_letter_usage())
+                                     self._now(), self.pipeline.store.dead_letter_usage(),
+                                     figures=self.tap.figures())
         # straight to the store: a health sample is not a pipeline write (nor its latency)
         self._writer.submit(partial(self.pipeline.store.write, Batch(metrics=samples)))
 

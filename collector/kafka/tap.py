@@ -198,6 +198,14 @@ class KafkaTap:
     def source(self) -> str:
         return self.options.source
 
+    @property
+    def delivery(self) -> str:
+        return "effectively once (offsets stored with each batch)"
+
+    def figures(self) -> Mapping[str, float]:
+        """Kafka's health is its lag (`lag`); no other figures."""
+        return {}
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open(self, stop: threading.Event | None = None) -> None:

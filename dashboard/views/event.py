@@ -68,6 +68,13 @@ def _fields(page: EventPage) -> None:
     st.subheader("Schema", anchor=False)
     if not page.fields:
         st.caption("No schema registered.")
+        if page.inferred:
+            st.markdown(f"Fields its {page.inferred_from} newest stored payloads carry "
+                        "(inferred: what `choreoscope schemas propose` starts from):")
+            st.dataframe([{"field": f.pointer, "type": f.type, "required": f.required,
+                           "format": f.format, "constraints": f.constraints}
+                          for f in page.inferred], hide_index=True, width="stretch",
+                         key="event_fields_inferred")
         return
     numbers = sorted(page.fields, reverse=True)  # the newest first
     for tab, number in zip(st.tabs([f"v{n}" for n in numbers]), numbers, strict=True):

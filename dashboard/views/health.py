@@ -165,8 +165,27 @@ def _validation(store: Store, window: timedelta) -> None:
                         width="stretch")
 
 
+def _tap(store: Store, window: timedelta) -> None:
+    """A broker tap's own figures (RabbitMQ: tap queue depth, consumers, dropped at the
+    bound), when the collector reads such a broker."""
+    last = latest_metric(store, "tap")
+    if last is None:
+        return
+    st.subheader("Broker tap")
+    rows = metric_series(store, "tap", since=last - window)
+    latest = {r["figure"]: r["value"] for r in rows}
+    columns = st.columns(max(len(latest), 1))
+    for column, (figure, value) in zip(columns, sorted(latest.items()), strict=False):
+        column.metric(str(figure).replace("_", " "), f"{value:,.0f}")
+    if latest.get("rabbitmq_dropped"):
+        st.warning("The tap queue's bound (rabbitmq.queue_max_bytes) dropped messages: the "
+                   "collector fell behind or was stopped; those messages were not collected.")
+    _line(rows, "value", "tap")
+
+
 def _health(store: Store, window: timedelta) -> None:
     _lag(store, window)
+    _tap(store, window)
     st.subheader("Throughput")
     _metric(store, "records_per_second", "records/s", window)
     _metric(store, "dead_letters_per_second", "dead letters/s", window)

@@ -13,7 +13,7 @@ import pytest
 from catalog.entries import build_entries
 from catalog.eventmap import EventMap, build_event_map
 from catalog.fields import field_history, schema_fields
-from catalog.metadata import Declaration, DeclaredRole, SchemaInfo
+from catalog.metadata import Declaration, DeclaredRole, SamplePayload, SchemaInfo
 from catalog.pages import (
     NO_DOMAIN,
     FlowPlace,
@@ -227,3 +227,22 @@ def test_the_live_rate_comes_from_the_recent_window_and_is_zero_when_unseen_ther
     assert quiet is not None
     assert quiet.rate_per_min == 0.0
     assert rate_of(build_event_map([]), "OrderPlaced") is None  # no window: unknown
+
+
+def test_an_undocumented_types_page_shows_the_fields_its_payloads_carry() -> None:
+    samples = [SamplePayload("OrderScored", "order-svc", str(i), T0 + timedelta(seconds=i),
+                             {"order_id": f"ORD-{i}", "score": i / 10,
+                              **({"reason": "x"} if i % 2 else {})})
+               for i in range(6)]
+    page = build_event_page(_map(), "OrderScored", (), samples=samples, shown=2)
+    assert page is not None
+    assert len(page.samples) == 2  # shown
+    assert page.inferred_from == 6  # read
+    fields = {f.pointer: f for f in page.inferred}
+    assert set(fields) == {"/order_id", "/score", "/reason"}
+    assert fields["/order_id"].required
+    assert not fields["/reason"].required
+    assert fields["/score"].type == "number"
+    documented = build_event_page(_map(), "OrderPlaced", _map_schemas(), samples=[])
+    assert documented is not None
+    assert documented.inferred == ()

@@ -168,3 +168,25 @@ def test_every_secret_value_is_known_to_the_log_filter(tmp_path: Path) -> None:
     config.write_text('[kafka]\nsasl_password = "k-secret"\nssl_password = ""\n'
                       '[otlp]\ntoken = "o-secret"\n')
     assert sorted(secret_values(load_settings(str(config)))) == ["k-secret", "o-secret"]
+
+
+def test_choreoscope_config_names_the_file_when_no_flag_does(
+        elsewhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _project(tmp_path, 'schemas_dir = "schemas"\n')
+    monkeypatch.setenv("CHOREOSCOPE_CONFIG", str(config))
+    assert load_settings().schemas_dir == config.parent.resolve() / "schemas"
+    monkeypatch.setenv("CHOREOSCOPE_CONFIG", str(tmp_path / "gone.toml"))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.key == "CHOREOSCOPE_CONFIG"
+
+
+def test_the_dashboard_reads_the_file_its_command_was_given(tmp_path: Path) -> None:
+    """`choreoscope dashboard --config F`: the Streamlit process loads F too (its schemas_dir,
+    registry and capture settings), not whatever ./choreoscope.toml says."""
+    from collector.dashboard_process import DashboardProcess
+
+    config = _project(tmp_path, "")
+    env = DashboardProcess("sqlite:///x.db", config=str(config)).environment()
+    assert env["CHOREOSCOPE_CONFIG"] == str(config.resolve())
+    assert env["CHOREOSCOPE_STORE"] == "sqlite:///x.db"

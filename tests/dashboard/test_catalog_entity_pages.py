@@ -78,6 +78,8 @@ def test_event_page_of_an_undocumented_type_says_to_propose_a_schema(
     assert any("undocumented" in w.value for w in at.warning)
     assert "choreoscope schemas propose OrderFraudScored" in [c.value for c in at.code]
     assert "No schema registered." in [c.value for c in at.caption]
+    inferred = _frame(at, "field")
+    assert "/order_id" in set(inferred["field"])  # read off its stored payloads
 
 
 def test_event_page_without_a_type_offers_a_chooser_and_an_unknown_one_says_so(

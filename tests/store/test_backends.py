@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -210,3 +210,40 @@ def test_postgres_collectors_opening_one_database_at_once_migrate_it_once(
     assert [r["version"] for r in versions] == sorted({v for v, _, _ in migrations()})
     for s in stores:
         s.close()
+
+
+def _instances(store: Any) -> dict[str, str | None]:
+    return {r["id"]: r["instance_id"] for r in store.query("SELECT id, instance_id FROM events")}
+
+
+def test_instances_are_set_at_insert_and_for_events_stored_earlier(store_url: str) -> None:
+    store = open_store(store_url)
+    ident = lambda i: EventIdentity("order-service", f"e{i}")  # noqa: E731
+    store.write(Batch(events=[event(1), event(2)], assignments=[(ident(1), "i1")]))
+    assert _instances(store) == {"e1": "i1", "e2": None}
+    store.write(Batch(events=[event(3), event(1)],  # e1 redelivered without a decision
+                      assignments=[(ident(2), "i2"), (ident(3), "i3")]))
+    assert _instances(store) == {"e1": "i1", "e2": "i2", "e3": "i3"}
+    store.write(Batch(events=[event(4)], assignments=[  # the last assignment in a batch holds
+        (ident(2), "first"), (ident(4), "first"), (ident(2), "last"), (ident(4), "last")]))
+    assert _instances(store) == {"e1": "i1", "e2": "last", "e3": "i3", "e4": "last"}
+
+
+def test_times_are_stored_as_utc_text_whatever_their_zone(store_url: str) -> None:
+    store = open_store(store_url)
+    plus_two = datetime(2026, 1, 5, 12, 0, 1, tzinfo=timezone(timedelta(hours=2)))
+    store.write(Batch(events=[dataclasses.replace(event(1), occurred_at=plus_two)]))
+    assert store.query("SELECT occurred_at FROM events") == [
+        {"occurred_at": "2026-01-05T10:00:01.000000Z"}]
+
+
+def test_sqlite_functions_answer_the_same_on_both(store_url: str) -> None:
+    store = open_store(store_url)
+    (row,) = store.query(
+        "SELECT julianday('2026-01-05T08:00:01.234567Z') AS jd, "
+        "strftime('%s', '2026-01-05T08:00:01.234567Z') AS epoch, "
+        "json_extract('{\"a.b\": {\"c\": [1, \"x\"]}}', '$.\"a.b\".c[1]') AS j, "
+        "instr('choreoscope', 'scope') AS i, MAX(1, 3, 2) AS m, ROUND(2.0 / 3, 2) AS r, "
+        "SUM(1 = 1) AS s")
+    assert row == {"jd": 2461045.8333476274, "epoch": "1767600001", "j": "x", "i": 7, "m": 3,
+                   "r": 0.67, "s": 1}
