@@ -31,7 +31,8 @@ from collector._config_file import MASK, ConfigFileSource, secret_keys, shown
 from collector.exceptions import ConfigError
 
 __all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterSettings",
-    "EnvelopeSettings", "KafkaSettings", "LimitsSettings", "OtlpSettings", "RabbitMQSettings",
+    "EnvelopeSettings", "KafkaSettings", "LimitsSettings", "NatsSettings", "OtlpSettings",
+    "RabbitMQSettings",
     "RegistrySettings", "RetentionSettings", "Settings", "TopicEnvelopeSettings", "load_settings",
     "require_schemas_dir"]
 
@@ -418,6 +419,37 @@ class RabbitMQSettings(_Section):
         return value
 
 
+class NatsSettings(_Section):
+    """The NATS JetStream tap (issue 18): a durable pull consumer per configured stream, named
+    ``choreoscope-<kafka.group_id>`` (never the services' own durables), acknowledged after the
+    store commit. Off unless ``url`` is set (``collect --nats-url``)."""
+
+    url: str | None = pydantic.Field(default=None, examples=["nats://nats.internal:4222"])
+    """The server, ``nats://`` or ``tls://`` ``HOST:PORT``; set to tap NATS."""
+    streams: tuple[str, ...] = (
+        "orders", "payments", "inventory", "shipping", "notifications", "customers")
+    """The JetStream streams to read (each must exist)."""
+    user: str | None = pydantic.Field(default=None, examples=["choreoscope"])
+    """The user name, when the server wants one."""
+    password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """The password; prefer ``CHOREOSCOPE_NATS__PASSWORD``."""
+    token: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])
+    """An authentication token instead of user and password."""
+    fetch_batch: int = pydantic.Field(default=1000, ge=1)
+    """Most messages one pull request asks for."""
+    connect_timeout_s: float = pydantic.Field(default=10.0, gt=0)
+    """How long to wait for the server at start-up before ``collect`` stops (exit 2)."""
+    ssl_cafile: Path | None = pydantic.Field(default=None, examples=["/etc/nats/ca.pem"])
+    """With ``tls://``: the CA certificates (PEM) that sign the server's; else the system's."""
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(nats|tls)://[^/\s]+", value):
+            raise ValueError("a NATS URL, nats://HOST:PORT or tls://HOST:PORT")
+        return value
+
+
 class Settings(BaseSettings):
     """Settings outside any section."""
 
@@ -444,6 +476,7 @@ class Settings(BaseSettings):
     envelope: EnvelopeSettings = EnvelopeSettings()
     kafka: KafkaSettings = KafkaSettings()
     rabbitmq: RabbitMQSettings = RabbitMQSettings()
+    nats: NatsSettings = NatsSettings()
     retention: RetentionSettings = RetentionSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
     registry: RegistrySettings = RegistrySettings()

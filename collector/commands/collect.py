@@ -1,7 +1,8 @@
 """``choreoscope collect``: run the collector against the configured broker.
 
-Kafka by default; RabbitMQ when ``rabbitmq.url`` (``--amqp-url``) is set and no Kafka flag
-(``--bootstrap-servers``, ``--topics``, ``--topic-pattern``) is given. The start-up line says
+Kafka by default; RabbitMQ when ``rabbitmq.url`` (``--amqp-url``) is set, else NATS JetStream
+when ``nats.url`` (``--nats-url``) is, and no Kafka flag (``--bootstrap-servers``,
+``--topics``, ``--topic-pattern``) is given. The start-up line says
 which broker is read and what it promises.
 
 Reads the watched topics with its own consumer group, writes events, flows, dead letters and
@@ -43,6 +44,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--topic-pattern", metavar="REGEX", help="read every topic matching REGEX")
     p.add_argument("--group-id", help="the collector's own consumer group (RabbitMQ: its "
                    "queue is choreoscope.tap.GROUP)")
+    p.add_argument("--nats-url", metavar="URL",
+                   help="read NATS JetStream instead of Kafka: nats://HOST:PORT (streams from "
+                   "nats.streams)")
     p.add_argument("--amqp-url", metavar="URL",
                    help="read RabbitMQ instead of Kafka: amqp://USER@HOST:PORT/VHOST (bindings "
                    "from rabbitmq.bindings)")
@@ -106,6 +110,11 @@ def build_collector(settings: Settings, store: Store, *,
 
         tap = RabbitTap(RabbitTapOptions(settings.rabbitmq, settings.kafka.group_id), now=clock,
                         monotonic=mono)
+    elif settings.nats.url is not None and not kafka_flags:
+        from collector.nats.tap import NatsTap, NatsTapOptions
+
+        tap = NatsTap(NatsTapOptions(settings.nats, settings.kafka.group_id), store.positions,
+                      now=clock, monotonic=mono)
     else:
         tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
     # the catalog's traffic rollups (event map, catalog pages) kept current as we go
@@ -156,7 +165,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
     otlp = otlp_flags(getattr(args, "otlp", None), flag="--otlp")
     return load_settings(args.config, store=args.store, kafka=kafka, otlp=otlp,
-                         rabbitmq={"url": getattr(args, "amqp_url", None)})
+                         rabbitmq={"url": getattr(args, "amqp_url", None)},
+                         nats={"url": getattr(args, "nats_url", None)})
 
 
 def _kafka_flags(args: argparse.Namespace) -> bool:
@@ -191,6 +201,8 @@ def _collect(args: argparse.Namespace) -> int:
         handler.addFilter(SecretFilter(secret_values(settings)))  # every secret, any logger
         if quiet:  # kafka-python logs every failed reconnect; the tap logs state changes
             handler.addFilter(KafkaNoiseFilter(started.is_set))
+    if quiet:  # nats-py logs its reconnects with tracebacks; the NATS tap logs the link state
+        logging.getLogger("nats").setLevel(logging.CRITICAL)
     if quiet:  # pika logs each connection step, and each failed one with a traceback; the
         # RabbitMQ tap logs the link's state changes and says why it gives up
         logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -25,7 +25,7 @@ from collector.exceptions import ConfigError
 if TYPE_CHECKING:
     from collector.model import Observation, Span
     from collector.pipeline import Pipeline
-    from collector.settings import RabbitMQSettings, Settings
+    from collector.settings import NatsSettings, RabbitMQSettings, Settings
     from collector.simulator import SimRecord, Simulation, TruthRow
     from collector.simulator.generated import GeneratedSimulation
 from collector.commands._args import at_least
@@ -70,6 +70,9 @@ def register(subparsers: Any) -> None:
                    help="pace in wall time at about R events per second")
     p.add_argument("--bootstrap-servers", metavar="HOST:PORT",
                    help="publish the records to this Kafka cluster")
+    p.add_argument("--nats-url", metavar="URL",
+                   help="publish the records to NATS JetStream: each topic a stream of its name, "
+                        "subject TOPIC.<event type>")
     p.add_argument("--amqp-url", metavar="URL",
                    help="publish the records to RabbitMQ: each topic a topic exchange of its "
                         "name, the event type the routing key")
@@ -145,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     rates = parse_fault_rates(args.fault_rate)
     settings = load_settings(args.config, store=args.store,
                              kafka={"bootstrap_servers": args.bootstrap_servers},
-                             rabbitmq={"url": args.amqp_url})
+                             rabbitmq={"url": args.amqp_url}, nats={"url": args.nats_url})
     folder = settings.schemas_dir / "flows"
     if not folder.is_dir():
         raise ConfigError("schemas_dir", str(settings.schemas_dir),
@@ -163,7 +166,8 @@ def _run(args: argparse.Namespace) -> int:
         run_simulation(sim, out=args.out, store=pipeline, kafka=args.bootstrap_servers,
                        kafka_client=kafka_client, progress=sys.stderr.isatty(),
                        wall=lambda: datetime.now(UTC), topic_prefix=args.topic_prefix,
-                       rabbitmq=settings.rabbitmq if args.amqp_url else None)
+                       rabbitmq=settings.rabbitmq if args.amqp_url else None,
+                       nats=settings.nats if args.nats_url else None)
     except KeyboardInterrupt:
         print("simulate: stopped", file=sys.stderr)
         _summary(sim, time.perf_counter() - started)
@@ -227,7 +231,8 @@ def run_simulation(sim: Simulation | GeneratedSimulation, *, out: str | Path | N
                    store: Pipeline | None = None, kafka: str | None = None,
                    kafka_client: Mapping[str, Any] | None = None, progress: bool = False,
                    wall: Callable[[], datetime] | None = None, topic_prefix: str = "",
-                   rabbitmq: RabbitMQSettings | None = None) -> None:
+                   rabbitmq: RabbitMQSettings | None = None,
+                   nats: NatsSettings | None = None) -> None:
     """Run ``sim`` to its end, sending every record to each destination given (to Kafka under
     ``topic_prefix`` + the domain topic; to RabbitMQ, exchanges named like the topics)."""
     with ExitStack() as stack:
@@ -242,7 +247,11 @@ def run_simulation(sim: Simulation | GeneratedSimulation, *, out: str | Path | N
         if kafka is not None and topic_prefix:
             records = _prefixed(records, topic_prefix)
         try:
-            if rabbitmq is not None:
+            if nats is not None:
+                from collector.nats.publisher import publish as publish_nats
+
+                publish_nats(records, nats)
+            elif rabbitmq is not None:
                 from collector.rabbitmq.publisher import publish as publish_amqp
 
                 publish_amqp(records, rabbitmq)
