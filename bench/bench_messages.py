@@ -4,9 +4,10 @@ simulated store).
 
 Each query is `collector.messages.find_messages` as the page and ``choreoscope messages`` run
 it, on the busiest topic, newest first, 50 rows: by key, by header value (an exact
-``traceparent``, which one record carries: nothing stops the scan early), by correlation id, by
-event type, by payload text within the topic's last hour (a text no payload holds: the whole
-hour is read, the worst case), and by an offset range of a partition; plus what the store holds
+``traceparent`` of a record older than the last hour the search looks at by default: the whole
+hour is read, nothing stops the scan early), by correlation id, by event type, by payload text
+within the topic's last hour (a text no payload holds: the worst case again), and by an offset
+range of a partition; plus what the store holds
 of each partition of the topic. The other values are taken from a record in the middle of the
 topic, so those queries find something.
 Each is timed on a fresh read-only connection (the page's first visit), the median of 3.

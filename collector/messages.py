@@ -38,7 +38,8 @@ __all__ = [
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 TEXT_WINDOW = timedelta(hours=1)
-"""A payload text search without a time window looks at the topic's last hour."""
+"""A payload text or header value search without a time window looks at the topic's last
+hour (neither has an index: the window bounds the scan)."""
 GAP_LIMIT = 20
 
 Status = Literal["event", "violation", "dead letter"]
@@ -63,6 +64,8 @@ class MessageFilter:
     """The producing service (the event's CloudEvents ``source``)."""
     text: str | None = None
     """Text in the payload (case-insensitive for ASCII), within the time window."""
+    # text and header, without a window (and, for a header, without a key, correlation id or
+    # offset range): the topic's last hour, `TEXT_WINDOW`
 
     @property
     def events_only(self) -> bool:
@@ -191,8 +194,11 @@ def find_messages(store: Store, f: MessageFilter, *, limit: int = DEFAULT_LIMIT,
 
 
 def _with_text_window(store: Store, f: MessageFilter) -> MessageFilter:
-    if f.text is None or f.since is not None:
+    if (f.text is None and f.header is None) or f.since is not None:
         return f
+    if f.header is not None and f.text is None and any(
+            v is not None for v in (f.key, f.correlation_id, f.offset_from, f.offset_to)):
+        return f  # an index bounds the scan already
     newest = latest(store, f.topic)
     if newest is None:
         return f

@@ -43,7 +43,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--offset-to", type=int, metavar="N", help="offsets up to N (inclusive)")
     p.add_argument("--key", help="only records with exactly this key")
     p.add_argument("--header", metavar="NAME[=VALUE]",
-                   help="only records with this header (and exactly this value)")
+                   help="only records with this header (and exactly this value); without "
+                   "a window, key or offsets: within the topic's last hour")
     p.add_argument("--type", dest="event_type", metavar="EVENT_TYPE",
                    help="only events of this type")
     p.add_argument("--correlation-id", help="only the events of this correlation id")

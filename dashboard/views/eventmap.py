@@ -174,7 +174,7 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
     shown = collapse_domains(view, collapsed)
     span = "no traffic" if window is None else (f"{window.start:%Y-%m-%d %H:%M} – "
                                                 f"{window.end:%H:%M} UTC")
-    _metrics(view, span, rollup_lag(store))
+    head = st.container()  # the counts above the map, sent after it (the map comes first)
     try:
         picture = draw_map(shown, stalls=stalls_by_event_type(store),
                            group_by_domain=filters["group"],
@@ -194,10 +194,28 @@ def live_map(store: Store, filters: dict[str, Any]) -> None:
         if not picture.drawing.edge_labels and picture.drawing.edges:
             hint += " · many edges: their rates are in the tooltips and the side panel"
         st.caption(hint)
+    with head:
+        _metrics(view, span, rollup_lag(store))
     with right, st.container(key=PANEL):
         node = _node_picker(sorted(shown.graph.nodes))
         if node:
             _side_panel(store, full, shown, node)
+
+
+def _chosen() -> dict[str, Any]:
+    """The filters' values as the widgets of `_filters` hold them (their defaults before the
+    first run), read before the widgets are drawn so that the map is sent first."""
+    state = st.session_state
+    return {
+        "window": state.get("map_window", list(MAP_WINDOWS)[-1]),
+        "domain": state.get("map_domain", ""),
+        "flow": state.get("map_flow", ""),
+        "hops": state.get("map_hops", next(iter(HOPS))),
+        "kinds": list(state.get("map_kinds", KINDS)),
+        "collapsed": list(state.get(COLLAPSED, [])),
+        "group": state.get("map_group", True),
+        "labels": state.get("map_labels", True),
+    }
 
 
 def _filters(store: Store) -> dict[str, Any]:
@@ -241,4 +259,12 @@ st.caption("Who produces and consumes what, on which topics: edges carry the rat
 store = store_or_help()
 st.html(_STICKY)
 if store is not None:
-    live_map(store, _filters(store))
+    # The map is what people wait for: it is drawn first, below the filters' (empty) place, and
+    # the filter widgets after it. Should a widget not keep the value read before it (its
+    # options changed), the page runs again with what the widgets hold.
+    filter_area = st.container()
+    before = _chosen()
+    live_map(store, before)
+    with filter_area:
+        if _filters(store) != before:
+            st.rerun()

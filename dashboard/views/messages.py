@@ -268,9 +268,10 @@ def _browse(store: Store) -> None:
     if topic is not None:
         _holdings(store, topic)
     st.subheader("Messages, newest first")
-    if f.text is not None and f.since is None:
-        st.caption("The text search looks at the topic's last hour; choose a window to "
-                   "search another.")
+    if (f.text is not None or f.header is not None) and f.since is None:
+        st.caption("Payload text and header values are searched in the topic's last hour "
+                   "(with a key, correlation id or offsets: a header everywhere); choose a "
+                   "window to search another.")
     found = find_messages(store, f)
     if not found:
         st.info("No stored message matches these filters.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,14 +98,16 @@ def test_newest_first_with_events_and_dead_letters(store: Store) -> None:
 def test_each_filter_finds_exactly_its_messages(store: Store, f: MessageFilter,
                                                 ids: list[str]) -> None:
     found = find_messages(store, f, limit=100)
-    if f.text is not None:  # the text search looks within the window (default last hour)
-        found = find_messages(store, MessageFilter(topic="orders", text=f.text,
-                                                   since=T0), limit=100)
+    if f.text is not None or f.header is not None:  # within the window (default last hour)
+        assert found == []  # these are older than the topic's last hour
+        found = find_messages(store, replace(f, since=T0), limit=100)
     assert sorted(m.event_id or "" for m in found) == sorted(ids)
 
 
 def test_the_text_search_defaults_to_the_last_hour_of_the_topic(store: Store) -> None:
     assert find_messages(store, MessageFilter(topic="orders", text="gift")) == []
+    assert len(find_messages(store, MessageFilter(topic="orders", header=("x-tenant", None)),
+                             limit=100)) == 41  # e100..e139 (the last hour) and the dead letter
     assert [m.event_id for m in find_messages(
         store, MessageFilter(topic="orders", text="ORD-139"))] == ["e139"]
 
@@ -194,7 +197,8 @@ def test_the_command_line_lists_filters_and_prints_json(store: Store, tmp_path: 
             for r in map(orjson.loads, not_kept.splitlines())] == [("e5", False, None)]
     assert rows[1]["headers"] == [["x-tenant", "globex"]]
     text = subprocess.run([str(CLI), "messages", "--store", url, "--topic", "orders",
-                           "--header", "x-tenant=acme", "--limit", "2"],
+                           "--header", "x-tenant=acme", "--limit", "2", "--since",
+                           T0.isoformat()],
                           capture_output=True, text=True, check=True).stdout.splitlines()
     assert text[0].split()[:3] == ["PARTITION", "OFFSET", "TIME"]
     assert "x-tenant=acme" in text[1]
