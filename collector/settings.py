@@ -392,8 +392,10 @@ class RabbitMQSettings(_Section):
     """The tap queue's bound (``x-max-length-bytes``); beyond it the oldest messages are dropped
     (``drop-head``, never ``reject-publish``: the services' publishes always succeed) and
     counted. Changing it needs ``choreoscope rabbitmq remove-tap`` first."""
-    prefetch: int = pydantic.Field(default=5000, ge=1, le=65535)
-    """Unacknowledged messages the broker sends ahead (acknowledged after the store commit)."""
+    prefetch: int = pydantic.Field(default=50_000, ge=1, le=65535)
+    """Unacknowledged messages the broker sends ahead. They are acknowledged after the store
+    commit of their batch, so keep it above twice ``kafka.batch_max`` (a batch being gathered
+    and one being written), or the broker waits for acks between batches."""
     connect_timeout_s: float = pydantic.Field(default=10.0, gt=0)
     """How long to wait for the broker at start-up before ``collect`` stops (exit 2)."""
     ssl_cafile: Path | None = pydantic.Field(default=None, examples=["/etc/rabbitmq/ca.pem"])

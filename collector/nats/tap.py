@@ -43,6 +43,10 @@ ACK_WAIT_S = 30.0
 """How long JetStream waits for an acknowledgement before it delivers a message again (what a
 collector killed with messages in flight costs its successor)."""
 
+MAX_ACK_PENDING = 100_000
+"""Messages delivered and not acknowledged yet before the server waits: above what the collect
+loop holds (a batch gathered, one being written: 2 x ``kafka.batch_max``)."""
+
 StoredPositions = Callable[[str], Mapping[tuple[str, int], int]]
 
 
@@ -110,15 +114,17 @@ class NatsTap:
         deadline = self._monotonic() + s.connect_timeout_s
         while True:
             try:
-                self._nc = self._loop.run(self._connect(), timeout=s.connect_timeout_s + 5)
+                self._nc = self._loop.run(self._connect(),
+                                          timeout=max(0.5, deadline - self._monotonic()))
                 break
             except (OSError, nats.errors.Error, TimeoutError) as exc:
                 if self._monotonic() >= deadline or (stop is not None and stop.is_set()):
                     self.close()
                     raise NatsUnusable(
-                        f"cannot connect to NATS at {self.link.where}: "
-                        f"{exc or type(exc).__name__} (check nats.url / --nats-url and the "
-                        "credentials)") from exc
+                        f"cannot connect to NATS at {self.link.where} within "
+                        f"{s.connect_timeout_s:g} s: "
+                        f"{str(exc) or 'connection refused or no answer'}"
+                        " (check nats.url / --nats-url and the credentials)") from exc
                 time.sleep(0.5)
         try:
             self._loop.run(self._bind(), timeout=30)
@@ -134,7 +140,7 @@ class NatsTap:
 
     async def _connect(self) -> Any:
         async def on_disconnect() -> None:
-            if self.link.up:
+            if self.link.up and self._loop is not None:  # not while closing
                 logger.warning("NATS at %s unreachable; reconnecting", self.link.where)
             self.link.up = False
 
@@ -152,7 +158,7 @@ class NatsTap:
             await js.add_consumer(stream, api.ConsumerConfig(
                 durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT,
                 deliver_policy=api.DeliverPolicy.ALL, ack_wait=ACK_WAIT_S,
-                max_ack_pending=max(20_000, 4 * self.options.settings.fetch_batch)))
+                max_ack_pending=MAX_ACK_PENDING))
             self._subs[stream] = await js.pull_subscribe_bind(durable=durable, stream=stream)
             self._unacked[stream] = []
 
