@@ -18,11 +18,12 @@ function setBox(host, box) {
   svg.setAttribute('viewBox', `${box.x} ${box.y} ${box.w} ${box.h}`);
   host._box = box;
 }
-function fitHeight(host) {
+function fitHeight(host, width) {
+  // the width is read before the SVG goes in: reading it after would lay the new drawing out
+  // once more, synchronously, before its first frame
   const svg = host.querySelector('svg');
   if (!svg) return;
   const nat = naturalBox(svg);
-  const width = host.clientWidth || 900;
   const scale = Math.min(1.6, width / nat.w);   // never blow a small map up past 160 %
   const h = Math.max(320, Math.min(host._data.max_height || 3000, nat.h * scale + 8));
   host.style.height = `${Math.round(h)}px`;
@@ -118,6 +119,7 @@ export default function (component) {
   host._data = data;
   if (host.dataset.svgDigest !== data.digest) {
     const started = performance.now();
+    const width = host.clientWidth || 900;
     const tpl = document.createElement('template');
     tpl.innerHTML = data.svg;      // dot's output: an <svg> of escaped text
     const svg = tpl.content.querySelector('svg');
@@ -131,7 +133,7 @@ export default function (component) {
       host.appendChild(svg);
     }
     host.dataset.svgDigest = data.digest;
-    fitHeight(host);
+    fitHeight(host, width);
     const saved = readView();
     setBox(host, saved && saved.key === data.view_key ? saved.box : naturalBox(svg));
     host.dataset.drawnMs = String(Math.round(performance.now() - started));
