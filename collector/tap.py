@@ -8,7 +8,8 @@ positions: Kafka commits offsets, RabbitMQ acknowledges deliveries, JetStream ac
 messages. What a broker promises beyond that (at least once, at most once) is the tap's
 ``delivery`` line, shown by ``choreoscope collect`` at start-up.
 
-Implementations: `collector.kafka.tap.KafkaTap`, `collector.rabbitmq.tap.RabbitTap`.
+Implementations: `collector.kafka.tap.KafkaTap`, `collector.rabbitmq.tap.RabbitTap`,
+`collector.nats.tap.NatsTap`; `TapSet` reads several brokers at once as one tap.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Protocol
 from collector.model import Observation
 from collector.store.base import Position
 
-__all__ = ["Lag", "LinkState", "Tap"]
+__all__ = ["Lag", "LinkState", "Tap", "TapSet"]
 
 Lag = dict[tuple[str, int], int | None]
 """Messages not read yet per (queue or topic, partition); None while not known yet."""
@@ -76,3 +77,96 @@ class Tap(Protocol):
         """Broker-specific health figures (queue depth, drops, pending), by metric name."""
 
     def close(self) -> None: ...
+
+
+class _AllUp:
+    def __init__(self, taps: Sequence[Tap]) -> None:
+        self._taps = taps
+
+    @property
+    def up(self) -> bool:
+        return all(t.link.up for t in self._taps)
+
+
+class TapSet:
+    """Several taps (brokers) read as one: polled in turn, each commit sent to the tap whose
+    reader (`Position.source`) it names. Lag and figures are merged."""
+
+    def __init__(self, taps: Sequence[Tap]) -> None:
+        if not taps:
+            raise ValueError("a TapSet needs at least one tap")
+        self.taps = tuple(taps)
+        self.on_open: Callable[[], object] | None = None
+        self.on_revoke: Callable[[], object] | None = None
+        self._turn = 0
+
+    @property
+    def source(self) -> str:
+        return "+".join(t.source for t in self.taps)
+
+    @property
+    def link(self) -> LinkState:
+        return _AllUp(self.taps)
+
+    @property
+    def delivery(self) -> str:
+        return "; ".join(f"{t.source} {t.delivery}" for t in self.taps)
+
+    def open(self, stop: threading.Event | None = None) -> None:
+        opened: list[Tap] = []
+        try:
+            for t in self.taps:
+                t.on_revoke = self._revoke
+                t.open(stop)
+                opened.append(t)
+        except BaseException:
+            for t in opened:
+                t.close()
+            raise
+        if self.on_open is not None:
+            self.on_open()
+
+    def _revoke(self) -> None:
+        if self.on_revoke is not None:
+            self.on_revoke()
+
+    def poll(self, timeout_ms: int = 200) -> tuple[list[Observation], list[Position]]:
+        """The next batch of the first tap (in turn) that has one."""
+        per = max(1, timeout_ms // len(self.taps))
+        for _ in self.taps:
+            tap = self.taps[self._turn % len(self.taps)]
+            self._turn += 1
+            observations, positions = tap.poll(per)
+            if observations or positions:
+                return observations, positions
+        return [], []
+
+    def commit(self, positions: Sequence[Position]) -> bool:
+        ok = True
+        for t in self.taps:
+            mine = [p for p in positions if p.source == t.source]
+            if mine:
+                ok = t.commit(mine) and ok
+        return ok
+
+    def due_commits(self) -> list[Position]:
+        return [p for t in self.taps for p in t.due_commits()]
+
+    def lag(self) -> Lag:
+        merged: Lag = {}
+        for t in self.taps:
+            merged.update(t.lag())
+        return merged
+
+    def caught_up(self) -> bool:
+        return all(t.caught_up() for t in self.taps)
+
+    def figures(self) -> Mapping[str, float]:
+        merged: dict[str, float] = {}
+        for t in self.taps:
+            merged.update(t.figures())
+        return merged
+
+    def close(self) -> None:
+        for t in self.taps:
+            t.close()

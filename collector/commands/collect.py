@@ -1,8 +1,9 @@
 """``choreoscope collect``: run the collector against the configured broker.
 
-Kafka by default; RabbitMQ when ``rabbitmq.url`` (``--amqp-url``) is set, else NATS JetStream
-when ``nats.url`` (``--nats-url``) is, and no Kafka flag (``--bootstrap-servers``,
-``--topics``, ``--topic-pattern``) is given. The start-up line says
+Kafka by default. RabbitMQ when ``rabbitmq.url`` (``--amqp-url``) is set, NATS when
+``nats.url`` (``--nats-url``) is: then Kafka only if a Kafka flag (``--bootstrap-servers``,
+``--topics``, ``--topic-pattern``) is given as well. Several brokers are read at once
+(`collector.tap.TapSet`). The start-up line says
 which broker is read and what it promises.
 
 Reads the watched topics with its own consumer group, writes events, flows, dead letters and
@@ -99,24 +100,25 @@ def build_collector(settings: Settings, store: Store, *,
     from collector.kafka.runner import KafkaCollector
     from collector.kafka.tap import KafkaTap, TapOptions
     from collector.store.dead_letters import DeadLetterAging
-    from collector.tap import Tap
+    from collector.tap import Tap, TapSet
 
     clock = now if now is not None else lambda: datetime.now(UTC)
     mono = monotonic if monotonic is not None else time.monotonic
     pipeline = build_pipeline(settings, store)
-    tap: Tap
-    if reads_rabbitmq(settings, kafka_flags=kafka_flags):
+    taps: list[Tap] = []
+    if settings.rabbitmq.url is not None:
         from collector.rabbitmq.tap import RabbitTap, RabbitTapOptions
 
-        tap = RabbitTap(RabbitTapOptions(settings.rabbitmq, settings.kafka.group_id), now=clock,
-                        monotonic=mono)
-    elif settings.nats.url is not None and not kafka_flags:
+        taps.append(RabbitTap(RabbitTapOptions(settings.rabbitmq, settings.kafka.group_id),
+                              now=clock, monotonic=mono))
+    if settings.nats.url is not None:
         from collector.nats.tap import NatsTap, NatsTapOptions
 
-        tap = NatsTap(NatsTapOptions(settings.nats, settings.kafka.group_id), store.positions,
-                      now=clock, monotonic=mono)
-    else:
-        tap = KafkaTap(TapOptions.from_settings(settings.kafka), store.positions)
+        taps.append(NatsTap(NatsTapOptions(settings.nats, settings.kafka.group_id),
+                            store.positions, now=clock, monotonic=mono))
+    if not taps or kafka_flags:
+        taps.insert(0, KafkaTap(TapOptions.from_settings(settings.kafka), store.positions))
+    tap: Tap = taps[0] if len(taps) == 1 else TapSet(taps)
     # the catalog's traffic rollups (event map, catalog pages) kept current as we go
     rollups = RollupRefresher(rollup_store(store))
     publisher = build_publisher(settings, store, now=clock)
@@ -126,12 +128,6 @@ def build_collector(settings: Settings, store: Store, *,
                           alerts=alerts,
                           housekeeping=(rollups.on_tick,
                                         DeadLetterAging(store.trim_dead_letters).on_tick))
-
-
-def reads_rabbitmq(settings: Settings, *, kafka_flags: bool = False) -> bool:
-    """Whether the collector taps RabbitMQ: ``rabbitmq.url`` is set and no Kafka flag was
-    given (reading both at once is not supported yet)."""
-    return settings.rabbitmq.url is not None and not kafka_flags
 
 
 def describe_schemas(settings: Settings) -> str:

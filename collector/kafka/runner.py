@@ -125,7 +125,8 @@ class KafkaCollector:
         self._monotonic = monotonic
         self.clock = DetectionClock(now)
         self.steps = 0
-        self._uncommitted: dict[tuple[str, int], Position] = {}
+        self._uncommitted: dict[tuple[str, str, int], Position] = {}
+        """By reader, topic (or queue, stream) and partition: a `TapSet` reads several."""
         self._writer = StoreWriter(depth=options.writes_in_flight)
         tap.on_revoke = self._writer.wait  # the partitions' next owner resumes from the store
 
@@ -215,13 +216,13 @@ class KafkaCollector:
         during an outage still gets its offsets committed."""
         pending = self._uncommitted
         for p in self.tap.due_commits():  # failed, or resumed from the store; newer pending wins
-            pending.setdefault((p.topic, p.partition), p)
+            pending.setdefault((p.source, p.topic, p.partition), p)
         for p in positions:
-            pending[(p.topic, p.partition)] = p
+            pending[(p.source, p.topic, p.partition)] = p
         if not pending:
             return
         assigned = self.tap.lag().keys()  # revoked partitions are the new owner's to commit
-        for key in [k for k in pending if k not in assigned]:
+        for key in [k for k in pending if (k[1], k[2]) not in assigned]:
             del pending[key]
         if pending and self.tap.commit(list(pending.values())):
             pending.clear()
@@ -252,7 +253,7 @@ class KafkaCollector:
         if not observations:
             return observations, positions
         deadline = self._monotonic() + opts.batch_wait
-        latest = {(p.topic, p.partition): p for p in positions}
+        latest = {(p.source, p.topic, p.partition): p for p in positions}
         while len(observations) < opts.batch_max and not stop.is_set():
             left = deadline - self._monotonic()
             if left <= 0:
@@ -262,7 +263,7 @@ class KafkaCollector:
                 break
             observations.extend(more)
             for p in more_positions:
-                latest[(p.topic, p.partition)] = p
+                latest[(p.source, p.topic, p.partition)] = p
         return observations, list(latest.values())
 
     def _sample_health(self) -> None:
