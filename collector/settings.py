@@ -430,7 +430,10 @@ class NatsSettings(_Section):
     """The server, ``nats://`` or ``tls://`` ``HOST:PORT``; set to tap NATS."""
     streams: tuple[str, ...] = (
         "orders", "payments", "inventory", "shipping", "notifications", "customers")
-    """The JetStream streams to read (each must exist)."""
+    """The JetStream streams to read (each must exist); ``[]`` for core NATS only."""
+    subjects: tuple[str, ...] = pydantic.Field(default=(), examples=[["orders.>"]])
+    """Core NATS subjects to read as well (wildcards ``*`` and ``>``): at most once by nature,
+    what is published while the collector is away is never seen."""
     user: str | None = pydantic.Field(default=None, examples=["choreoscope"])
     """The user name, when the server wants one."""
     password: pydantic.SecretStr | None = pydantic.Field(default=None, examples=["..."])

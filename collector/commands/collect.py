@@ -217,9 +217,9 @@ def _collect(args: argparse.Namespace) -> int:
     try:
         collector = build_collector(settings, store, kafka_flags=_kafka_flags(args))
         collector.tap.on_open = started.set
-        print(f"choreoscope: {describe_schemas(settings)}", file=sys.stderr, flush=True)
-        print(f"choreoscope: reading {collector.tap.source}: {collector.tap.delivery}",
-              file=sys.stderr, flush=True)
+        # one start-up line: what it works from, what it reads and what that broker promises
+        print(f"choreoscope: {describe_schemas(settings)}; reading {collector.tap.source}: "
+              f"{collector.tap.delivery}", file=sys.stderr, flush=True)
         if args.otlp:
             from collector.otlp.receiver import OtlpService
 

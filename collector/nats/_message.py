@@ -5,16 +5,25 @@ the envelope rules as Kafka headers do: CloudEvents' ``ce-X`` headers are ``ce_X
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 
 from collector.model import Location, Observation
 
-__all__ = ["headers_of", "observation_of", "stored_name", "to_nats_headers"]
+__all__ = ["core_identity", "headers_of", "observation_of", "stored_name", "to_nats_headers"]
 
 
 def stored_name(subject: str) -> str:
     return f"nats:{subject}"
+
+
+def core_identity(subject: str, body: bytes) -> int:
+    """A core NATS message's position: a stable 63-bit hash of its subject and body (core NATS
+    has no sequence), so the same message seen twice is one dead letter."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(subject.encode() + b"\0" + body)
+    return int.from_bytes(h.digest(), "big") >> 1
 
 
 def headers_of(headers: Mapping[str, str] | None) -> tuple[tuple[str, bytes], ...]:

@@ -7,8 +7,11 @@ the store commit of their batch; the highest stream sequence read is stored with
 acknowledgements end; what a killed collector had in flight is delivered again after
 `ACK_WAIT_S` (a clean stop naks it: at once), and a redelivered message is located at its
 stream sequence, so it is stored once, a poison one as one dead letter. A redelivery may come
-after later messages, so the stored sequence is no watermark to skip by. Core NATS subjects
-(at most once) are not read yet.
+after later messages, so the stored sequence is no watermark to skip by.
+
+Core NATS subjects (``nats.subjects``, wildcards allowed) are read by plain subscriptions: at
+most once by nature (nothing is kept while the collector is away; nothing to acknowledge),
+located at a hash of subject and body (`_message.core_identity`).
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ import nats.errors
 import nats.js.errors
 from nats.js import api
 
-from collector.model import Observation
+from collector.model import Location, Observation
 from collector.nats._connect import connect_options, where
 from collector.nats._loop import LoopThread
-from collector.nats._message import observation_of
+from collector.nats._message import core_identity, headers_of, observation_of, stored_name
 from collector.nats.exceptions import NatsUnusable
 from collector.settings import NatsSettings
 from collector.store.base import Position
@@ -75,16 +78,25 @@ class NatsTap:
     """Reads each stream's durable consumer; `poll` answers observations and the stream
     sequence after them."""
 
-    delivery = ("effectively once (JetStream: acknowledged after the store commit, stream "
-                "sequence stored with each batch)")
+    @property
+    def delivery(self) -> str:
+        s = self.options.settings
+        parts = []
+        if s.streams:
+            parts.append("JetStream streams effectively once (acknowledged after the store "
+                         "commit)")
+        if s.subjects:
+            parts.append("core NATS subjects at most once (what is published while the "
+                         "collector is away is never seen)")
+        return "; ".join(parts)
 
     def __init__(self, options: NatsTapOptions, stored_positions: StoredPositions, *,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         if options.settings.url is None:
             raise NatsUnusable("no NATS to read: set nats.url (--nats-url)")
-        if not options.settings.streams:
-            raise NatsUnusable("nothing to read: set nats.streams")
+        if not options.settings.streams and not options.settings.subjects:
+            raise NatsUnusable("nothing to read: set nats.streams or nats.subjects")
         self.options = options
         self._stored = stored_positions
         self._now = now
@@ -95,6 +107,9 @@ class NatsTap:
         self._loop: LoopThread | None = None
         self._nc: Any = None
         self._subs: dict[str, Any] = {}
+        self._core: list[Any] = []
+        """Core NATS subscriptions; their messages wait in ``_heard`` (loop thread only)."""
+        self._heard: list[Any] = []
         self._unacked: dict[str, list[Any]] = {}
         self._info: dict[str, Any] = {}
         self._next_check = 0.0
@@ -162,11 +177,19 @@ class NatsTap:
             self._subs[stream] = await js.pull_subscribe_bind(durable=durable, stream=stream)
             self._unacked[stream] = []
 
+        async def heard(msg: Any) -> None:
+            self._heard.append(msg)
+
+        for subject in self.options.settings.subjects:
+            self._core.append(await self._nc.subscribe(subject, cb=heard,
+                                                       pending_msgs_limit=1_000_000))
+
     def close(self) -> None:
         """Close the connection: what was not acknowledged is delivered again next time."""
         loop, self._loop = self._loop, None
         nc, self._nc = self._nc, None
         self._subs = {}
+        self._core = []
         if loop is None:
             return
         unacked = [m for msgs in self._unacked.values() for m in msgs]
@@ -191,7 +214,17 @@ class NatsTap:
 
     def poll(self, timeout_ms: int = 200) -> tuple[list[Observation], list[Position]]:
         """The next messages of one stream (in turn), and the stream sequence after them."""
-        if self._loop is None or not self._subs:
+        if self._loop is None:
+            return [], []
+        if self._core:
+            heard = self._loop.run(self._take_heard(), timeout=10)
+            if heard:
+                return self._convert_core(heard), []
+            if not self._subs:
+                time.sleep(timeout_ms / 1000)
+                heard = self._loop.run(self._take_heard(), timeout=10)
+                return self._convert_core(heard), []
+        if not self._subs:
             return [], []
         streams = list(self._subs)
         per = max(0.05, timeout_ms / 1000 / len(streams))
@@ -203,6 +236,17 @@ class NatsTap:
             if got:
                 return self._convert(stream, got)
         return [], []
+
+    async def _take_heard(self) -> list[Any]:
+        heard, self._heard = self._heard, []
+        return heard
+
+    def _convert_core(self, msgs: list[Any]) -> list[Observation]:
+        received = self._now()
+        return [Observation(Location("nats", stored_name(m.subject), 0,
+                                     core_identity(m.subject, m.data)),
+                            received, m.data, None, headers_of(m.headers), None)
+                for m in msgs]
 
     async def _fetch(self, stream: str, timeout: float) -> list[Any]:
         try:
@@ -279,8 +323,13 @@ class NatsTap:
                 for stream, info in ((s, self._info.get(s)) for s in self._subs)}
 
     def caught_up(self) -> bool:
+        """JetStream: nothing pending on any consumer; core NATS: nothing heard unread (it
+        keeps nothing, so there is never more to catch up on)."""
+        if self._loop is None:
+            return False
         lag = self.lag()
-        return bool(lag) and all(n == 0 for n in lag.values())
+        streams_done = (bool(lag) and all(n == 0 for n in lag.values())) if self._subs else True
+        return streams_done and not self._heard
 
     def figures(self) -> Mapping[str, float]:
         """The consumers' pending, ack-pending and redelivered counts, over the streams."""

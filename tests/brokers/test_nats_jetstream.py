@@ -64,7 +64,7 @@ def test_simulated_run_collected_from_jetstream_matches_the_truth(
     url = f"sqlite:///{tmp_path / 'store.db'}"
     done = cli("collect", "--store", url, "--nats-url", nats_server.url, "--group-id", "acc",
                "--metrics-port", "0", "--until-idle", "2")
-    assert "reading nats:acc: effectively once" in done.stderr
+    assert "; reading nats:acc: JetStream streams effectively once" in done.stderr
     events = query(url, "SELECT source, id, correlation_id, topic FROM events")
     flows = {r["instance_id"]: r for r in query(url, "SELECT * FROM flows")}
     assert {(e["source"], e["id"]) for e in events} == {
