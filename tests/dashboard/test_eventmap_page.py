@@ -66,3 +66,38 @@ def test_an_undocumented_type_says_how_to_document_it(simulated_env: SimulatedSt
     assert "(event?type=OrderFraudScored)" in links
     assert "(search?event_type=OrderFraudScored)" in links
     assert "(messages?topic=payments&type=OrderFraudScored)" in links
+
+
+def _in_page_order(node: Any) -> list[str]:
+    """The page's elements top to bottom: widget keys, else element types."""
+    children = getattr(node, "children", None)
+    if children is None:
+        return [getattr(node, "key", None) or node.type]
+    return [name for i in sorted(children) for name in _in_page_order(children[i])]
+
+
+def _popover_labels(node: Any) -> list[str]:
+    children = getattr(node, "children", None)
+    if children is None:
+        return []
+    own = [node.proto.popover.label] if getattr(node, "type", None) == "popover" else []
+    return own + [label for i in sorted(children) for label in _popover_labels(children[i])]
+
+
+def test_the_filters_and_counts_stay_above_the_map_sent_before_them(
+        simulated_env: SimulatedStore) -> None:
+    """The map is sent first (it is what the page waits for) into its place below the filters
+    (in a popover whose button says what is chosen) and the counts; a filter chosen still cuts
+    the map it is drawn above."""
+    at = _map_page()
+    assert _popover_labels(at.main) == ["Filters"]
+    order = _in_page_order(at.main)
+    drawn_at = order.index("map_svg")  # the map component's key
+    assert order.index("map_window") < drawn_at
+    assert order.index("map_labels") < drawn_at
+    assert order.index("metric") < drawn_at
+    assert drawn_at < order.index("map_node")
+    at.multiselect(key="map_kinds").set_value(["event"]).run()
+    assert not at.exception
+    assert {n.partition(":")[0] for n in _drawn(at)["nodes"].values()} == {"event"}
+    assert _popover_labels(at.main) == ["Filters · event types"]  # says what is chosen
