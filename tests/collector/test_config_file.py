@@ -116,7 +116,7 @@ def test_a_later_global_option_wins(elsewhere: Path, tmp_path: Path,
     ('[kafka]\nssl_password = ["hunter2-in-a-list"]\n', "hunter2-in-a-list"),
     ('[kafka]\nsasl_pasword = "hunter2-typo"\n', "hunter2-typo"),  # an unknown key's value
     ('[otlp]\ntoken = { value = "tok-in-a-table" }\n', "tok-in-a-table"),
-    ('store = "postgres://app:pg-pass-word@db:5432/c"\n', "pg-pass-word"),  # scheme typo
+    ('store = "postgresq://app:pg-pass-word@db:5432/c"\n', "pg-pass-word"),  # scheme typo
 ])
 def test_a_configuration_error_never_echoes_a_secret(tmp_path: Path, body: str,
                                                      secret: str) -> None:
