@@ -9,6 +9,7 @@ other browser tests put theirs (``$CHOREOSCOPE_SCREENSHOTS`` for the README).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,10 +30,12 @@ MAIN = '[data-testid="stMain"]'
 DETAIL = ".st-key-waterfall_detail"
 
 
-def one(demo: Demo, sql: str) -> dict[str, object]:
-    """The first row of a query on the demo's store, waiting for the demo to produce one."""
+def one(demo: Demo, query: str | Callable[[], str]) -> dict[str, object]:
+    """The first row of a query on the demo's store, waiting for the demo to produce one; a
+    callable query is built again on each try (its times move with the clock)."""
     deadline = time.monotonic() + 90
     while True:
+        sql = query() if callable(query) else query
         store = open_store(demo.store_url, read_only=True)
         try:
             rows = store.query(sql)
@@ -103,11 +106,14 @@ def test_the_filters_list_the_demos_flows(page: Page, demo: Demo, screenshots: P
 
 def test_clicking_a_waterfall_row_opens_its_details(page: Page, demo: Demo,
                                                     screenshots: Path) -> None:
-    settled = to_text(datetime.now(UTC) - timedelta(seconds=15))  # no late notification now
-    row = one(demo, "SELECT f.correlation_id FROM flows f WHERE f.flow_type = 'order' AND "
-                    "f.status = 'completed' AND f.ended_at < '" + settled + "' AND EXISTS ("
-                    "SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id AND "
-                    "e.trace_id IS NOT NULL) ORDER BY f.started_at LIMIT 1")
+    def settled() -> str:  # ended 15 s ago or more: no late notification joins it now
+        return ("SELECT f.correlation_id FROM flows f WHERE f.flow_type = 'order' AND "
+                "f.status = 'completed' AND f.ended_at < '"
+                + to_text(datetime.now(UTC) - timedelta(seconds=15)) + "' AND EXISTS ("
+                "SELECT 1 FROM events e WHERE e.correlation_id = f.correlation_id AND "
+                "e.trace_id IS NOT NULL) ORDER BY f.started_at LIMIT 1")
+
+    row = one(demo, settled)
     cid = str(row["correlation_id"])
     page.goto(f"{demo.url}/search?id={cid}")
     wait_for_text(page, f"Flow {cid}", "Waterfall")
