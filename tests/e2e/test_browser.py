@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from collector.store import open_store
 from tests.e2e._process import Demo, start_dashboard
@@ -54,25 +53,6 @@ def demo(running_demo: Demo) -> Demo:
     time.sleep(float(os.environ.get("CHOREOSCOPE_E2E_WARMUP", "0")))
     assert running_demo.proc.poll() is None, running_demo.output()
     return running_demo
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def settle(page: Page) -> None:

@@ -14,18 +14,16 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from collector.catalog_source import refresh_rollups, rollup_store
 from collector.model import Event, EventIdentity, Location, Violation
 from collector.store import Batch, open_store
 from tests.e2e._process import Demo, start_dashboard
 from tests.e2e.test_browser import (
-    CHROMIUM,
     NAV_LINK,
     SETTLE_MS,
     TITLE,
-    VIEWPORT,
     exception_boxes,
     navigation,
     settle,
@@ -69,25 +67,6 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     finally:
         server.terminate()
         server.kill_leftovers()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def _open(page: Page, url: str) -> str:

@@ -9,18 +9,14 @@ docs/screenshots/event-map-selected.png, via scripts/screenshots.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Locator, Page
 
 from tests.e2e._process import REPO, Demo
 from tests.e2e.test_browser import (
-    CHROMIUM,
     SETTLE_MS,
-    VIEWPORT,
     exception_boxes,
     open_page,
     save,
@@ -31,25 +27,6 @@ from tests.e2e.test_browser import screenshots as screenshots
 MAP = '[data-testid="eventMap"]'
 LABEL_BOXES = (REPO / "bench" / "label_boxes.js").read_text(encoding="utf-8")
 CHOSEN = "OrderPlaced"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def open_map(page: Page, demo: Demo) -> list[str]:

@@ -23,8 +23,8 @@ from tests.e2e import test_browser as tb
 from tests.e2e._process import Demo
 from tests.e2e.test_browser import SETTLE_MS, exception_boxes, open_page, save, settle
 
-# the browser tests' fixtures, by name: one demo, browser and screenshot folder for this module
-browser, demo, page, screenshots = tb.browser, tb.demo, tb.page, tb.screenshots
+# the browser tests' fixtures, by name: one demo and screenshot folder for this module
+demo, screenshots = tb.demo, tb.screenshots
 
 MAIN = '[data-testid="stMain"]'
 DETAIL = ".st-key-waterfall_detail"

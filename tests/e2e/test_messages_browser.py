@@ -16,11 +16,9 @@ from collector.store import open_store
 from tests.e2e._process import Demo
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures used by name
     SETTLE_MS,
-    browser,
     demo,
     exception_boxes,
     open_page,
-    page,
     save,
     screenshots,
     settle,
