@@ -8,7 +8,7 @@ flows, advances the detection clock and commits what it found in one transaction
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -222,20 +222,26 @@ def _light_events(rows: Iterable[dict[str, Any]]) -> Iterable[Event]:
 
 
 def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
-                    rollups: bool = True) -> FlowTracker:
+                    rollups: bool = True,
+                    keep: Callable[[str], bool] | None = None) -> FlowTracker:
     """A tracker holding the store's open flows, their verdicts as stored, and the recent
     events no instance has claimed yet (their start event may still come).
 
     ``rollups=False`` for settling: a minute's row counts every flow judged in it, and a
     tracker that holds only the open flows would replace the stored rows with partial ones.
+    ``keep(correlation_id)``: only those flows and events (a scale-out tracker's partitions).
     """
     tracker = FlowTracker(definitions)
     if not rollups:
         tracker.rollups = None
     recent = _recently_ended(store, tracker.retention)
-    flows = itertools.chain(store.open_flows(), recent)
+    flows: Iterable[FlowSnapshot] = itertools.chain(store.open_flows(), recent)
+    held = _unclaimed(store, tracker.retention)
+    if keep is not None:
+        flows = (s for s in flows if keep(s.correlation_id))
+        held = [e for e in held if keep(e.correlation_id)]
     tracker.restore(((snap, store.flow_events(snap.instance_id)) for snap in flows),
-                    held=_unclaimed(store, tracker.retention),
+                    held=held,
                     rolled_up=_newest_rollup(store) if rollups else None)
     return tracker
 
