@@ -387,7 +387,10 @@ class RabbitMQSettings(_Section):
     bindings: tuple[str, ...] = (
         "orders:#", "payments:#", "inventory:#", "shipping:#", "notifications:#", "customers:#")
     """What the tap's queue is bound to, ``EXCHANGE:ROUTING_KEY`` (``#`` is every key of a
-    topic exchange; fanout exchanges ignore the key). The exchanges must exist."""
+    topic exchange; fanout exchanges ignore the key). The exchanges must exist. A headers
+    exchange takes its binding arguments after ``?``, as a query string:
+    ``events?x-match=any&type=OrderPlaced&region=eu`` (values are strings; ``x-match`` is
+    ``all``, ``any``, ``all-with-x`` or ``any-with-x``)."""
     queue_max_bytes: int = pydantic.Field(default=1024**3, ge=1)
     """The tap queue's bound (``x-max-length-bytes``); beyond it the oldest messages are dropped
     (``drop-head``, never ``reject-publish``: the services' publishes always succeed) and
@@ -440,9 +443,10 @@ class RabbitMQSettings(_Section):
     @pydantic.field_validator("bindings")
     @classmethod
     def _bindings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from collector.rabbitmq._binding import parse_binding  # pure: no pika
+
         for b in value:
-            if not b.split(":", 1)[0]:
-                raise ValueError(f"EXCHANGE:ROUTING_KEY entries, not {b!r}")
+            parse_binding(b)
         return value
 
 

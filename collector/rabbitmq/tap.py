@@ -36,6 +36,7 @@ import pika
 import pika.exceptions
 
 from collector.model import Observation
+from collector.rabbitmq._binding import parse_binding
 from collector.rabbitmq._connect import parameters, where
 from collector.rabbitmq._firehose import TRACE_EXCHANGE, Firehose
 from collector.rabbitmq._message import AmqpProperties, observation_of
@@ -63,12 +64,6 @@ def tap_queue(group_id: str) -> str:
 def firehose_queue(group_id: str) -> str:
     """The tap's firehose queue (exclusive to its connection) for a collector group."""
     return f"choreoscope.firehose.{group_id}"
-
-
-def parse_binding(binding: str) -> tuple[str, str]:
-    """``EXCHANGE:ROUTING_KEY`` (key ``#`` when left out)."""
-    exchange, _, key = binding.partition(":")
-    return exchange, key or "#"
 
 
 def queue_arguments(max_bytes: int, queue: str) -> dict[str, Any]:
@@ -200,7 +195,7 @@ class RabbitTap:
 
     def _declare(self, ch: Any) -> None:
         s, queue = self.options.settings, self.options.queue
-        for exchange, _key in map(parse_binding, s.bindings):
+        for exchange, _key, _arguments in map(parse_binding, s.bindings):
             ch.exchange_declare(exchange, passive=True)  # 404: named in _channel_reason
         dropped = f"{queue}.dropped"
         ch.exchange_declare(dropped, "fanout", durable=True)
@@ -210,8 +205,8 @@ class RabbitTap:
         ch.queue_bind(dropped, dropped)
         ch.queue_declare(queue, durable=True,
                          arguments=queue_arguments(s.queue_max_bytes, queue))
-        for exchange, key in map(parse_binding, s.bindings):
-            ch.queue_bind(queue, exchange, routing_key=key)
+        for exchange, key, arguments in map(parse_binding, s.bindings):
+            ch.queue_bind(queue, exchange, routing_key=key, arguments=arguments)
 
     def _read_firehose(self, ch: Any) -> None:
         queue = firehose_queue(self.options.group_id)
