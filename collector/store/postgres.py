@@ -9,11 +9,13 @@ lock, and every write is an upsert by natural key, so a batch written twice chan
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql as psql
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
@@ -37,7 +39,7 @@ from collector.store.sqlite import (
     prepare_write,
 )
 
-__all__ = ["PostgresStore"]
+__all__ = ["BulkLoad", "PostgresStore"]
 
 _MIGRATION_LOCK = 0x43686F72  # "Chor": one migrating process at a time per database
 
@@ -66,6 +68,49 @@ class _Translating:
         stmt = self._dialect.statement(sql)
         with self._conn.cursor() as cur:
             cur.executemany(stmt.sql, [stmt.params(r) for r in rows])
+
+
+class BulkLoad:
+    """One transaction of a `PostgresStore` in which whole tables are loaded with COPY
+    (`PostgresStore.bulk_load`)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], db: _Translating) -> None:
+        self._conn, self._db = conn, db
+
+    def count(self, table: str) -> int:
+        query = psql.SQL("SELECT COUNT(*) FROM {}").format(psql.Identifier(table))
+        row = self._conn.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+    def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """COPY ``rows`` (values in ``columns``' order) into ``table``; answers how many."""
+        statement = psql.SQL("COPY {} ({}) FROM STDIN").format(
+            psql.Identifier(table), psql.SQL(", ").join(map(psql.Identifier, columns)))
+        n = 0
+        with self._conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
+
+    def replace(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Upsert ``rows`` by ``table``'s primary key: for the tables whose rows the
+        migrations wrote (a table's single row of counters)."""
+        listed = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        rows = list(rows)
+        self._db.executemany(
+            f"INSERT OR REPLACE INTO {table} ({listed}) VALUES ({marks})", rows)  # noqa: S608
+        return len(rows)
+
+    def move_identity_past_rows(self, table: str, column: str) -> None:
+        """The identity counter of ``table.column`` set past its largest value, so that rows
+        written later do not collide with the loaded ones."""
+        self._conn.execute(psql.SQL(
+            "SELECT setval(pg_get_serial_sequence({t}, {c}), "
+            "(SELECT COALESCE(MAX({ci}), 0) + 1 FROM {ti}), false)").format(
+                t=psql.Literal(table), c=psql.Literal(column), ci=psql.Identifier(column),
+                ti=psql.Identifier(table)))
 
 
 class PostgresStore:
@@ -177,6 +222,22 @@ class PostgresStore:
                 raise StoreError(f"cannot write to {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
+    @contextmanager
+    def bulk_load(self, tables: Sequence[str]) -> Iterator[BulkLoad]:
+        """One transaction for loading whole tables with COPY, ``tables`` locked against other
+        writers until it commits; nothing of it stays when it fails."""
+        if self.read_only:
+            raise StoreError(f"store {shown_url(self.url)} is open read-only")
+        with self._lock:
+            try:
+                with self._conn.transaction():
+                    self._conn.execute(psql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+                        psql.SQL(", ").join(map(psql.Identifier, tables))))
+                    yield BulkLoad(self._conn, self._db)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot load into {shown_url(self.url)}: {_first_line(exc)} "
+                                 "(nothing of this load was kept)") from exc
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._lock:
             try:
@@ -274,7 +335,8 @@ def _one_per_key(batch: Batch) -> Batch:
     return Batch(events=events, dead_letters=batch.dead_letters, flows=flows,
                  assignments=batch.assignments, violations=batch.violations,
                  alerts=batch.alerts, positions=positions, metrics=batch.metrics,
-                 spans=batch.spans, flow_rollups=rollups, detected_at=batch.detected_at)
+                 spans=batch.spans, flow_rollups=rollups, consumers=batch.consumers,
+                 detected_at=batch.detected_at)
 
 
 def _first_line(exc: BaseException) -> str:
