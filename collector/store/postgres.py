@@ -261,7 +261,8 @@ def _one_per_key(batch: Batch) -> Batch:
     return Batch(events=events, dead_letters=batch.dead_letters, flows=flows,
                  assignments=batch.assignments, violations=batch.violations,
                  alerts=batch.alerts, positions=positions, metrics=batch.metrics,
-                 spans=batch.spans, flow_rollups=rollups, detected_at=batch.detected_at)
+                 spans=batch.spans, flow_rollups=rollups, consumers=batch.consumers,
+                 detected_at=batch.detected_at)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -337,6 +337,10 @@ def prepare_write(batch: Batch, bounds: DeadLetterBounds) -> PreparedWrite:
     if batch.detected_at is not None:
         out.many("INSERT INTO detection_clock VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
                  "at = MAX(detection_clock.at, excluded.at)", [(to_text(batch.detected_at),)])
+    if batch.consumers:
+        out.many("INSERT INTO consumer_groups VALUES (?,?,?) ON CONFLICT (group_id, topic) DO "
+                 "UPDATE SET last_seen = MAX(consumer_groups.last_seen, excluded.last_seen)",
+                 [(c.service, c.topic, to_text(c.last_seen)) for c in batch.consumers])
     if batch.metrics:
         out.many("INSERT INTO metrics VALUES (?,?,?,?)",
                  [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,

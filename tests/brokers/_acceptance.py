@@ -21,7 +21,8 @@ import orjson
 from collector.flows.tracker import instance_id
 from tests.brokers._rabbit import SIMULATED_EXCHANGES, cli, declare_exchanges, declare_tap, query
 
-__all__ = ["FAULTS", "Outcome", "reset_streams", "run"]
+__all__ = ["FAULTS", "Outcome", "assert_flows_match", "reset_streams", "run", "stored",
+           "stuck_alerts"]
 
 FAULTS = ["duplicate=0.05", "reorder=0.05", "lost=0.02", "undecodable=0.01",
           "no-correlation=0.01"]
@@ -44,6 +45,15 @@ class Outcome:
             by_correlation.setdefault(e["correlation_id"], set()).add((e["source"], e["id"]))
         return [t["correlation_id"] for t in self.truth
                 if by_correlation.get(t["correlation_id"]) != {tuple(i) for i in t["events"]}]
+
+    def wrong_instances(self) -> list[str]:
+        """Correlation ids of truth flows whose instance does not hold exactly its events (an
+        event left unclaimed or in another instance: a flow split, e.g. across a restart)."""
+        by_instance: dict[str | None, set[tuple[str, str]]] = {}
+        for e in self.events:
+            by_instance.setdefault(e["instance_id"], set()).add((e["source"], e["id"]))
+        return [t["correlation_id"] for t in self.truth
+                if by_instance.get(instance_id(*t["instance"])) != {tuple(i) for i in t["events"]}]
 
     def wrong_outcomes(self) -> list[str]:
         return [t["correlation_id"] for t in self.truth
@@ -69,6 +79,35 @@ class Outcome:
         """(faults injected by name, dead letters by reason)."""
         return (Counter(f["name"] for t in self.truth for f in t["faults"]),
                 Counter(d["reason"] for d in self.dead_letters))
+
+
+def stored(truth: list[dict[str, Any]], store: str) -> Outcome:
+    """What a collect run stored, against its truth."""
+    return Outcome(
+        truth,
+        query(store, "SELECT source, id, type, correlation_id, instance_id, topic FROM events"),
+        {r["instance_id"]: r for r in query(store, "SELECT * FROM flows")},
+        query(store, "SELECT reason, topic FROM dead_letters"), "", "")
+
+
+def stuck_alerts(store: str) -> list[str]:
+    """The instance id of each FlowStuck alert in the outbox."""
+    return [r["instance_id"] for r in query(
+        store, "SELECT instance_id FROM outbox WHERE kind = 'FlowStuck'")]
+
+
+def assert_flows_match(outcome: Outcome, store: str) -> None:
+    """Every truth flow's instance holds exactly its events, with the truth's outcome and SLA
+    verdict, and each stuck flow is alerted once (also across a kill -9 and a restart)."""
+    split = outcome.wrong_instances()
+    assert split == [], f"{len(split)} flows hold other events, e.g. {split[:3]}"
+    wrong = outcome.wrong_outcomes()
+    assert wrong == [], f"{len(wrong)} outcomes differ, e.g. {wrong[:3]}"
+    alerted = stuck_alerts(store)
+    assert len(alerted) == len(set(alerted))
+    stuck = {instance_id(*t["instance"]) for t in outcome.truth if t["outcome"] == "stuck"}
+    assert stuck
+    assert set(alerted) == stuck
 
 
 def reset_streams(url: str) -> None:
@@ -106,10 +145,8 @@ def run(broker: Literal["rabbitmq", "nats"], url: str, workdir: Path, flows: int
                "0", "--until-idle", "2", timeout=1800)
     collected = time.perf_counter()
     truth = [orjson.loads(line) for line in truth_file.read_bytes().splitlines()]
-    return Outcome(
-        truth,
-        query(store, "SELECT source, id, type, correlation_id, instance_id, topic FROM events"),
-        {r["instance_id"]: r for r in query(store, "SELECT * FROM flows")},
-        query(store, "SELECT reason, topic FROM dead_letters"), done.stdout, done.stderr,
-        {"publish_s": round(published - started, 1),
-         "collect_s": round(collected - published, 1)})
+    outcome = stored(truth, store)
+    outcome.stdout, outcome.stderr = done.stdout, done.stderr
+    outcome.timings = {"publish_s": round(published - started, 1),
+                       "collect_s": round(collected - published, 1)}
+    return outcome

@@ -101,6 +101,8 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
     # the restart resumed after the stored stream sequences: it read only what was left
     read_again = int(done.stdout.split("collected ")[1].split(" ")[0])
     assert 0 < read_again < sum(len(t["events"]) for t in truth)
+    # and the flows spanning the kill are whole, with their outcomes (issue 19)
+    _acceptance.assert_flows_match(_acceptance.stored(truth, url), url)
 
 
 def test_a_redelivered_poison_message_is_one_dead_letter(nats_server: NatsServer,
