@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import nats
 import pika
@@ -193,5 +193,52 @@ def nats_pipeline_records_per_s() -> dict[str, Any]:
     return _line("nats_pipeline_records_per_s", value, raw, extra, raw_extra)
 
 
+# -- the issue's acceptance at 20,000 flows ------------------------------------------------------
+
+ACCEPTANCE_FLOWS = 20_000
+
+
+def _acceptance_line(broker: Literal["rabbitmq", "nats"]) -> dict[str, Any]:
+    """The 20,000-flow run with every fault on (``tests/brokers/_acceptance.py``, as the suite's
+    smaller one) on a fresh server: ``value`` is the lowest of the stuck and SLA-breach precision
+    and recall (1.0 = an exact match); ``baseline``/``ratio`` are null (nothing to compare
+    with); the extra keys say whether every flow has exactly its events and how long publishing
+    (``simulate --amqp-url``/``--nats-url``, confirmed) and collecting took."""
+    from tests.brokers import _acceptance
+
+    with tempfile.TemporaryDirectory(prefix=f"bench-{broker}-acceptance-") as tmp:
+        server: RabbitNode | NatsServer = (RabbitNode(Path(tmp)) if broker == "rabbitmq"
+                                           else NatsServer(Path(tmp)))
+        server.start()
+        try:
+            outcome = _acceptance.run(broker, server.url, Path(tmp), ACCEPTANCE_FLOWS)
+        finally:
+            server.stop()
+    scores = outcome.scores()
+    faults, reasons = outcome.fault_counts()
+    records = int(outcome.stdout.split("collected ")[1].split(" ")[0])
+    return {"bench": f"{broker}_acceptance_20000",
+            "value": min(v for k, v in scores.items() if not k.endswith("_truth")),
+            "unit": "min(stuck, SLA-breach precision and recall)", "baseline": None,
+            "ratio": None, "flows": len(outcome.truth), "records": records,
+            "events_exact": not outcome.wrong_events()
+            and len(outcome.events) == sum(len(t["events"]) for t in outcome.truth),
+            "wrong_outcomes": len(outcome.wrong_outcomes()), **scores,
+            "dead_letters_match": reasons["no-correlation"] == faults["no-correlation"]
+            and reasons["not-utf8"] + reasons["not-json"] == faults["undecodable"],
+            **outcome.timings,
+            "publish_records_per_s": round(records / outcome.timings["publish_s"], 1)}
+
+
+def rabbitmq_acceptance_20000() -> dict[str, Any]:
+    return _acceptance_line("rabbitmq")
+
+
+def nats_acceptance_20000() -> dict[str, Any]:
+    return _acceptance_line("nats")
+
+
 BENCHES = {"rabbitmq_pipeline_records_per_s": rabbitmq_pipeline_records_per_s,
-           "nats_pipeline_records_per_s": nats_pipeline_records_per_s}
+           "nats_pipeline_records_per_s": nats_pipeline_records_per_s,
+           "rabbitmq_acceptance_20000": rabbitmq_acceptance_20000,
+           "nats_acceptance_20000": nats_acceptance_20000}

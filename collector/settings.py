@@ -413,7 +413,10 @@ class RabbitMQSettings(_Section):
     bindings: tuple[str, ...] = (
         "orders:#", "payments:#", "inventory:#", "shipping:#", "notifications:#", "customers:#")
     """What the tap's queue is bound to, ``EXCHANGE:ROUTING_KEY`` (``#`` is every key of a
-    topic exchange; fanout exchanges ignore the key). The exchanges must exist."""
+    topic exchange; fanout exchanges ignore the key). The exchanges must exist. A headers
+    exchange takes its binding arguments after ``?``, as a query string:
+    ``events?x-match=any&type=OrderPlaced&region=eu`` (values are strings; ``x-match`` is
+    ``all``, ``any``, ``all-with-x`` or ``any-with-x``)."""
     queue_max_bytes: int = pydantic.Field(default=1024**3, ge=1)
     """The tap queue's bound (``x-max-length-bytes``); beyond it the oldest messages are dropped
     (``drop-head``, never ``reject-publish``: the services' publishes always succeed) and
@@ -424,6 +427,20 @@ class RabbitMQSettings(_Section):
     and one being written), or the broker waits for acks between batches."""
     connect_timeout_s: float = pydantic.Field(default=10.0, gt=0)
     """How long to wait for the broker at start-up before ``collect`` stops (exit 2)."""
+    firehose: bool = False
+    """Also read RabbitMQ's firehose (``amq.rabbitmq.trace``, ``publish.#`` and ``deliver.#``)
+    through a second, bounded queue: published and delivered rates per exchange on the health
+    page and in the metrics, and consumer edges on the event map without spans. Tracing must be
+    on (``rabbitmqctl trace_on -p VHOST``); it costs the broker a copy of every publish and
+    every delivery of the virtual host (see the README)."""
+    firehose_max_bytes: int = pydantic.Field(default=64 * 1024**2, ge=1)
+    """The firehose queue's bound (``x-max-length-bytes``, oldest dropped); the queue is the
+    collector's connection's own (exclusive), gone when the collector stops."""
+    consumer_pattern: str = pydantic.Field(default=r"^(?P<service>[^.]+)",
+                                           examples=[r"^svc-(?P<service>[^.]+)\."])
+    """With the firehose: the regular expression whose ``service`` group names the consuming
+    service in a queue's name (the default: the name up to its first dot, so the queue
+    ``billing.order-placed`` is read by ``billing``); a name it does not match is the service."""
     ssl_cafile: Path | None = pydantic.Field(default=None, examples=["/etc/rabbitmq/ca.pem"])
     """With ``amqps://``: the CA certificates (PEM) that sign the broker's; else the system's."""
     ssl_certfile: Path | None = pydantic.Field(default=None, examples=["/etc/rabbitmq/c.pem"])
@@ -438,12 +455,24 @@ class RabbitMQSettings(_Section):
             raise ValueError("an AMQP URL, amqp://HOST:PORT/VHOST or amqps://...")
         return value
 
+    @pydantic.field_validator("consumer_pattern")
+    @classmethod
+    def _consumer_pattern(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"a regular expression ({exc})") from exc
+        if "service" not in compiled.groupindex:
+            raise ValueError("a regular expression with a (?P<service>...) group")
+        return value
+
     @pydantic.field_validator("bindings")
     @classmethod
     def _bindings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from collector.rabbitmq._binding import parse_binding  # pure: no pika
+
         for b in value:
-            if not b.split(":", 1)[0]:
-                raise ValueError(f"EXCHANGE:ROUTING_KEY entries, not {b!r}")
+            parse_binding(b)
         return value
 
 

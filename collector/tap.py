@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from collector.model import Observation
-from collector.store.base import Position
+from collector.store.base import ConsumerSeen, Position
 
 __all__ = ["Lag", "LinkState", "Tap", "TapSet"]
 
@@ -75,6 +75,10 @@ class Tap(Protocol):
 
     def figures(self) -> Mapping[str, float]:
         """Broker-specific health figures (queue depth, drops, pending), by metric name."""
+
+    def consumers(self) -> list[ConsumerSeen]:
+        """Consuming services the broker showed receiving stored topics since the last call
+        (RabbitMQ's firehose); taps that cannot see consumers answer none."""
 
     def close(self) -> None: ...
 
@@ -166,6 +170,9 @@ class TapSet:
         for t in self.taps:
             merged.update(t.figures())
         return merged
+
+    def consumers(self) -> list[ConsumerSeen]:
+        return [c for t in self.taps for c in t.consumers()]
 
     def close(self) -> None:
         for t in self.taps:

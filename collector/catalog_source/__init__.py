@@ -75,9 +75,9 @@ def read_groups(store: ReadStore) -> list[GroupAssignment]:
     """Consumer groups and the topics they read, from a ``consumer_groups (group_id, topic,
     last_seen)`` table.
 
-    No migration creates that table yet (it is the Kafka tap's to record what its admin client
-    sees); until one does, this reads nothing and consumers are known from consumer spans only.
-    A table of another shape is not read.
+    Migration 150 creates it; the RabbitMQ tap fills it from the firehose (the queue a message
+    was delivered to names its service). Without rows, consumers are known from consumer spans
+    only. A table of another shape is not read.
     """
     columns = {r["name"] for r in store.query("SELECT name FROM pragma_table_info(?)",
                                                ("consumer_groups",))}

@@ -16,7 +16,7 @@ from typing import Any
 from collector.exceptions import StoreError
 from collector.flows.definition import FlowDefinition
 from collector.flows.discovery import Discovery, deviations
-from collector.flows.tracker import FlowTracker
+from collector.flows.tracker import ENDED_MEMORY, FlowTracker
 from collector.model import Event, FlowSnapshot, Location
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch, Store
@@ -222,28 +222,44 @@ def _light_events(rows: Iterable[dict[str, Any]]) -> Iterable[Event]:
 
 
 def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
-                    rollups: bool = True,
-                    keep: Callable[[str], bool] | None = None) -> FlowTracker:
-    """A tracker holding the store's open flows, their verdicts as stored, and the recent
-    events no instance has claimed yet (their start event may still come).
+                    rollups: bool = True, ended: bool = True,
+                    owns: Callable[[str], bool] | None = None) -> FlowTracker:
+    """A tracker as the collector that wrote the store left it at its last commit: the open
+    flows, the ended ones it still held at the detection clock the store last reached (late
+    events still join them), the ids of the ended ones it had let go (a late redelivered start
+    event does not open them again), and the events no instance had claimed (their start
+    event may still come), each verdict as stored.
+
+    What the tracker still held is measured on the stored detection clock, never on the
+    latest stored event: while a backlog is read the clock is the slowest partition's event
+    time, and events far ahead of it on other partitions do not push out the flows a partition
+    behind still has events for. Without a stored clock no tick has run, so no flow had left.
 
     ``rollups=False`` for settling: a minute's row counts every flow judged in it, and a
     tracker that holds only the open flows would replace the stored rows with partial ones.
-    ``keep(correlation_id)``: only those flows and events (a scale-out tracker's partitions).
+    ``ended=False``: no ended flow (settling a stored history, where no event comes later).
+    ``owns``: restore only the correlation ids it accepts (a tracker that owns a share of
+    them, e.g. the hash buckets of its partitions).
     """
     tracker = FlowTracker(definitions)
     if not rollups:
         tracker.rollups = None
-    recent = _recently_ended(store, tracker.retention)
-    flows: Iterable[FlowSnapshot] = itertools.chain(store.open_flows(), recent)
-    held = _unclaimed(store, tracker.retention)
-    if keep is not None:
-        flows = (s for s in flows if keep(s.correlation_id))
-        held = [e for e in held if keep(e.correlation_id)]
-    tracker.restore(((snap, store.flow_events(snap.instance_id)) for snap in flows),
-                    held=held,
+    keep = owns if owns is not None else _everything
+    clock = detection_clock(store)
+    since = None if clock is None else to_text(clock - tracker.retention)
+    recent = _ended_after(store, since) if ended else []
+    flows = itertools.chain(store.open_flows(), recent)
+    tracker.restore(((snap, store.flow_events(snap.instance_id)) for snap in flows
+                     if keep(snap.correlation_id)),
+                    held=[e for e in _unclaimed(store, tracker.held_limit)
+                          if keep(e.correlation_id)],
+                    ended=_let_go(store, since, keep),
                     rolled_up=_newest_rollup(store) if rollups else None)
     return tracker
+
+
+def _everything(_: str) -> bool:
+    return True
 
 
 def _newest_rollup(store: Store) -> datetime | None:
@@ -251,31 +267,33 @@ def _newest_rollup(store: Store) -> datetime | None:
     return None if newest is None else from_text(newest)
 
 
-def _since(store: Store, within: timedelta) -> str | None:
-    latest = store.query("SELECT MAX(occurred_at) AS t FROM events")[0]["t"]
-    return None if latest is None else to_text(from_text(latest) - within)
-
-
-def _recently_ended(store: Store, within: timedelta) -> list[FlowSnapshot]:
-    """Flows that ended within the retention: late events (notifications) still join them."""
+def _ended_after(store: Store, since: str | None) -> list[FlowSnapshot]:
+    """Flows that ended after ``since`` (None: every ended flow)."""
     from collector.store.sqlite import flow_from_row
 
-    since = _since(store, within)
-    if since is None:
-        return []
-    rows = store.query("SELECT * FROM flows WHERE ended_at >= ? ORDER BY started_at", (since,))
+    where, params = ("ended_at IS NOT NULL", ()) if since is None else ("ended_at > ?", (since,))
+    rows = store.query(f"SELECT * FROM flows WHERE {where} ORDER BY started_at", params)  # noqa: S608
     return [flow_from_row(r) for r in rows]
 
 
-def _unclaimed(store: Store, within: timedelta) -> list[Event]:
-    from collector.store.sqlite import event_from_row
-
-    since = _since(store, within)
+def _let_go(store: Store, since: str | None, keep: Callable[[str], bool]) -> list[str]:
+    """Instance ids of the flows that ended by ``since``, the newest the tracker remembers,
+    oldest first."""
     if since is None:
         return []
-    rows = store.query("SELECT * FROM events WHERE occurred_at >= ? AND instance_id IS NULL "
-                       "ORDER BY occurred_at", (since,))
-    return [event_from_row(r) for r in rows]
+    rows = store.query("SELECT instance_id, correlation_id FROM flows WHERE ended_at <= ? "
+                       "ORDER BY ended_at DESC LIMIT ?", (since, ENDED_MEMORY))
+    return [r["instance_id"] for r in reversed(rows) if keep(r["correlation_id"])]
+
+
+def _unclaimed(store: Store, limit: int) -> list[Event]:
+    """The newest events no instance has claimed (as many as wait in a tracker), oldest
+    first: the tracker held them however old, waiting for their start event."""
+    from collector.store.sqlite import event_from_row
+
+    rows = store.query("SELECT * FROM events WHERE instance_id IS NULL "
+                       "ORDER BY occurred_at DESC LIMIT ?", (limit,))
+    return [event_from_row(r) for r in reversed(rows)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +308,7 @@ class SettleResult:
 
 def settle(store: Store, definitions: Sequence[FlowDefinition], at: datetime) -> SettleResult:
     """Advance the detection clock of a stored history to ``at`` and commit the verdicts."""
-    tracker = restore_tracker(store, definitions, rollups=False)
+    tracker = restore_tracker(store, definitions, rollups=False, ended=False)
     open_before = tracker.open_flows
     update = tracker.on_tick(at)
     store.write(Batch(flows=list(update.flows), alerts=list(update.alerts),

@@ -48,11 +48,11 @@ from collector.model import (
     FlowStatus,
 )
 
-__all__ = ["FlowTracker", "FlowUpdate", "alert_id", "instance_id"]
+__all__ = ["ENDED_MEMORY", "FlowTracker", "FlowUpdate", "alert_id", "instance_id"]
 
 _Slot = Flow | list[Flow]
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
-_ENDED_MEMORY = 200_000
+ENDED_MEMORY = 200_000
 """How many ended-and-evicted instance ids are remembered, so a late redelivered start event
 does not reopen its flow."""
 
@@ -193,16 +193,23 @@ class FlowTracker:
         return None
 
     def restore(self, flows: Iterable[tuple[FlowSnapshot, Sequence[Event]]],
-                held: Iterable[Event] = (), *, rolled_up: datetime | None = None) -> None:
-        """Rebuild open flows after a restart from the store's snapshots and their events.
+                held: Iterable[Event] = (), *, rolled_up: datetime | None = None,
+                ended: Iterable[str] = ()) -> None:
+        """Rebuild the tracker after a restart from the store's snapshots and their events.
 
-        The verdicts already given (stuck, breached, alerted) are kept as stored. ``held`` are
-        recent events no instance had claimed: they wait for their start event again, or join
-        a restored flow; what that changes comes out with the next update. ``rolled_up`` is
-        the newest minute with stored rollup rows (a clean stop writes the minutes it held):
-        it and the minutes before it take no more samples, whose rows would replace the stored
-        ones with rows that count only what came after the restart.
+        ``flows``: the open flows and the ended ones still in memory at the detection clock
+        the store last reached (ended within the retention before it). The verdicts
+        already given (stuck, breached, alerted) are kept as stored. ``held`` are events no
+        instance had claimed, oldest first: they wait for their start event again, or join a
+        restored flow; what that changes comes out with the next update. ``ended``: instance
+        ids of ended flows that had left memory, oldest first, so a late redelivery of their
+        start event does not open them again (and overwrite their stored verdict).
+        ``rolled_up`` is the newest minute with stored rollup rows (a clean stop writes the
+        minutes it held): it and the minutes before it take no more samples, whose rows would
+        replace the stored ones with rows that count only what came after the restart.
         """
+        for iid in ended:
+            self._forget(iid)
         if rolled_up is not None and self.rollups is not None:
             self.rollups.close_before(rolled_up + timedelta(minutes=1))
         latest = None
@@ -237,6 +244,11 @@ class FlowTracker:
     def held(self) -> int:
         """Events waiting for their start event."""
         return self._held.count
+
+    @property
+    def held_limit(self) -> int:
+        """Events that may wait for their start event, at most (``max_held``)."""
+        return self._held.limit
 
     @property
     def held_dropped(self) -> int:
@@ -412,15 +424,19 @@ class FlowTracker:
         return None
 
     def _evict(self, flow: Flow) -> None:
-        self._ended[flow.iid] = None
-        if len(self._ended) > _ENDED_MEMORY:
-            del self._ended[next(iter(self._ended))]
+        self._forget(flow.iid)
         slot = self._corr.get(flow.corr)
         if slot is flow:
             del self._corr[flow.corr]
         elif isinstance(slot, list) and flow in slot:
             slot.remove(flow)
             self._corr[flow.corr] = slot[0] if len(slot) == 1 else slot
+
+    def _forget(self, iid: str) -> None:
+        """Remember that ``iid`` ended and left memory (the oldest such ids go first)."""
+        self._ended[iid] = None
+        if len(self._ended) > ENDED_MEMORY:
+            del self._ended[next(iter(self._ended))]
 
     def _alert(self, flow: Flow, kind: AlertKind, step: str | None, at: datetime) -> None:
         self._alerts.append(build_alert(flow, kind, step, at))

@@ -200,6 +200,7 @@ class KafkaCollector:
         """One transaction, written on the writer thread: everything the records produced,
         with the positions after them; their offsets go to Kafka once it is committed."""
         batch = self.pipeline.prepare(observations, positions)
+        batch.consumers = self.tap.consumers()
         self.clock.observe(batch.events)
         self.steps += 1
         self._submit(batch, then=partial(self._written, batch, positions))
@@ -291,7 +292,8 @@ class KafkaCollector:
                                      self._now(), self.pipeline.store.dead_letter_usage(),
                                      figures=self.tap.figures())
         # straight to the store: a health sample is not a pipeline write (nor its latency)
-        self._writer.submit(partial(self.pipeline.store.write, Batch(metrics=samples)))
+        self._writer.submit(partial(self.pipeline.store.write,
+                                    Batch(metrics=samples, consumers=self.tap.consumers())))
 
     def _retain(self, max_age: timedelta, stop: threading.Event) -> None:
         """Delete expired rows a batch at a time, reading Kafka in between."""

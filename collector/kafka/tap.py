@@ -41,7 +41,7 @@ from collector.kafka._client import (
 from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
 from collector.model import Location, Observation
 from collector.settings import KafkaSettings
-from collector.store.base import Position
+from collector.store.base import ConsumerSeen, Position
 
 __all__ = ["KafkaTap", "TapOptions", "consumer_config"]
 
@@ -211,6 +211,10 @@ class KafkaTap:
     def figures(self) -> Mapping[str, float]:
         """Kafka's health is its lag (`lag`); no other figures."""
         return {}
+
+    def consumers(self) -> list[ConsumerSeen]:
+        """Kafka's consumer groups are not read here: none."""
+        return []
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from collector.nats._loop import LoopThread
 from collector.nats._message import core_identity, headers_of, observation_of, stored_name
 from collector.nats.exceptions import NatsUnusable
 from collector.settings import NatsSettings
-from collector.store.base import Position
+from collector.store.base import ConsumerSeen, Position
 from collector.tap import Lag
 
 __all__ = ["NatsTap", "NatsTapOptions", "durable_name"]
@@ -330,6 +330,10 @@ class NatsTap:
         lag = self.lag()
         streams_done = (bool(lag) and all(n == 0 for n in lag.values())) if self._subs else True
         return streams_done and not self._heard
+
+    def consumers(self) -> list[ConsumerSeen]:
+        """NATS does not show who receives a message: none."""
+        return []
 
     def figures(self) -> Mapping[str, float]:
         """The consumers' pending, ack-pending and redelivered counts, over the streams."""

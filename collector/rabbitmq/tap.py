@@ -13,6 +13,12 @@ commit of their batch; a crash before that has the broker deliver them again, an
 message changes nothing (events by their identity, dead letters by `_message.identity`).
 Positions stored with a batch are ``(queue, channel generation, last delivery tag + 1)``: what
 to acknowledge, not where to resume (the broker keeps that).
+
+With ``firehose = true`` a second queue, exclusive to the tap's connection and bounded
+(``firehose_max_bytes``), is bound to ``amq.rabbitmq.trace`` (``publish.#``, ``deliver.#``) and
+read without acknowledgements: its messages are counted (`collector.rabbitmq._firehose`), never
+stored as events (those come through the bindings), so it is at most once and only feeds the
+rates per exchange and the consumers (`RabbitTap.consumers`).
 """
 
 from __future__ import annotations
@@ -30,14 +36,17 @@ import pika
 import pika.exceptions
 
 from collector.model import Observation
+from collector.rabbitmq._binding import parse_binding
 from collector.rabbitmq._connect import parameters, where
+from collector.rabbitmq._firehose import TRACE_EXCHANGE, Firehose
 from collector.rabbitmq._message import AmqpProperties, observation_of
 from collector.rabbitmq.exceptions import RabbitEdgeError, RabbitUnusable
 from collector.settings import RabbitMQSettings
-from collector.store.base import Position
+from collector.store.base import ConsumerSeen, Position
 from collector.tap import Lag
 
-__all__ = ["RabbitTap", "RabbitTapOptions", "parse_binding", "queue_arguments", "tap_queue"]
+__all__ = ["RabbitTap", "RabbitTapOptions", "firehose_queue", "parse_binding", "queue_arguments",
+           "tap_queue"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +61,9 @@ def tap_queue(group_id: str) -> str:
     return f"choreoscope.tap.{group_id}"
 
 
-def parse_binding(binding: str) -> tuple[str, str]:
-    """``EXCHANGE:ROUTING_KEY`` (key ``#`` when left out)."""
-    exchange, _, key = binding.partition(":")
-    return exchange, key or "#"
+def firehose_queue(group_id: str) -> str:
+    """The tap's firehose queue (exclusive to its connection) for a collector group."""
+    return f"choreoscope.firehose.{group_id}"
 
 
 def queue_arguments(max_bytes: int, queue: str) -> dict[str, Any]:
@@ -137,6 +145,8 @@ class RabbitTap:
         self._consumers = 0
         self.dropped = 0
         """Messages the queue bound dropped, counted since this tap was created."""
+        self.firehose = (Firehose(options.settings.consumer_pattern)
+                         if options.settings.firehose else None)
 
     @property
     def source(self) -> str:
@@ -174,6 +184,8 @@ class RabbitTap:
             self._channel.basic_qos(prefetch_count=s.prefetch)
             self._channel.basic_consume(self.options.queue, self._on_message, auto_ack=False)
             self._admin = self._conn.channel()
+            if self.firehose is not None:
+                self._read_firehose(self._conn.channel())
         except pika.exceptions.ChannelClosedByBroker as exc:
             self._drop()
             raise RabbitUnusable(_channel_reason(exc, self.options)) from exc
@@ -183,7 +195,7 @@ class RabbitTap:
 
     def _declare(self, ch: Any) -> None:
         s, queue = self.options.settings, self.options.queue
-        for exchange, _key in map(parse_binding, s.bindings):
+        for exchange, _key, _arguments in map(parse_binding, s.bindings):
             ch.exchange_declare(exchange, passive=True)  # 404: named in _channel_reason
         dropped = f"{queue}.dropped"
         ch.exchange_declare(dropped, "fanout", durable=True)
@@ -193,8 +205,29 @@ class RabbitTap:
         ch.queue_bind(dropped, dropped)
         ch.queue_declare(queue, durable=True,
                          arguments=queue_arguments(s.queue_max_bytes, queue))
-        for exchange, key in map(parse_binding, s.bindings):
-            ch.queue_bind(queue, exchange, routing_key=key)
+        for exchange, key, arguments in map(parse_binding, s.bindings):
+            ch.queue_bind(queue, exchange, routing_key=key, arguments=arguments)
+
+    def _read_firehose(self, ch: Any) -> None:
+        queue = firehose_queue(self.options.group_id)
+        ch.queue_declare(queue, exclusive=True, auto_delete=True, arguments={
+            "x-max-length-bytes": self.options.settings.firehose_max_bytes,
+            "x-overflow": "drop-head"})
+        for key in ("publish.#", "deliver.#"):
+            ch.queue_bind(queue, TRACE_EXCHANGE, routing_key=key)
+        ch.basic_consume(queue, self._on_trace, auto_ack=True)
+        logger.info("reading RabbitMQ's firehose (%s) through %s: published and delivered "
+                    "rates per exchange, consumers by queue (tracing must be on: rabbitmqctl "
+                    "trace_on)", TRACE_EXCHANGE, queue)
+
+    def _on_trace(self, _ch: Any, method: Any, props: Any, _body: bytes) -> None:
+        assert self.firehose is not None
+        self.firehose.record(method.routing_key, props.headers, self._now())
+
+    def consumers(self) -> list[ConsumerSeen]:
+        """With the firehose: the services (by queue) seen receiving each stored topic since
+        the last call; else none."""
+        return self.firehose.drain() if self.firehose is not None else []
 
     def close(self) -> None:
         """Close the connection: what was not acknowledged is delivered again next time."""
@@ -314,15 +347,17 @@ class RabbitTap:
         return self._conn is not None and self._ready == 0 and not self._buffer
 
     def figures(self) -> Mapping[str, float]:
-        """Tap queue depth, its consumers, and what its bound dropped."""
+        """Tap queue depth, its consumers, and what its bound dropped; with the firehose, the
+        published and delivered rates per exchange since the last call."""
         if self._conn is not None:
             try:
                 self._check(force=True)
             except _LOST as exc:
                 self._lost(exc)
+        rates = (self.firehose.rates(self._monotonic()) if self.firehose is not None else {})
         return {"rabbitmq_queue_depth": float(self._ready or 0),
                 "rabbitmq_consumers": float(self._consumers),
-                "rabbitmq_dropped": float(self.dropped)}
+                "rabbitmq_dropped": float(self.dropped), **rates}
 
 
 def _reason(exc: BaseException) -> str:

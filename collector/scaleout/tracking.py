@@ -45,7 +45,7 @@ class TrackingPipeline(Pipeline):
         owned = frozenset(p for t, p in partitions if t == self._topic)
         of = self._partition_of
         self.tracker = restore_tracker(self.store, self._definitions, rollups=False,
-                                       keep=lambda corr: of(corr) in owned)
+                                       owns=lambda corr: of(corr) in owned)
         self.owned = owned
         logger.info("tracking internal partitions %s: %d open flows restored",
                     sorted(owned) or "none", self.tracker.open_flows)

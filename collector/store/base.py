@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collector.flows.rollup import FlowRollup
     from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
 
-__all__ = ["Batch", "Position", "Store", "open_store", "shown_url"]
+__all__ = ["Batch", "ConsumerSeen", "Position", "Store", "open_store", "shown_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,17 @@ class Position:
     topic: str
     partition: int
     next_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSeen:
+    """A consuming service seen receiving a stored topic (e.g. RabbitMQ's firehose naming the
+    queue a message was delivered to), latest at ``last_seen``: table ``consumer_groups``,
+    the event map's consumer edges without spans."""
+
+    service: str
+    topic: str
+    last_seen: datetime
 
 
 @dataclass(slots=True)
@@ -62,6 +73,8 @@ class Batch:
     """Spans to insert; one already stored (same trace id and span id) is kept as it was."""
     flow_rollups: list[FlowRollup] = field(default_factory=list)
     """Per-minute flow and step duration percentiles and SLA shares, upserted by their key."""
+    consumers: list[ConsumerSeen] = field(default_factory=list)
+    """Consumers seen (upserted by service and topic, the latest ``last_seen`` kept)."""
     detected_at: datetime | None = None
     """The detection clock this batch's verdicts were reached at; the store keeps the latest
     (table ``detection_clock``), so amounts over a deadline are measured to it later."""

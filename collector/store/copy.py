@@ -1,22 +1,26 @@
 """Moving a store to another backend (``choreoscope store migrate``): every table, row for row.
 
 The target is opened (and so migrated to the latest version) first and must be empty: a copy
-into a store that already holds data would mix two histories. Rows are read in the source's
-``rowid`` order, in pages, and written with their ``rowid`` where the target keeps one, so the
-event map's rollup marks (which count rowids) stay true; each page is one multi-row upsert by
-the table's natural key, in its own transaction. A PostgreSQL target's identity counters are
-then set past the rows copied, so new rows do not collide with them.
+into a store that already holds data would mix two histories, so a second run adds nothing and
+says why. Rows are read in the source's ``rowid`` order, in pages, and written with their
+``rowid`` where the target keeps one, so the event map's rollup marks (which count rowids) stay
+true. Into PostgreSQL every table is loaded with COPY in one transaction that also checks the
+target is empty (its tables locked meanwhile), upserts the few rows of tables that the
+target's migrations filled (counters) and sets the identity counters past the rows
+copied: a migration that fails or is stopped leaves the target empty, ready for another run.
+Into SQLite each page is one multi-row upsert by the table's natural key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 
 from collector.exceptions import StoreError
 from collector.store._dialect import ROWID_TABLES
 from collector.store.base import Store, shown_url
+from collector.store.postgres import PostgresStore
 
 __all__ = ["TableCopy", "copy_store", "table_columns"]
 
@@ -58,63 +62,86 @@ def _has_rowid(store: Store, table: str) -> bool:
 
 
 def _pages(source: Store, table: str, columns: list[str], size: int,
-           with_rowid: bool) -> Iterator[list[dict[str, Any]]]:
+           with_rowid: bool) -> Iterator[list[list[Any]]]:
+    """``table``'s rows in pages of ``size``, each row its values in ``columns``' order (after
+    its ``rowid`` when ``with_rowid``)."""
     listed = ", ".join(_q(c) for c in columns)
     if _has_rowid(source, table):
         last = -(2**63)
         sql = (f"SELECT rowid AS rowid, {listed} FROM {table} WHERE rowid > ? "  # noqa: S608
                "ORDER BY rowid LIMIT ?")
+        names = (["rowid"] if with_rowid else []) + columns
         while rows := source.query(sql, (last, size)):
             last = rows[-1]["rowid"]
-            if not with_rowid:
-                for r in rows:
-                    del r["rowid"]
-            yield rows
+            yield [[r[n] for n in names] for r in rows]
         return
     offset = 0
     sql = f"SELECT {listed} FROM {table} ORDER BY 1 LIMIT ? OFFSET ?"  # noqa: S608
     while rows := source.query(sql, (size, offset)):
         offset += len(rows)
-        yield rows
+        yield [[r[c] for c in columns] for r in rows]
 
 
 def _q(column: str) -> str:
     return f'"{column}"'
 
 
-def copy_store(source: Store, target: Store, *,
-               on_table: Callable[[str, int], None] | None = None) -> list[TableCopy]:
-    """Copy every table of ``source`` into the empty ``target``; answers the rows per table."""
-    for table in _CHECKED:
-        n = target.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]  # noqa: S608
-        if n:
-            raise StoreError(f"the target store {shown_url(target.url)} already holds {n} {table} "
-                             "rows: migrate into a new, empty database")
+def _plan(source: Store, target: Store) -> Iterator[tuple[str, list[str], list[str], int]]:
+    """(table, its columns in the source to read, the target's columns to write with the
+    ``rowid`` first where both keep one, page size) for each table to copy."""
     wanted = table_columns(target)
-    done: list[TableCopy] = []
     for table, columns in sorted(table_columns(source).items()):
         if table in _SKIPPED or table not in wanted:
             continue
         shared = [c for c in columns if c in wanted[table]]
         with_rowid = _has_rowid(source, table) and _has_rowid(target, table)
         names = (["rowid"] if with_rowid else []) + shared
-        size = max(1, _PARAMETERS_PER_PAGE // len(names))
+        yield table, shared, names, max(1, _PARAMETERS_PER_PAGE // len(names))
+
+
+def _refuse_unless_empty(target: Store, count: Callable[[str], int]) -> None:
+    for table in _CHECKED:
+        if n := count(table):
+            raise StoreError(f"the target store {shown_url(target.url)} already holds {n} {table} "
+                             "rows: migrate into a new, empty database")
+
+
+def copy_store(source: Store, target: Store, *,
+               on_table: Callable[[str, int], None] | None = None) -> list[TableCopy]:
+    """Copy every table of ``source`` into the empty ``target``; answers the rows per table."""
+    if isinstance(target, PostgresStore):
+        return _copy_into_postgres(source, target, on_table)
+    _refuse_unless_empty(target, lambda table: int(target.query(
+        f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]))  # noqa: S608
+    done: list[TableCopy] = []
+    for table, shared, names, size in _plan(source, target):
         one = "(" + ",".join("?" * len(names)) + ")"
         copied = 0
-        for page in _pages(source, table, shared, size, with_rowid):
+        for page in _pages(source, table, shared, size, len(names) > len(shared)):
             values = ",".join([one] * len(page))
             target.execute(f"INSERT OR REPLACE INTO {table} "  # noqa: S608
                            f"({', '.join(_q(n) for n in names)}) VALUES {values}",
-                           list(chain.from_iterable(
-                               [r[n] for n in names] for r in page)))
+                           list(chain.from_iterable(page)))
             copied += len(page)
         done.append((table, copied))
         if on_table is not None:
             on_table(table, copied)
-    if _is_postgres(target):
-        for table, column in _IDENTITIES:
-            target.query(
-                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "  # noqa: S608
-                f"(SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}), false) AS v")
     return done
 
+
+def _copy_into_postgres(source: Store, target: PostgresStore,
+                        on_table: Callable[[str, int], None] | None) -> list[TableCopy]:
+    plan = list(_plan(source, target))
+    done: list[TableCopy] = []
+    with target.bulk_load(sorted({*_CHECKED, *(t for t, *_ in plan)})) as load:
+        _refuse_unless_empty(target, load.count)
+        for table, shared, names, size in plan:
+            rows: Iterable[list[Any]] = chain.from_iterable(
+                _pages(source, table, shared, size, len(names) > len(shared)))
+            write = load.replace if load.count(table) else load.copy  # rows of a migration
+            done.append((table, write(table, names, rows)))
+            if on_table is not None:
+                on_table(table, done[-1][1])
+        for table, column in _IDENTITIES:
+            load.move_identity_past_rows(table, column)
+    return done

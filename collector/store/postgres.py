@@ -9,35 +9,28 @@ lock, and every write is an upsert by natural key, so a batch written twice chan
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg import sql as psql
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from collector.exceptions import StoreError
-from collector.model import Event, FlowSnapshot
 from collector.store._dialect import COMPAT_FUNCTIONS, PostgresDialect, ddl
-from collector.store._time import to_text
 from collector.store.base import Batch, shown_url
-from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
+from collector.store.dead_letters import DeadLetterBounds
 from collector.store.sqlite import (
-    _OPEN_STATUSES,
-    INSTANCE_EVENTS,
     PreparedWrite,
-    _drop_dead_letters,
+    SqlStore,
     _statements,
-    _trim_by_age,
-    delete_older,
-    event_from_row,
-    flow_from_row,
     migrations,
     prepare_write,
 )
 
-__all__ = ["PostgresStore"]
+__all__ = ["BulkLoad", "PostgresStore"]
 
 _MIGRATION_LOCK = 0x43686F72  # "Chor": one migrating process at a time per database
 
@@ -68,7 +61,50 @@ class _Translating:
             cur.executemany(stmt.sql, [stmt.params(r) for r in rows])
 
 
-class PostgresStore:
+class BulkLoad:
+    """One transaction of a `PostgresStore` in which whole tables are loaded with COPY
+    (`PostgresStore.bulk_load`)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], db: _Translating) -> None:
+        self._conn, self._db = conn, db
+
+    def count(self, table: str) -> int:
+        query = psql.SQL("SELECT COUNT(*) FROM {}").format(psql.Identifier(table))
+        row = self._conn.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+    def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """COPY ``rows`` (values in ``columns``' order) into ``table``; answers how many."""
+        statement = psql.SQL("COPY {} ({}) FROM STDIN").format(
+            psql.Identifier(table), psql.SQL(", ").join(map(psql.Identifier, columns)))
+        n = 0
+        with self._conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
+
+    def replace(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Upsert ``rows`` by ``table``'s primary key: for the tables whose rows the
+        migrations wrote (a table's single row of counters)."""
+        listed = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        rows = list(rows)
+        self._db.executemany(
+            f"INSERT OR REPLACE INTO {table} ({listed}) VALUES ({marks})", rows)  # noqa: S608
+        return len(rows)
+
+    def move_identity_past_rows(self, table: str, column: str) -> None:
+        """The identity counter of ``table.column`` set past its largest value, so that rows
+        written later do not collide with the loaded ones."""
+        self._conn.execute(psql.SQL(
+            "SELECT setval(pg_get_serial_sequence({t}, {c}), "
+            "(SELECT COALESCE(MAX({ci}), 0) + 1 FROM {ti}), false)").format(
+                t=psql.Literal(table), c=psql.Literal(column), ci=psql.Identifier(column),
+                ti=psql.Identifier(table)))
+
+
+class PostgresStore(SqlStore):
     """The store in a PostgreSQL database (``postgresql://user@host:port/db``); a lock makes
     the connection safe to share between threads."""
 
@@ -99,6 +135,10 @@ class PostgresStore:
         except psycopg.Error as exc:
             self._conn.close()
             raise StoreError(f"cannot open store {shown_url(url)}: {_first_line(exc)}") from exc
+
+    @property
+    def _shown_url(self) -> str:
+        return shown_url(self.url)
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -149,33 +189,27 @@ class PostgresStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def write(self, batch: Batch) -> None:
-        self.write_prepared(self.prepare(batch))
-
     def prepare(self, batch: Batch) -> PreparedWrite:
         """`SqliteStore.prepare`'s statements, after keeping one row per natural key where a
         batch may repeat one (PostgreSQL's upsert refuses to touch a row twice in one
         statement): an event's first delivery, a flow's, a rollup's and a position's last."""
         return prepare_write(_one_per_key(batch), self.dead_letter_bounds)
 
-    def write_prepared(self, prepared: PreparedWrite) -> None:
-        """Run a `prepare`d batch in one transaction."""
+    @contextmanager
+    def bulk_load(self, tables: Sequence[str]) -> Iterator[BulkLoad]:
+        """One transaction for loading whole tables with COPY, ``tables`` locked against other
+        writers until it commits; nothing of it stays when it fails."""
         if self.read_only:
-            raise StoreError(f"store {shown_url(self.url)} is open read-only")
+            raise StoreError(f"store {self._shown_url} is open read-only")
         with self._lock:
             try:
                 with self._conn.transaction():
-                    db = self._db
-                    for sql, params, many in prepared.statements:
-                        if many:
-                            db.executemany(sql, params)
-                        else:
-                            db.execute(sql, params)
-                    for call in prepared.calls:
-                        call(db)
+                    self._conn.execute(psql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+                        psql.SQL(", ").join(map(psql.Identifier, tables))))
+                    yield BulkLoad(self._conn, self._db)
             except psycopg.Error as exc:
-                raise StoreError(f"cannot write to {shown_url(self.url)}: "
-                                 f"{_first_line(exc)}") from exc
+                raise StoreError(f"cannot load into {shown_url(self.url)}: {_first_line(exc)} "
+                                 "(nothing of this load was kept)") from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._lock:
@@ -185,20 +219,7 @@ class PostgresStore:
                 raise StoreError(f"cannot write to {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
-    def delete_older_than(self, cutoff: datetime, limit: int) -> int:
-        return self._in_transaction("apply retention to",
-                                    lambda: delete_older(self._db, to_text(cutoff), limit))
-
-    def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
-        return self._in_transaction("delete dead letters in", lambda: sum(
-            _drop_dead_letters(self._db, None, "WHERE dl_id = ?", (i,)) for i in dl_ids))
-
-    def trim_dead_letters(self, now: datetime) -> int:
-        cutoff = now - self.dead_letter_bounds.max_age
-        return self._in_transaction("trim dead letters in",
-                                    lambda: _trim_by_age(self._db, cutoff))
-
-    def _in_transaction(self, what: str, job: Any) -> int:
+    def _in_transaction(self, what: str, job: Callable[[], int]) -> int:
         with self._lock:
             try:
                 with self._conn.transaction():
@@ -207,41 +228,7 @@ class PostgresStore:
                 raise StoreError(f"cannot {what} {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
-    def dead_letter_usage(self) -> DeadLetterUsage:
-        (row,) = self._rows(
-            "SELECT (SELECT COUNT(*) FROM dead_letters) AS stored, bytes, dropped_budget, "
-            "dropped_age, truncated FROM dead_letter_usage", ())
-        return DeadLetterUsage(**row)
-
     # -- reads ------------------------------------------------------------------------------
-
-    def positions(self, source: str) -> dict[tuple[str, int], int]:
-        rows = self._rows("SELECT topic, partition, next_offset FROM positions WHERE reader = ?",
-                          (source,))
-        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-
-    def open_flows(self) -> Iterator[FlowSnapshot]:
-        rows = self._rows("SELECT * FROM flows WHERE status IN (?, ?) ORDER BY started_at",
-                          _OPEN_STATUSES)
-        return (flow_from_row(r) for r in rows)
-
-    def flow_events(self, instance_id: str) -> list[Event]:
-        rows = self._rows(INSTANCE_EVENTS.format(columns="*")
-                          + " ORDER BY occurred_at, sequence", (instance_id, instance_id))
-        return [event_from_row(r) for r in rows]
-
-    def events_by_correlation(self, correlation_id: str) -> list[Event]:
-        rows = self._rows("SELECT * FROM events WHERE correlation_id = ? "
-                          "ORDER BY occurred_at, sequence", (correlation_id,))
-        return [event_from_row(r) for r in rows]
-
-    def flows_by_correlation(self, correlation_id: str) -> list[FlowSnapshot]:
-        rows = self._rows("SELECT * FROM flows WHERE correlation_id = ? ORDER BY started_at",
-                          (correlation_id,))
-        return [flow_from_row(r) for r in rows]
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return self._rows(sql, params)
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         stmt = self.dialect.statement(sql)
@@ -274,7 +261,8 @@ def _one_per_key(batch: Batch) -> Batch:
     return Batch(events=events, dead_letters=batch.dead_letters, flows=flows,
                  assignments=batch.assignments, violations=batch.violations,
                  alerts=batch.alerts, positions=positions, metrics=batch.metrics,
-                 spans=batch.spans, flow_rollups=rollups, detected_at=batch.detected_at)
+                 spans=batch.spans, flow_rollups=rollups, consumers=batch.consumers,
+                 detected_at=batch.detected_at)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -167,13 +167,17 @@ def _validation(store: Store, window: timedelta) -> None:
 
 def _tap(store: Store, window: timedelta) -> None:
     """A broker tap's own figures (RabbitMQ: tap queue depth, consumers, dropped at the
-    bound), when the collector reads such a broker."""
+    bound; with the firehose, published and delivered rates per exchange), when the collector
+    reads such a broker."""
     last = latest_metric(store, "tap")
     if last is None:
         return
     st.subheader("Broker tap")
     rows = metric_series(store, "tap", since=last - window)
     latest = {r["figure"]: r["value"] for r in rows}
+    per_exchange = {f: v for f, v in latest.items() if ":" in str(f)}
+    latest = {f: v for f, v in latest.items() if f not in per_exchange}
+    rows = [r for r in rows if r["figure"] in latest]
     columns = st.columns(max(len(latest), 1))
     for column, (figure, value) in zip(columns, sorted(latest.items()), strict=False):
         column.metric(str(figure).replace("_", " "), f"{value:,.0f}")
@@ -181,6 +185,14 @@ def _tap(store: Store, window: timedelta) -> None:
         st.warning("The tap queue's bound (rabbitmq.queue_max_bytes) dropped messages: the "
                    "collector fell behind or was stopped; those messages were not collected.")
     _line(rows, "value", "tap")
+    if per_exchange:
+        st.markdown("**Per exchange (RabbitMQ's firehose), messages per second**")
+        table: dict[str, dict[str, float]] = {}
+        for figure, value in per_exchange.items():
+            name, _, exchange = str(figure).partition(":")
+            kind = "published/s" if name == "rabbitmq_published_per_s" else "delivered/s"
+            table.setdefault(exchange, {"published/s": 0.0, "delivered/s": 0.0})[kind] = value
+        st.dataframe([{"exchange": e, **v} for e, v in sorted(table.items())], hide_index=True)
 
 
 def _health(store: Store, window: timedelta) -> None:

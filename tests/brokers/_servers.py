@@ -21,6 +21,7 @@ from pathlib import Path
 __all__ = ["NatsServer", "RabbitNode", "ServerError", "free_port"]
 
 RABBIT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+RABBITMQCTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 NATS = "nats-server"
 
 
@@ -128,6 +129,14 @@ class RabbitNode(_Process):
         if not RABBIT.exists():
             raise ServerError(f"{RABBIT} is missing: run scripts/ensure_brokers.sh")
         self._spawn([str(RABBIT)], self.env(), self.port, within=90)
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """``rabbitmqctl ARGS`` against this node (e.g. ``trace_on``); its output."""
+        done = subprocess.run([str(RABBITMQCTL), "-n", self.nodename, *args], env=self.env(),
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise ServerError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr[-2000:]}")
+        return done.stdout
 
     def stop(self) -> None:
         super().stop()

@@ -22,6 +22,7 @@ from collector.model import Observation
 from collector.rabbitmq.tap import RabbitTap, RabbitTapOptions
 from collector.settings import RabbitMQSettings, Settings
 from collector.store.base import Position, open_store
+from tests.brokers import _acceptance
 from tests.brokers._rabbit import cli, declare_exchanges, declare_tap, query
 from tests.brokers._servers import RabbitNode
 
@@ -104,8 +105,8 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
     declare_exchanges(rabbitmq_node.url)
     declare_tap(rabbitmq_node.url, group)
     truth_file = tmp_path / "truth.jsonl"
-    cli("simulate", "--flows", "1000", "--seed", "5", "--fault-rate", "undecodable=0.02",
-        "--fault-rate", "duplicate=0.05", "--truth", str(truth_file),
+    faults = [arg for f in _acceptance.FAULTS for arg in ("--fault-rate", f)]
+    cli("simulate", "--flows", "1000", "--seed", "5", *faults, "--truth", str(truth_file),
         "--amqp-url", rabbitmq_node.url)
     truth = [orjson.loads(line) for line in truth_file.read_bytes().splitlines()]
     expected = {tuple(e) for t in truth for e in t["events"]}
@@ -132,10 +133,13 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
     assert len(events) == len({(e["source"], e["id"]) for e in events})
     assert {(e["source"], e["id"]) for e in events} == expected
     letters = _count(url, "SELECT COUNT(*) AS n FROM dead_letters")
-    undecodable = sum(1 for t in truth for f in t["faults"] if f["name"] == "undecodable")
+    undecodable = sum(1 for t in truth for f in t["faults"]
+                      if f["name"] in ("undecodable", "no-correlation"))
     assert letters == undecodable > 0
     depth = _depth(rabbitmq_node.url, f"choreoscope.tap.{group}")
     assert depth == 0  # everything acknowledged
+    # and the flows spanning the kill are whole, with their outcomes (issue 19)
+    _acceptance.assert_flows_match(_acceptance.stored(truth, url), url)
 
 
 def _depth(url: str, queue: str) -> Any:

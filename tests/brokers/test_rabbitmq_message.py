@@ -71,6 +71,10 @@ def test_a_taps_figures_are_health_samples_and_prometheus_gauges() -> None:
 
     health = Health(monotonic=lambda: 1.0)
     samples = health.sample(PipelineStats(), {("choreoscope.tap.g", 1): 7}, True, AT,
-                            figures={"rabbitmq_dropped": 12.0, "rabbitmq_queue_depth": 7.0})
+                            figures={"rabbitmq_dropped": 12.0, "rabbitmq_queue_depth": 7.0,
+                                     "rabbitmq_published_per_s:orders": 2.5})
     assert ("tap", {"figure": "rabbitmq_dropped"}, 12.0, AT) in samples
-    assert b'choreoscope_tap{figure="rabbitmq_dropped"} 12.0' in generate_latest(health.registry)
+    assert ("tap", {"figure": "rabbitmq_published_per_s:orders"}, 2.5, AT) in samples
+    text = generate_latest(health.registry)
+    assert b'choreoscope_tap{figure="rabbitmq_dropped"} 12.0' in text
+    assert b'choreoscope_tap{figure="rabbitmq_published_per_s:orders"} 2.5' in text

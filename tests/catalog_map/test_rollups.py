@@ -25,6 +25,7 @@ from collector.catalog_source import (
 )
 from collector.model import Event, Location, Span, SpanKind, SpanLink, SpanStatus, Violation
 from collector.store import Batch, Store, open_store
+from collector.store.base import ConsumerSeen
 from tests.catalog_map.conftest import HOUR, ROOT, T0
 
 
@@ -261,16 +262,16 @@ def test_declarations_of_an_origin_are_replaced_on_reimport(store: Store) -> Non
     assert read_declarations(store) == [b, other]
 
 
-def test_consumer_groups_are_read_when_a_table_records_them(store: Store) -> None:
+def test_consumers_seen_are_stored_and_give_the_map_consumer_edges(store: Store) -> None:
     assert read_groups(store) == []
-    rs = rollup_store(store)
-    rs.execute("CREATE TABLE consumer_groups (group_id TEXT, topic TEXT, last_seen TEXT)")
-    rs.execute("INSERT INTO consumer_groups VALUES ('billing', 'orders', "
-               "'2026-01-05T08:00:00.000000Z'), ('audit', 'orders', NULL)")
-    assert read_groups(store) == [GroupAssignment("billing", "orders", T0),
-                                  GroupAssignment("audit", "orders", None)]
+    store.write(Batch(consumers=[ConsumerSeen("billing", "orders", T0 + HOUR),
+                                 ConsumerSeen("audit", "orders", T0)]))
+    # seen again earlier (a late batch): the latest sighting is kept
+    store.write(Batch(consumers=[ConsumerSeen("billing", "orders", T0)]))
+    assert sorted(read_groups(store), key=lambda g: g.group) == [
+        GroupAssignment("audit", "orders", T0), GroupAssignment("billing", "orders", T0 + HOUR)]
     store.write(Batch(events=[event(1, T0)]))
-    refresh_rollups(rs)
+    refresh_rollups(rollup_store(store))
     assert load_event_map(store, ROOT / "schemas").event_map.consumers("OrderPlaced") == [
         "audit", "billing"]
 

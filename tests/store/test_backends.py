@@ -23,6 +23,7 @@ from collector.model import (
     Location,
 )
 from collector.store import Batch, Position, open_store
+from collector.store.base import ConsumerSeen
 from collector.store.dead_letters import DeadLetterBounds
 from collector.store.sqlite import migrations
 
@@ -129,6 +130,17 @@ def test_the_detection_clock_only_moves_forward(store_url: str) -> None:
     store.write(Batch(detected_at=T0 + timedelta(minutes=5)))
     store.write(Batch(detected_at=T0))
     assert store.query("SELECT at FROM detection_clock") == [{"at": "2026-01-05T08:05:00.000000Z"}]
+
+
+def test_consumers_seen_keep_their_latest_sighting(store_url: str) -> None:
+    store = open_store(store_url)
+    store.write(Batch(consumers=[ConsumerSeen("billing", "rabbitmq:orders/OrderPlaced",
+                                              T0 + timedelta(minutes=5))]))
+    store.write(Batch(consumers=[ConsumerSeen("billing", "rabbitmq:orders/OrderPlaced", T0),
+                                 ConsumerSeen("audit", "rabbitmq:orders/OrderPlaced", T0)]))
+    assert store.query("SELECT group_id, last_seen FROM consumer_groups ORDER BY group_id") == [
+        {"group_id": "audit", "last_seen": "2026-01-05T08:00:00.000000Z"},
+        {"group_id": "billing", "last_seen": "2026-01-05T08:05:00.000000Z"}]
 
 
 def test_dead_letters_once_by_location_and_within_their_budget(store_url: str) -> None:

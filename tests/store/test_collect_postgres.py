@@ -1,8 +1,9 @@
 """``choreoscope collect`` from a real Kafka into PostgreSQL and, for comparison, SQLite: against
 the simulator's truth every event is stored once, every flow has its events and outcome, every
 dead letter is there, each stuck flow alerted once. Killed with SIGKILL mid-stream and started
-again, every event is still stored once (a batch and its positions commit together); the flows
-that span the kill are a known gap of the restart path (issue 19, fail-over), on both backends.
+again, the same holds (issue 19): every event is stored once (a batch and its positions commit
+together), and the flows that span the kill are whole, with the outcome and the single FlowStuck
+alert of the run that was never killed (the restarted tracker holds what the killed one held).
 """
 
 from __future__ import annotations
@@ -131,8 +132,6 @@ def test_every_truth_event_is_stored_once(collected: Collected) -> None:
     faults = Counter(f["name"] for t in truth for f in t["faults"])
     assert letters["no-correlation"] == faults["no-correlation"] > 0
     assert letters["not-utf8"] + letters["not-json"] == faults["undecodable"] > 0
-    if collected.killed:
-        return
     held = [t["correlation_id"] for t in truth
             if by_instance.get(instance_id(*t["instance"])) != {tuple(i) for i in t["events"]}]
     assert held == [], f"{len(held)} flows hold other events, e.g. {held[:3]}"
@@ -145,8 +144,6 @@ def test_alerts_are_in_the_outbox_once_each(collected: Collected) -> None:
     url, truth = collected.url, collected.truth
     once = "SELECT COUNT(*) - COUNT(DISTINCT instance_id) AS n FROM outbox WHERE kind = 'FlowStuck'"
     assert _count(url, once) == 0
-    if collected.killed:  # flows spanning the kill are tracked in pieces (issue 19, fail-over)
-        return
     stuck = sum(1 for t in truth if t["outcome"] == "stuck")
     assert stuck > 0
     assert _count(url, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'FlowStuck'") == stuck

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,3 +113,40 @@ def test_a_missing_source_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.stderr.startswith("choreoscope store migrate: --from: ")
     assert "start the collector" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def _count(url: str, table: str) -> int:
+    store = open_store(url, read_only=True)
+    try:
+        return int(store.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
+    finally:
+        store.close()
+
+
+def test_a_second_run_into_postgres_adds_nothing(simulated: str, postgres_url: str) -> None:
+    assert migrate(simulated, postgres_url).returncode == 0
+    before = contents(postgres_url)
+    again = migrate(simulated, postgres_url)
+    assert again.returncode == 2
+    assert "already holds" in again.stderr
+    assert contents(postgres_url) == before
+
+
+def test_a_failed_migration_leaves_postgres_empty_and_a_rerun_copies_everything(
+        simulated: str, postgres_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.db"
+    shutil.copy(simulated.removeprefix("sqlite:///"), broken)
+    with closing(sqlite3.connect(broken)) as db, db:  # SQLite keeps text in an INTEGER column
+        db.execute("UPDATE violations SET schema_version = 'v2' "
+                   "WHERE rowid = (SELECT MAX(rowid) FROM violations)")
+    source = f"sqlite:///{broken}"
+    failed = migrate(source, postgres_url)
+    assert failed.returncode == 2
+    assert "bigint" in failed.stderr, failed.stderr
+    assert "nothing of this load was kept" in failed.stderr
+    assert failed.stderr.count("\n") == 1
+    assert _count(postgres_url, "events") == 0  # violations comes after events: rolled back
+    with closing(sqlite3.connect(broken)) as db, db:
+        db.execute("UPDATE violations SET schema_version = NULL WHERE schema_version = 'v2'")
+    assert migrate(source, postgres_url).returncode == 0
+    assert contents(postgres_url) == contents(source)
