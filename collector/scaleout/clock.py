@@ -46,6 +46,11 @@ class GroupClock(DetectionClock):
         self._stale = stale_after
         self._given: datetime | None = None
 
+    @property
+    def given(self) -> datetime | None:
+        """The last time it answered (None before the first)."""
+        return self._given
+
     def now(self, lag: Mapping[tuple[str, int], int | None],
             caught_up: bool) -> datetime | None:
         own = super().now(lag, caught_up)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from collector.flows.definition import FlowDefinition
-from collector.flows.query import restore_tracker
+from collector.flows.query import detection_clock, restore_tracker
 from collector.model import Observation
 from collector.pipeline import Pipeline
 from collector.scaleout.record import decode_forwarded
@@ -32,8 +33,10 @@ class TrackingPipeline(Pipeline):
     partition."""
 
     def __init__(self, store: Store, definitions: Sequence[FlowDefinition], topic: str,
-                 partition_of: Callable[[str], int]) -> None:
+                 partition_of: Callable[[str], int],
+                 clock: Callable[[], datetime | None] = lambda: None) -> None:
         super().__init__(store, decode_forwarded)
+        self._clock_now = clock
         self._definitions = tuple(definitions)
         self._topic = topic
         self._partition_of = partition_of
@@ -44,8 +47,10 @@ class TrackingPipeline(Pipeline):
         Per-minute rollups are off: each tracker sees only some flows of a minute."""
         owned = frozenset(p for t, p in partitions if t == self._topic)
         of = self._partition_of
+        own, stored = self._clock_now(), detection_clock(self.store)
+        at = own if stored is None or (own is not None and own < stored) else stored
         self.tracker = restore_tracker(self.store, self._definitions, rollups=False,
-                                       owns=lambda corr: of(corr) in owned)
+                                       owns=lambda corr: of(corr) in owned, clock=at)
         self.owned = owned
         logger.info("tracking internal partitions %s: %d open flows restored",
                     sorted(owned) or "none", self.tracker.open_flows)
