@@ -14,6 +14,9 @@ the same consumer configuration on both sides (`collector.kafka.tap.consumer_con
 
 Both clocks run from the first poll that returns records to the last record, so group joins
 and broker warm-up count on neither side. ``ratio`` = pipeline / raw.
+
+``kafka_collector_cpu_per_record_vs_raw`` runs the same two sides and reports the figure that
+does not depend on the machine's core count: the CPU µs per record of each process.
 """
 
 from __future__ import annotations
@@ -175,7 +178,8 @@ def _pipeline_rate(settings: Settings, broker_pid: int) -> tuple[float, dict[str
                                "validation": pipeline._validate is not None}  # noqa: SLF001
 
 
-def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
+def _measure() -> tuple[float, dict[str, float], float, dict[str, Any]]:
+    """One broker, one topic: (raw rate, raw CPU, collector rate, collector extras)."""
     ks = _kafka_script()
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
         broker = ks.KafkaBroker(ks.fetch(), workdir=Path(tmp) / "kafka", partitions=3)
@@ -190,9 +194,29 @@ def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
                                                     f"pipeline-{run}"), broker.pid)
         finally:
             broker.close()
+    return raw, raw_cpu, value, extra
+
+
+def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
+    raw, raw_cpu, value, extra = _measure()
     return {"bench": "kafka_pipeline_vs_raw_consume", "value": round(value, 1),
             "unit": "records/s", "baseline": round(raw, 1), "ratio": round(value / raw, 4),
             "records": RECORDS, **extra, "raw": raw_cpu}
 
 
-BENCHES = {"kafka_pipeline_vs_raw_consume": kafka_pipeline_vs_raw_consume}
+def kafka_collector_cpu_per_record_vs_raw() -> dict[str, Any]:
+    """The collector's CPU per record against kafka-python's, which does not depend on how
+    many cores the machine has: ``value`` = the collect process's user+sys CPU µs per record
+    over the timed stretch (all its threads, SQLite store), ``baseline`` = the bare consumer's
+    on the same topic in the same run, ``ratio`` = value / baseline."""
+    raw, raw_cpu, rate, extra = _measure()
+    value, baseline = extra.pop("collector_cpu_us"), raw_cpu["consumer_cpu_us"]
+    return {"bench": "kafka_collector_cpu_per_record_vs_raw", "value": value,
+            "unit": "cpu_us/record", "baseline": baseline, "ratio": round(value / baseline, 3),
+            "records": RECORDS, "records_per_s": round(rate, 1),
+            "raw_records_per_s": round(raw, 1), **extra,
+            "raw_broker_cpu_us": raw_cpu["broker_cpu_us"]}
+
+
+BENCHES = {"kafka_pipeline_vs_raw_consume": kafka_pipeline_vs_raw_consume,
+           "kafka_collector_cpu_per_record_vs_raw": kafka_collector_cpu_per_record_vs_raw}

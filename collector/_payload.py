@@ -26,10 +26,8 @@ def precise_text(raw: Any) -> str | None:
     dot = raw.find(".")
     if dot < 0:
         return None
-    end = dot + 1
-    while end < len(raw) and raw[end].isdigit():
-        end += 1
-    return raw if end - dot - 1 > 6 else None
+    # finer than microseconds: the seven characters after the dot are all digits
+    return raw if len(raw) >= dot + 8 and raw[dot + 1:dot + 8].isdigit() else None
 
 
 def _depth(value: Any) -> int:

@@ -257,6 +257,12 @@ def test_business_keys_per_event_type_and_for_all_types() -> None:
         (b"00-xyz-abc-01", None),
         (b"garbage", None),
         (f"00-{TRACE.upper()}-{SPAN}-01".encode(), (TRACE, SPAN)),
+        # the canonical form is read by slicing, every other shape as before: the same answers
+        (TRACEPARENT.decode(), (TRACE, SPAN)),
+        (f" 00-{TRACE}-{SPAN}-01 ".encode(), (TRACE, SPAN)),
+        (f"00-{TRACE}-{SPAN}-01-extra".encode(), (TRACE, SPAN)),
+        (f"00-{TRACE}-{'0' * 16}-01", None),
+        (f"00-{TRACE}-{SPAN[:-1]}g-01".encode(), None),
     ],
 )
 def test_traceparent(header: bytes, expected: tuple[str, str] | None) -> None:
@@ -405,3 +411,15 @@ def test_a_pointer_to_a_binary_mode_attribute_redacts_its_header() -> None:
 def test_only_pointers_headers_and_the_key_can_be_redacted(entry: str) -> None:
     with pytest.raises(ValueError, match=r"redact|locator|header"):
         CaptureRules(redact=(entry,))
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("2026-01-05T08:00:06.705320Z", None), ("2026-01-05T08:00:06.7053201Z", True),
+     ("2026-01-05T08:00:06.123456789+02:00", True), ("2026-01-05T08:00:06Z", None),
+     ("2026-01-05T08:00:06.12345Z", None), ("x.1234567", True), ("x.", None)],
+)
+def test_time_text_only_when_finer_than_microseconds(sent: str, kept: bool | None) -> None:
+    from collector._payload import precise_text
+
+    assert precise_text(sent) == (sent if kept else None)
