@@ -257,7 +257,7 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
                     held=[e for e in _unclaimed(store, tracker.held_limit)
                           if keep(e.correlation_id)],
                     ended=_let_go(store, since, keep),
-                    rolled_up=_newest_rollup(store) if rollups else None)
+                    rolled_up=_newest_rollup(store) if rollups else None, now=clock)
     return tracker
 
 
