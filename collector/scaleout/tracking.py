@@ -41,17 +41,28 @@ class TrackingPipeline(Pipeline):
         self._topic = topic
         self._partition_of = partition_of
         self.owned: frozenset[int] = frozenset()
+        self._restore_due = False
 
     def on_assign(self, partitions: list[tuple[str, int]]) -> None:
-        """Own the flows of ``partitions`` (the whole new assignment), restored from the store.
+        """Own the flows of ``partitions`` (the whole new assignment), restored from the store
+        before the next batch or tick is tracked. Not here: Kafka's rebalance callback holds
+        the consumer's lock, so a restore longer than the session timeout would stop the
+        heartbeats and have the group give the partitions to another member meanwhile."""
+        self.owned = frozenset(p for t, p in partitions if t == self._topic)
+        self._restore_due = True
+
+    def restore(self) -> None:
+        """The flows of the owned partitions from the store, if an assignment changed them.
         Per-minute rollups are off: each tracker sees only some flows of a minute."""
-        owned = frozenset(p for t, p in partitions if t == self._topic)
+        if not self._restore_due:
+            return
+        self._restore_due = False
+        owned = self.owned
         of = self._partition_of
         own, stored = self._clock_now(), detection_clock(self.store)
         at = own if stored is None or (own is not None and own < stored) else stored
         self.tracker = restore_tracker(self.store, self._definitions, rollups=False,
                                        owns=lambda corr: of(corr) in owned, clock=at)
-        self.owned = owned
         logger.info("tracking internal partitions %s: %d open flows restored",
                     sorted(owned) or "none", self.tracker.open_flows)
 
@@ -60,6 +71,7 @@ class TrackingPipeline(Pipeline):
         """Track the records of the partitions owned now: a batch gathered over several polls
         may hold records of partitions a rebalance took away in between (their new owner
         reads them; their positions are its to store)."""
+        self.restore()
         owned, topic = self.owned, self._topic
         if any(p.topic != topic or p.partition not in owned for p in positions):
             observations = [o for o in observations if o.location.topic == topic
@@ -68,3 +80,7 @@ class TrackingPipeline(Pipeline):
         batch = super().prepare(observations, positions)
         batch.events = []  # stored by the reader: only their flow assignments are written
         return batch
+
+    def prepare_tick(self, now: datetime) -> Batch | None:
+        self.restore()
+        return super().prepare_tick(now)

@@ -53,7 +53,9 @@ def partition_of(corr: str) -> int:
 def pipeline(store: Store, definitions: tuple[FlowDefinition, ...],
              partitions: list[int]) -> TrackingPipeline:
     p = TrackingPipeline(store, definitions, TOPIC, partition_of)
-    p.on_assign([(TOPIC, n) for n in partitions])
+    p.on_assign([(TOPIC, n) for n in partitions])  # in Kafka's callback: no store work yet
+    assert p.tracker is None or p.owned == frozenset(partitions)
+    p.restore()
     return p
 
 
