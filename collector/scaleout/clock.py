@@ -36,7 +36,8 @@ def readers_mark(marks: Iterable[ForwardedMark], now: datetime,
 
 
 class GroupClock(DetectionClock):
-    """`DetectionClock` over the internal partitions, held back by the readers' marks."""
+    """The wall clock once the internal partitions are read to their end, held back by the
+    readers' marks; no time while they lag."""
 
     def __init__(self, wall: Callable[[], datetime],
                  marks: Callable[[], Iterable[ForwardedMark]], stale_after: timedelta) -> None:
@@ -53,6 +54,10 @@ class GroupClock(DetectionClock):
 
     def now(self, lag: Mapping[tuple[str, int], int | None],
             caught_up: bool) -> datetime | None:
+        if not caught_up:
+            # the internal partitions interleave what several readers forwarded, so the latest
+            # time read from one says nothing of what waits in it: judge once read to the end
+            return None
         own = super().now(lag, caught_up)
         known, mark = readers_mark(self._marks(), self._wall_now(), self._stale)
         if own is None or not known:

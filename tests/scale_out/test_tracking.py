@@ -143,3 +143,4 @@ def test_the_group_clock_is_the_wall_clock_only_when_all_have_caught_up() -> Non
     assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
     marks[:] = [mark(4, 10)]  # never goes back
     assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
+    assert clock.now({(TOPIC, 0): 5}, caught_up=False) is None  # unread forwarded events
