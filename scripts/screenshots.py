@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "CHOREOSCOPE_SCREENSHOTS": str(args.out.resolve()),
            "CHOREOSCOPE_E2E_WARMUP": str(args.warmup)}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           "-k", "not postgresql",  # the README shows the demo's own SQLite store
            str(REPO / "tests" / "e2e" / "test_browser.py"),
            str(REPO / "tests" / "e2e" / "test_flow_search_browser.py"),
            str(REPO / "tests" / "e2e" / "test_eventmap_browser.py"),

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from collector.flows.discovery import percentiles
 
-__all__ = ["WHOLE_FLOW", "FlowRollup", "RollupAggregator"]
+__all__ = ["WHOLE_FLOW", "FlowRollup", "RollupAggregator", "Sample"]
 
 WHOLE_FLOW = "*"
 _MINUTE = timedelta(minutes=1)
@@ -88,9 +88,18 @@ class RollupAggregator:
             if seconds is not None:
                 b.durations.append(seconds)
 
+    @property
+    def closed_until(self) -> datetime | None:
+        """Minutes before this one take no more samples (their rows are out); None: none."""
+        return self._closed_until
+
+    def horizon(self, now: datetime) -> datetime:
+        """The first minute `close` at ``now`` leaves open."""
+        return minute_of(now - self._grace - _MINUTE) + _MINUTE
+
     def close(self, now: datetime) -> list[FlowRollup]:
         """Rows of every minute that ended at least ``grace`` before ``now``."""
-        horizon = minute_of(now - self._grace - _MINUTE) + _MINUTE
+        horizon = self.horizon(now)
         if self._closed_until is None or horizon > self._closed_until:
             self._closed_until = horizon
         return self._emit([m for m in self._minutes if m < horizon])

@@ -38,7 +38,7 @@ from collector.flows._state import (
 from collector.flows.alert import alert_id, build_alert, instance_id
 from collector.flows.definition import FlowDefinition
 from collector.flows.exceptions import FlowError
-from collector.flows.rollup import WHOLE_FLOW, FlowRollup, RollupAggregator
+from collector.flows.rollup import WHOLE_FLOW, FlowRollup, RollupAggregator, Sample
 from collector.model import (
     Alert,
     AlertKind,
@@ -194,36 +194,49 @@ class FlowTracker:
 
     def restore(self, flows: Iterable[tuple[FlowSnapshot, Sequence[Event]]],
                 held: Iterable[Event] = (), *, rolled_up: datetime | None = None,
-                ended: Iterable[str] = ()) -> None:
+                ended: Iterable[str] = (), now: datetime | None = None) -> None:
         """Rebuild the tracker after a restart from the store's snapshots and their events.
 
-        ``flows``: the open flows and the ended ones still in memory at the detection clock
-        the store last reached (ended within the retention before it). The verdicts
-        already given (stuck, breached, alerted) are kept as stored. ``held`` are events no
-        instance had claimed, oldest first: they wait for their start event again, or join a
-        restored flow; what that changes comes out with the next update. ``ended``: instance
-        ids of ended flows that had left memory, oldest first, so a late redelivery of their
-        start event does not open them again (and overwrite their stored verdict).
-        ``rolled_up`` is the newest minute with stored rollup rows (a clean stop writes the
-        minutes it held): it and the minutes before it take no more samples, whose rows would
-        replace the stored ones with rows that count only what came after the restart.
+        ``flows``: the open flows and the ended ones still in memory at ``now``, the detection
+        clock the store last reached (None: no tick had run). The verdicts already given
+        (stuck, breached, alerted) are kept as stored. ``held`` are events no instance had
+        claimed, oldest first: they wait for their start event again, or join a restored flow;
+        what that changes comes out with the next update. ``ended``: instance ids of ended
+        flows that had left memory, oldest first, so a late redelivery of their start event
+        does not open them again (and overwrite their stored verdict). ``rolled_up`` is the
+        newest minute with stored rollup rows (a clean stop writes the minutes it held).
         """
         for iid in ended:
             self._forget(iid)
-        if rolled_up is not None and self.rollups is not None:
-            self.rollups.close_before(rolled_up + timedelta(minutes=1))
-        latest = None
-        for snap, events in flows:
-            self._restore_one(snap, events)
-            if latest is None or snap.last_event_at > latest:
-                latest = snap.last_event_at
-        if latest is not None and self.rollups is not None:
-            # rows of earlier minutes were written before the restart: never replace them with
-            # rows that count only the flows restored
-            self.rollups.close_before(latest)
+        restored = [self._restore_one(snap, events) for snap, events in flows]
+        if self.rollups is not None:
+            self._recount(restored, now, rolled_up)
         for event in held:
             self._ingest(event)
         self._settle_touched()
+
+    def _recount(self, flows: list[Flow], now: datetime | None,
+                 rolled_up: datetime | None) -> None:
+        """Give the rollups back the samples the stopped tracker held and no row stored yet.
+
+        The minutes its clock had closed (rows written at the tick) and those a clean stop
+        wrote take no more samples: a row that counted only what comes after the restart
+        would replace the stored one. The minutes after are open again, with the samples of
+        the restored flows judged in them (every flow judged there is restored: it ended
+        after the clock less the retention, or is still open), so their rows count the
+        flows judged before the kill as well as after."""
+        rollups = self.rollups
+        assert rollups is not None
+        closed = [rollups.horizon(now)] if now is not None else []
+        if rolled_up is not None:
+            closed.append(rolled_up + timedelta(minutes=1))
+        if closed:
+            rollups.close_before(max(closed))
+        since = rollups.closed_until
+        for f in flows:
+            for at, samples in _samples(f):
+                if since is None or at >= since:
+                    rollups.add(f.d.flow_type, at, samples)
 
     @property
     def retention(self) -> timedelta:
@@ -453,9 +466,7 @@ class FlowTracker:
                             self._alerts, self._rollups)
         if dirty:
             self._dirty = {}
-        self._assign, self._alerts = [], []
-        if self._rollups:
-            self._rollups = []
+        self._assign, self._alerts, self._rollups = [], [], []  # the update owns its lists
         return update
 
     def _judged(self, f: Flow) -> None:
@@ -477,7 +488,7 @@ class FlowTracker:
             self.rollups.add(f.d.flow_type, f.stuck_since or f.sla_deadline,
                              ((WHOLE_FLOW, None, False),))
 
-    def _restore_one(self, snap: FlowSnapshot, events: Sequence[Event]) -> None:
+    def _restore_one(self, snap: FlowSnapshot, events: Sequence[Event]) -> Flow:
         d = self._by_key.get((snap.flow_type, snap.definition_version))
         if d is None:
             raise FlowError(f"flow {snap.instance_id}: definition {snap.flow_type!r} version "
@@ -496,18 +507,37 @@ class FlowTracker:
         flow.stuck_step, flow.stuck_since = snap.stuck_step, snap.stuck_since
         flow.stuck_n = flow.n_steps if flow.flagged else 0
         flow.recovered = snap.recovered
-        if snap.sla_breached and flow.late is None:
+        if snap.sla_breached and (flow.late is None or snap.stuck_since is not None):
+            # the clock found it (past its SLA, or stuck): a late step alone is not counted
+            # in the rollups until the flow ends
             flow.det_over, flow.det_step = snap.sla_over or timedelta(0), snap.stuck_step
         flow.alerted = snap.sla_breached
-        flow.judged = 3 if flow.status else 1 if snap.sla_breached else 0  # counted before
+        flow.judged = 3 if flow.status else 1 if flow.det_over is not None else 0
         flows = _flows(self._corr.get(flow.corr))
         ordered = sorted([*flows, flow], key=lambda f: f.start)
         self._corr[flow.corr] = ordered[0] if len(ordered) == 1 else ordered
         self._schedule(flow)
+        return flow
 
 
 def _flows(slot: _Slot | None) -> list[Flow]:
     return [] if slot is None else [slot] if isinstance(slot, Flow) else slot
+
+
+def _samples(f: Flow) -> list[tuple[datetime, list[Sample]]]:
+    """The rollup samples `FlowTracker._judged` gave a restored flow, with their times: an
+    open flow past its SLA counts once, as not finished; an ended one its steps, and the whole
+    flow unless it counted already while open (it was stuck before it ended)."""
+    if f.status:
+        assert f.ended is not None
+        steps: list[Sample] = list(f.step_times())
+        if f.stuck_since is not None:
+            return [(f.stuck_since, [(WHOLE_FLOW, None, False)]), (f.ended, steps)]
+        took = (f.ended - f.start[T]).total_seconds()
+        return [(f.ended, [*steps, (WHOLE_FLOW, took, not f.breached)])]
+    if f.judged:
+        return [(f.stuck_since or f.sla_deadline, [(WHOLE_FLOW, None, False)])]
+    return []
 
 
 def _instance_at(flows: list[Flow], t: datetime) -> Flow | None:

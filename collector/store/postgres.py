@@ -9,9 +9,8 @@ lock, and every write is an upsert by natural key, so a batch written twice chan
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -20,21 +19,13 @@ from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from collector.exceptions import StoreError
-from collector.model import Event, FlowSnapshot
 from collector.store._dialect import COMPAT_FUNCTIONS, PostgresDialect, ddl
-from collector.store._time import to_text
 from collector.store.base import Batch, shown_url
-from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
+from collector.store.dead_letters import DeadLetterBounds
 from collector.store.sqlite import (
-    _OPEN_STATUSES,
-    INSTANCE_EVENTS,
     PreparedWrite,
-    _drop_dead_letters,
+    SqlStore,
     _statements,
-    _trim_by_age,
-    delete_older,
-    event_from_row,
-    flow_from_row,
     migrations,
     prepare_write,
 )
@@ -113,7 +104,7 @@ class BulkLoad:
                 ti=psql.Identifier(table)))
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """The store in a PostgreSQL database (``postgresql://user@host:port/db``); a lock makes
     the connection safe to share between threads."""
 
@@ -144,6 +135,10 @@ class PostgresStore:
         except psycopg.Error as exc:
             self._conn.close()
             raise StoreError(f"cannot open store {shown_url(url)}: {_first_line(exc)}") from exc
+
+    @property
+    def _shown_url(self) -> str:
+        return shown_url(self.url)
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -194,40 +189,18 @@ class PostgresStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def write(self, batch: Batch) -> None:
-        self.write_prepared(self.prepare(batch))
-
     def prepare(self, batch: Batch) -> PreparedWrite:
         """`SqliteStore.prepare`'s statements, after keeping one row per natural key where a
         batch may repeat one (PostgreSQL's upsert refuses to touch a row twice in one
         statement): an event's first delivery, a flow's, a rollup's and a position's last."""
         return prepare_write(_one_per_key(batch), self.dead_letter_bounds)
 
-    def write_prepared(self, prepared: PreparedWrite) -> None:
-        """Run a `prepare`d batch in one transaction."""
-        if self.read_only:
-            raise StoreError(f"store {shown_url(self.url)} is open read-only")
-        with self._lock:
-            try:
-                with self._conn.transaction():
-                    db = self._db
-                    for sql, params, many in prepared.statements:
-                        if many:
-                            db.executemany(sql, params)
-                        else:
-                            db.execute(sql, params)
-                    for call in prepared.calls:
-                        call(db)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot write to {shown_url(self.url)}: "
-                                 f"{_first_line(exc)}") from exc
-
     @contextmanager
     def bulk_load(self, tables: Sequence[str]) -> Iterator[BulkLoad]:
         """One transaction for loading whole tables with COPY, ``tables`` locked against other
         writers until it commits; nothing of it stays when it fails."""
         if self.read_only:
-            raise StoreError(f"store {shown_url(self.url)} is open read-only")
+            raise StoreError(f"store {self._shown_url} is open read-only")
         with self._lock:
             try:
                 with self._conn.transaction():
@@ -246,20 +219,7 @@ class PostgresStore:
                 raise StoreError(f"cannot write to {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
-    def delete_older_than(self, cutoff: datetime, limit: int) -> int:
-        return self._in_transaction("apply retention to",
-                                    lambda: delete_older(self._db, to_text(cutoff), limit))
-
-    def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
-        return self._in_transaction("delete dead letters in", lambda: sum(
-            _drop_dead_letters(self._db, None, "WHERE dl_id = ?", (i,)) for i in dl_ids))
-
-    def trim_dead_letters(self, now: datetime) -> int:
-        cutoff = now - self.dead_letter_bounds.max_age
-        return self._in_transaction("trim dead letters in",
-                                    lambda: _trim_by_age(self._db, cutoff))
-
-    def _in_transaction(self, what: str, job: Any) -> int:
+    def _in_transaction(self, what: str, job: Callable[[], int]) -> int:
         with self._lock:
             try:
                 with self._conn.transaction():
@@ -268,41 +228,7 @@ class PostgresStore:
                 raise StoreError(f"cannot {what} {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
-    def dead_letter_usage(self) -> DeadLetterUsage:
-        (row,) = self._rows(
-            "SELECT (SELECT COUNT(*) FROM dead_letters) AS stored, bytes, dropped_budget, "
-            "dropped_age, truncated FROM dead_letter_usage", ())
-        return DeadLetterUsage(**row)
-
     # -- reads ------------------------------------------------------------------------------
-
-    def positions(self, source: str) -> dict[tuple[str, int], int]:
-        rows = self._rows("SELECT topic, partition, next_offset FROM positions WHERE reader = ?",
-                          (source,))
-        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-
-    def open_flows(self) -> Iterator[FlowSnapshot]:
-        rows = self._rows("SELECT * FROM flows WHERE status IN (?, ?) ORDER BY started_at",
-                          _OPEN_STATUSES)
-        return (flow_from_row(r) for r in rows)
-
-    def flow_events(self, instance_id: str) -> list[Event]:
-        rows = self._rows(INSTANCE_EVENTS.format(columns="*")
-                          + " ORDER BY occurred_at, sequence", (instance_id, instance_id))
-        return [event_from_row(r) for r in rows]
-
-    def events_by_correlation(self, correlation_id: str) -> list[Event]:
-        rows = self._rows("SELECT * FROM events WHERE correlation_id = ? "
-                          "ORDER BY occurred_at, sequence", (correlation_id,))
-        return [event_from_row(r) for r in rows]
-
-    def flows_by_correlation(self, correlation_id: str) -> list[FlowSnapshot]:
-        rows = self._rows("SELECT * FROM flows WHERE correlation_id = ? ORDER BY started_at",
-                          (correlation_id,))
-        return [flow_from_row(r) for r in rows]
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return self._rows(sql, params)
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         stmt = self.dialect.statement(sql)

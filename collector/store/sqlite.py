@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -38,7 +39,7 @@ from collector.store.dead_letters import (
     stored_row,
 )
 
-__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqlRunner", "SqliteStore", "data_of",
+__all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqlRunner", "SqlStore", "SqliteStore", "data_of",
            "delete_older", "migrations", "prepare_write"]
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,112 @@ class SqlRunner(Protocol):
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any: ...
 
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
+class SqlStore(ABC):
+    """What the SQLite and the PostgreSQL store do alike, in SQLite's SQL on their `SqlRunner`
+    (``_db``): reads through `_rows`, writes through `_in_transaction`, the two parts each
+    backend has its own."""
+
+    url: str
+    read_only: bool
+    dead_letter_bounds: DeadLetterBounds
+    _db: Any
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """The rows a query answers, as dicts; a failure as `StoreError`."""
+
+    @abstractmethod
+    def _in_transaction(self, what: str, job: Callable[[], int]) -> int:
+        """``job``'s answer, run in one transaction; a failure rolls it back and is raised as
+        `StoreError` ("cannot WHAT STORE: ...")."""
+
+    @property
+    def _shown_url(self) -> str:
+        return self.url
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        self.write_prepared(self.prepare(batch))
+
+    def prepare(self, batch: Batch) -> PreparedWrite:
+        """The statements that write ``batch``, parameters bound to Python values: the
+        Python half of `write`, so a caller can run it on its own thread and leave only
+        `write_prepared` (the database's work, mostly without the GIL) to a writer thread."""
+        return prepare_write(batch, self.dead_letter_bounds)
+
+    def write_prepared(self, prepared: PreparedWrite) -> None:
+        """Run a `prepare`d batch in one transaction."""
+        if self.read_only:
+            raise StoreError(f"store {self._shown_url} is open read-only")
+        self._in_transaction("write to", lambda: _run(self._db, prepared))
+
+    def delete_older_than(self, cutoff: datetime, limit: int) -> int:
+        return self._in_transaction("apply retention to",
+                                    lambda: delete_older(self._db, to_text(cutoff), limit))
+
+    def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
+        return self._in_transaction("delete dead letters in", lambda: sum(
+            _drop_dead_letters(self._db, None, "WHERE dl_id = ?", (i,)) for i in dl_ids))
+
+    def trim_dead_letters(self, now: datetime) -> int:
+        """Apply the dead letters' age bound at ``now`` (wall time), in one transaction, so
+        they age out while no new ones arrive; how many went."""
+        cutoff = now - self.dead_letter_bounds.max_age
+        return self._in_transaction("trim dead letters in",
+                                    lambda: _trim_by_age(self._db, cutoff))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def dead_letter_usage(self) -> DeadLetterUsage:
+        """The stored dead letters' count and size, and what the bounds dropped or cut."""
+        (row,) = self._rows(
+            "SELECT (SELECT COUNT(*) FROM dead_letters) AS stored, bytes, dropped_budget, "
+            "dropped_age, truncated FROM dead_letter_usage", ())
+        return DeadLetterUsage(**row)
+
+    def positions(self, source: str) -> dict[tuple[str, int], int]:
+        rows = self._rows("SELECT topic, partition, next_offset FROM positions WHERE reader = ?",
+                          (source,))
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+    def open_flows(self) -> Iterator[FlowSnapshot]:
+        rows = self._rows("SELECT * FROM flows WHERE status IN (?, ?) ORDER BY started_at",
+                          _OPEN_STATUSES)
+        return (flow_from_row(r) for r in rows)
+
+    def flow_events(self, instance_id: str) -> list[Event]:
+        rows = self._rows(INSTANCE_EVENTS.format(columns="*")
+                          + " ORDER BY occurred_at, sequence", (instance_id, instance_id))
+        return [event_from_row(r) for r in rows]
+
+    def events_by_correlation(self, correlation_id: str) -> list[Event]:
+        rows = self._rows("SELECT * FROM events WHERE correlation_id = ? "
+                          "ORDER BY occurred_at, sequence", (correlation_id,))
+        return [event_from_row(r) for r in rows]
+
+    def flows_by_correlation(self, correlation_id: str) -> list[FlowSnapshot]:
+        rows = self._rows("SELECT * FROM flows WHERE correlation_id = ? ORDER BY started_at",
+                          (correlation_id,))
+        return [flow_from_row(r) for r in rows]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._rows(sql, params)
+
+
+def _run(db: SqlRunner, prepared: PreparedWrite) -> int:
+    for sql, params, many in prepared.statements:
+        if many:
+            db.executemany(sql, params)
+        else:
+            db.execute(sql, params)
+    for call in prepared.calls:
+        call(db)
+    return prepared.rows_written
+
 
 def migrations() -> list[tuple[int, str, str]]:
     """The packaged migrations as (version, name, sql), in order."""
@@ -86,8 +193,10 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """The store in one SQLite file; a lock makes the connection safe to share between threads."""
+
+    _db: sqlite3.Connection
 
     def __init__(self, url: str, *, read_only: bool = False,
                  dead_letters: DeadLetterBounds | None = None) -> None:
@@ -149,39 +258,11 @@ class SqliteStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def write(self, batch: Batch) -> None:
-        self.write_prepared(self.prepare(batch))
-
-    def prepare(self, batch: Batch) -> PreparedWrite:
-        """The statements that write ``batch``, parameters bound to Python values: the
-        Python half of `write`, so a caller can run it on its own thread and leave only
-        `write_prepared` (SQLite's work, mostly without the GIL) to a writer thread."""
-        return prepare_write(batch, self.dead_letter_bounds)
-
     def write_prepared(self, prepared: PreparedWrite) -> None:
         """Run a `prepare`d batch in one transaction."""
-        if self.read_only:
-            raise StoreError(f"store {self.url} is open read-only")
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                for sql, params, many in prepared.statements:
-                    if many:
-                        db.executemany(sql, params)
-                    else:
-                        db.execute(sql, params)
-                for call in prepared.calls:
-                    call(db)
-                db.execute("COMMIT")
-            except BaseException as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot write to {self.url}: {exc}") from exc
-                raise
-            if self._checkpointer is not None:
-                self._checkpointer.wrote(prepared.rows_written)
+        super().write_prepared(prepared)
+        if self._checkpointer is not None:
+            self._checkpointer.wrote(prepared.rows_written)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one writing statement in its own transaction (retention, outbox marks)."""
@@ -191,86 +272,20 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write to {self.url}: {exc}") from exc
 
-    def delete_older_than(self, cutoff: datetime, limit: int) -> int:
-        at = to_text(cutoff)
+    def _in_transaction(self, what: str, job: Callable[[], int]) -> int:
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
-                gone = delete_older(db, at, limit)
+                done = job()
                 db.execute("COMMIT")
-                return gone
+                return done
             except BaseException as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot apply retention to {self.url}: {exc}") from exc
+                    raise StoreError(f"cannot {what} {self.url}: {exc}") from exc
                 raise
-
-    def delete_dead_letters(self, dl_ids: Sequence[int]) -> int:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                n = sum(_drop_dead_letters(self._db, None, "WHERE dl_id = ?", (i,))
-                        for i in dl_ids)
-                self._db.execute("COMMIT")
-                return n
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise StoreError(f"cannot delete dead letters in {self.url}: {exc}") from exc
-
-    def trim_dead_letters(self, now: datetime) -> int:
-        """Apply the dead letters' age bound at ``now`` (wall time), in one transaction, so
-        they age out while no new ones arrive; how many went."""
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                gone = _trim_by_age(db, now - self.dead_letter_bounds.max_age)
-                db.execute("COMMIT")
-                return gone
-            except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise StoreError(f"cannot trim dead letters in {self.url}: {exc}") from exc
-
-    def dead_letter_usage(self) -> DeadLetterUsage:
-        """The stored dead letters' count and size, and what the bounds dropped or cut."""
-        (row,) = self._rows(
-            "SELECT (SELECT COUNT(*) FROM dead_letters) AS stored, bytes, dropped_budget, "
-            "dropped_age, truncated FROM dead_letter_usage", ())
-        return DeadLetterUsage(**row)
-
-    # -- reads ------------------------------------------------------------------------------
-
-    def positions(self, source: str) -> dict[tuple[str, int], int]:
-        rows = self._rows("SELECT topic, partition, next_offset FROM positions WHERE reader = ?",
-                          (source,))
-        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-
-    def open_flows(self) -> Iterator[FlowSnapshot]:
-        rows = self._rows("SELECT * FROM flows WHERE status IN (?, ?) ORDER BY started_at",
-                          _OPEN_STATUSES)
-        return (flow_from_row(r) for r in rows)
-
-    def flow_events(self, instance_id: str) -> list[Event]:
-        rows = self._rows(INSTANCE_EVENTS.format(columns="*")
-                          + " ORDER BY occurred_at, sequence", (instance_id, instance_id))
-        return [event_from_row(r) for r in rows]
-
-    def events_by_correlation(self, correlation_id: str) -> list[Event]:
-        rows = self._rows("SELECT * FROM events WHERE correlation_id = ? "
-                          "ORDER BY occurred_at, sequence", (correlation_id,))
-        return [event_from_row(r) for r in rows]
-
-    def flows_by_correlation(self, correlation_id: str) -> list[FlowSnapshot]:
-        rows = self._rows("SELECT * FROM flows WHERE correlation_id = ? ORDER BY started_at",
-                          (correlation_id,))
-        return [flow_from_row(r) for r in rows]
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return self._rows(sql, params)
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self._lock:

@@ -124,10 +124,10 @@ class Demo:
             self.proc.wait(timeout=10)
 
 
-def _start(workdir: Path, command: str, store: str) -> Demo:
-    """``choreoscope COMMAND --port P --store sqlite:///STORE`` in its own process group, in
-    ``workdir`` (so no ``choreoscope.toml`` of the developer's is read; a relative ``store`` is
-    a file there), with the repository's schemas and every CHOREOSCOPE_* variable dropped."""
+def _start(workdir: Path, command: str, store_url: str) -> Demo:
+    """``choreoscope COMMAND --port P --store STORE_URL`` in its own process group, in
+    ``workdir`` (so no ``choreoscope.toml`` of the developer's is read; a relative SQLite path
+    is a file there), with the repository's schemas and every CHOREOSCOPE_* variable dropped."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHOREOSCOPE_")}
     env["CHOREOSCOPE_SCHEMAS_DIR"] = str(REPO / "schemas")
@@ -136,20 +136,23 @@ def _start(workdir: Path, command: str, store: str) -> Demo:
     log = workdir / f"{command}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(CHOREOSCOPE), command, "--port", str(port), "--store", f"sqlite:///{store}"],
+            [str(CHOREOSCOPE), command, "--port", str(port), "--store", store_url],
             cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Demo(proc, port, f"sqlite:///{workdir / store}", log, registry_port)
+    if store_url.startswith("sqlite:///") and not store_url.startswith("sqlite:////"):
+        store_url = f"sqlite:///{workdir / store_url.removeprefix('sqlite:///')}"
+    return Demo(proc, port, store_url, log, registry_port)
 
 
-def start_demo(workdir: Path) -> Demo:
-    """``choreoscope demo --store sqlite:///demo.db`` in ``workdir``: the pages show that short
-    URL (the README's screenshots), ``Demo.store_url`` is the absolute one for the tests."""
-    return _start(workdir, "demo", "demo.db")
+def start_demo(workdir: Path, store_url: str = "sqlite:///demo.db") -> Demo:
+    """``choreoscope demo --store STORE_URL`` in ``workdir``: by default ``sqlite:///demo.db``,
+    the short URL the pages show (the README's screenshots); ``Demo.store_url`` is the
+    absolute one for the tests."""
+    return _start(workdir, "demo", store_url)
 
 
 def start_dashboard(workdir: Path, store_url: str) -> Demo:
     """``choreoscope dashboard`` (read-only) over an existing store: a server no browser has
     visited yet."""
-    return _start(workdir, "dashboard", store_url.removeprefix("sqlite:///"))
+    return _start(workdir, "dashboard", store_url)

@@ -39,9 +39,13 @@ def slug(title: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def screenshots(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Path:
+    """Where pages are saved: ``$CHOREOSCOPE_SCREENSHOTS`` or a temporary folder, with a
+    ``postgresql`` folder in it for the run on PostgreSQL (the README's are SQLite's)."""
     target = os.environ.get("CHOREOSCOPE_SCREENSHOTS")
     folder = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    if backend != "sqlite":
+        folder = folder / backend
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

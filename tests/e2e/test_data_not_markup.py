@@ -9,8 +9,9 @@ the phishing host), and where the names are shown they read exactly as stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -45,9 +46,12 @@ def _event(n: int, type_: str, source: str, data: object) -> Event:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def hostile(new_store: Callable[[Path, str], str],
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The hostile store on each backend (``new_store``), served by ``choreoscope
+    dashboard``."""
     folder = tmp_path_factory.mktemp("hostile")
-    url = f"sqlite:///{folder / 'hostile.db'}"
+    url = new_store(folder, "hostile")
     events = [_event(1, PHISH, PHISH, {"note": PHISH}),
               _event(2, TYPE_DASHES, DASHES, {"note": DASHES}),
               _event(3, "OrderPlaced", PHISH, {"order_id": PHISH}),
