@@ -33,8 +33,8 @@ from collector.exceptions import ConfigError
 __all__ = ["AlertSettings", "CaptureSettings", "DashboardSettings", "DeadLetterSettings",
     "EnvelopeSettings", "KafkaSettings", "LimitsSettings", "NatsSettings", "OtlpSettings",
     "RabbitMQSettings",
-    "RegistrySettings", "RetentionSettings", "Settings", "TopicEnvelopeSettings", "load_settings",
-    "require_schemas_dir"]
+    "RegistrySettings", "RetentionSettings", "ScaleOutSettings", "Settings",
+    "TopicEnvelopeSettings", "load_settings", "require_schemas_dir"]
 
 DEFAULT_CONFIG_FILE = "choreoscope.toml"
 CONFIG_ENV = "CHOREOSCOPE_CONFIG"
@@ -252,6 +252,32 @@ class RetentionSettings(_Section):
     """Most rows deleted in one transaction, so retention never holds the store for long."""
     every_s: float = pydantic.Field(default=60.0, gt=0)
     """How often retention runs while the collector reads (seconds)."""
+
+
+class ScaleOutSettings(_Section):
+    """Several ``choreoscope collect`` processes sharing one consumer group and one PostgreSQL
+    store, each flow tracked whole by one of them (docs/SCALE-OUT.md). Off: one process reads
+    and tracks everything (the default)."""
+
+    enabled: bool = False
+    """Split reading from tracking through an internal topic keyed by correlation id."""
+    topic: str | None = pydantic.Field(default=None, examples=["choreoscope.shop.flows"])
+    """The internal repartition topic; unset: ``choreoscope.GROUP.flows`` (``kafka.group_id``)."""
+    partitions: int = pydantic.Field(default=12, ge=1, le=10_000)
+    """Partitions of the internal topic when it is created: the most collectors that can track
+    at once. Never change it on a topic in use (flows would move between partitions)."""
+    replication: int = pydantic.Field(default=1, ge=1, le=32)
+    """Replicas of each internal partition when the topic is created (3 on a real cluster)."""
+    failover_s: float = pydantic.Field(default=60.0, ge=12.0, le=3600.0)
+    """The fail-over bound (seconds): after a collector dies, its flows are judged again within
+    it. Half is the consumer groups' session timeout; the rest is the rebalance and restore."""
+
+    def internal_topic(self, group_id: str) -> str:
+        return self.topic or f"choreoscope.{group_id}.flows"
+
+    @property
+    def session_timeout_ms(self) -> int:
+        return int(self.failover_s * 500)
 
 
 class DeadLetterSettings(_Section):
@@ -513,6 +539,7 @@ class Settings(BaseSettings):
     nats: NatsSettings = NatsSettings()
     retention: RetentionSettings = RetentionSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
+    scale_out: ScaleOutSettings = ScaleOutSettings()
     registry: RegistrySettings = RegistrySettings()
     alerts: AlertSettings = AlertSettings()
 

@@ -210,6 +210,11 @@ def _collect(args: argparse.Namespace) -> int:
     server = None
     otlp = None
     collector = None
+    if settings.scale_out.enabled:
+        try:
+            return _collect_scaled(args, settings, store, stop, started.set)
+        finally:
+            store.close()
     try:
         collector = build_collector(settings, store, kafka_flags=_kafka_flags(args))
         collector.tap.on_open = started.set
@@ -242,6 +247,43 @@ def _collect(args: argparse.Namespace) -> int:
     sent = "" if publisher is None else f", {publisher.sent} alerts published"
     print(f"collected {s.observations} records: {s.events} events, "
           f"{s.dead_letters} dead letters, {s.writes} store transactions{sent}")
+    return 0
+
+
+def _collect_scaled(args: argparse.Namespace, settings: Settings, store: Store,
+                    stop: Any, on_open: Callable[[], object]) -> int:
+    """``collect`` with ``[scale_out] enabled``: a reader and a tracker (docs/SCALE-OUT.md)."""
+    from collector.exceptions import ConfigError
+    from collector.kafka.health import MetricsServer
+    from collector.pipeline import settle_process
+    from collector.scaleout.process import build_scale_out
+
+    if settings.rabbitmq.url is not None or settings.nats.url is not None:
+        raise ConfigError("scale_out.enabled", True, "false while rabbitmq.url or nats.url "
+                          "is set (scale-out reads Kafka only)")
+    k = settings.kafka
+    scaled = build_scale_out(settings, store)
+    scaled.reader.tap.on_open = on_open
+    server = None
+    try:
+        print(f"choreoscope: {describe_schemas(settings)}; reading "
+              f"{scaled.reader.tap.source} in scale-out mode, tracking "
+              f"{settings.scale_out.internal_topic(k.group_id)}", file=sys.stderr, flush=True)
+        if k.metrics_port and scaled.reader.health is not None:
+            server = MetricsServer(scaled.reader.health.registry, k.metrics_host,
+                                   k.metrics_port)
+        settle_process()
+        scaled.run(stop, args.until_idle)
+    finally:
+        if server is not None:
+            server.close()
+        alerts = scaled.tracker.alerts
+        if alerts is not None:
+            alerts.publisher.close()
+        scaled.close()
+    r, t = scaled.reader.pipeline.stats, scaled.tracker.pipeline.stats
+    print(f"collected {r.observations} records: {r.events} events, {r.dead_letters} dead "
+          f"letters; tracked {t.observations} forwarded events, {t.alerts} alerts")
     return 0
 
 

@@ -223,7 +223,8 @@ def _light_events(rows: Iterable[dict[str, Any]]) -> Iterable[Event]:
 
 def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
                     rollups: bool = True, ended: bool = True,
-                    owns: Callable[[str], bool] | None = None) -> FlowTracker:
+                    owns: Callable[[str], bool] | None = None,
+                    clock: datetime | None = None) -> FlowTracker:
     """A tracker as the collector that wrote the store left it at its last commit: the open
     flows, the ended ones it still held at the detection clock the store last reached (late
     events still join them), the ids of the ended ones it had let go (a late redelivered start
@@ -239,13 +240,15 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
     tracker that holds only the open flows would replace the stored rows with partial ones.
     ``ended=False``: no ended flow (settling a stored history, where no event comes later).
     ``owns``: restore only the correlation ids it accepts (a tracker that owns a share of
-    them, e.g. the hash buckets of its partitions).
+    them, e.g. the hash buckets of its partitions). ``clock``: measure what was still held
+    on this detection clock instead of the stored one (a scale-out tracker's own, which may be
+    behind the group's latest).
     """
     tracker = FlowTracker(definitions)
     if not rollups:
         tracker.rollups = None
     keep = owns if owns is not None else _everything
-    clock = detection_clock(store)
+    clock = detection_clock(store) if clock is None else clock
     since = None if clock is None else to_text(clock - tracker.retention)
     recent = _ended_after(store, since) if ended else []
     flows = (s for s in itertools.chain(store.open_flows(), recent) if keep(s.correlation_id))

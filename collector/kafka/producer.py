@@ -41,7 +41,7 @@ class PublishableRecord(Protocol):
 
 
 def ensure_topics(bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 3,
-                  client: Mapping[str, Any] | None = None) -> None:
+                  client: Mapping[str, Any] | None = None, replication: int = 1) -> None:
     """Create the topics that do not exist yet (a missing topic is not auto-created)."""
     config = {"bootstrap_servers": bootstrap_servers.split(","), **(client or {})}
     with watch_client() as watch:
@@ -51,7 +51,7 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[str], *, partitions: 
             raise PublishError(bootstrap_servers, connect_failure(config, watch, exc)) from exc
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(t, partitions, 1) for t in sorted(set(topics) - existing)]
+        missing = [NewTopic(t, partitions, replication) for t in sorted(set(topics) - existing)]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile: fine
                 admin.create_topics(missing)

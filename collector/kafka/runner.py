@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from collector.exceptions import TapError
 from collector.kafka.health import Health
@@ -39,7 +39,7 @@ from collector.tap import Tap
 if TYPE_CHECKING:
     from collector.flows.publish import AlertPump
 
-__all__ = ["CollectOptions", "DetectionClock", "KafkaCollector"]
+__all__ = ["CollectOptions", "DetectionClock", "Forwarding", "KafkaCollector"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,18 @@ class DetectionClock:
         return at
 
 
+class Forwarding(Protocol):
+    """What follows a reader's store commits in scale-out mode (`collector.scaleout.forward`):
+    jobs that run on the writer thread after a batch's write (and before its offsets commit),
+    and on the loop's ticks."""
+
+    def after(self, batch: Batch) -> Callable[[], object]:
+        """The job to run once ``batch`` is committed (called when it is queued)."""
+
+    def on_tick(self) -> Callable[[], object] | None:
+        """A job for the writer thread on a tick, if any."""
+
+
 class KafkaCollector:
     """Runs the tap into the pipeline until ``stop`` is set (or ``until`` says it is done)."""
 
@@ -114,8 +126,10 @@ class KafkaCollector:
         monotonic: Callable[[], float] = time.monotonic,
         alerts: AlertPump | None = None,
         housekeeping: Sequence[Callable[[datetime], object]] = (),
+        forward: Forwarding | None = None,
     ) -> None:
         self.tap = tap
+        self.forward = forward
         self._housekeeping = tuple(housekeeping)
         self.pipeline = pipeline
         self.options = options
@@ -195,8 +209,11 @@ class KafkaCollector:
         """Queue ``batch`` on the writer thread, its statements made here (Python work that
         would otherwise contend for the GIL with the loop)."""
         pipeline = self.pipeline
-        self._writer.submit(partial(pipeline.write_prepared, pipeline.store.prepare(batch)),
-                            then=then)
+        job: Callable[[], object] = partial(pipeline.write_prepared,
+                                            pipeline.store.prepare(batch))
+        if self.forward is not None and batch.positions:
+            job = partial(_in_turn, job, self.forward.after(batch))
+        self._writer.submit(job, then=then)
 
     def _written(self, batch: Batch, positions: list[Position]) -> None:
         if self.health is not None:
@@ -236,6 +253,8 @@ class KafkaCollector:
         writer = self._writer
         if batch is not None:
             self._submit(batch, then=partial(self._publish, batch))
+        if self.forward is not None and (job := self.forward.on_tick()) is not None:
+            writer.submit(job)
         wall = self._now()
         for chore in self._housekeeping:  # e.g. the catalog's traffic rollups, on wall time
             writer.submit(partial(chore, wall))  # after the writes it rolls up
@@ -290,3 +309,8 @@ class KafkaCollector:
                 self.step(observations, positions)
         if total:
             logger.info("retention: deleted %d rows older than %s", total, cutoff.isoformat())
+
+
+def _in_turn(*jobs: Callable[[], object]) -> None:
+    for job in jobs:
+        job()

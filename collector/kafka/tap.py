@@ -67,6 +67,9 @@ class TapOptions:
     connect_timeout: float | None = None
     """At start-up, seconds to reach the brokers before `KafkaUnreachable` (None: until
     stopped)."""
+    session_timeout_ms: int = 10_000
+    """How long the group waits for a silent member before its partitions move (scale-out's
+    fail-over bound sets it)."""
 
     @classmethod
     def from_settings(cls, kafka: KafkaSettings) -> TapOptions:
@@ -99,8 +102,8 @@ def consumer_config(options: TapOptions) -> dict[str, Any]:
         "allow_auto_create_topics": False,
         "metadata_max_age_ms": options.metadata_max_age_ms,
         # a collector that died is replaced within seconds, not after the 45 s default
-        "session_timeout_ms": 10_000,
-        "heartbeat_interval_ms": 2_000,
+        "session_timeout_ms": options.session_timeout_ms,
+        "heartbeat_interval_ms": min(2_000, options.session_timeout_ms // 5),
     }
 
 
@@ -193,6 +196,9 @@ class KafkaTap:
         self.on_revoke: Callable[[], object] | None = None
         """Called before partitions are taken away, so the store holds what was read from them
         (the collector waits for its writes in flight) before their next owner resumes."""
+        self.on_assign: Callable[[list[tuple[str, int]]], object] | None = None
+        """Called with the partitions just assigned, once they are positioned (scale-out's
+        tracker restores their open flows here, before reading on)."""
 
     @property
     def source(self) -> str:
@@ -297,6 +303,8 @@ class KafkaTap:
             self._start(consumer, fresh)
         logger.info("assigned: resumed %s from the store; %s from %s", _names(resumed),
                     _names(fresh), self._start_name())
+        if self.on_assign is not None:
+            self.on_assign([(tp.topic, tp.partition) for tp in partitions])
 
     def _start_name(self) -> str:
         start = self.options.start
@@ -465,6 +473,12 @@ class KafkaTap:
         """Whether partitions are assigned and every one of them has been read to its end."""
         lag = self.lag()
         return bool(lag) and all(n == 0 for n in lag.values())
+
+    def highwaters(self) -> dict[tuple[str, int], int | None]:
+        """The end offset of each assigned partition as of the last fetch (None: not known)."""
+        consumer = self._require()
+        return {(tp.topic, tp.partition): consumer.highwater(tp)
+                for tp in consumer.assignment()}
 
     def lag(self) -> dict[tuple[str, int], int | None]:
         """Records not read yet per assigned partition, from the last fetch (no request);

@@ -1,0 +1,64 @@
+"""The trackers' detection clock: the wall clock only once the whole group has caught up.
+
+A tracker reads the internal topic, which the readers fill; being caught up on it says nothing
+of the user's topics behind the readers. So, beside the internal partitions' own watermark
+(`DetectionClock`), the clock is held at the oldest latest event time the readers forwarded
+from a partition that still has unread records (table ``forwarded``): a flow whose next event
+waits unread behind a slow or dead reader is not declared stuck meanwhile. Pure: the marks come
+from an injected callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+
+from collector.kafka.runner import DetectionClock
+from collector.scaleout.forwarded import ForwardedMark
+
+__all__ = ["GroupClock", "readers_mark"]
+
+
+def readers_mark(marks: Iterable[ForwardedMark], now: datetime,
+                 stale_after: timedelta) -> tuple[bool, datetime | None]:
+    """(known, mark): the oldest latest event time of the lagging partitions; (True, None) when
+    none lags; (False, None) when one lags without an event forwarded from it yet. A row its
+    reader has not rewritten within ``stale_after`` lags: that reader is gone, and what was
+    published since is unread until another takes its partitions."""
+    old = now - stale_after
+    lagging = [m for m in marks
+               if m.lag != 0 or m.updated_at is None or m.updated_at < old]
+    if not lagging:
+        return True, None
+    if any(m.latest_at is None for m in lagging):
+        return False, None
+    return True, min(m.latest_at for m in lagging if m.latest_at is not None)
+
+
+class GroupClock(DetectionClock):
+    """`DetectionClock` over the internal partitions, held back by the readers' marks."""
+
+    def __init__(self, wall: Callable[[], datetime],
+                 marks: Callable[[], Iterable[ForwardedMark]], stale_after: timedelta) -> None:
+        super().__init__(wall)
+        self._wall_now = wall
+        self._marks = marks
+        self._stale = stale_after
+        self._given: datetime | None = None
+
+    @property
+    def given(self) -> datetime | None:
+        """The last time it answered (None before the first)."""
+        return self._given
+
+    def now(self, lag: Mapping[tuple[str, int], int | None],
+            caught_up: bool) -> datetime | None:
+        own = super().now(lag, caught_up)
+        known, mark = readers_mark(self._marks(), self._wall_now(), self._stale)
+        if own is None or not known:
+            return None
+        at = own if mark is None else min(own, mark)
+        if self._given is not None and at < self._given:
+            at = self._given
+        self._given = at
+        return at

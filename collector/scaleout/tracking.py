@@ -1,0 +1,70 @@
+"""The tracker's half of scale-out: the internal topic's records in, flows, assignments and
+alerts out, written with the internal topic's positions in one store transaction.
+
+A tracker owns the flows of the internal partitions it is assigned: on each assignment it
+restores the open flows (and the recent unclaimed events) of exactly those partitions from the
+store, before it reads on. Kafka's rebalance revokes every partition before it assigns again,
+and the collector waits for its writes in flight when partitions are revoked, so the previous
+owner has committed what it tracked; one that died is replaced by what it committed, and what
+it read after that is read again (the tracker ignores an event it already has).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from collector.flows.definition import FlowDefinition
+from collector.flows.query import detection_clock, restore_tracker
+from collector.model import Observation
+from collector.pipeline import Pipeline
+from collector.scaleout.record import decode_forwarded
+from collector.store.base import Batch, Position, Store
+
+__all__ = ["TrackingPipeline"]
+
+logger = logging.getLogger(__name__)
+
+
+class TrackingPipeline(Pipeline):
+    """A `Pipeline` over forwarded events: it tracks them and stores what the tracker decided
+    (the reader stored the events). ``partition_of(correlation_id)`` names a flow's internal
+    partition."""
+
+    def __init__(self, store: Store, definitions: Sequence[FlowDefinition], topic: str,
+                 partition_of: Callable[[str], int],
+                 clock: Callable[[], datetime | None] = lambda: None) -> None:
+        super().__init__(store, decode_forwarded)
+        self._clock_now = clock
+        self._definitions = tuple(definitions)
+        self._topic = topic
+        self._partition_of = partition_of
+        self.owned: frozenset[int] = frozenset()
+
+    def on_assign(self, partitions: list[tuple[str, int]]) -> None:
+        """Own the flows of ``partitions`` (the whole new assignment), restored from the store.
+        Per-minute rollups are off: each tracker sees only some flows of a minute."""
+        owned = frozenset(p for t, p in partitions if t == self._topic)
+        of = self._partition_of
+        own, stored = self._clock_now(), detection_clock(self.store)
+        at = own if stored is None or (own is not None and own < stored) else stored
+        self.tracker = restore_tracker(self.store, self._definitions, rollups=False,
+                                       owns=lambda corr: of(corr) in owned, clock=at)
+        self.owned = owned
+        logger.info("tracking internal partitions %s: %d open flows restored",
+                    sorted(owned) or "none", self.tracker.open_flows)
+
+    def prepare(self, observations: Sequence[Observation],
+                positions: Sequence[Position] = ()) -> Batch:
+        """Track the records of the partitions owned now: a batch gathered over several polls
+        may hold records of partitions a rebalance took away in between (their new owner
+        reads them; their positions are its to store)."""
+        owned, topic = self.owned, self._topic
+        if any(p.topic != topic or p.partition not in owned for p in positions):
+            observations = [o for o in observations if o.location.topic == topic
+                            and o.location.partition in owned]
+            positions = [p for p in positions if p.topic == topic and p.partition in owned]
+        batch = super().prepare(observations, positions)
+        batch.events = []  # stored by the reader: only their flow assignments are written
+        return batch

@@ -1,0 +1,143 @@
+"""The scale-out pieces that need no broker: the forwarded record, the tracker over forwarded
+events on a real store (partition filter on restore, duplicates ignored, a batch holding
+records of a partition taken away), and the group clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from collector.flows.definition import FlowDefinition, load_definitions
+from collector.model import Event, FlowStatus, Location, Observation
+from collector.scaleout.clock import GroupClock, readers_mark
+from collector.scaleout.exceptions import ForwardRecordError
+from collector.scaleout.forwarded import ForwardedMark
+from collector.scaleout.record import decode_forwarded, encode_forwarded
+from collector.scaleout.tracking import TrackingPipeline
+from collector.store.base import Batch, Position, Store, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+TOPIC = "choreoscope.g.flows"
+
+
+@pytest.fixture(scope="module")
+def definitions() -> tuple[FlowDefinition, ...]:
+    return load_definitions([ROOT / "schemas" / "flows"])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def ev(kind: str, seconds: float, corr: str, cause: str | None = None) -> Event:
+    return Event(id=f"{corr}-{kind}", type=kind, source="svc",
+                 occurred_at=T0 + timedelta(seconds=seconds), correlation_id=corr,
+                 data={"x": 1}, location=Location("kafka", "orders", 0, int(seconds)),
+                 received_at=T0, causation_id=cause, sequence=7)
+
+
+def forwarded(e: Event, partition: int, offset: int) -> Observation:
+    return Observation(Location("kafka", TOPIC, partition, offset), T0, encode_forwarded(e))
+
+
+def partition_of(corr: str) -> int:
+    return 0 if corr.startswith("a") else 1
+
+
+def pipeline(store: Store, definitions: tuple[FlowDefinition, ...],
+             partitions: list[int]) -> TrackingPipeline:
+    p = TrackingPipeline(store, definitions, TOPIC, partition_of)
+    p.on_assign([(TOPIC, n) for n in partitions])
+    return p
+
+
+def test_a_forwarded_record_carries_what_the_tracker_needs() -> None:
+    e = ev("OrderPlaced", 1.5, "a1", cause="c0")
+    back = decode_forwarded(forwarded(e, 3, 9))
+    assert (back.id, back.type, back.source, back.occurred_at, back.correlation_id,
+            back.causation_id, back.sequence) == (e.id, e.type, e.source, e.occurred_at,
+                                                  e.correlation_id, "c0", 7)
+    assert back.location == Location("kafka", TOPIC, 3, 9)
+
+
+@pytest.mark.parametrize("value", [b"{", b"{}", b'[2, "i", "t", "s", "x", "c", null, 1]',
+                                   b'[1, "i", "t", "s", "not a time", "c", null, 1]'])
+def test_a_record_that_is_not_a_forwarded_event_is_refused(value: bytes) -> None:
+    with pytest.raises(ForwardRecordError):
+        decode_forwarded(Observation(Location("kafka", TOPIC, 0, 1), T0, value))
+
+
+def test_duplicates_change_nothing_and_restore_takes_only_owned_flows(
+        store: Store, definitions: tuple[FlowDefinition, ...]) -> None:
+    mine = [ev("OrderPlaced", 0, "a1"), ev("PaymentProcessed", 5, "a1")]
+    theirs = [ev("OrderPlaced", 0, "b1")]
+    store.write(Batch(events=[*mine, *theirs]))  # the readers stored them first
+    first = pipeline(store, definitions, [0, 1])
+    records = [forwarded(e, partition_of(e.correlation_id), i)
+               for i, e in enumerate([*mine, *theirs])]
+    store.write(first.prepare(records, [Position("kafka:g.flows", TOPIC, 0, 2),
+                                        Position("kafka:g.flows", TOPIC, 1, 3)]))
+    flows = {r["correlation_id"]: r for r in store.query("SELECT * FROM flows")}
+    assert flows["a1"]["event_count"] == 2
+    again = pipeline(store, definitions, [0])  # a rebalance: partition 0 only
+    assert again.tracker is not None
+    assert again.tracker.open_flows == 1  # a1, not b1
+    batch = again.prepare(records[:2], [Position("kafka:g.flows", TOPIC, 0, 2)])
+    assert batch.flows == []
+    assert batch.assignments == []
+    assert batch.alerts == []
+    assert batch.events == []
+    rows = store.query("SELECT instance_id FROM events WHERE correlation_id = 'a1'")
+    assert len({r["instance_id"] for r in rows}) == 1
+    assert rows[0]["instance_id"] is not None
+
+
+def test_records_of_a_partition_taken_away_are_left_to_its_new_owner(
+        store: Store, definitions: tuple[FlowDefinition, ...]) -> None:
+    events = [ev("OrderPlaced", 0, "a1"), ev("OrderPlaced", 0, "b1")]
+    store.write(Batch(events=events))
+    p = pipeline(store, definitions, [0])
+    batch = p.prepare([forwarded(events[0], 0, 0), forwarded(events[1], 1, 0)],
+                      [Position("kafka:g.flows", TOPIC, 0, 1),
+                       Position("kafka:g.flows", TOPIC, 1, 1)])
+    assert [f.correlation_id for f in batch.flows] == ["a1"]
+    assert batch.positions == [Position("kafka:g.flows", TOPIC, 0, 1)]
+    assert batch.flows[0].status is FlowStatus.RUNNING
+
+
+def mark(lag: int, latest: float | None, age: float = 0.0) -> ForwardedMark:
+    return ForwardedMark("orders", 0, 10, None if latest is None else T0 + timedelta(
+        seconds=latest), lag, T0 + timedelta(seconds=100 - age))
+
+
+NOW = T0 + timedelta(seconds=100)
+STALE = timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(("marks", "expected"), [
+    ([], (True, None)),
+    ([mark(0, 5)], (True, None)),
+    ([mark(3, 5), mark(2, 8), mark(0, 1)], (True, T0 + timedelta(seconds=5))),
+    ([mark(-1, None)], (False, None)),
+    ([mark(0, 7, age=61)], (True, T0 + timedelta(seconds=7))),  # its reader is gone
+    ([mark(0, None, age=61)], (False, None)),
+])
+def test_the_readers_mark_holds_the_clock_while_a_partition_lags(
+        marks: list[ForwardedMark], expected: tuple[bool, datetime | None]) -> None:
+    assert readers_mark(marks, NOW, STALE) == expected
+
+
+def test_the_group_clock_is_the_wall_clock_only_when_all_have_caught_up() -> None:
+    marks = [mark(4, 30)]
+    clock = GroupClock(lambda: NOW, lambda: marks, STALE)
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == T0 + timedelta(seconds=30)
+    marks[:] = [mark(0, 50)]
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
+    marks[:] = [mark(4, 10)]  # never goes back
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
