@@ -383,6 +383,8 @@ def delete_older(db: SqlRunner, at: str, limit: int) -> int:
         gone += db.execute(
             f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
             f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+    # collectors not heard from since the cutoff (a few rows: one per process start; uncounted)
+    db.execute("DELETE FROM collectors WHERE heartbeat_at < ?", (at,))
     return int(gone)
 
 

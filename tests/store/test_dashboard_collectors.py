@@ -54,6 +54,17 @@ def test_heartbeats_upsert_by_collector_and_a_silent_one_is_flagged(store_url: s
     assert later == []  # not heard from for a day: no longer listed
 
 
+def test_retention_deletes_collectors_not_heard_from_since_the_cutoff(store_url: str) -> None:
+    _two_collectors(store_url, T0)
+    store = open_store(store_url)
+    try:
+        store.delete_older_than(T0 - timedelta(minutes=1), 100)
+        left = store.query("SELECT collector_id FROM collectors")
+    finally:
+        store.close()
+    assert left == [{"collector_id": "h1:1:a"}]
+
+
 def test_health_page_lists_the_collectors_and_flags_the_silent_one(
         store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _two_collectors(store_url, datetime.now(UTC))
