@@ -249,7 +249,7 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
         tracker.rollups = None
     keep = owns if owns is not None else _everything
     clock = detection_clock(store) if clock is None else clock
-    since = None if clock is None else to_text(clock - tracker.retention)
+    since = None if clock is None else to_text(_held_since(tracker, clock))
     recent = _ended_after(store, since) if ended else []
     flows = (s for s in itertools.chain(store.open_flows(), recent) if keep(s.correlation_id))
     tracker.restore(_with_events(store, flows),
@@ -258,6 +258,16 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
                     ended=_let_go(store, since, keep),
                     rolled_up=_newest_rollup(store) if rollups else None, now=clock)
     return tracker
+
+
+def _held_since(tracker: FlowTracker, clock: datetime) -> datetime:
+    """Flows that ended after this were still in memory at ``clock`` (the retention), or were
+    counted in a rollup minute the clock had not closed: restored, they count there again
+    (a flow of the second kind leaves memory at the first tick)."""
+    since = clock - tracker.retention
+    if tracker.rollups is not None:
+        since = min(since, tracker.rollups.horizon(clock))
+    return since
 
 
 def _everything(_: str) -> bool:

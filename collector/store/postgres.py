@@ -274,7 +274,7 @@ def _one_per_key(batch: Batch) -> Batch:
                  assignments=batch.assignments, violations=batch.violations,
                  alerts=batch.alerts, positions=positions, metrics=batch.metrics,
                  spans=batch.spans, flow_rollups=rollups, consumers=batch.consumers,
-                 detected_at=batch.detected_at)
+                 collectors=batch.collectors, detected_at=batch.detected_at)
 
 
 def _first_line(exc: BaseException) -> str:
