@@ -39,7 +39,7 @@ def _shown(row: dict[str, Any], now: datetime) -> dict[str, Any]:
         "roles": ", ".join(orjson.loads(row["roles"])),
         "partitions": "; ".join(f"{role}: {', '.join(p) or '(none)'}"
                                 for role, p in partitions.items()),
-        "lag": row["lag"], "records_per_second": float(row["records_per_second"]),
+        "lag": row["lag"], "records_per_second": round(float(row["records_per_second"]), 1),
         "started_at": from_text(row["started_at"]), "heartbeat_at": heartbeat,
         "silent": is_silent(heartbeat, every, now),
         "silent_after_s": silent_after(every).total_seconds(),

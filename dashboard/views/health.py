@@ -216,12 +216,13 @@ def _collectors(store: Store) -> None:
     c1.metric("Collectors", len(rows))
     c2.metric("Silent", len(silent))
     c3.metric("Groups", len({r["group"] for r in rows}))
-    show([{"status": "SILENT" if r["silent"] else "ok", **r} for r in rows],
+    show([{"status": "SILENT" if r["silent"] else "ok",
+           "ago": format_duration(r["since_heartbeat_s"]), **r} for r in rows],
          key="collectors_table", columns={
              "status": "Status", "collector_id": "Collector", "group": "Group",
-             "roles": "Roles", "partitions": "Partitions", "lag": "Lag (records)",
-             "records_per_second": "Records/s", "heartbeat_at": "Last heartbeat (UTC)",
-             "started_at": "Started (UTC)"})
+             "ago": "Heard from (ago)", "lag": "Lag (records)",
+             "records_per_second": "Records/s", "roles": "Roles", "partitions": "Partitions",
+             "heartbeat_at": "Last heartbeat (UTC)", "started_at": "Started (UTC)"})
 
 
 def _health(store: Store, window: timedelta) -> None:
