@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from collector._frozen import quick_init
+
 __all__ = [
     "Alert",
     "AlertKind",
@@ -35,6 +37,7 @@ JSON = Any
 """A decoded JSON value (dict, list, str, int, float, bool or None)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where an observation came from: the source kind and its position in that source.
@@ -54,6 +57,7 @@ class Location:
         return f"{self.source}:{self.topic}[{self.partition}]@{self.offset}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One raw record as a tap received it, before anything is decoded."""
@@ -67,6 +71,7 @@ class Observation:
     """The transport's own timestamp (Kafka's record timestamp), if any."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EventIdentity:
     """An event's identity: the same pair wherever and however often the event is delivered."""
@@ -75,6 +80,7 @@ class EventIdentity:
     id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """A decoded business event (CloudEvents attributes plus correlation and causation ids)."""
@@ -154,6 +160,7 @@ class FlowStatus(StrEnum):
     STUCK = "stuck"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FlowSnapshot:
     """The state of one flow instance as the store keeps it (upserted by ``instance_id``)."""

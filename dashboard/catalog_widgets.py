@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
 
 import streamlit as st
 
@@ -17,7 +18,7 @@ from dashboard.map_queries import draw_map
 from dashboard.markup import md
 from dashboard.page_queries import CatalogState, catalog_state
 
-__all__ = ["DOMAIN", "EVENT", "SERVICE", "attention_notes", "choose", "small_map",
+__all__ = ["DOMAIN", "EVENT", "SERVICE", "attention_notes", "choose", "entity_page", "small_map",
            "state_or_none"]
 
 EVENT, SERVICE, DOMAIN = "event", "service", "domain"
@@ -48,6 +49,38 @@ def choose(label: str, options: Sequence[str], param: str, key: str) -> str | No
         st.query_params[param] = picked
         return picked
     return None
+
+
+class _WithAttention(Protocol):
+    @property
+    def attention(self) -> Iterable[Attention]: ...
+
+
+PageT = TypeVar("PageT", bound=_WithAttention)
+
+
+def entity_page(store: Store, label: str, param: str, key: str, *,
+                names: Callable[[CatalogState], Sequence[str]], none_yet: str,
+                lookup: Callable[[CatalogState, str], PageT | None]) -> PageT | None:
+    """The catalog page (event type, service, domain) chosen by the query parameter ``param``
+    or a chooser, its name shown as the header with its attention notes; None (and why, where
+    there is something to say) when there is none to show. ``none_yet``: what to say when the
+    catalog has no ``label`` at all."""
+    state = state_or_none(store)
+    if state is None:
+        return None
+    options = names(state)
+    name = choose(label, options, param, key)
+    if name is None:
+        if not options:
+            st.info(none_yet)
+        return None
+    page = lookup(state, name)
+    if page is None:
+        return None
+    st.header(md(name), anchor=False)
+    attention_notes(page.attention)
+    return page
 
 
 def attention_notes(notes: Iterable[Attention]) -> None:

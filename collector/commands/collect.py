@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from collector.kafka.runner import CollectOptions, KafkaCollector
+    from collector.member import Membership
     from collector.pipeline import Pipeline
     from collector.settings import Settings
     from collector.store.base import Store
@@ -217,6 +218,7 @@ def _collect(args: argparse.Namespace) -> int:
             store.close()
     try:
         collector = build_collector(settings, store, kafka_flags=_kafka_flags(args))
+        collector.role = _membership(settings).role("single")
         collector.tap.on_open = started.set
         # one start-up line: what it works from, what it reads and what that broker promises
         print(f"choreoscope: {describe_schemas(settings)}; reading {collector.tap.source}: "
@@ -263,6 +265,9 @@ def _collect_scaled(args: argparse.Namespace, settings: Settings, store: Store,
                           "is set (scale-out reads Kafka only)")
     k = settings.kafka
     scaled = build_scale_out(settings, store)
+    membership = _membership(settings)
+    scaled.reader.role = membership.role("reader")
+    scaled.tracker.role = membership.role("tracker")
     scaled.reader.tap.on_open = on_open
     server = None
     try:
@@ -285,6 +290,19 @@ def _collect_scaled(args: argparse.Namespace, settings: Settings, store: Store,
     print(f"collected {r.observations} records: {r.events} events, {r.dead_letters} dead "
           f"letters; tracked {t.observations} forwarded events, {t.alerts} alerts")
     return 0
+
+
+def _membership(settings: Settings) -> Membership:
+    """This process in its group's ``collectors`` table (the Collector health page)."""
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    from collector.member import Membership, collector_id
+
+    started = datetime.now(UTC)
+    return Membership(collector_id(socket.gethostname(), os.getpid(), started),
+                      settings.kafka.group_id, started, settings.kafka.metrics_every_s)
 
 
 def _options(settings: Settings) -> CollectOptions:

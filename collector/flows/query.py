@@ -8,7 +8,7 @@ flows, advances the detection clock and commits what it found in one transaction
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -249,11 +249,10 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
         tracker.rollups = None
     keep = owns if owns is not None else _everything
     clock = detection_clock(store) if clock is None else clock
-    since = None if clock is None else to_text(clock - tracker.retention)
+    since = None if clock is None else to_text(_held_since(tracker, clock))
     recent = _ended_after(store, since) if ended else []
-    flows = itertools.chain(store.open_flows(), recent)
-    tracker.restore(((snap, store.flow_events(snap.instance_id)) for snap in flows
-                     if keep(snap.correlation_id)),
+    flows = (s for s in itertools.chain(store.open_flows(), recent) if keep(s.correlation_id))
+    tracker.restore(_with_events(store, flows),
                     held=[e for e in _unclaimed(store, tracker.held_limit)
                           if keep(e.correlation_id)],
                     ended=_let_go(store, since, keep),
@@ -261,8 +260,43 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
     return tracker
 
 
+def _held_since(tracker: FlowTracker, clock: datetime) -> datetime:
+    """Flows that ended after this were still in memory at ``clock`` (the retention), or were
+    counted in a rollup minute the clock had not closed: restored, they count there again
+    (a flow of the second kind leaves memory at the first tick)."""
+    since = clock - tracker.retention
+    if tracker.rollups is not None:
+        since = min(since, tracker.rollups.horizon(clock))
+    return since
+
+
 def _everything(_: str) -> bool:
     return True
+
+
+_CHUNK = 500
+"""Flows whose events one query reads on a restore."""
+
+
+def _with_events(store: Store, flows: Iterable[FlowSnapshot]
+                 ) -> Iterator[tuple[FlowSnapshot, list[Event]]]:
+    """Each flow with its events, as much of them as the tracker reads (no payload), a chunk
+    of flows a query through the correlation index: one query per flow made a restart after a
+    kill mid-backlog, which restores every flow ended ahead of the clock, take ~2 ms a flow."""
+    it = iter(flows)
+    while chunk := list(itertools.islice(it, _CHUNK)):
+        wanted = {s.instance_id for s in chunk}
+        marks = ", ".join("?" * len({s.correlation_id for s in chunk}))
+        rows = store.query(
+            "SELECT source, id, type, occurred_at, correlation_id, causation_id, sequence, "  # noqa: S608
+            f"instance_id FROM events WHERE correlation_id IN ({marks}) "
+            "AND instance_id IS NOT NULL", list(dict.fromkeys(s.correlation_id for s in chunk)))
+        by_instance: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            if r["instance_id"] in wanted:
+                by_instance.setdefault(r["instance_id"], []).append(r)
+        for snap in chunk:
+            yield snap, list(_light_events(by_instance.get(snap.instance_id, ())))
 
 
 def _newest_rollup(store: Store) -> datetime | None:

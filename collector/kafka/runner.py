@@ -38,6 +38,7 @@ from collector.tap import Tap
 
 if TYPE_CHECKING:
     from collector.flows.publish import AlertPump
+    from collector.member import MemberRole
 
 __all__ = ["CollectOptions", "DetectionClock", "Forwarding", "KafkaCollector"]
 
@@ -138,6 +139,8 @@ class KafkaCollector:
         self._now = now
         self._monotonic = monotonic
         self.clock = DetectionClock(now)
+        self.role: MemberRole | None = None
+        """This loop's role in its process's heartbeat (`collector.member`), if it reports one."""
         self.steps = 0
         self._uncommitted: dict[tuple[str, str, int], Position] = {}
         """By reader, topic (or queue, stream) and partition: a `TapSet` reads several."""
@@ -179,7 +182,7 @@ class KafkaCollector:
                 if now >= next_tick:
                     self._tick()
                     next_tick = now + opts.tick_every
-                if self.health is not None and now >= next_health:
+                if (self.health is not None or self.role is not None) and now >= next_health:
                     self._sample_health()
                     next_health = now + opts.health_every
                 if opts.retention is not None and now >= next_retention:
@@ -287,13 +290,19 @@ class KafkaCollector:
         return observations, list(latest.values())
 
     def _sample_health(self) -> None:
-        assert self.health is not None
-        samples = self.health.sample(self.pipeline.stats, self.tap.lag(), self.tap.link.up,
-                                     self._now(), self.pipeline.store.dead_letter_usage(),
+        lag, at = self.tap.lag(), self._now()
+        beats = ([] if self.role is None
+                 else [self.role.beat(lag, self.pipeline.stats.observations, at)])
+        if self.health is None:  # a role without health samples (scale-out's tracker)
+            self._writer.submit(partial(self.pipeline.store.write, Batch(collectors=beats)))
+            return
+        samples = self.health.sample(self.pipeline.stats, lag, self.tap.link.up,
+                                     at, self.pipeline.store.dead_letter_usage(),
                                      figures=self.tap.figures())
         # straight to the store: a health sample is not a pipeline write (nor its latency)
         self._writer.submit(partial(self.pipeline.store.write,
-                                    Batch(metrics=samples, consumers=self.tap.consumers())))
+                                    Batch(metrics=samples, consumers=self.tap.consumers(),
+                                          collectors=beats)))
 
     def _retain(self, max_age: timedelta, stop: threading.Event) -> None:
         """Delete expired rows a batch at a time, reading Kafka in between."""

@@ -25,6 +25,7 @@ from collector.model import (
 
 if TYPE_CHECKING:
     from collector.flows.rollup import FlowRollup
+    from collector.member import CollectorBeat
     from collector.store.dead_letters import DeadLetterBounds, DeadLetterUsage
 
 __all__ = ["Batch", "ConsumerSeen", "Position", "Store", "open_store", "shown_url"]
@@ -75,6 +76,8 @@ class Batch:
     """Per-minute flow and step duration percentiles and SLA shares, upserted by their key."""
     consumers: list[ConsumerSeen] = field(default_factory=list)
     """Consumers seen (upserted by service and topic, the latest ``last_seen`` kept)."""
+    collectors: list[CollectorBeat] = field(default_factory=list)
+    """Collector heartbeats (table ``collectors``, upserted by collector id, the latest kept)."""
     detected_at: datetime | None = None
     """The detection clock this batch's verdicts were reached at; the store keeps the latest
     (table ``detection_clock``), so amounts over a deadline are measured to it later."""

@@ -4,10 +4,11 @@ The target is opened (and so migrated to the latest version) first and must be e
 into a store that already holds data would mix two histories, so a second run adds nothing and
 says why. Rows are read in the source's ``rowid`` order, in pages, and written with their
 ``rowid`` where the target keeps one, so the event map's rollup marks (which count rowids) stay
-true. Into PostgreSQL every table is loaded with COPY in one transaction that also checks the
-target is empty (its tables locked meanwhile), upserts the few rows of tables that the
-target's migrations filled (counters) and sets the identity counters past the rows
-copied: a migration that fails or is stopped leaves the target empty, ready for another run.
+true. Into PostgreSQL every table is loaded with COPY (its secondary indexes dropped and built
+again after) in one transaction that also checks the target is empty (its tables locked
+meanwhile), upserts the few rows of tables that the target's migrations filled (counters) and
+sets the identity counters past the rows copied: a migration that fails or is stopped leaves the
+target empty, ready for another run.
 Into SQLite each page is one multi-row upsert by the table's natural key.
 """
 

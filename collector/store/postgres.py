@@ -74,7 +74,16 @@ class BulkLoad:
         return int(row[0]) if row else 0
 
     def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        """COPY ``rows`` (values in ``columns``' order) into ``table``; answers how many."""
+        """COPY ``rows`` (values in ``columns``' order) into ``table``; answers how many. The
+        table's indexes other than its keys are dropped first and built again after, once
+        (PostgreSQL's advice for a bulk load: cheaper than one index entry per row)."""
+        indexes = self._conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes i WHERE schemaname = current_schema() "
+            "AND tablename = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE "
+            "c.conname = i.indexname AND c.connamespace = i.schemaname::regnamespace)",
+            (table,)).fetchall()
+        for name, _ in indexes:
+            self._conn.execute(psql.SQL("DROP INDEX {}").format(psql.Identifier(name)))
         statement = psql.SQL("COPY {} ({}) FROM STDIN").format(
             psql.Identifier(table), psql.SQL(", ").join(map(psql.Identifier, columns)))
         n = 0
@@ -82,6 +91,8 @@ class BulkLoad:
             for row in rows:
                 copy.write_row(row)
                 n += 1
+        for _, definition in indexes:
+            self._conn.execute(definition)
         return n
 
     def replace(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -206,6 +217,7 @@ class PostgresStore(SqlStore):
                 with self._conn.transaction():
                     self._conn.execute(psql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
                         psql.SQL(", ").join(map(psql.Identifier, tables))))
+                    self._conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
                     yield BulkLoad(self._conn, self._db)
             except psycopg.Error as exc:
                 raise StoreError(f"cannot load into {shown_url(self.url)}: {_first_line(exc)} "
@@ -262,7 +274,7 @@ def _one_per_key(batch: Batch) -> Batch:
                  assignments=batch.assignments, violations=batch.violations,
                  alerts=batch.alerts, positions=positions, metrics=batch.metrics,
                  spans=batch.spans, flow_rollups=rollups, consumers=batch.consumers,
-                 detected_at=batch.detected_at)
+                 collectors=batch.collectors, detected_at=batch.detected_at)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -38,6 +38,9 @@ from collector.store.dead_letters import (
     DeadLetterUsage,
     stored_row,
 )
+
+if TYPE_CHECKING:
+    from collector.member import CollectorBeat
 
 __all__ = ["INSTANCE_EVENTS", "PreparedWrite", "SqlRunner", "SqlStore", "SqliteStore", "data_of",
            "delete_older", "migrations", "prepare_write"]
@@ -341,11 +344,25 @@ def prepare_write(batch: Batch, bounds: DeadLetterBounds) -> PreparedWrite:
         out.many("INSERT INTO consumer_groups VALUES (?,?,?) ON CONFLICT (group_id, topic) DO "
                  "UPDATE SET last_seen = MAX(consumer_groups.last_seen, excluded.last_seen)",
                  [(c.service, c.topic, to_text(c.last_seen)) for c in batch.consumers])
+    if batch.collectors:
+        _write_collectors(out, batch.collectors)
     if batch.metrics:
         out.many("INSERT INTO metrics VALUES (?,?,?,?)",
                  [(n, orjson.dumps(lbl, option=orjson.OPT_SORT_KEYS).decode(), v,
                    to_text(at)) for n, lbl, v, at in batch.metrics])
     return out
+
+
+def _write_collectors(out: PreparedWrite, beats: list[CollectorBeat]) -> None:
+    out.many("INSERT INTO collectors VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (collector_id) DO "
+             "UPDATE SET group_id = excluded.group_id, roles = excluded.roles, partitions = "
+             "excluded.partitions, lag = excluded.lag, records_per_second = "
+             "excluded.records_per_second, heartbeat_at = excluded.heartbeat_at, beat_every_s "
+             "= excluded.beat_every_s WHERE excluded.heartbeat_at >= collectors.heartbeat_at",
+             [(b.collector_id, b.group, orjson.dumps(list(b.roles)).decode(),
+               orjson.dumps(b.partitions, option=orjson.OPT_SORT_KEYS).decode(), b.lag,
+               b.records_per_second, to_text(b.started_at), to_text(b.heartbeat_at),
+               b.beat_every_s) for b in beats])
 
 
 def delete_older(db: SqlRunner, at: str, limit: int) -> int:
@@ -366,6 +383,8 @@ def delete_older(db: SqlRunner, at: str, limit: int) -> int:
         gone += db.execute(
             f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
             f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+    # collectors not heard from since the cutoff (a few rows: one per process start; uncounted)
+    db.execute("DELETE FROM collectors WHERE heartbeat_at < ?", (at,))
     return int(gone)
 
 

@@ -12,30 +12,20 @@ from dashboard.catalog_queries import catalog_rows
 from dashboard.catalog_widgets import (
     EVENT,
     SERVICE,
-    attention_notes,
-    choose,
+    entity_page,
     small_map,
-    state_or_none,
 )
 from dashboard.markup import md, md_links
 from dashboard.page_queries import domain_page
 
 
 def _page(store: Store) -> None:
-    state = state_or_none(store)
-    if state is None:
-        return
-    names = domains_of(state.view.event_map)
-    name = choose("Domain", names, "name", "domain_choose")
-    if name is None:
-        if not names:
-            st.info("No domains yet: schemas name theirs with x-domain.")
-        return
-    page = domain_page(state, name)
+    page = entity_page(store, "Domain", "name", "domain_choose",
+                       names=lambda state: domains_of(state.view.event_map),
+                       none_yet="No domains yet: schemas name theirs with x-domain.",
+                       lookup=domain_page)
     if page is None:
         return
-    st.header(md(name), anchor=False)
-    attention_notes(page.attention)
     c1, c2, c3 = st.columns(3)
     c1.metric("Event types", len(page.entries))
     c2.metric("Services", len(page.services))

@@ -22,7 +22,7 @@ from dashboard.catalog_queries import (
     schema_ids,
     validation_by_producer,
 )
-from dashboard.catalog_widgets import DOMAIN, SERVICE, attention_notes, choose, state_or_none
+from dashboard.catalog_widgets import DOMAIN, SERVICE, entity_page
 from dashboard.markup import md, md_link, md_links
 from dashboard.page_queries import entries_of, event_page
 
@@ -151,20 +151,12 @@ def _flows(page: EventPage) -> None:
 
 
 def _page(store: Store) -> None:
-    state = state_or_none(store)
-    if state is None:
-        return
-    names = [e.event_type for e in entries_of(state)]
-    name = choose("Event type", names, "type", "event_choose")
-    if name is None:
-        if not names:
-            st.info("No event types yet: neither traffic nor schemas.")
-        return
-    page = event_page(store, state, name)
+    page = entity_page(store, "Event type", "type", "event_choose",
+                       names=lambda state: [e.event_type for e in entries_of(state)],
+                       none_yet="No event types yet: neither traffic nor schemas.",
+                       lookup=lambda state, name: event_page(store, state, name))
     if page is None:
         return
-    st.header(md(name), anchor=False)
-    attention_notes(page.attention)
     _summary(page)
     _fields(page)
     _diff(page)

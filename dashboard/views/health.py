@@ -5,7 +5,7 @@ write latency, over time. Dead letters can be browsed here; replaying them is a 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -14,6 +14,7 @@ from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
 from dashboard.charts import bucket_bars, time_lines
+from dashboard.collector_queries import collectors
 from dashboard.markup import md, md_code
 from dashboard.queries import (
     DEAD_LETTER_LIMIT,
@@ -24,6 +25,7 @@ from dashboard.queries import (
     dead_letters_over_time,
     distinct,
     fed_by_simulator,
+    format_duration,
     lag_by_partition,
     latest_metric,
     metric_series,
@@ -195,7 +197,36 @@ def _tap(store: Store, window: timedelta) -> None:
         st.dataframe([{"exchange": e, **v} for e, v in sorted(table.items())], hide_index=True)
 
 
+def _collectors(store: Store) -> None:
+    """The group's collectors (one row per ``choreoscope collect`` process), a silent one
+    flagged: it stopped heartbeating (crashed, hung or cut off)."""
+    st.subheader("Collectors")
+    rows = collectors(store, now=datetime.now(UTC))
+    if not rows:
+        st.caption("No collector has reported yet (each `choreoscope collect` writes its row "
+                   "every kafka.metrics_every_s seconds).")
+        return
+    silent = [r for r in rows if r["silent"]]
+    for r in silent:
+        st.error(f"Collector {md_code(r['collector_id'])} of group {md_code(r['group'])} is "
+                 f"silent: no heartbeat for {format_duration(r['since_heartbeat_s'])} "
+                 f"(more than {format_duration(r['silent_after_s'])}). Its partitions move to "
+                 "the group's other collectors once the broker's session times out.")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Collectors", len(rows))
+    c2.metric("Silent", len(silent))
+    c3.metric("Groups", len({r["group"] for r in rows}))
+    show([{"status": "SILENT" if r["silent"] else "ok",
+           "ago": format_duration(r["since_heartbeat_s"]), **r} for r in rows],
+         key="collectors_table", columns={
+             "status": "Status", "collector_id": "Collector", "group": "Group",
+             "ago": "Heard from (ago)", "lag": "Lag (records)",
+             "records_per_second": "Records/s", "roles": "Roles", "partitions": "Partitions",
+             "heartbeat_at": "Last heartbeat (UTC)", "started_at": "Started (UTC)"})
+
+
 def _health(store: Store, window: timedelta) -> None:
+    _collectors(store)
     _lag(store, window)
     _tap(store, window)
     st.subheader("Throughput")

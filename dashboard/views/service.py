@@ -15,10 +15,8 @@ from dashboard.catalog_widgets import (
     DOMAIN,
     EVENT,
     SERVICE,
-    attention_notes,
-    choose,
+    entity_page,
     small_map,
-    state_or_none,
 )
 from dashboard.markup import md, md_link, md_links
 from dashboard.page_queries import service_dead_letters, service_page, service_violations
@@ -57,25 +55,17 @@ def _summary(page: ServicePage) -> None:
 
 
 def _page(store: Store) -> None:
-    state = state_or_none(store)
-    if state is None:
-        return
-    names = state.view.event_map.nodes("service")
-    name = choose("Service", names, "name", "service_choose")
-    if name is None:
-        if not names:
-            st.info("No services yet: neither traffic nor imported contracts.")
-        return
-    page = service_page(state, name)
+    page = entity_page(store, "Service", "name", "service_choose",
+                       names=lambda state: state.view.event_map.nodes("service"),
+                       none_yet="No services yet: neither traffic nor imported contracts.",
+                       lookup=service_page)
     if page is None:
         return
-    st.header(md(name), anchor=False)
-    attention_notes(page.attention)
     _summary(page)
     _edges("Produces", page.produces, "service_produces")
     _edges("Consumes", page.consumes, "service_consumes")
     st.subheader("Violations", anchor=False)
-    violations = service_violations(store, name, [e.event_type for e in page.produces])
+    violations = service_violations(store, page.name, [e.event_type for e in page.produces])
     if violations:
         st.dataframe(violations, hide_index=True, width="stretch", key="service_violations")
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,17 +22,8 @@ from collector.model import (
 )
 from collector.store import Batch, Position, open_store
 from collector.store.sqlite import migrations
-
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-
-
-def event(i: int, *, corr: str = "c1", type_: str = "OrderPlaced") -> Event:
-    return Event(
-        id=f"e{i}", type=type_, source="order-service", occurred_at=T0 + timedelta(seconds=i),
-        correlation_id=corr, data={"order_id": corr, "amount": i},
-        location=Location("kafka", "orders", 0, i), received_at=T0,
-        business_keys=(("order_id", corr),),
-    )
+from tests.store._events import T0, event
+from tests.store._events import count as rows_in
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ def url(tmp_path: Path) -> str:
 def count(url: str, table: str) -> int:
     store = open_store(url, read_only=True)
     try:
-        return int(store.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
+        return rows_in(store, table)
     finally:
         store.close()
 

@@ -135,15 +135,18 @@ def test_a_clean_stop_writes_the_open_minute_and_a_restart_never_replaces_it(
 def test_a_kill_loses_no_sample_of_the_minutes_still_open(tmp_path, definitions):
     """Killed while the clock is behind the flows (a backlog read unevenly): the minutes it had
     not closed count, after the restart, the flows judged in them before the kill as well as
-    after. Before: the samples held at the kill were lost (the 12:05 row counted flow c
-    only), and the minutes before the latest restored event's took no more samples at all."""
+    after, also those of flows that had already left memory (m). Before: the samples held at
+    the kill were lost (the 12:05 row counted flow c only, 12:02 had none), and the minutes
+    before the latest restored event's took no more samples at all."""
     from collector.flows.query import restore_tracker
 
     store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
     first = FlowTracker(definitions)
-    events = [*order("a", 0, [1, 1, 1, 1]), *order("b", 300, [1, 1, 1, 1])]
+    events = [*order("a", 0, [1, 1, 1, 1]), *order("m", 126, [1, 1, 1, 1]),
+              *order("b", 300, [1, 1, 1, 1])]
     update = first.on_events(events)
-    tick = first.on_tick(at(200))  # closes minute 12:00 (flow a); 12:05 (flow b) stays open
+    tick = first.on_tick(at(200))  # closes minute 12:00 (flow a); 12:02 and 12:05 stay open
+    assert first.in_memory == 1  # m ended more than the retention (45 s) ago: it left memory
     store.write(Batch(events=events, flows=[*update.flows, *tick.flows],
                       assignments=list(update.assignments), flow_rollups=list(tick.rollups),
                       detected_at=at(200)))
@@ -153,9 +156,9 @@ def test_a_kill_loses_no_sample_of_the_minutes_still_open(tmp_path, definitions)
     restarted = restore_tracker(store, definitions)  # the first one was killed
     later = restarted.on_events(order("c", 310, [1, 1, 1, 1]))
     rows = later.rollups + restarted.on_tick(at(1000)).rollups
-    assert [(r.minute, r.count) for r in rows if r.step == "*"] == [(at(300), 2)]
-    steps = [(r.step, r.count) for r in rows if r.step == "OrderPlaced->PaymentProcessed"]
-    assert steps == [("OrderPlaced->PaymentProcessed", 2)]
+    assert [(r.minute, r.count) for r in rows if r.step == "*"] == [(at(120), 1), (at(300), 2)]
+    steps = [(r.minute, r.count) for r in rows if r.step == "OrderPlaced->PaymentProcessed"]
+    assert steps == [(at(120), 1), (at(300), 2)]
     assert restarted.rollups is not None
     assert restarted.rollups.too_late == 0
     store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from collector.model import (
     AlertKind,
     DeadLetter,
     DeadLetterReason,
-    Event,
     EventIdentity,
     FlowSnapshot,
     FlowStatus,
@@ -26,26 +25,7 @@ from collector.store import Batch, Position, open_store
 from collector.store.base import ConsumerSeen
 from collector.store.dead_letters import DeadLetterBounds
 from collector.store.sqlite import migrations
-
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-
-
-def event(i: int, *, corr: str = "c1", type_: str = "OrderPlaced", data: Any = None) -> Event:
-    return Event(
-        id=f"e{i}", type=type_, source="order-service", occurred_at=T0 + timedelta(seconds=i),
-        correlation_id=corr, data={"order_id": corr, "amount": i} if data is None else data,
-        location=Location("kafka", "orders", 0, i), received_at=T0,
-        business_keys=(("order_id", corr),), key=f"k{i}", headers=(("h", "v"),),
-    )
-
-
-def stored(e: Event) -> Event:
-    """An event as read back (business keys live in their own table)."""
-    return dataclasses.replace(e, business_keys=())
-
-
-def count(store: Any, table: str) -> int:
-    return int(store.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
+from tests.store._events import T0, count, event, stored
 
 
 def test_migrations_apply_once_to_the_latest_version(store_url: str) -> None:

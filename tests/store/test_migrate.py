@@ -150,3 +150,21 @@ def test_a_failed_migration_leaves_postgres_empty_and_a_rerun_copies_everything(
         db.execute("UPDATE violations SET schema_version = NULL WHERE schema_version = 'v2'")
     assert migrate(source, postgres_url).returncode == 0
     assert contents(postgres_url) == contents(source)
+
+
+def test_the_indexes_dropped_for_the_load_are_built_again(
+        simulated: str, postgres_url: str, postgres_server: Any) -> None:
+    fresh = postgres_server.create_database("migrate_fresh_indexes")
+    open_store(fresh).close()  # its migrations create every index
+    assert migrate(simulated, postgres_url).returncode == 0
+    listed = ("SELECT indexname AS name, indexdef AS definition FROM pg_indexes "
+              "WHERE schemaname = current_schema() ORDER BY indexname")
+    indexes = []
+    for url in (fresh, postgres_url):
+        store = open_store(url, read_only=True)
+        try:
+            indexes.append([(r["name"], r["definition"]) for r in store.query(listed)])
+        finally:
+            store.close()
+    assert "events_correlation" in dict(indexes[0])
+    assert indexes[1] == indexes[0]
