@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 from collector.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from collector.member import MemberRole
     from collector.model import Observation, Span
     from collector.pipeline import Pipeline
     from collector.settings import NatsSettings, RabbitMQSettings, Settings
@@ -342,6 +343,8 @@ class _StoreFeed:
 
         # the same health samples as `collect` writes (no lag: no consumer group here)
         self._health = Health(monotonic=time.monotonic)
+        # and the same heartbeat row on the Collector health page: this process is a collector
+        self._member = _membership(wall)
 
         # the catalog's traffic rollups (event map, catalog pages), current within seconds
         self._rollups = RollupRefresher(rollup_store(pipeline.store))
@@ -393,7 +396,8 @@ class _StoreFeed:
         store = self._pipeline.store
         samples = self._health.sample(self._pipeline.stats, {}, None, now,
                                       store.dead_letter_usage())
-        store.write(Batch(metrics=samples))
+        beat = self._member.beat({}, self._pipeline.stats.observations, now)
+        store.write(Batch(metrics=samples, collectors=[beat]))
 
     def finish(self, settle: datetime | None) -> None:
         """Flush; at the end of a run, advance the detection clock to settle time and bring
@@ -405,6 +409,19 @@ class _StoreFeed:
         if settle is not None:
             self._pipeline.advance(settle)
         refresh_rollups(rollup_store(self._pipeline.store))
+
+
+def _membership(wall: Callable[[], datetime] | None) -> MemberRole:
+    """The in-process collector's role in table ``collectors`` (group and role ``simulator``)."""
+    import os
+    import socket
+
+    from collector.member import Membership, collector_id
+
+    started = wall() if wall is not None else datetime.now(UTC)
+    membership = Membership(collector_id(socket.gethostname(), os.getpid(), started),
+                            "simulator", started, HEALTH_EVERY.total_seconds())
+    return membership.role("simulator")
 
 
 def _write_lines(path: str, rows: list[TruthRow] | list[dict[str, Any]]) -> None:

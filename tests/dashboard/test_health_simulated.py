@@ -16,12 +16,15 @@ def test_the_simulator_writes_the_collectors_health_samples(
         names = {r["name"] for r in store.query("SELECT DISTINCT name FROM metrics")}
         rate = store.query("SELECT MAX(value) AS v FROM metrics "
                            "WHERE name = 'records_per_second'")[0]["v"]
+        members = store.query("SELECT * FROM collectors")
     finally:
         store.close()
     assert {"records_per_second", "dead_letters_per_second", "store_write_seconds",
             "validation_seconds"} <= names
     assert "kafka_up" not in names  # no broker: nothing to say up or down
     assert rate > 0
+    # the in-process collector is a member of the Collector health page's table too
+    assert [(m["group_id"], m["roles"]) for m in members] == [("simulator", '["simulator"]')]
 
 
 def test_the_health_page_shows_them_and_calls_lag_not_applicable(
