@@ -101,19 +101,22 @@ def page(name: str, **query: str) -> AppTest:
     return at
 
 
-COLUMN_OF = {  # a column that only this table has (AppTest gives display tables no key)
+COLUMN_OF: dict[str, str | tuple[str, ...]] = {
+    # the columns that only this table has together (AppTest gives display tables no key)
     "stuck_table": "Expected next", "stuck_counts": "Oldest stuck since (UTC)",
     "timeline_entries": "idle before", "path": "verdict", "violations": "keyword",
     "sla_summary": "Worst minute's p99", "sla_breaches": "Breached (UTC)",
-    "lag_table": "Lag (records)", "dead_letter_counts": "Latest (UTC)",
+    "lag_table": ("Lag (records)", "Partition"),  # the collectors table has "Partitions"
+    "dead_letter_counts": "Latest (UTC)",
     "dead_letter_list": "Detail",
 }
 
 
 def frame(at: AppTest, name: str) -> Any:
-    column = COLUMN_OF[name]
-    found = [d.value for d in at.dataframe if column in d.value.columns]
-    assert len(found) == 1, f"{len(found)} tables with a {column!r} column"
+    wanted = COLUMN_OF[name]
+    columns = (wanted,) if isinstance(wanted, str) else wanted
+    found = [d.value for d in at.dataframe if all(c in d.value.columns for c in columns)]
+    assert len(found) == 1, f"{len(found)} tables with the columns {columns!r}"
     return found[0]
 
 
