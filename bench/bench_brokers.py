@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +33,8 @@ import pika
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from _sim import simulated_records  # noqa: E402
 
 from collector.commands.collect import build_collector  # noqa: E402
 from collector.nats.publisher import publish as publish_nats  # noqa: E402
@@ -49,17 +50,7 @@ TOPIC = "bench"
 
 
 def _records(n: int) -> list[Any]:
-    from collector.flows.definition import load_definitions
-    from collector.simulator import Simulation
-
-    sim = Simulation(load_definitions([ROOT / "schemas" / "flows"]), flows=n // 6 + 100,
-                     seed=42, fault_rates={})
-    out = []
-    for r in sim.records():
-        out.append(replace(r, topic=TOPIC))
-        if len(out) == n:
-            break
-    return out
+    return simulated_records(n, TOPIC)
 
 
 def _pipeline(settings: Settings) -> tuple[float, dict[str, Any]]:

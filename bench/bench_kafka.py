@@ -22,18 +22,17 @@ does not depend on the machine's core count: the CPU µs per record of each proc
 from __future__ import annotations
 
 import gc
-import importlib.util
 import os
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from _sim import kafka_script, simulated_records
 from kafka import KafkaConsumer
 
 from collector.commands.collect import build_collector
@@ -49,28 +48,11 @@ TOPIC = "bench-events"
 
 
 def _kafka_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("choreoscope_kafka_script",
-                                                  ROOT / "scripts" / "kafka.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return kafka_script()
 
 
 def _records(n: int) -> list[Any]:
-    from collector.flows.definition import load_definitions
-    from collector.simulator import Simulation
-
-    sim = Simulation(load_definitions([ROOT / "schemas" / "flows"]), flows=n // 6 + 100,
-                     seed=42, fault_rates={})
-    out = []
-    for r in sim.records():
-        out.append(replace(r, topic=TOPIC))
-        if len(out) == n:
-            break
-    return out
+    return simulated_records(n, TOPIC)
 
 
 def _settings(tmp: Path, bootstrap: str, group: str) -> Settings:

@@ -19,10 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from _sim import simulated_records
 
 from collector.kafka.producer import publish
 from collector.store.base import open_store
@@ -45,17 +46,7 @@ def _script(name: str) -> ModuleType:
 
 
 def _records(n: int) -> list[Any]:
-    from collector.flows.definition import load_definitions
-    from collector.simulator import Simulation
-
-    sim = Simulation(load_definitions([ROOT / "schemas" / "flows"]), flows=n // 6 + 100,
-                     seed=42, fault_rates={})
-    out = []
-    for r in sim.records():
-        out.append(replace(r, topic=TOPIC))
-        if len(out) == n:
-            break
-    return out
+    return simulated_records(n, TOPIC)
 
 
 def _progress(url: str, group: str) -> tuple[int, int]:
