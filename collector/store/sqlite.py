@@ -368,11 +368,7 @@ def _write_collectors(out: PreparedWrite, beats: list[CollectorBeat]) -> None:
 def delete_older(db: SqlRunner, at: str, limit: int) -> int:
     """Retention's statements (see `SqliteStore.delete_older_than`), inside the caller's
     transaction; ``db`` runs SQLite's SQL (or a dialect's translation of it)."""
-    gone = db.execute(
-        "DELETE FROM business_keys WHERE (source, id) IN (SELECT source, id FROM "
-        "events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
-        (at, limit)).rowcount
-    gone += db.execute(  # a span's links go with it
+    gone = db.execute(  # a span's links go with it
         "DELETE FROM span_links WHERE (trace_id, span_id) IN (SELECT trace_id, "
         "span_id FROM spans WHERE start_at < ? ORDER BY start_at LIMIT ?)",
         (at, limit)).rowcount
@@ -380,11 +376,30 @@ def delete_older(db: SqlRunner, at: str, limit: int) -> int:
                                "FROM dead_letters WHERE received_at < ? ORDER BY "
                                "received_at LIMIT ?)", (at, limit))
     for table, column in _RETAINED:
-        gone += db.execute(
-            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
-            f"WHERE {column} < ? ORDER BY {column} LIMIT ?)", (at, limit)).rowcount
+        delete = (f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "  # noqa: S608
+                  f"WHERE {column} < ? ORDER BY {column} LIMIT ?)")
+        if table != "events":
+            gone += db.execute(delete, (at, limit)).rowcount
+            continue
+        deleted = db.execute(f"{delete} RETURNING correlation_id", (at, limit)).fetchall()
+        gone += len(deleted)
+        if deleted:  # the keys of the flows whose last event went
+            gone += _drop_business_keys(db, sorted({c for (c,) in deleted}))
     # collectors not heard from since the cutoff (a few rows: one per process start; uncounted)
     db.execute("DELETE FROM collectors WHERE heartbeat_at < ?", (at,))
+    return int(gone)
+
+
+def _drop_business_keys(db: SqlRunner, correlations: Sequence[str]) -> int:
+    """The business keys of those of ``correlations`` that have no event left (a flow is
+    found by its keys while any of its events is stored); how many rows went."""
+    gone = 0
+    for at in range(0, len(correlations), 500):
+        chunk = correlations[at:at + 500]
+        gone += db.execute(
+            "DELETE FROM business_keys WHERE correlation_id IN "  # noqa: S608
+            f"({','.join('?' * len(chunk))}) AND NOT EXISTS (SELECT 1 FROM events "
+            "WHERE events.correlation_id = business_keys.correlation_id)", chunk).rowcount
     return int(gone)
 
 
@@ -417,8 +432,9 @@ def _write_events(out: PreparedWrite, events: list[Event],
     dumps = _json.dumps
     take = assigned.pop
     rows: list[tuple[object, ...]] = []
-    keys: list[tuple[str, str, str, str, str]] = []
-    row, key = rows.append, keys.extend
+    keys: dict[tuple[str, str, str], None] = {}
+    """Each business key once per correlation id (in the order first seen)."""
+    row = rows.append
     # the tap stamps a whole poll with one receive time: format it once
     last_received: datetime | None = None
     received_text = ""
@@ -444,7 +460,9 @@ def _write_events(out: PreparedWrite, events: list[Event],
             continue
         row(made)
         if e.business_keys:
-            key((name, value, src, eid, e.correlation_id) for name, value in e.business_keys)
+            corr = e.correlation_id
+            for name, value in e.business_keys:
+                keys[name, value, corr] = None
     out.rows(
         "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
@@ -454,7 +472,7 @@ def _write_events(out: PreparedWrite, events: list[Event],
         "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
     )
     if keys:
-        out.rows("INSERT OR IGNORE INTO business_keys VALUES", keys)
+        out.rows("INSERT OR IGNORE INTO business_keys VALUES", list(keys))
     return unstorable
 
 

@@ -51,12 +51,39 @@ def test_migrations_applied_once_and_in_order(url: str) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_an_older_stores_business_keys_are_kept_once_per_correlation(tmp_path: Path) -> None:
+    from collector.store.sqlite import _statements
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # a store as it was before migration 200
+        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+                   "NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        for version, name, sql in migrations():
+            if version >= 200:
+                break
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                       (version, name))
+        db.executemany("INSERT INTO business_keys VALUES (?, ?, 's', ?, ?)",
+                       [("order_id", "o1", "e1", "c1"), ("order_id", "o1", "e2", "c1"),
+                        ("customer_id", "u1", "e2", "c1"), ("order_id", "o2", "e3", "c2")])
+    store = open_store(f"sqlite:///{path}")
+    try:
+        keys = store.query("SELECT name, value, correlation_id FROM business_keys "
+                           "ORDER BY correlation_id, name")
+    finally:
+        store.close()
+    assert [tuple(k.values()) for k in keys] == [
+        ("customer_id", "u1", "c1"), ("order_id", "o1", "c1"), ("order_id", "o2", "c2")]
+
+
 def test_an_event_is_stored_once_however_often_written(url: str) -> None:
     store = open_store(url)
     store.write(Batch(events=[event(1), event(1), event(2)]))
     store.write(Batch(events=[event(1)]))
     assert count(url, "events") == 2
-    assert count(url, "business_keys") == 2
+    assert count(url, "business_keys") == 1  # the key once per correlation id
     found = store.events_by_correlation("c1")
     assert [e.id for e in found] == ["e1", "e2"]
     assert found[0].data == {"order_id": "c1", "amount": 1}

@@ -170,7 +170,7 @@ def test_a_large_batch_in_multi_row_statements_stores_what_row_by_row_writes_sto
     store.close()
     for sql in ("SELECT source, id, type, occurred_at, correlation_id, partition, \"offset\","
                 " data, instance_id, key, headers FROM events ORDER BY id",
-                "SELECT * FROM business_keys ORDER BY id",
+                "SELECT * FROM business_keys ORDER BY correlation_id, name, value",
                 "SELECT * FROM flows ORDER BY instance_id"):
         rows = _table(big, sql)
         assert rows == _table(single, sql)
