@@ -316,9 +316,13 @@ def _redact_record(obs: Observation, capture: CaptureRules) -> Observation:
 
 
 def _stored_headers(headers: tuple[tuple[str, bytes], ...],
-                    attributes: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+                    attributes: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
     """Headers as an event stores them: text, and a CloudEvents attribute header (``ce_x``)
-    whose attribute a pointer redacted is redacted too."""
+    whose attribute a pointer redacted is redacted too (``attributes`` None: no pointer
+    redacts anything, so each value is its text)."""
+    if attributes is None:
+        return tuple([(name, value.decode("utf-8", "backslashreplace"))
+                      for name, value in headers])
     out = []
     for name, value in headers:
         low = name.lower()
@@ -462,7 +466,8 @@ def _event(obs: Observation, rules: EnvelopeRules, topic: TopicRules, rec: _Reco
         None if trace is None else trace[0], None if trace is None else trace[1], None,
         _business_keys(rec, keys, event_type) if keys else (),
         None if obs.key is None else obs.key.decode("utf-8", "backslashreplace"),
-        _stored_headers(obs.headers, rec.ext) if obs.headers else (), time_text,
+        _stored_headers(obs.headers, rec.ext if capture.redact_tokens else None)
+        if obs.headers else (), time_text,
     )
 
 

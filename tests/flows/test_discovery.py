@@ -81,6 +81,17 @@ def test_durations_and_percentiles():
     assert percentiles([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx((3.0, 4.8, 4.96))
 
 
+@pytest.mark.parametrize("n", [2, 3, 7, 100, 101, 1234])
+def test_percentiles_are_the_standard_librarys_inclusive_quantiles_exactly(n: int) -> None:
+    import random
+    import statistics
+
+    rng = random.Random(n)
+    values = [rng.expovariate(0.1) for _ in range(n)]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    assert percentiles(values) == (cuts[49], cuts[94], cuts[98])  # the same floats
+
+
 def test_deviations_against_the_definition(definitions):
     order = next(d for d in definitions if d.flow_type == "order")
     happy = ["OrderPlaced", "PaymentProcessed", "InventoryReserved", "ShippingScheduled",
