@@ -137,7 +137,8 @@ def build_scale_out(settings: Settings, store: Store, *,
                            tracker_store.positions)
     tracker_tap.on_assign = pipeline.on_assign if definitions else None
     publisher = build_publisher(settings, tracker_store, now=clock)
-    pump = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)
+    pump = None if publisher is None else AlertPump(  # the store's alert sender sends all
+        publisher, monotonic=time.monotonic, every=settings.alerts.publish_every_s, poll=True)
     tracker = KafkaCollector(tracker_tap, pipeline, options=options, now=clock, alerts=pump)
     tracker.clock = group_clock
     logger.info("scale-out: forwarding to %s (%d partitions), tracking as group %s.flows",

@@ -30,6 +30,7 @@ from collector.model import (
 )
 from collector.store._checkpoint import Checkpointer
 from collector.store._path import check_store_path, check_store_schema
+from collector.store._sender import SenderLock
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
 from collector.store.dead_letters import (
@@ -210,6 +211,7 @@ class SqliteStore(SqlStore):
         self.read_only = read_only
         self._lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
+        self._sender = SenderLock(self.path)
         check_store_path(self.path, read_only=read_only)
         try:
             if read_only:
@@ -299,8 +301,14 @@ class SqliteStore(SqlStore):
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read {self.url}: {exc}") from exc
 
+    def hold_alert_sender(self) -> bool:
+        """A `flock` on ``PATH-alerts.lock`` (`collector.store._sender`)."""
+        with self._lock:
+            return self._sender.hold()
+
     def close(self) -> None:
         with self._lock:
+            self._sender.release()
             if self._checkpointer is not None:
                 self._checkpointer.close()
                 self._checkpointer = None
