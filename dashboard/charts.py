@@ -51,19 +51,36 @@ def _rows(rows: Sequence[dict[str, Any]], bucket: timedelta | None) -> list[dict
     return out
 
 
+def _stacked(rows: list[dict[str, Any]], y: str, color: str | None) -> list[dict[str, Any]]:
+    """Each row with ``_from`` and ``_to``: where its bar starts and ends, stacked on the rows
+    of its bucket before it (by ``color``). A bar ranged in x (``x``, ``x2``) is not stacked by
+    Vega-Lite, and without ``y2`` it is drawn as a thin band at its height."""
+    base: dict[Any, float] = {}
+    out = []
+    for r in sorted(rows, key=lambda r: (r["at"], "" if color is None else str(r[color]))):
+        start = base.get(r["at"], 0.0)
+        base[r["at"]] = start + float(r[y])
+        out.append({**r, "_from": start, "_to": base[r["at"]]})
+    return out
+
+
 def bucket_bars(rows: Sequence[dict[str, Any]], y: str, *, y_title: str,
                 color: str | None = None, bucket: timedelta = timedelta(minutes=1)
                 ) -> alt.Chart:
-    """Bars from each row's ``at`` to the end of its bucket (stacked by ``color``)."""
+    """Bars from each row's ``at`` to the end of its bucket, from zero up to its value (stacked
+    by ``color``)."""
+    stacked = _stacked(_rows(rows, bucket), y, color)
+    tops = [{"_to": r["_to"]} for r in stacked]
     tooltip: list[Any] = [alt.Tooltip("time:N", title="Time (UTC)"),
                           alt.Tooltip(f"{y}:Q", title=y_title)]
-    encoding: dict[str, Any] = {"x": _x(rows), "x2": "end:T",
-                                "y": alt.Y(f"{y}:Q", title=y_title, scale=_y_scale(rows, y))}
+    encoding: dict[str, Any] = {
+        "x": _x(rows), "x2": "end:T",
+        "y": alt.Y("_to:Q", title=y_title, scale=_y_scale(tops, "_to")), "y2": "_from:Q"}
     if color is not None:
         encoding["color"] = alt.Color(f"{color}:N", title=color.replace("_", " "),
                                       legend=alt.Legend(labelLimit=280))
         tooltip.insert(1, alt.Tooltip(f"{color}:N", title=color.replace("_", " ")))
-    chart: alt.Chart = alt.Chart(chart_data(_rows(rows, bucket))).mark_bar().encode(
+    chart: alt.Chart = alt.Chart(chart_data(stacked)).mark_bar().encode(
         **encoding, tooltip=tooltip)
     return chart
 

@@ -29,6 +29,7 @@ from dashboard.queries import (
     fed_by_simulator,
     format_duration,
     lag_by_partition,
+    lag_over_time,
     latest_metric,
     metric_series,
     replay_command,
@@ -47,14 +48,18 @@ def _line(rows: list[dict[str, object]], y: str, title: str,
     st.altair_chart(time_lines(rows, y, y_title=title, color=colour), width="stretch")
 
 
+def _several(rows: list[dict[str, Any]]) -> bool:
+    """Whether more than one collector took these samples (then a line each)."""
+    return len({r["collector"] for r in rows}) > 1
+
+
 def _metric(store: Store, name: str, title: str, window: timedelta) -> None:
     """One metric over the window: a line per collector when several took it."""
     last = latest_metric(store, name)
     rows = [] if last is None else metric_series(store, name, since=last - window)
     st.markdown(f"**{title}**")
     if rows:
-        _line(rows, "value", title, "collector" if len({r["collector"] for r in rows}) > 1
-              else None)
+        _line(rows, "value", title, "collector" if _several(rows) else None)
     else:
         st.caption(f"No {title} samples yet: the collector writes them every few seconds.")
 
@@ -76,8 +81,10 @@ def _lag(store: Store, window: timedelta) -> None:
                                         "lag": "Lag (records)", "collector": "Read by",
                                         "at": "Sampled (UTC)"})
     last = latest_metric(store, "consumer_lag")
-    if last is not None:
-        _line(metric_series(store, "consumer_lag", since=last - window), "value", "lag")
+    rows = [] if last is None else lag_over_time(store, since=last - window)
+    if rows:
+        st.markdown("**Total lag**" + (" per collector" if _several(rows) else ""))
+        _line(rows, "lag", "lag (records)", "collector" if _several(rows) else None)
 
 
 def _bounds(store: Store) -> None:

@@ -46,3 +46,13 @@ def test_y_axis_never_below_zero_for_counts(values: list[float], scale: dict[str
     if min(values) >= 0:
         assert bucket_bars(rows, "value", y_title="v").to_dict()["encoding"]["y"][
             "scale"] == scale
+
+
+def test_bars_stand_on_zero_and_stack_within_their_bucket() -> None:
+    rows = [{"at": T0, "reason": "not-json", "n": 2}, {"at": T0, "reason": "bad-schema", "n": 3},
+            {"at": T0 + timedelta(minutes=1), "reason": "not-json", "n": 1}]
+    spec = bucket_bars(rows, "n", y_title="dead letters", color="reason").to_dict()
+    assert (spec["encoding"]["y"]["field"], spec["encoding"]["y2"]["field"]) == ("_to", "_from")
+    (values,) = spec["datasets"].values()
+    assert [(v["reason"], v["_from"], v["_to"]) for v in values] == [
+        ("bad-schema", 0.0, 3.0), ("not-json", 3.0, 5.0), ("not-json", 0.0, 1.0)]

@@ -15,6 +15,7 @@ from collector.kafka.health import with_collector
 from collector.member import Membership, Status
 from collector.store import Batch, open_store
 from dashboard.collector_queries import collectors, list_collectors
+from dashboard.queries import lag_over_time, metric_series
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -175,5 +176,26 @@ def test_health_page_draws_each_collectors_rates_and_says_who_read_each_partitio
     assert rates["encoding"]["color"]["field"] == "collector"  # a line per collector
     assert b"h5:1:a" in data
     assert b"h6:2:b" in data
+    lag_chart = charts["lag (records)"][0]  # the total lag of each collector over time
+    assert lag_chart["encoding"]["color"]["field"] == "collector"
     # all zeros: the axis spans 0 to 1, not a band around zero
     assert charts["dead letters/s"][0]["encoding"]["y"]["scale"] == {"domain": [0, 1]}
+
+
+def test_lag_over_time_sums_each_collectors_partitions_and_series_keep_the_newest(
+        store_url: str) -> None:
+    samples = [("consumer_lag", {"topic": "orders", "partition": str(p)}, float(10 * s + p),
+                T0 + timedelta(seconds=s)) for s in range(4) for p in range(3)]
+    store = open_store(store_url)
+    try:
+        store.write(Batch(metrics=with_collector(samples, "h7:1:a")))
+        store.write(Batch(metrics=with_collector(samples[-3:], "h8:1:b")))
+        totals = lag_over_time(store, since=T0 + timedelta(seconds=2))
+        newest = metric_series(store, "consumer_lag", since=T0, limit=9)
+    finally:
+        store.close()
+    assert [(r["at"], r["collector"], r["lag"]) for r in totals] == [
+        (T0 + timedelta(seconds=2), "h7:1:a", 63.0), (T0 + timedelta(seconds=3), "h7:1:a", 93.0),
+        (T0 + timedelta(seconds=3), "h8:1:b", 93.0)]
+    assert [r["at"] for r in newest] == [T0 + timedelta(seconds=2)] * 3 + [
+        T0 + timedelta(seconds=3)] * 6  # the newest 9 of 15, oldest first
