@@ -22,9 +22,13 @@ __all__ = ["GroupClock", "readers_mark"]
 def readers_mark(marks: Iterable[ForwardedMark], now: datetime,
                  stale_after: timedelta) -> tuple[bool, datetime | None]:
     """(known, mark): the oldest latest event time of the lagging partitions; (True, None) when
-    none lags; (False, None) when one lags without an event forwarded from it yet. A row its
-    reader has not rewritten within ``stale_after`` lags: that reader is gone, and what was
-    published since is unread until another takes its partitions."""
+    none lags; (False, None) when one lags without an event forwarded from it yet, or when
+    there are no marks at all (no reader has written yet: nothing is known of the user's
+    topics). A row its reader has not rewritten within ``stale_after`` lags: that reader is
+    gone, and what was published since is unread until another takes its partitions."""
+    marks = list(marks)
+    if not marks:
+        return False, None
     old = now - stale_after
     lagging = [m for m in marks
                if m.lag != 0 or m.updated_at is None or m.updated_at < old]

@@ -123,7 +123,7 @@ STALE = timedelta(seconds=60)
 
 
 @pytest.mark.parametrize(("marks", "expected"), [
-    ([], (True, None)),
+    ([], (False, None)),  # no reader has written yet: nothing is known
     ([mark(0, 5)], (True, None)),
     ([mark(3, 5), mark(2, 8), mark(0, 1)], (True, T0 + timedelta(seconds=5))),
     ([mark(-1, None)], (False, None)),
@@ -144,3 +144,15 @@ def test_the_group_clock_is_the_wall_clock_only_when_all_have_caught_up() -> Non
     marks[:] = [mark(4, 10)]  # never goes back
     assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
     assert clock.now({(TOPIC, 0): 5}, caught_up=False) is None  # unread forwarded events
+
+
+def test_without_marks_the_group_clock_gives_no_time_and_latches_none() -> None:
+    """Before any reader has written a mark nothing is known of the user's topics: a wall
+    time given then would be latched, and the clock could no longer be held back by the
+    readers' first marks (issue 19)."""
+    marks: list[ForwardedMark] = []
+    clock = GroupClock(lambda: NOW, lambda: marks, STALE)
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None
+    assert clock.given is None
+    marks[:] = [mark(4, 30)]  # a reader starts: its partition lags, forwarded up to 30 s
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == T0 + timedelta(seconds=30)
