@@ -4,8 +4,14 @@ A tracker reads the internal topic, which the readers fill; being caught up on i
 of the user's topics behind the readers. So, beside the internal partitions' own watermark
 (`DetectionClock`), the clock is held at the oldest latest event time the readers forwarded
 from a partition that still has unread records (table ``forwarded``): a flow whose next event
-waits unread behind a slow or dead reader is not declared stuck meanwhile. Pure: the marks come
-from an injected callable.
+waits unread behind a slow or dead reader is not declared stuck meanwhile. Pure: the marks and the
+internal topic's end offsets come from injected callables.
+
+The order matters. A reader writes its mark after the internal topic acknowledged what it
+forwarded, so the marks are read first and the internal topic's end offsets asked for after:
+ends measured before the marks could miss a record forwarded in between, which its mark (read
+later) already counts as forwarded (the cached end offsets of the last fetch are such a
+measure, so they are not enough).
 """
 
 from __future__ import annotations
@@ -39,16 +45,26 @@ def readers_mark(marks: Iterable[ForwardedMark], now: datetime,
     return True, min(m.latest_at for m in lagging if m.latest_at is not None)
 
 
+def _always() -> bool:
+    return True
+
+
 class GroupClock(DetectionClock):
     """The wall clock once the internal partitions are read to their end, held back by the
-    readers' marks; no time while they lag."""
+    readers' marks; no time while they lag or while nothing is known of them.
+
+    ``read_to_end()``: whether the tracker has read every assigned internal partition to the
+    end offset the broker gives now (asked after the marks are read); False, or None when the
+    broker cannot tell."""
 
     def __init__(self, wall: Callable[[], datetime],
-                 marks: Callable[[], Iterable[ForwardedMark]], stale_after: timedelta) -> None:
+                 marks: Callable[[], Iterable[ForwardedMark]], stale_after: timedelta, *,
+                 read_to_end: Callable[[], bool | None] = _always) -> None:
         super().__init__(wall)
         self._wall_now = wall
         self._marks = marks
         self._stale = stale_after
+        self._read_to_end = read_to_end
         self._given: datetime | None = None
 
     @property
@@ -62,9 +78,11 @@ class GroupClock(DetectionClock):
             # the internal partitions interleave what several readers forwarded, so the latest
             # time read from one says nothing of what waits in it: judge once read to the end
             return None
-        own = super().now(lag, caught_up)
         known, mark = readers_mark(self._marks(), self._wall_now(), self._stale)
-        if own is None or not known:
+        if not known or not self._read_to_end():  # the ends, after the marks
+            return None
+        own = super().now(lag, caught_up)
+        if own is None:
             return None
         at = own if mark is None else min(own, mark)
         if self._given is not None and at < self._given:

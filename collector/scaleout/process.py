@@ -127,14 +127,15 @@ def build_scale_out(settings: Settings, store: Store, *,
     marks_store = open_store(settings.store, read_only=True)
     folder = settings.schemas_dir / "flows"
     definitions = load_definitions([folder]) if folder.is_dir() else ()
-    group_clock = GroupClock(clock, partial(forwarded_marks, marks_store, user.source),
-                             timedelta(seconds=so.failover_s))
     pipeline = TrackingPipeline(tracker_store, definitions, topic,
                                 partial(_partition, partition_of, count),
                                 clock=lambda: group_clock.given)
     tracker_tap = KafkaTap(replace(user, topics=(topic,), pattern=None,
                                    group_id=f"{k.group_id}.flows", start="earliest"),
                            tracker_store.positions)
+    group_clock = GroupClock(clock, partial(forwarded_marks, marks_store, user.source),
+                             timedelta(seconds=so.failover_s),
+                             read_to_end=tracker_tap.read_to_end)
     tracker_tap.on_assign = pipeline.on_assign if definitions else None
     publisher = build_publisher(settings, tracker_store, now=clock)
     pump = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)

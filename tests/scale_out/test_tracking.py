@@ -156,3 +156,41 @@ def test_without_marks_the_group_clock_gives_no_time_and_latches_none() -> None:
     assert clock.given is None
     marks[:] = [mark(4, 30)]  # a reader starts: its partition lags, forwarded up to 30 s
     assert clock.now({(TOPIC, 0): 0}, caught_up=True) == T0 + timedelta(seconds=30)
+
+
+def test_the_group_clock_asks_for_the_internal_ends_after_reading_the_marks() -> None:
+    """A reader forwards its last record and writes its mark after the tracker sampled its lag
+    (the last fetch: nothing unread) and before the tracker reads the marks (nothing lags):
+    only end offsets asked for after the marks show the record unread (issue 19)."""
+    internal = {"end": 5, "read": 5}
+    calls: list[str] = []
+
+    def read_marks() -> list[ForwardedMark]:
+        calls.append("marks")
+        internal["end"] = 6  # forwarded and acknowledged, then its mark written
+        return [mark(0, 40)]
+
+    def read_to_end() -> bool:
+        calls.append("ends")
+        return internal["read"] >= internal["end"]
+
+    clock = GroupClock(lambda: NOW, read_marks, STALE, read_to_end=read_to_end)
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None  # offset 5 is unread
+    assert calls == ["marks", "ends"]
+    assert clock.given is None
+    internal["read"] = 6
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
+
+
+def test_the_group_clock_gives_no_time_when_the_broker_cannot_tell_the_ends() -> None:
+    clock = GroupClock(lambda: NOW, lambda: [mark(0, 40)], STALE, read_to_end=lambda: None)
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None
+
+
+def test_the_group_clock_does_not_ask_the_broker_while_the_last_fetch_shows_lag() -> None:
+    asked: list[int] = []
+    clock = GroupClock(lambda: NOW, lambda: [mark(0, 40)], STALE,
+                       read_to_end=lambda: bool(asked.append(1)) or True)
+    assert clock.now({(TOPIC, 0): 3}, caught_up=False) is None
+    assert asked == []
+
