@@ -4,8 +4,9 @@ A tracker reads the internal topic, which the readers fill; being caught up on i
 of the user's topics behind the readers. So, beside the internal partitions' own watermark
 (`DetectionClock`), the clock is held at the oldest latest event time the readers forwarded
 from a partition that still has unread records (table ``forwarded``): a flow whose next event
-waits unread behind a slow or dead reader is not declared stuck meanwhile. Pure: the marks and the
-internal topic's end offsets come from injected callables.
+waits unread behind a slow or dead reader is not declared stuck meanwhile. Pure: the marks, the
+internal topic's end offsets and whether the tracker's assignment is settled come from
+injected callables.
 
 The order matters. A reader writes its mark after the internal topic acknowledged what it
 forwarded, so the marks are read first and the internal topic's end offsets asked for after:
@@ -51,20 +52,24 @@ def _always() -> bool:
 
 class GroupClock(DetectionClock):
     """The wall clock once the internal partitions are read to their end, held back by the
-    readers' marks; no time while they lag or while nothing is known of them.
+    readers' marks; no time while they lag, while nothing is known of them, or while the
+    tracker's assignment is not settled.
 
     ``read_to_end()``: whether the tracker has read every assigned internal partition to the
     end offset the broker gives now (asked after the marks are read); False, or None when the
-    broker cannot tell."""
+    broker cannot tell. ``settled()``: whether the tracker holds a restored assignment (not
+    between a rebalance's revoke and the restore after its assign)."""
 
     def __init__(self, wall: Callable[[], datetime],
                  marks: Callable[[], Iterable[ForwardedMark]], stale_after: timedelta, *,
-                 read_to_end: Callable[[], bool | None] = _always) -> None:
+                 read_to_end: Callable[[], bool | None] = _always,
+                 settled: Callable[[], bool] = _always) -> None:
         super().__init__(wall)
         self._wall_now = wall
         self._marks = marks
         self._stale = stale_after
         self._read_to_end = read_to_end
+        self._settled = settled
         self._given: datetime | None = None
 
     @property
@@ -74,7 +79,7 @@ class GroupClock(DetectionClock):
 
     def now(self, lag: Mapping[tuple[str, int], int | None],
             caught_up: bool) -> datetime | None:
-        if not caught_up:
+        if not self._settled() or not caught_up:
             # the internal partitions interleave what several readers forwarded, so the latest
             # time read from one says nothing of what waits in it: judge once read to the end
             return None

@@ -6,7 +6,9 @@ restores the open flows (and the recent unclaimed events) of exactly those parti
 store, before it reads on. Kafka's rebalance revokes every partition before it assigns again,
 and the collector waits for its writes in flight when partitions are revoked, so the previous
 owner has committed what it tracked; one that died is replaced by what it committed, and what
-it read after that is read again (the tracker ignores an event it already has).
+it read after that is read again (the tracker ignores an event it already has). From the revoke
+until the next assignment is restored a tracker holds no flow, so a join that spans several
+polls cannot have it judge flows that may already be another's.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ class TrackingPipeline(Pipeline):
         self._partition_of = partition_of
         self.owned: frozenset[int] = frozenset()
         self._restore_due = False
+        self._assigned = False
+
+    def on_revoke(self) -> None:
+        """Give up every flow (Kafka's eager rebalance revokes the whole assignment; the
+        collector has waited for its writes in flight, so the store holds what was tracked).
+        Until the next assignment is restored nothing is tracked or judged here: a join can
+        take several polls, and meanwhile the partitions may already be another's."""
+        self.owned = frozenset()
+        self.tracker = None
+        self._restore_due = False
+        self._assigned = False
 
     def on_assign(self, partitions: list[tuple[str, int]]) -> None:
         """Own the flows of ``partitions`` (the whole new assignment), restored from the store
@@ -50,6 +63,13 @@ class TrackingPipeline(Pipeline):
         heartbeats and have the group give the partitions to another member meanwhile."""
         self.owned = frozenset(p for t, p in partitions if t == self._topic)
         self._restore_due = True
+        self._assigned = True
+
+    def settled(self) -> bool:
+        """Whether an assignment is in force and restored (restoring it now if due): the
+        group clock gives no time otherwise."""
+        self.restore()
+        return self._assigned
 
     def restore(self) -> None:
         """The flows of the owned partitions from the store, if an assignment changed them.

@@ -1,6 +1,8 @@
 """The scale-out pieces that need no broker: the forwarded record, the tracker over forwarded
 events on a real store (partition filter on restore, duplicates ignored, a batch holding
-records of a partition taken away), and the group clock."""
+records of a partition taken away, nothing held from a revoke to the next restore), and the
+group clock (issue 19's early verdicts: the marks read before the internal ends, no time while
+nothing is known or a rebalance is in progress)."""
 
 from __future__ import annotations
 
@@ -194,3 +196,35 @@ def test_the_group_clock_does_not_ask_the_broker_while_the_last_fetch_shows_lag(
     assert clock.now({(TOPIC, 0): 3}, caught_up=False) is None
     assert asked == []
 
+
+def test_between_revoke_and_assign_a_tracker_holds_no_flow_and_the_clock_no_time(
+        store: Store, definitions: tuple[FlowDefinition, ...]) -> None:
+    """Kafka's eager rebalance revokes every partition, and the join can take several polls
+    before the assignment: meanwhile the loop ticks. A tracker still holding its flows then
+    would judge flows that may already be another's, on a clock sampled from partitions it is
+    giving up (issue 19)."""
+    placed = ev("OrderPlaced", 0, "a1")
+    store.write(Batch(events=[placed]))
+    p = pipeline(store, definitions, [0])
+    store.write(p.prepare([forwarded(placed, 0, 0)], [Position("kafka:g.flows", TOPIC, 0, 1)]))
+    later = T0 + timedelta(days=1)  # far past any deadline of the flow
+    caught_up = [ForwardedMark("orders", 0, 10, T0, 0, later)]
+    clock = GroupClock(lambda: later, lambda: caught_up, STALE, settled=p.settled)
+
+    p.on_revoke()
+    assert p.owned == frozenset()
+    assert p.tracker is None
+    assert not p.settled()
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None
+    assert p.prepare_tick(later) is None  # nothing held, nothing judged
+    assert p.prepare([forwarded(placed, 0, 0)],
+                     [Position("kafka:g.flows", TOPIC, 0, 1)]).positions == []
+    assert store.query("SELECT status FROM flows")[0]["status"] == "running"
+
+    p.on_assign([(TOPIC, 0)])  # in Kafka's callback: the restore waits for the loop
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == later  # restored first
+    assert p.tracker is not None
+    assert p.tracker.open_flows == 1
+    tick = p.prepare_tick(later)
+    assert tick is not None
+    assert {a.kind for a in tick.alerts} == {"FlowStuck", "SlaBreached"}  # judged here now
