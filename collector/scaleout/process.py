@@ -137,7 +137,8 @@ def build_scale_out(settings: Settings, store: Store, *,
                              timedelta(seconds=so.failover_s),
                              read_to_end=tracker_tap.read_to_end, settled=pipeline.settled)
     publisher = build_publisher(settings, tracker_store, now=clock)
-    pump = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)
+    pump = None if publisher is None else AlertPump(  # the store's alert sender sends all
+        publisher, monotonic=time.monotonic, every=settings.alerts.publish_every_s, poll=True)
     tracker = KafkaCollector(tracker_tap, pipeline, options=options, now=clock, alerts=pump)
     tracker.clock = group_clock
     if definitions:  # first the writes in flight (the collector's), then give up the flows

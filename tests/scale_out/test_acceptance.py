@@ -26,6 +26,7 @@ import pytest
 from collector.flows.tracker import instance_id
 from collector.store import open_store
 from tests._simulate import clean_env, cli, read_truth, simulate
+from tests._webhook import Receiver
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -128,6 +129,9 @@ class Run:
     logs: list[Path]
     differences: list[str]
     """How the store still differed from the truth when the wait for a match ended."""
+    sent: list[tuple[float, str]]
+    """What the collectors' alert webhook received: (when, alert id), in order."""
+    killed_at: float
 
 
 class _Collector:
@@ -191,12 +195,13 @@ def run(kafka_broker: Any, postgres_server: Any,
     expected = sum(len(t["events"]) for t in truth)
 
     url = postgres_server.create_database("scaleout")
-    collect = cli("collect", "--store", url, "--bootstrap-servers",
-                       kafka_broker.bootstrap, "--topics", TOPICS, "--group-id", GROUP,
-                       "--metrics-port", "0", level="INFO")
+    collect = cli("collect", "--store", url, "--bootstrap-servers", kafka_broker.bootstrap,
+                  "--topics", TOPICS, "--group-id", GROUP, "--metrics-port", "0", level="INFO")
+    receiver = Receiver()  # what the alert sinks see
     env = clean_env(CHOREOSCOPE_SCALE_OUT__ENABLED="true",
-               CHOREOSCOPE_SCALE_OUT__FAILOVER_S=str(FAILOVER_S),
-               CHOREOSCOPE_SCALE_OUT__PARTITIONS="6")
+                    CHOREOSCOPE_SCALE_OUT__FAILOVER_S=str(FAILOVER_S),
+                    CHOREOSCOPE_SCALE_OUT__PARTITIONS="6",
+                    CHOREOSCOPE_ALERTS__WEBHOOK_URL=receiver.url)
     a = _Collector("a", collect, env, folder)
     b = _Collector("b", collect, env, folder)
     started = [a, b]
@@ -217,6 +222,7 @@ def run(kafka_broker: Any, postgres_server: Any,
         differences = _settled(url, truth)
     finally:
         codes = [x.stop() for x in started]
+        receiver.close()
     assert codes[1:] == [0] * (len(started) - 1), [x.log.read_text()[-3000:] for x in started]
 
     sqlite = f"sqlite:///{folder / 'single.db'}"
@@ -227,9 +233,11 @@ def run(kafka_broker: Any, postgres_server: Any,
         check=False)
     assert single.returncode == 0, single.stderr[-3000:]
     result = Run(url, truth, killed, took, _answers(sqlite), [x.log for x in started],
-                 differences)
+                 differences, list(zip(receiver.times, receiver.received, strict=True)),
+                 killed_at)
     print(f"\nscale-out acceptance, {FLOWS} flows: {_summary(_answers(url), truth, took)}; "
-          f"one SQLite collector: {_summary(result.sqlite, truth, None)}")  # shown with -s
+          f"webhook: {len(result.sent)} deliveries of {len({i for _, i in result.sent})} "
+          f"alert ids; one SQLite collector: {_summary(result.sqlite, truth, None)}")  # -s
     return result
 
 
@@ -266,6 +274,28 @@ def test_every_event_is_stored_once_and_no_alert_id_is_in_the_outbox_twice(run: 
     a = _answers(run.url)
     assert a.events == a.distinct_events == sum(len(t["events"]) for t in run.truth)
     assert a.alert_ids == a.distinct_alert_ids
+
+
+def test_each_alert_is_sent_once_but_what_the_killed_sender_had_not_marked(run: Run) -> None:
+    """What the webhook received, not only the outbox: every alert, and an id a second time
+    only if its first delivery came before the kill and the second after (a re-send of the
+    killed collector's unmarked ones, had it been the sender), never by two live ones."""
+    store = open_store(run.url, read_only=True)
+    try:
+        outbox = store.query("SELECT alert_id, sent_at FROM outbox")
+    finally:
+        store.close()
+    assert run.sent
+    assert {i for _, i in run.sent} == {o["alert_id"] for o in outbox}
+    assert all(o["sent_at"] for o in outbox)
+    first: dict[str, float] = {}
+    again = []
+    for at, alert_id in run.sent:
+        if alert_id in first:
+            again.append((alert_id, first[alert_id] < run.killed_at < at))
+        first.setdefault(alert_id, at)
+    assert [i for i, after_the_kill in again if not after_the_kill] == []
+    assert len({i for i, _ in again}) == len(again)  # none more than twice
 
 
 @pytest.mark.xfail(strict=False, reason=(
