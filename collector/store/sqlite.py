@@ -362,15 +362,20 @@ def prepare_write(batch: Batch, bounds: DeadLetterBounds) -> PreparedWrite:
 
 
 def _write_collectors(out: PreparedWrite, beats: list[CollectorBeat]) -> None:
-    out.many("INSERT INTO collectors VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (collector_id) DO "
+    out.many("INSERT INTO collectors (collector_id, group_id, roles, partitions, lag, "
+             "records_per_second, started_at, heartbeat_at, beat_every_s, host, records, "
+             "stopped_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (collector_id) DO "
              "UPDATE SET group_id = excluded.group_id, roles = excluded.roles, partitions = "
              "excluded.partitions, lag = excluded.lag, records_per_second = "
              "excluded.records_per_second, heartbeat_at = excluded.heartbeat_at, beat_every_s "
-             "= excluded.beat_every_s WHERE excluded.heartbeat_at >= collectors.heartbeat_at",
+             "= excluded.beat_every_s, host = excluded.host, records = excluded.records, "
+             "stopped_at = excluded.stopped_at WHERE excluded.heartbeat_at >= "
+             "collectors.heartbeat_at",
              [(b.collector_id, b.group, orjson.dumps(list(b.roles)).decode(),
                orjson.dumps(b.partitions, option=orjson.OPT_SORT_KEYS).decode(), b.lag,
                b.records_per_second, to_text(b.started_at), to_text(b.heartbeat_at),
-               b.beat_every_s) for b in beats])
+               b.beat_every_s, b.host, b.records,
+               None if b.stopped_at is None else to_text(b.stopped_at)) for b in beats])
 
 
 def delete_older(db: SqlRunner, at: str, limit: int) -> int:
