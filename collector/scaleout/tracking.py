@@ -73,7 +73,9 @@ class TrackingPipeline(Pipeline):
 
     def restore(self) -> None:
         """The flows of the owned partitions from the store, if an assignment changed them.
-        Per-minute rollups are off: each tracker sees only some flows of a minute."""
+        Per-minute rollups are kept per internal partition (rows of part = the partition), so
+        the trackers' rows add up; the minutes a partition's previous owner had not written
+        yet are counted again from the restored flows."""
         if not self._restore_due:
             return
         self._restore_due = False
@@ -81,8 +83,9 @@ class TrackingPipeline(Pipeline):
         of = self._partition_of
         own, stored = self._clock_now(), detection_clock(self.store)
         at = own if stored is None or (own is not None and own < stored) else stored
-        self.tracker = restore_tracker(self.store, self._definitions, rollups=False,
-                                       owns=lambda corr: of(corr) in owned, clock=at)
+        self.tracker = restore_tracker(self.store, self._definitions,
+                                       owns=lambda corr: of(corr) in owned, clock=at,
+                                       part_of=of, parts=owned)
         logger.info("tracking internal partitions %s: %d open flows restored",
                     sorted(owned) or "none", self.tracker.open_flows)
 
@@ -104,3 +107,8 @@ class TrackingPipeline(Pipeline):
     def prepare_tick(self, now: datetime) -> Batch | None:
         self.restore()
         return super().prepare_tick(now)
+
+    def prepare_finish(self) -> Batch | None:
+        """Nothing on a clean stop: the minutes still open here are not written partial (a
+        partition's next owner, or this collector restarted, counts them whole)."""
+        return None
