@@ -280,7 +280,8 @@ def _one_per_key(batch: Batch) -> Batch:
         events = [e for e in events
                   if (e.source, e.id) not in seen and not seen.add((e.source, e.id))]  # type: ignore[func-returns-value]
     flows = list({f.instance_id: f for f in batch.flows}.values())
-    rollups = list({(r.minute, r.flow_type, r.step): r for r in batch.flow_rollups}.values())
+    rollups = list({(r.minute, r.flow_type, r.step, r.part): r
+                    for r in batch.flow_rollups}.values())
     positions = list({(p.source, p.topic, p.partition): p for p in batch.positions}.values())
     if (events is batch.events and len(flows) == len(batch.flows)
             and len(rollups) == len(batch.flow_rollups)

@@ -699,12 +699,13 @@ def _write_spans(out: PreparedWrite, spans: list[Span]) -> None:
 
 
 def _write_flow_rollups(out: PreparedWrite, rows: list[Any]) -> None:
-    """Upsert per-minute flow rollups (`collector.flows.rollup.FlowRollup`) by their key."""
+    """Upsert per-minute flow rollups (`collector.flows.rollup.FlowRollup`) by their key
+    (minute, flow type, step, part)."""
     if not rows:
         return
     out.many(
-        "INSERT OR REPLACE INTO flow_rollups (minute, flow_type, step, count, within_sla,"
-        " p50_s, p95_s, p99_s) VALUES (?,?,?,?,?,?,?,?)",
-        [(to_text(r.minute), r.flow_type, r.step, r.count, r.within_sla, r.p50_s, r.p95_s,
-          r.p99_s) for r in rows],
+        "INSERT OR REPLACE INTO flow_rollups (minute, flow_type, step, part, count, within_sla,"
+        " p50_s, p95_s, p99_s) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(to_text(r.minute), r.flow_type, r.step, r.part, r.count, r.within_sla, r.p50_s,
+          r.p95_s, r.p99_s) for r in rows],
     )
