@@ -3,45 +3,85 @@ Collector health page. No Streamlit here: values in, values out."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from collector.member import is_silent, silent_after
+from collector.member import CollectorBeat, Status, silent_after, status_of, successors
 from collector.store import Store
 from collector.store._time import from_text, to_text
 
-__all__ = ["COLLECTOR_LIMIT", "collectors"]
+__all__ = ["COLLECTOR_LIMIT", "CollectorList", "collectors", "list_collectors"]
 
 COLLECTOR_LIMIT = 200
 SHOWN_FOR = timedelta(days=1)
 """A collector heard from within this long is listed (silent or not); older rows are not."""
 
 
+@dataclass(frozen=True, slots=True)
+class CollectorList:
+    """What the Collector health page lists: one row per collector."""
+
+    listed: list[dict[str, Any]]
+    replaced: list[dict[str, Any]]
+    """Earlier runs a restart on the same host, group and roles replaced (not listed), each
+    with ``replaced_by``: the run that replaced it."""
+
+
 def collectors(store: Store, *, now: datetime, within: timedelta = SHOWN_FOR,
                ) -> list[dict[str, Any]]:
-    """The collectors heard from in the last ``within`` before ``now``, by group and start,
-    each with ``silent`` (no heartbeat for `collector.member.silent_after` its interval) and
-    ``silent_for`` (seconds since its last heartbeat)."""
+    """Every collector row heard from in the last ``within`` before ``now``, by group and
+    start, each with ``status`` (`collector.member.Status`), ``silent`` (stopped heartbeating
+    without saying so), ``since_heartbeat_s`` and, unless it stopped, its rate."""
+    return [_shown(b, now) for b in _beats(store, now - within)]
+
+
+def list_collectors(store: Store, *, now: datetime, within: timedelta = SHOWN_FOR,
+                    ) -> CollectorList:
+    """`collectors`, with the earlier runs a restart replaced (`collector.member.successors`)
+    set apart."""
+    beats = _beats(store, now - within)
+    replaced = successors(beats, now)
+    return CollectorList(
+        [_shown(b, now) for b in beats if b.collector_id not in replaced],
+        [{**_shown(b, now), "replaced_by": replaced[b.collector_id]}
+         for b in beats if b.collector_id in replaced])
+
+
+def _beats(store: Store, since: datetime) -> list[CollectorBeat]:
     rows = store.query("SELECT * FROM collectors WHERE heartbeat_at >= ? "
                        "ORDER BY group_id, started_at, collector_id LIMIT ?",
-                       (to_text(now - within), COLLECTOR_LIMIT))
-    return [_shown(r, now) for r in rows]
+                       (to_text(since), COLLECTOR_LIMIT))
+    return [_beat(r) for r in rows]
 
 
-def _shown(row: dict[str, Any], now: datetime) -> dict[str, Any]:
-    heartbeat = from_text(row["heartbeat_at"])
-    every = float(row["beat_every_s"])
-    partitions: dict[str, list[str]] = orjson.loads(row["partitions"])
+def _beat(row: dict[str, Any]) -> CollectorBeat:
+    stopped = row.get("stopped_at")
+    return CollectorBeat(
+        row["collector_id"], row["group_id"], tuple(orjson.loads(row["roles"])),
+        {role: tuple(p) for role, p in orjson.loads(row["partitions"]).items()}, row["lag"],
+        float(row["records_per_second"]), from_text(row["started_at"]),
+        from_text(row["heartbeat_at"]), float(row["beat_every_s"]),
+        # rows from before migration 210: the host is the id's first part
+        row.get("host") or row["collector_id"].split(":", 1)[0], row.get("records") or 0,
+        None if stopped is None else from_text(stopped))
+
+
+def _shown(b: CollectorBeat, now: datetime) -> dict[str, Any]:
+    status = status_of(b, now)
     return {
-        "collector_id": row["collector_id"], "group": row["group_id"],
-        "roles": ", ".join(orjson.loads(row["roles"])),
-        "partitions": "; ".join(f"{role}: {', '.join(p) or '(none)'}"
-                                for role, p in partitions.items()),
-        "lag": row["lag"], "records_per_second": round(float(row["records_per_second"]), 1),
-        "started_at": from_text(row["started_at"]), "heartbeat_at": heartbeat,
-        "silent": is_silent(heartbeat, every, now),
-        "silent_after_s": silent_after(every).total_seconds(),
-        "since_heartbeat_s": max((now - heartbeat).total_seconds(), 0.0),
+        "collector_id": b.collector_id, "group": b.group, "host": b.host,
+        "roles": ", ".join(b.roles),
+        "partitions": "" if status is Status.STOPPED else "; ".join(
+            f"{role}: {', '.join(p) or '(none)'}" for role, p in b.partitions.items()),
+        "lag": b.lag, "records": b.records,
+        "records_per_second": (None if status is Status.STOPPED
+                               else round(b.records_per_second, 1)),
+        "started_at": b.started_at, "heartbeat_at": b.heartbeat_at,
+        "stopped_at": b.stopped_at, "status": status,
+        "silent": status is Status.SILENT,
+        "silent_after_s": silent_after(b.beat_every_s).total_seconds(),
+        "since_heartbeat_s": max((now - b.heartbeat_at).total_seconds(), 0.0),
     }

@@ -37,6 +37,7 @@ __all__ = [
     "fed_by_simulator",
     "format_duration",
     "lag_by_partition",
+    "lag_over_time",
     "latest_metric",
     "measured_at",
     "metric_series",
@@ -308,12 +309,17 @@ def latest_metric(store: Store, name: str) -> datetime | None:
 
 def metric_series(store: Store, name: str, *, since: datetime,
                   limit: int = SERIES_LIMIT) -> list[dict[str, Any]]:
-    """The samples of one metric from ``since``, oldest first, labels decoded."""
+    """The samples of one metric from ``since``, oldest first, labels decoded: ``collector``
+    (the process that took it; empty before issue 19's label) and ``series`` (its other labels,
+    or ``name`` without any). The newest ``limit`` of them: the window ends at the latest (the
+    lag of several collectors on many partitions outgrows the limit within an hour)."""
     rows = store.query("SELECT at, labels, value FROM metrics WHERE name = ? AND at >= ? "
-                       "ORDER BY at LIMIT ?", (name, to_text(since), limit))
+                       "ORDER BY at DESC LIMIT ?", (name, to_text(since), limit))
+    rows.reverse()
     for r in rows:
         r["at"] = from_text(r["at"])
         labels = orjson.loads(r.pop("labels"))
+        r["collector"] = labels.pop("collector", "")
         r.update(labels)
         r["series"] = " ".join(f"{k}={v}" for k, v in sorted(labels.items())) or name
     return rows
@@ -322,7 +328,7 @@ def metric_series(store: Store, name: str, *, since: datetime,
 def lag_by_partition(store: Store, *, within: timedelta = timedelta(minutes=5),
                      ) -> list[dict[str, Any]]:
     """The latest lag sample of each topic and partition sampled in the last ``within`` of
-    the lag samples."""
+    the lag samples, with the collector that took it (the partition's reader then)."""
     last = latest_metric(store, "consumer_lag")
     if last is None:
         return []
@@ -330,8 +336,20 @@ def lag_by_partition(store: Store, *, within: timedelta = timedelta(minutes=5),
     for r in metric_series(store, "consumer_lag", since=last - within):
         latest[r["series"]] = r
     return sorted(({"topic": r.get("topic"), "partition": int(r.get("partition", -1)),
-                    "lag": int(r["value"]), "at": r["at"]} for r in latest.values()),
+                    "lag": int(r["value"]), "at": r["at"], "collector": r["collector"]}
+                   for r in latest.values()),
                   key=lambda r: (-r["lag"], r["topic"] or "", r["partition"]))
+
+
+def lag_over_time(store: Store, *, since: datetime) -> list[dict[str, Any]]:
+    """The total lag of each collector at each of its samples from ``since`` (a collector
+    samples all its partitions at once), oldest first: ``at``, ``collector``, ``lag``."""
+    totals: dict[tuple[datetime, str], float] = {}
+    for r in metric_series(store, "consumer_lag", since=since):
+        key = (r["at"], r["collector"])
+        totals[key] = totals.get(key, 0.0) + r["value"]
+    return [{"at": at, "collector": collector, "lag": lag}
+            for (at, collector), lag in sorted(totals.items())]
 
 
 def fed_by_simulator(store: Store) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,6 +18,9 @@ class Receiver:
     def __init__(self, hold_at: int | None = None, fail: bool = False) -> None:
         self.received: list[str] = []
         self.bodies: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.times: list[float] = []
+        """When each delivery arrived (`time.monotonic`), in the order of ``received``."""
         self.hold_at, self.fail = hold_at, fail
         self.holding = threading.Event()
         self.release = threading.Event()
@@ -25,8 +29,10 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.received.append(body["id"])
-                receiver.bodies.append(body)
+                with receiver.lock:
+                    receiver.times.append(time.monotonic())
+                    receiver.received.append(body["id"])
+                    receiver.bodies.append(body)
                 if receiver.hold_at is not None and len(receiver.received) == receiver.hold_at:
                     receiver.holding.set()
                     receiver.release.wait(60)

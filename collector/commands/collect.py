@@ -218,7 +218,8 @@ def _collect(args: argparse.Namespace) -> int:
             store.close()
     try:
         collector = build_collector(settings, store, kafka_flags=_kafka_flags(args))
-        collector.role = _membership(settings).role("single")
+        membership = _membership(settings)
+        collector.role = membership.role("single")
         collector.tap.on_open = started.set
         # one start-up line: what it works from, what it reads and what that broker promises
         print(f"choreoscope: {describe_schemas(settings)}; reading {collector.tap.source}: "
@@ -234,6 +235,7 @@ def _collect(args: argparse.Namespace) -> int:
         settle_process()
         collector.run(stop, _idle_check(args.until_idle, time.monotonic))
         refresh_rollups(rollup_store(store))  # what the last ticks did not roll up yet
+        _sign_off(store, membership)
     finally:
         publisher = None if collector is None or collector.alerts is None else (
             collector.alerts.publisher)
@@ -279,6 +281,7 @@ def _collect_scaled(args: argparse.Namespace, settings: Settings, store: Store,
                                    k.metrics_port)
         settle_process()
         scaled.run(stop, args.until_idle)
+        _sign_off(store, membership)
     finally:
         if server is not None:
             server.close()
@@ -300,9 +303,19 @@ def _membership(settings: Settings) -> Membership:
 
     from collector.member import Membership, collector_id
 
-    started = datetime.now(UTC)
-    return Membership(collector_id(socket.gethostname(), os.getpid(), started),
-                      settings.kafka.group_id, started, settings.kafka.metrics_every_s)
+    started, host = datetime.now(UTC), socket.gethostname()
+    return Membership(collector_id(host, os.getpid(), started), settings.kafka.group_id,
+                      started, settings.kafka.metrics_every_s, host=host)
+
+
+def _sign_off(store: Store, membership: Membership) -> None:
+    """A clean stop's last ``collectors`` row: the page shows it stopped, not silent (a
+    process that dies without this is flagged silent once its heartbeats are overdue)."""
+    from datetime import UTC, datetime
+
+    from collector.store.base import Batch
+
+    store.write(Batch(collectors=[membership.stop(datetime.now(UTC))]))
 
 
 def _options(settings: Settings) -> CollectOptions:

@@ -361,7 +361,9 @@ def _publish(args: argparse.Namespace) -> int:
             publisher.close()  # the Kafka sink's producer flushes and lets go of its connections
     finally:
         store.close()
-    print(f"published {publisher.sent} alerts", file=sys.stderr)
+    waited = "" if publisher.sender else (
+        " (another process is the store's alert sender and sends them)")
+    print(f"published {publisher.sent} alerts{waited}", file=sys.stderr)
     return 0
 
 

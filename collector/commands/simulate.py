@@ -391,24 +391,30 @@ class _StoreFeed:
         if not last and self._last_sample is not None and now - self._last_sample < HEALTH_EVERY:
             return
         self._last_sample = now
+        from collector.kafka.health import with_collector
         from collector.store.base import Batch
 
         store = self._pipeline.store
         samples = self._health.sample(self._pipeline.stats, {}, None, now,
                                       store.dead_letter_usage())
         beat = self._member.beat({}, self._pipeline.stats.observations, now)
-        store.write(Batch(metrics=samples, collectors=[beat]))
+        store.write(Batch(metrics=with_collector(samples, beat.collector_id),
+                          collectors=[beat]))
 
     def finish(self, settle: datetime | None) -> None:
         """Flush; at the end of a run, advance the detection clock to settle time and bring
         the catalog's rollups up to date."""
         from collector.catalog_source import refresh_rollups, rollup_store
+        from collector.store.base import Batch
 
         self._flush()
         self._sample_health(last=True)
         if settle is not None:
             self._pipeline.advance(settle)
         refresh_rollups(rollup_store(self._pipeline.store))
+        # a clean stop: the Collector health page shows this collector stopped, not silent
+        now = self._wall() if self._wall is not None else datetime.now(UTC)
+        self._pipeline.store.write(Batch(collectors=[self._member.membership.stop(now)]))
 
 
 def _membership(wall: Callable[[], datetime] | None) -> MemberRole:
@@ -418,9 +424,9 @@ def _membership(wall: Callable[[], datetime] | None) -> MemberRole:
 
     from collector.member import Membership, collector_id
 
-    started = wall() if wall is not None else datetime.now(UTC)
-    membership = Membership(collector_id(socket.gethostname(), os.getpid(), started),
-                            "simulator", started, HEALTH_EVERY.total_seconds())
+    started, host = wall() if wall is not None else datetime.now(UTC), socket.gethostname()
+    membership = Membership(collector_id(host, os.getpid(), started), "simulator", started,
+                            HEALTH_EVERY.total_seconds(), host=host)
     return membership.role("simulator")
 
 

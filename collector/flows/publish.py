@@ -5,6 +5,12 @@ flow state that caused them. This edge reads the unsent ones in order, hands the
 and only then marks them sent. A crash between sending and marking re-sends them on the next
 run: at least once, never lost. Each message is a CloudEvent whose ``id`` is the stable alert
 id, so a receiver drops what it has seen.
+
+Of several processes on one store (scale-out collectors, a ``flows publish`` beside a
+collector), only the store's alert sender sends (`Store.hold_alert_sender`: a lock bound to
+its connection or process, freed the moment it dies); the others wait for the role. So two
+live processes never send one alert, and a sender killed between sending and marking has its
+unmarked alerts sent again, with the same ids, by the next.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ Sink = Callable[[Sequence[AlertMessage]], None]
 class OutboxStore(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def hold_alert_sender(self) -> bool: ...
 
 
 class OutboxPublisher:
@@ -85,9 +92,14 @@ class OutboxPublisher:
         self._store, self._sinks, self._now = store, tuple(sinks), now
         self._topic, self.batch_size = topic, batch_size
         self.sent = 0
+        self.sender: bool | None = None
+        """Whether this publisher is the store's alert sender (None: not asked yet)."""
 
     def publish_pending(self) -> int:
-        """Send one batch of unsent alerts to every sink, then mark them; returns how many."""
+        """Send one batch of unsent alerts to every sink, then mark them; returns how many
+        (none while another process is the store's alert sender)."""
+        if not self._hold_sender():
+            return 0
         rows = self._store.query(
             "SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY at, alert_id LIMIT ?",
             (self.batch_size,))
@@ -101,6 +113,14 @@ class OutboxPublisher:
                             (to_text(self._now()), *(r["alert_id"] for r in rows)))
         self.sent += len(rows)
         return len(rows)
+
+    def _hold_sender(self) -> bool:
+        was, self.sender = self.sender, self._store.hold_alert_sender()
+        if self.sender and not was:
+            logger.info("this process sends the alert outbox (the store's alert sender)")
+        elif not self.sender and was is None:
+            logger.info("another process sends the alert outbox; taking over if it stops")
+        return self.sender
 
     def drain(self) -> int:
         """Publish until nothing is left; returns how many."""
@@ -171,7 +191,9 @@ class AlertPump:
 
     The collector calls `notify` after committing alerts; `start` runs a thread that sends what
     is pending (on notice, and every ``every`` seconds while something is left), and `stop`
-    ends it. While nothing is known to be pending the outbox is not even queried. A
+    ends it. While nothing is known to be pending the outbox is not even queried, unless
+    ``poll`` (other processes write it too: scale-out) or another process is the store's
+    alert sender (then each round asks for the role, to take over when that one stops). A
     `PublishFailed` is logged once, then retried after a backoff doubling up to
     ``max_backoff`` seconds; the first success after failures is logged too. `pump` is one
     synchronous round (what the thread does each time it wakes).
@@ -179,8 +201,9 @@ class AlertPump:
 
     def __init__(self, publisher: OutboxPublisher, *, monotonic: Callable[[], float],
                  max_batches: int = 4, backoff: float = 1.0, max_backoff: float = 30.0,
-                 every: float = 1.0) -> None:
+                 every: float = 1.0, poll: bool = False) -> None:
         self.publisher = publisher
+        self._poll = poll
         self._mono, self._max_batches, self._every = monotonic, max_batches, every
         self._backoff, self._max_backoff = backoff, max_backoff
         self._pending = True  # a crashed run may have left alerts unsent
@@ -211,6 +234,8 @@ class AlertPump:
             self._recovered()
             sent += n
             if n < self.publisher.batch_size:
+                if self._poll or not self.publisher.sender:
+                    self._pending = True  # look again next round
                 return sent
         self._pending = True  # more are left
         return sent

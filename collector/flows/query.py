@@ -8,7 +8,7 @@ flows, advances the detection clock and commits what it found in one transaction
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -224,7 +224,9 @@ def _light_events(rows: Iterable[dict[str, Any]]) -> Iterable[Event]:
 def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
                     rollups: bool = True, ended: bool = True,
                     owns: Callable[[str], bool] | None = None,
-                    clock: datetime | None = None) -> FlowTracker:
+                    clock: datetime | None = None,
+                    part_of: Callable[[str], int] | None = None,
+                    parts: Collection[int] = ()) -> FlowTracker:
     """A tracker as the collector that wrote the store left it at its last commit: the open
     flows, the ended ones it still held at the detection clock the store last reached (late
     events still join them), the ids of the ended ones it had let go (a late redelivered start
@@ -242,32 +244,60 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
     ``owns``: restore only the correlation ids it accepts (a tracker that owns a share of
     them, e.g. the hash buckets of its partitions). ``clock``: measure what was still held
     on this detection clock instead of the stored one (a scale-out tracker's own, which may be
-    behind the group's latest).
+    behind the group's latest). ``part_of`` and ``parts``: a scale-out tracker's rollups are
+    kept per internal partition (``part_of(correlation_id)``), and it owns ``parts``; their
+    minutes are counted again from the oldest one a part may still lack (`_recount_from`).
     """
     tracker = FlowTracker(definitions)
     if not rollups:
         tracker.rollups = None
+    tracker.rollup_part = part_of
     keep = owns if owns is not None else _everything
     clock = detection_clock(store) if clock is None else clock
-    since = None if clock is None else to_text(_held_since(tracker, clock))
+    recount = None
+    if part_of is not None and tracker.rollups is not None and clock is not None:
+        recount = _recount_from(store, tracker.rollups.horizon(clock), parts)
+    since = None if clock is None else to_text(_held_since(tracker, clock, recount))
     recent = _ended_after(store, since) if ended else []
     flows = (s for s in itertools.chain(store.open_flows(), recent) if keep(s.correlation_id))
     tracker.restore(_with_events(store, flows),
                     held=[e for e in _unclaimed(store, tracker.held_limit)
                           if keep(e.correlation_id)],
                     ended=_let_go(store, since, keep),
-                    rolled_up=_newest_rollup(store) if rollups else None, now=clock)
+                    rolled_up=_newest_rollup(store) if rollups and part_of is None else None,
+                    now=clock, recount_from=recount)
     return tracker
 
 
-def _held_since(tracker: FlowTracker, clock: datetime) -> datetime:
+RECOUNT_AT_MOST = timedelta(hours=1)
+"""How far back a partition's new owner counts its rollup minutes again, at most."""
+
+
+def _recount_from(store: Store, horizon: datetime, parts: Collection[int]) -> datetime:
+    """The first rollup minute a new owner of ``parts`` counts again: the minute after the
+    newest stored row of each part, or ``horizon`` (the first its clock leaves open) if that
+    is earlier. A part's previous owner wrote the rows of the minutes its clock closed; the
+    minutes after were still open in its memory (lost with it, or left behind on a
+    rebalance), and every flow judged in them is restored, so they are counted whole again.
+    A part without rows adds no bound; none goes back more than `RECOUNT_AT_MOST`."""
+    starts = [horizon]
+    if parts:
+        marks = ", ".join("?" * len(parts))
+        starts += [from_text(r["m"]) + timedelta(minutes=1) for r in store.query(
+            f"SELECT part, MAX(minute) AS m FROM flow_rollups WHERE part IN ({marks}) "  # noqa: S608
+            "GROUP BY part", sorted(parts))]
+    return max(min(starts), horizon - RECOUNT_AT_MOST)
+
+
+def _held_since(tracker: FlowTracker, clock: datetime,
+                recount: datetime | None = None) -> datetime:
     """Flows that ended after this were still in memory at ``clock`` (the retention), or were
     counted in a rollup minute the clock had not closed: restored, they count there again
     (a flow of the second kind leaves memory at the first tick)."""
     since = clock - tracker.retention
     if tracker.rollups is not None:
         since = min(since, tracker.rollups.horizon(clock))
-    return since
+    return since if recount is None else min(since, recount)
 
 
 def _everything(_: str) -> bool:
@@ -376,8 +406,12 @@ def _t(at: datetime | None) -> str | None:
 
 def rollups(store: Store, *, flow_type: str | None = None, step: str | None = None,
             since: datetime | None = None) -> list[dict[str, Any]]:
-    """Per-minute rollups, oldest first, with the share within SLA (the error budget)."""
-    sql = "SELECT * FROM flow_rollups WHERE 1 = 1"
+    """Per-minute rollups, oldest first, with the share within SLA (the error budget); the
+    parts of a minute (scale-out trackers' partitions) summed, their percentiles weighted by
+    count."""
+    sql = ("SELECT minute, flow_type, step, SUM(count) AS count, SUM(within_sla) AS within_sla, "
+           "SUM(p50_s * count) / SUM(count) AS p50_s, SUM(p95_s * count) / SUM(count) AS p95_s, "
+           "SUM(p99_s * count) / SUM(count) AS p99_s FROM flow_rollups WHERE 1 = 1")
     params: list[Any] = []
     for column, value in (("flow_type", flow_type), ("step", step)):
         if value is not None:
@@ -386,7 +420,8 @@ def rollups(store: Store, *, flow_type: str | None = None, step: str | None = No
     if since is not None:
         sql += " AND minute >= ?"
         params.append(to_text(since))
-    rows = store.query(sql + " ORDER BY minute, flow_type, step", params)
+    rows = store.query(sql + " GROUP BY minute, flow_type, step ORDER BY minute, flow_type, step",
+                       params)
     for r in rows:
         r["share_within_sla"] = r["within_sla"] / r["count"] if r["count"] else 1.0
     return rows

@@ -4,7 +4,12 @@ Pure: the tracker hands each judged flow (ended, or past its SLA while still ope
 `RollupAggregator`, which keeps the minute's samples until the detection clock has passed the
 minute by ``grace`` and then emits one `FlowRollup` row per (minute, flow type, step): the
 count, how many were within their SLA (or step deadline), and p50/p95/p99 of the durations.
-Step ``*`` is the whole flow. The store upserts rows by (minute, flow type, step).
+Step ``*`` is the whole flow. The store upserts rows by (minute, flow type, step, part).
+
+A part is what one tracker owns whole: -1 (every flow) with one collector; with several
+(scale-out) the internal partition of the flow's correlation id, so the trackers' rows never
+overlap, a partition's new owner writes its rows again from what it restored, and readers
+sum a minute's parts.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class FlowRollup:
     p50_s: float | None
     p95_s: float | None
     p99_s: float | None
+    part: int = -1
+    """The internal partition whose flows it counts (scale-out), or -1: every flow."""
 
     @property
     def share_within_sla(self) -> float:
@@ -61,13 +68,14 @@ class RollupAggregator:
 
     def __init__(self, grace: timedelta = timedelta(minutes=1)) -> None:
         self._grace = grace
-        self._minutes: dict[datetime, dict[str, dict[str, _Bucket]]] = {}
+        self._minutes: dict[datetime, dict[tuple[str, int], dict[str, _Bucket]]] = {}
         self._closed_until: datetime | None = None
         self.too_late = 0
         """Samples for minutes whose rows were already emitted (not counted)."""
 
-    def add(self, flow_type: str, at: datetime, samples: Iterable[Sample]) -> None:
-        """Count one flow's samples in the minute of ``at``."""
+    def add(self, flow_type: str, at: datetime, samples: Iterable[Sample],
+            part: int = -1) -> None:
+        """Count one flow's samples in the minute of ``at`` (in ``part``'s rows)."""
         minute = at - timedelta(seconds=at.second, microseconds=at.microsecond)
         if self._closed_until is not None and minute < self._closed_until:
             self.too_late += 1
@@ -75,9 +83,9 @@ class RollupAggregator:
         types = self._minutes.get(minute)
         if types is None:
             types = self._minutes[minute] = {}
-        buckets = types.get(flow_type)
+        buckets = types.get((flow_type, part))
         if buckets is None:
-            buckets = types[flow_type] = {}
+            buckets = types[flow_type, part] = {}
         for step, seconds, within in samples:
             b = buckets.get(step)
             if b is None:
@@ -120,8 +128,10 @@ class RollupAggregator:
         rows: list[FlowRollup] = []
         for minute in sorted(minutes):
             types = self._minutes.pop(minute)
-            for flow_type in sorted(types):
-                for step, b in sorted(types[flow_type].items()):
-                    p = percentiles(sorted(b.durations)) if b.durations else (None, None, None)
-                    rows.append(FlowRollup(minute, flow_type, step, b.count, b.within, *p))
+            for flow_type, part in sorted(types):
+                for step, b in sorted(types[flow_type, part].items()):
+                    p50, p95, p99 = (percentiles(sorted(b.durations)) if b.durations
+                                     else (None, None, None))
+                    rows.append(FlowRollup(minute, flow_type, step, b.count, b.within, p50,
+                                           p95, p99, part))
         return rows

@@ -17,7 +17,7 @@ everything else is a function of the events.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from sys import intern
@@ -110,6 +110,9 @@ class FlowTracker:
         self.rollups: RollupAggregator | None = (
             rollups if rollups is not None else RollupAggregator())
         self._rollups: list[FlowRollup] = []
+        self.rollup_part: Callable[[str], int] | None = None
+        """A flow's rollup part by its correlation id (scale-out: its internal partition);
+        None: every flow in part -1."""
 
     # -- the runner's interface -------------------------------------------------------------
 
@@ -194,7 +197,8 @@ class FlowTracker:
 
     def restore(self, flows: Iterable[tuple[FlowSnapshot, Sequence[Event]]],
                 held: Iterable[Event] = (), *, rolled_up: datetime | None = None,
-                ended: Iterable[str] = (), now: datetime | None = None) -> None:
+                ended: Iterable[str] = (), now: datetime | None = None,
+                recount_from: datetime | None = None) -> None:
         """Rebuild the tracker after a restart from the store's snapshots and their events.
 
         ``flows``: the open flows and the ended ones still in memory at ``now``, the detection
@@ -205,18 +209,20 @@ class FlowTracker:
         flows that had left memory, oldest first, so a late redelivery of their start event
         does not open them again (and overwrite their stored verdict). ``rolled_up`` is the
         newest minute with stored rollup rows (a clean stop writes the minutes it held).
+        ``recount_from``: instead, the first minute counted again (a scale-out tracker's,
+        `collector.flows.query.restore_tracker`).
         """
         for iid in ended:
             self._forget(iid)
         restored = [self._restore_one(snap, events) for snap, events in flows]
         if self.rollups is not None:
-            self._recount(restored, now, rolled_up)
+            self._recount(restored, now, rolled_up, recount_from)
         for event in held:
             self._ingest(event)
         self._settle_touched()
 
     def _recount(self, flows: list[Flow], now: datetime | None,
-                 rolled_up: datetime | None) -> None:
+                 rolled_up: datetime | None, recount_from: datetime | None = None) -> None:
         """Give the rollups back the samples the stopped tracker held and no row stored yet.
 
         The minutes its clock had closed (rows written at the tick) and those a clean stop
@@ -230,13 +236,15 @@ class FlowTracker:
         closed = [rollups.horizon(now)] if now is not None else []
         if rolled_up is not None:
             closed.append(rolled_up + timedelta(minutes=1))
+        if recount_from is not None:
+            closed = [recount_from]
         if closed:
             rollups.close_before(max(closed))
         since = rollups.closed_until
         for f in flows:
             for at, samples in _samples(f):
                 if since is None or at >= since:
-                    rollups.add(f.d.flow_type, at, samples)
+                    rollups.add(f.d.flow_type, at, samples, self._part(f))
 
     @property
     def retention(self) -> timedelta:
@@ -482,11 +490,14 @@ class FlowTracker:
                 took = (f.ended - f.start[T]).total_seconds()
                 samples.append((WHOLE_FLOW, took, not f.breached))
             f.judged |= 3
-            self.rollups.add(f.d.flow_type, f.ended, samples)
+            self.rollups.add(f.d.flow_type, f.ended, samples, self._part(f))
         elif not f.judged:
             f.judged = 1
             self.rollups.add(f.d.flow_type, f.stuck_since or f.sla_deadline,
-                             ((WHOLE_FLOW, None, False),))
+                             ((WHOLE_FLOW, None, False),), self._part(f))
+
+    def _part(self, f: Flow) -> int:
+        return -1 if self.rollup_part is None else self.rollup_part(f.corr)
 
     def _restore_one(self, snap: FlowSnapshot, events: Sequence[Event]) -> Flow:
         d = self._by_key.get((snap.flow_type, snap.definition_version))

@@ -19,12 +19,19 @@ from collector.kafka.exceptions import KafkaEdgeError
 from collector.pipeline import PipelineStats
 from collector.store.dead_letters import DeadLetterUsage
 
-__all__ = ["Health", "MetricsServer"]
+__all__ = ["Health", "MetricsServer", "with_collector"]
 
 Sample = tuple[str, dict[str, str], float, datetime]
 _STAGES = {"decode": "decode_seconds", "validate": "validate_seconds", "track": "track_seconds",
            "write": "write_seconds"}
 """Pipeline stages as ``choreoscope_stage_seconds{stage}`` labels, from `PipelineStats`."""
+
+
+def with_collector(samples: list[Sample], collector_id: str) -> list[Sample]:
+    """The samples labelled with the collector process that took them (``collector``), so
+    that the Collector health page draws each collector's series apart."""
+    return [(name, {**labels, "collector": collector_id}, value, at)
+            for name, labels, value, at in samples]
 
 
 class Health:

@@ -29,7 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from collector.exceptions import TapError
-from collector.kafka.health import Health
+from collector.kafka.health import Health, with_collector
 from collector.model import Event, Observation
 from collector.pipeline import Pipeline
 from collector.store.base import Batch, Position
@@ -299,6 +299,8 @@ class KafkaCollector:
         samples = self.health.sample(self.pipeline.stats, lag, self.tap.link.up,
                                      at, self.pipeline.store.dead_letter_usage(),
                                      figures=self.tap.figures())
+        if self.role is not None:
+            samples = with_collector(samples, self.role.membership.collector_id)
         # straight to the store: a health sample is not a pipeline write (nor its latency)
         self._writer.submit(partial(self.pipeline.store.write,
                                     Batch(metrics=samples, consumers=self.tap.consumers(),

@@ -474,6 +474,24 @@ class KafkaTap:
         lag = self.lag()
         return bool(lag) and all(n == 0 for n in lag.values())
 
+    def read_to_end(self, timeout_ms: int = 2000) -> bool | None:
+        """Whether partitions are assigned and each has been read to the end offset the broker
+        gives now (one ListOffsets request; `caught_up` answers from the last fetch, which
+        misses records produced since). None when the broker cannot tell."""
+        consumer = self._require()
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return False
+        try:
+            ends = consumer.end_offsets(assigned, timeout_ms=timeout_ms)
+            at = {tp: consumer.position(tp, timeout_ms=0) for tp in assigned}
+        except KafkaError as exc:
+            if isinstance(exc, _UNREACHABLE):
+                self.link.failed(exc)
+            return None
+        return all(at[tp] is not None and ends.get(tp) is not None and at[tp] >= ends[tp]
+                   for tp in assigned)
+
     def highwaters(self) -> dict[tuple[str, int], int | None]:
         """The end offset of each assigned partition as of the last fetch (None: not known)."""
         consumer = self._require()

@@ -127,22 +127,32 @@ def build_scale_out(settings: Settings, store: Store, *,
     marks_store = open_store(settings.store, read_only=True)
     folder = settings.schemas_dir / "flows"
     definitions = load_definitions([folder]) if folder.is_dir() else ()
-    group_clock = GroupClock(clock, partial(forwarded_marks, marks_store, user.source),
-                             timedelta(seconds=so.failover_s))
     pipeline = TrackingPipeline(tracker_store, definitions, topic,
                                 partial(_partition, partition_of, count),
                                 clock=lambda: group_clock.given)
     tracker_tap = KafkaTap(replace(user, topics=(topic,), pattern=None,
                                    group_id=f"{k.group_id}.flows", start="earliest"),
                            tracker_store.positions)
-    tracker_tap.on_assign = pipeline.on_assign if definitions else None
+    group_clock = GroupClock(clock, partial(forwarded_marks, marks_store, user.source),
+                             timedelta(seconds=so.failover_s),
+                             read_to_end=tracker_tap.read_to_end, settled=pipeline.settled)
     publisher = build_publisher(settings, tracker_store, now=clock)
-    pump = None if publisher is None else AlertPump(publisher, monotonic=time.monotonic)
+    pump = None if publisher is None else AlertPump(  # the store's alert sender sends all
+        publisher, monotonic=time.monotonic, every=settings.alerts.publish_every_s, poll=True)
     tracker = KafkaCollector(tracker_tap, pipeline, options=options, now=clock, alerts=pump)
     tracker.clock = group_clock
+    if definitions:  # first the writes in flight (the collector's), then give up the flows
+        tracker_tap.on_assign = pipeline.on_assign
+        tracker_tap.on_revoke = partial(_in_turn, tracker_tap.on_revoke, pipeline.on_revoke)
     logger.info("scale-out: forwarding to %s (%d partitions), tracking as group %s.flows",
                 topic, count, k.group_id)
     return ScaleOutCollector(reader, tracker, (tracker_store, marks_store), producer)
+
+
+def _in_turn(*jobs: Callable[[], object] | None) -> None:
+    for job in jobs:
+        if job is not None:
+            job()
 
 
 def _partition(of: Callable[[str, int], int], count: int, correlation_id: str) -> int:

@@ -6,7 +6,9 @@ restores the open flows (and the recent unclaimed events) of exactly those parti
 store, before it reads on. Kafka's rebalance revokes every partition before it assigns again,
 and the collector waits for its writes in flight when partitions are revoked, so the previous
 owner has committed what it tracked; one that died is replaced by what it committed, and what
-it read after that is read again (the tracker ignores an event it already has).
+it read after that is read again (the tracker ignores an event it already has). From the revoke
+until the next assignment is restored a tracker holds no flow, so a join that spans several
+polls cannot have it judge flows that may already be another's.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ class TrackingPipeline(Pipeline):
         self._partition_of = partition_of
         self.owned: frozenset[int] = frozenset()
         self._restore_due = False
+        self._assigned = False
+
+    def on_revoke(self) -> None:
+        """Give up every flow (Kafka's eager rebalance revokes the whole assignment; the
+        collector has waited for its writes in flight, so the store holds what was tracked).
+        Until the next assignment is restored nothing is tracked or judged here: a join can
+        take several polls, and meanwhile the partitions may already be another's."""
+        self.owned = frozenset()
+        self.tracker = None
+        self._restore_due = False
+        self._assigned = False
 
     def on_assign(self, partitions: list[tuple[str, int]]) -> None:
         """Own the flows of ``partitions`` (the whole new assignment), restored from the store
@@ -50,10 +63,19 @@ class TrackingPipeline(Pipeline):
         heartbeats and have the group give the partitions to another member meanwhile."""
         self.owned = frozenset(p for t, p in partitions if t == self._topic)
         self._restore_due = True
+        self._assigned = True
+
+    def settled(self) -> bool:
+        """Whether an assignment is in force and restored (restoring it now if due): the
+        group clock gives no time otherwise."""
+        self.restore()
+        return self._assigned
 
     def restore(self) -> None:
         """The flows of the owned partitions from the store, if an assignment changed them.
-        Per-minute rollups are off: each tracker sees only some flows of a minute."""
+        Per-minute rollups are kept per internal partition (rows of part = the partition), so
+        the trackers' rows add up; the minutes a partition's previous owner had not written
+        yet are counted again from the restored flows."""
         if not self._restore_due:
             return
         self._restore_due = False
@@ -61,8 +83,9 @@ class TrackingPipeline(Pipeline):
         of = self._partition_of
         own, stored = self._clock_now(), detection_clock(self.store)
         at = own if stored is None or (own is not None and own < stored) else stored
-        self.tracker = restore_tracker(self.store, self._definitions, rollups=False,
-                                       owns=lambda corr: of(corr) in owned, clock=at)
+        self.tracker = restore_tracker(self.store, self._definitions,
+                                       owns=lambda corr: of(corr) in owned, clock=at,
+                                       part_of=of, parts=owned)
         logger.info("tracking internal partitions %s: %d open flows restored",
                     sorted(owned) or "none", self.tracker.open_flows)
 
@@ -84,3 +107,8 @@ class TrackingPipeline(Pipeline):
     def prepare_tick(self, now: datetime) -> Batch | None:
         self.restore()
         return super().prepare_tick(now)
+
+    def prepare_finish(self) -> Batch | None:
+        """Nothing on a clean stop: the minutes still open here are not written partial (a
+        partition's next owner, or this collector restarted, counts them whole)."""
+        return None

@@ -124,6 +124,11 @@ class Store(Protocol):
         """Run one writing statement in its own transaction (e.g. the outbox's sent marks);
         answers the rows it changed."""
 
+    def hold_alert_sender(self) -> bool:
+        """Whether this connection is the store's one alert sender: the role is taken when
+        free and held until `close` (or the process's death, which frees it at once), so of
+        several collectors on one store exactly one sends the outbox at a time."""
+
     def delete_older_than(self, cutoff: datetime, limit: int) -> int:
         """Retention: delete at most ``limit`` rows of each of events (with their business keys),
         spans, dead letters and metrics older than ``cutoff``, in one short transaction; flows

@@ -33,6 +33,7 @@ from collector.store.sqlite import (
 __all__ = ["BulkLoad", "PostgresStore"]
 
 _MIGRATION_LOCK = 0x43686F72  # "Chor": one migrating process at a time per database
+_SENDER_LOCK = 0x43686F73  # the alert sender of a database (`PostgresStore.hold_alert_sender`)
 
 
 class _NumberLoader(Loader):
@@ -127,6 +128,7 @@ class PostgresStore(SqlStore):
         self.read_only = read_only
         self.dialect = PostgresDialect()
         self._lock = threading.RLock()
+        self._sender = False
         try:
             self._conn: psycopg.Connection[Any] = psycopg.connect(
                 url, autocommit=True, connect_timeout=10)
@@ -231,6 +233,20 @@ class PostgresStore(SqlStore):
                 raise StoreError(f"cannot write to {shown_url(self.url)}: "
                                  f"{_first_line(exc)}") from exc
 
+    def hold_alert_sender(self) -> bool:
+        """A session advisory lock of this connection: the server frees it when the connection
+        closes or drops (its process died), and the next sender takes it."""
+        with self._lock:
+            if not self._sender:
+                try:
+                    row = self._conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                             (_SENDER_LOCK,)).fetchone()
+                except psycopg.Error as exc:
+                    raise StoreError(f"cannot lock the alert sender of {self._shown_url}: "
+                                     f"{_first_line(exc)}") from exc
+                self._sender = bool(row and row[0])
+            return self._sender
+
     def _in_transaction(self, what: str, job: Callable[[], int]) -> int:
         with self._lock:
             try:
@@ -264,7 +280,8 @@ def _one_per_key(batch: Batch) -> Batch:
         events = [e for e in events
                   if (e.source, e.id) not in seen and not seen.add((e.source, e.id))]  # type: ignore[func-returns-value]
     flows = list({f.instance_id: f for f in batch.flows}.values())
-    rollups = list({(r.minute, r.flow_type, r.step): r for r in batch.flow_rollups}.values())
+    rollups = list({(r.minute, r.flow_type, r.step, r.part): r
+                    for r in batch.flow_rollups}.values())
     positions = list({(p.source, p.topic, p.partition): p for p in batch.positions}.values())
     if (events is batch.events and len(flows) == len(batch.flows)
             and len(rollups) == len(batch.flow_rollups)

@@ -30,6 +30,7 @@ from collector.model import (
 )
 from collector.store._checkpoint import Checkpointer
 from collector.store._path import check_store_path, check_store_schema
+from collector.store._sender import SenderLock
 from collector.store._time import from_text, to_text
 from collector.store.base import Batch
 from collector.store.dead_letters import (
@@ -210,6 +211,7 @@ class SqliteStore(SqlStore):
         self.read_only = read_only
         self._lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
+        self._sender = SenderLock(self.path)
         check_store_path(self.path, read_only=read_only)
         try:
             if read_only:
@@ -299,8 +301,14 @@ class SqliteStore(SqlStore):
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read {self.url}: {exc}") from exc
 
+    def hold_alert_sender(self) -> bool:
+        """A `flock` on ``PATH-alerts.lock`` (`collector.store._sender`)."""
+        with self._lock:
+            return self._sender.hold()
+
     def close(self) -> None:
         with self._lock:
+            self._sender.release()
             if self._checkpointer is not None:
                 self._checkpointer.close()
                 self._checkpointer = None
@@ -354,15 +362,20 @@ def prepare_write(batch: Batch, bounds: DeadLetterBounds) -> PreparedWrite:
 
 
 def _write_collectors(out: PreparedWrite, beats: list[CollectorBeat]) -> None:
-    out.many("INSERT INTO collectors VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (collector_id) DO "
+    out.many("INSERT INTO collectors (collector_id, group_id, roles, partitions, lag, "
+             "records_per_second, started_at, heartbeat_at, beat_every_s, host, records, "
+             "stopped_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (collector_id) DO "
              "UPDATE SET group_id = excluded.group_id, roles = excluded.roles, partitions = "
              "excluded.partitions, lag = excluded.lag, records_per_second = "
              "excluded.records_per_second, heartbeat_at = excluded.heartbeat_at, beat_every_s "
-             "= excluded.beat_every_s WHERE excluded.heartbeat_at >= collectors.heartbeat_at",
+             "= excluded.beat_every_s, host = excluded.host, records = excluded.records, "
+             "stopped_at = excluded.stopped_at WHERE excluded.heartbeat_at >= "
+             "collectors.heartbeat_at",
              [(b.collector_id, b.group, orjson.dumps(list(b.roles)).decode(),
                orjson.dumps(b.partitions, option=orjson.OPT_SORT_KEYS).decode(), b.lag,
                b.records_per_second, to_text(b.started_at), to_text(b.heartbeat_at),
-               b.beat_every_s) for b in beats])
+               b.beat_every_s, b.host, b.records,
+               None if b.stopped_at is None else to_text(b.stopped_at)) for b in beats])
 
 
 def delete_older(db: SqlRunner, at: str, limit: int) -> int:
@@ -704,12 +717,13 @@ def _write_spans(out: PreparedWrite, spans: list[Span]) -> None:
 
 
 def _write_flow_rollups(out: PreparedWrite, rows: list[Any]) -> None:
-    """Upsert per-minute flow rollups (`collector.flows.rollup.FlowRollup`) by their key."""
+    """Upsert per-minute flow rollups (`collector.flows.rollup.FlowRollup`) by their key
+    (minute, flow type, step, part)."""
     if not rows:
         return
     out.many(
-        "INSERT OR REPLACE INTO flow_rollups (minute, flow_type, step, count, within_sla,"
-        " p50_s, p95_s, p99_s) VALUES (?,?,?,?,?,?,?,?)",
-        [(to_text(r.minute), r.flow_type, r.step, r.count, r.within_sla, r.p50_s, r.p95_s,
-          r.p99_s) for r in rows],
+        "INSERT OR REPLACE INTO flow_rollups (minute, flow_type, step, part, count, within_sla,"
+        " p50_s, p95_s, p99_s) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(to_text(r.minute), r.flow_type, r.step, r.part, r.count, r.within_sla, r.p50_s,
+          r.p95_s, r.p99_s) for r in rows],
     )

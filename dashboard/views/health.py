@@ -6,15 +6,17 @@ write latency, over time. Dead letters can be browsed here; replaying them is a 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import streamlit as st
 
 from collector.humanize import TIME_ZONE_NOTE, format_bytes, format_time
+from collector.member import Status
 from collector.settings import load_settings
 from collector.store import Store
 from dashboard._store import store_or_help
 from dashboard.charts import bucket_bars, time_lines
-from dashboard.collector_queries import collectors
+from dashboard.collector_queries import list_collectors
 from dashboard.markup import md, md_code
 from dashboard.queries import (
     DEAD_LETTER_LIMIT,
@@ -27,6 +29,7 @@ from dashboard.queries import (
     fed_by_simulator,
     format_duration,
     lag_by_partition,
+    lag_over_time,
     latest_metric,
     metric_series,
     replay_command,
@@ -40,16 +43,23 @@ ALL = "(all)"
 REFRESH = timedelta(seconds=10)
 
 
-def _line(rows: list[dict[str, object]], y: str, title: str, colour: str = "series") -> None:
+def _line(rows: list[dict[str, object]], y: str, title: str,
+          colour: str | None = "series") -> None:
     st.altair_chart(time_lines(rows, y, y_title=title, color=colour), width="stretch")
 
 
+def _several(rows: list[dict[str, Any]]) -> bool:
+    """Whether more than one collector took these samples (then a line each)."""
+    return len({r["collector"] for r in rows}) > 1
+
+
 def _metric(store: Store, name: str, title: str, window: timedelta) -> None:
+    """One metric over the window: a line per collector when several took it."""
     last = latest_metric(store, name)
     rows = [] if last is None else metric_series(store, name, since=last - window)
     st.markdown(f"**{title}**")
     if rows:
-        _line(rows, "value", title)
+        _line(rows, "value", title, "collector" if _several(rows) else None)
     else:
         st.caption(f"No {title} samples yet: the collector writes them every few seconds.")
 
@@ -68,10 +78,13 @@ def _lag(store: Store, window: timedelta) -> None:
     c1.metric("Total lag", f"{sum(r['lag'] for r in lag):,}")
     c2.metric("Partitions", len(lag))
     show(lag, key="lag_table", columns={"topic": "Topic", "partition": "Partition",
-                                        "lag": "Lag (records)", "at": "Sampled (UTC)"})
+                                        "lag": "Lag (records)", "collector": "Read by",
+                                        "at": "Sampled (UTC)"})
     last = latest_metric(store, "consumer_lag")
-    if last is not None:
-        _line(metric_series(store, "consumer_lag", since=last - window), "value", "lag")
+    rows = [] if last is None else lag_over_time(store, since=last - window)
+    if rows:
+        st.markdown("**Total lag**" + (" per collector" if _several(rows) else ""))
+        _line(rows, "lag", "lag (records)", "collector" if _several(rows) else None)
 
 
 def _bounds(store: Store) -> None:
@@ -198,31 +211,52 @@ def _tap(store: Store, window: timedelta) -> None:
 
 
 def _collectors(store: Store) -> None:
-    """The group's collectors (one row per ``choreoscope collect`` process), a silent one
-    flagged: it stopped heartbeating (crashed, hung or cut off)."""
+    """The group's collectors (one row per ``choreoscope collect`` process): running, stopped
+    (it said so on a clean exit) or silent, flagged (it stopped heartbeating without saying
+    so: crashed, hung or cut off). Earlier runs a restart replaced are counted, not listed."""
     st.subheader("Collectors")
-    rows = collectors(store, now=datetime.now(UTC))
+    found = list_collectors(store, now=datetime.now(UTC))
+    rows = found.listed
     if not rows:
         st.caption("No collector has reported yet (each `choreoscope collect` writes its row "
                    "every kafka.metrics_every_s seconds).")
         return
     silent = [r for r in rows if r["silent"]]
     for r in silent:
-        st.error(f"Collector {md_code(r['collector_id'])} of group {md_code(r['group'])} is "
-                 f"silent: no heartbeat for {format_duration(r['since_heartbeat_s'])} "
-                 f"(more than {format_duration(r['silent_after_s'])}). Its partitions move to "
-                 "the group's other collectors once the broker's session times out.")
-    c1, c2, c3 = st.columns(3)
+        st.error(_silence(r))
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Collectors", len(rows))
     c2.metric("Silent", len(silent))
-    c3.metric("Groups", len({r["group"] for r in rows}))
-    show([{"status": "SILENT" if r["silent"] else "ok",
-           "ago": format_duration(r["since_heartbeat_s"]), **r} for r in rows],
-         key="collectors_table", columns={
+    c3.metric("Stopped", sum(r["status"] is Status.STOPPED for r in rows))
+    c4.metric("Groups", len({r["group"] for r in rows}))
+    show([{**r, "status": _status(r), "ago": format_duration(r["since_heartbeat_s"])}
+          for r in rows], key="collectors_table", columns={
              "status": "Status", "collector_id": "Collector", "group": "Group",
              "ago": "Heard from (ago)", "lag": "Lag (records)",
-             "records_per_second": "Records/s", "roles": "Roles", "partitions": "Partitions",
-             "heartbeat_at": "Last heartbeat (UTC)", "started_at": "Started (UTC)"})
+             "records_per_second": "Records/s", "records": "Records read", "roles": "Roles",
+             "partitions": "Partitions", "heartbeat_at": "Last heartbeat (UTC)",
+             "started_at": "Started (UTC)"})
+    if found.replaced:
+        st.caption(f"Not listed: {len(found.replaced)} earlier run(s) of these collectors, "
+                   "replaced by a restart on the same host (" + ", ".join(
+                       f"{md_code(r['collector_id'])} by {md_code(r['replaced_by'])}"
+                       for r in found.replaced) + ").")
+
+
+def _status(row: dict[str, Any]) -> str:
+    if row["status"] is Status.STOPPED:
+        return f"stopped at {row['stopped_at']:%H:%M}"
+    return "SILENT" if row["silent"] else "running"
+
+
+def _silence(row: dict[str, Any]) -> str:
+    said = (f"Collector {md_code(row['collector_id'])} of group {md_code(row['group'])} is "
+            f"silent: no heartbeat for {format_duration(row['since_heartbeat_s'])} (more than "
+            f"{format_duration(row['silent_after_s'])}) and it did not say it stopped.")
+    if row["roles"] == "simulator":  # in process: no consumer group to hand partitions over
+        return said
+    return (said + " Its partitions move to the group's other collectors once the broker's "
+            "session times out.")
 
 
 def _health(store: Store, window: timedelta) -> None:

@@ -25,6 +25,9 @@ def test_the_simulator_writes_the_collectors_health_samples(
     assert rate > 0
     # the in-process collector is a member of the Collector health page's table too
     assert [(m["group_id"], m["roles"]) for m in members] == [("simulator", '["simulator"]')]
+    # it finished: its last row says it stopped (not a silent collector an hour later)
+    assert members[0]["stopped_at"] is not None
+    assert members[0]["records"] > 0
 
 
 def test_the_health_page_shows_them_and_calls_lag_not_applicable(
@@ -35,5 +38,9 @@ def test_the_health_page_shows_them_and_calls_lag_not_applicable(
     captions = " ".join(str(c.value) for c in at.caption)
     assert "No " not in captions.replace("No dead letters", ""), captions
     assert "Not applicable: the simulator feeds the collector in process" in captions
+    (table,) = [d.value.to_dict("records") for d in at.dataframe
+                if "Collector" in d.value.columns]
+    assert [r["Status"][:len("stopped at ")] for r in table] == ["stopped at "]
+    assert not at.error
     charts = [e for e in at.main if getattr(e, "type", None) == "vega_lite_chart"]
     assert len(charts) >= 4  # records/s, dead letters/s, store write, validation

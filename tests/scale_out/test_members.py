@@ -1,7 +1,8 @@
 """Issue 19's Collector health page, with real processes: each ``choreoscope collect`` upserts
 its row in ``collectors``; in scale-out mode two collectors of a group show two rows (a reader
-and a tracker each) and one killed with SIGKILL shows as silent while the other keeps beating.
-A single collector shows one row."""
+and a tracker each) and one killed with SIGKILL shows as silent while the other keeps beating;
+one stopped with SIGTERM shows as stopped. A single collector shows one row, stopped once it
+is done; run again, it is listed once (the first run replaced)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from collector.member import Status
 from collector.store import open_store
-from dashboard.collector_queries import collectors
+from dashboard.collector_queries import collectors, list_collectors
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
 
@@ -81,17 +83,34 @@ def published(kafka_broker: Any) -> Any:
     return kafka_broker
 
 
-def test_a_single_collector_shows_one_row(published: Any, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'single.db'}"
+def _collect_until_idle(url: str, bootstrap: str) -> None:
     done = subprocess.run(_command(
-        "collect", "--store", url, "--bootstrap-servers", published.bootstrap, "--topics",
+        "collect", "--store", url, "--bootstrap-servers", bootstrap, "--topics",
         TOPICS, "--group-id", "members-single", "--metrics-port", "0", "--until-idle", "2"),
         env=_env(), capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_single_collector_shows_one_row_stopped_when_done_and_once_when_run_again(
+        published: Any, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'single.db'}"
+    _collect_until_idle(url, published.bootstrap)
     (row,) = _rows(url)
     assert (row["group"], row["roles"]) == ("members-single", "single")
-    assert f"{PREFIX}orders[0]" in row["partitions"]
-    assert row["lag"] == 0
+    assert row["status"] is Status.STOPPED  # it said so: not flagged silent, ever
+    assert row["records"] > 0
+    assert (row["records_per_second"], row["partitions"]) == (None, "")
+    _collect_until_idle(url, published.bootstrap)
+    store = open_store(url, read_only=True)
+    try:
+        found = list_collectors(store, now=datetime.now(UTC))
+    finally:
+        store.close()
+    (again,) = found.listed
+    assert again["collector_id"] != row["collector_id"]
+    assert [(r["collector_id"], r["replaced_by"]) for r in found.replaced] == [
+        (row["collector_id"], again["collector_id"])]
+    assert again["status"] is Status.STOPPED
 
 
 def test_two_scale_out_collectors_and_a_killed_one_shows_as_silent(
@@ -115,6 +134,11 @@ def test_two_scale_out_collectors_and_a_killed_one_shows_as_silent(
         assert [(r["collector_id"] == gone, r["silent"]) for r in after] in (
             [(True, True), (False, False)], [(False, False), (True, True)]), after
         assert alive.poll() is None
+        alive.send_signal(signal.SIGTERM)
+        assert alive.wait(timeout=60) == 0
+        stopped = {r["collector_id"]: r["status"] for r in _rows(url)}
+        assert sorted(stopped.values()) == [Status.SILENT, Status.STOPPED], stopped
+        assert stopped[gone] is Status.SILENT
     finally:
         for p in procs:
             if p.poll() is None:

@@ -1,6 +1,8 @@
 """The scale-out pieces that need no broker: the forwarded record, the tracker over forwarded
 events on a real store (partition filter on restore, duplicates ignored, a batch holding
-records of a partition taken away), and the group clock."""
+records of a partition taken away, nothing held from a revoke to the next restore), and the
+group clock (issue 19's early verdicts: the marks read before the internal ends, no time while
+nothing is known or a rebalance is in progress)."""
 
 from __future__ import annotations
 
@@ -123,7 +125,7 @@ STALE = timedelta(seconds=60)
 
 
 @pytest.mark.parametrize(("marks", "expected"), [
-    ([], (True, None)),
+    ([], (False, None)),  # no reader has written yet: nothing is known
     ([mark(0, 5)], (True, None)),
     ([mark(3, 5), mark(2, 8), mark(0, 1)], (True, T0 + timedelta(seconds=5))),
     ([mark(-1, None)], (False, None)),
@@ -144,3 +146,85 @@ def test_the_group_clock_is_the_wall_clock_only_when_all_have_caught_up() -> Non
     marks[:] = [mark(4, 10)]  # never goes back
     assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
     assert clock.now({(TOPIC, 0): 5}, caught_up=False) is None  # unread forwarded events
+
+
+def test_without_marks_the_group_clock_gives_no_time_and_latches_none() -> None:
+    """Before any reader has written a mark nothing is known of the user's topics: a wall
+    time given then would be latched, and the clock could no longer be held back by the
+    readers' first marks (issue 19)."""
+    marks: list[ForwardedMark] = []
+    clock = GroupClock(lambda: NOW, lambda: marks, STALE)
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None
+    assert clock.given is None
+    marks[:] = [mark(4, 30)]  # a reader starts: its partition lags, forwarded up to 30 s
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == T0 + timedelta(seconds=30)
+
+
+def test_the_group_clock_asks_for_the_internal_ends_after_reading_the_marks() -> None:
+    """A reader forwards its last record and writes its mark after the tracker sampled its lag
+    (the last fetch: nothing unread) and before the tracker reads the marks (nothing lags):
+    only end offsets asked for after the marks show the record unread (issue 19)."""
+    internal = {"end": 5, "read": 5}
+    calls: list[str] = []
+
+    def read_marks() -> list[ForwardedMark]:
+        calls.append("marks")
+        internal["end"] = 6  # forwarded and acknowledged, then its mark written
+        return [mark(0, 40)]
+
+    def read_to_end() -> bool:
+        calls.append("ends")
+        return internal["read"] >= internal["end"]
+
+    clock = GroupClock(lambda: NOW, read_marks, STALE, read_to_end=read_to_end)
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None  # offset 5 is unread
+    assert calls == ["marks", "ends"]
+    assert clock.given is None
+    internal["read"] = 6
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == NOW
+
+
+def test_the_group_clock_gives_no_time_when_the_broker_cannot_tell_the_ends() -> None:
+    clock = GroupClock(lambda: NOW, lambda: [mark(0, 40)], STALE, read_to_end=lambda: None)
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None
+
+
+def test_the_group_clock_does_not_ask_the_broker_while_the_last_fetch_shows_lag() -> None:
+    asked: list[int] = []
+    clock = GroupClock(lambda: NOW, lambda: [mark(0, 40)], STALE,
+                       read_to_end=lambda: bool(asked.append(1)) or True)
+    assert clock.now({(TOPIC, 0): 3}, caught_up=False) is None
+    assert asked == []
+
+
+def test_between_revoke_and_assign_a_tracker_holds_no_flow_and_the_clock_no_time(
+        store: Store, definitions: tuple[FlowDefinition, ...]) -> None:
+    """Kafka's eager rebalance revokes every partition, and the join can take several polls
+    before the assignment: meanwhile the loop ticks. A tracker still holding its flows then
+    would judge flows that may already be another's, on a clock sampled from partitions it is
+    giving up (issue 19)."""
+    placed = ev("OrderPlaced", 0, "a1")
+    store.write(Batch(events=[placed]))
+    p = pipeline(store, definitions, [0])
+    store.write(p.prepare([forwarded(placed, 0, 0)], [Position("kafka:g.flows", TOPIC, 0, 1)]))
+    later = T0 + timedelta(days=1)  # far past any deadline of the flow
+    caught_up = [ForwardedMark("orders", 0, 10, T0, 0, later)]
+    clock = GroupClock(lambda: later, lambda: caught_up, STALE, settled=p.settled)
+
+    p.on_revoke()
+    assert p.owned == frozenset()
+    assert p.tracker is None
+    assert not p.settled()
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) is None
+    assert p.prepare_tick(later) is None  # nothing held, nothing judged
+    assert p.prepare([forwarded(placed, 0, 0)],
+                     [Position("kafka:g.flows", TOPIC, 0, 1)]).positions == []
+    assert store.query("SELECT status FROM flows")[0]["status"] == "running"
+
+    p.on_assign([(TOPIC, 0)])  # in Kafka's callback: the restore waits for the loop
+    assert clock.now({(TOPIC, 0): 0}, caught_up=True) == later  # restored first
+    assert p.tracker is not None
+    assert p.tracker.open_flows == 1
+    tick = p.prepare_tick(later)
+    assert tick is not None
+    assert {a.kind for a in tick.alerts} == {"FlowStuck", "SlaBreached"}  # judged here now

@@ -11,18 +11,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from collector.flows.tracker import instance_id
 from collector.store import open_store
+from tests._simulate import clean_env, cli, read_truth, simulate
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -32,14 +31,6 @@ TOPICS = ",".join(PREFIX + t for t in ("orders", "payments", "inventory", "shipp
                                        "notifications", "customers"))
 FAULTS = ["duplicate=0.05", "reorder=0.05", "lost=0.03", "undecodable=0.01",
           "no-correlation=0.01"]
-
-
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "collector.cli", "--log-level", "WARNING", *args]
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CHOREOSCOPE_")}
 
 
 def _count(url: str, sql: str) -> int:
@@ -57,13 +48,9 @@ def _published(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> P
     """The simulation, published once for both backends; its truth file."""
     if _PUBLISHED:
         return _PUBLISHED[0]
-    truth_file = tmp_path_factory.mktemp("pgcollect") / "truth.jsonl"
-    faults = [arg for f in FAULTS for arg in ("--fault-rate", f)]
-    done = subprocess.run(_command(
-        "simulate", "--flows", str(FLOWS), "--seed", "21", *faults, "--truth", str(truth_file),
-        "--bootstrap-servers", kafka_broker.bootstrap, "--topic-prefix", PREFIX),
-        capture_output=True, text=True, timeout=600, env=_env(), check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+    truth_file = simulate(kafka_broker.bootstrap,
+                          tmp_path_factory.mktemp("pgcollect") / "truth.jsonl", flows=FLOWS,
+                          seed=21, faults=FAULTS, prefix=PREFIX, timeout=600)
     _PUBLISHED.append(truth_file)
     return truth_file
 
@@ -87,11 +74,11 @@ def collected(request: pytest.FixtureRequest, kafka_broker: Any, postgres_server
     group = f"pgstore-{backend}-{kill}"
     url = (postgres_server.create_database(f"collect_{int(kill)}") if backend == "postgresql"
            else f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'store.db'}")
-    collect = _command("collect", "--store", url, "--bootstrap-servers", kafka_broker.bootstrap,
+    collect = cli("collect", "--store", url, "--bootstrap-servers", kafka_broker.bootstrap,
                        "--topics", TOPICS, "--group-id", group, "--metrics-port", "0",
                        "--until-idle", "3")
     if kill:
-        first = subprocess.Popen(collect, env=_env(), stdout=subprocess.DEVNULL,
+        first = subprocess.Popen(collect, env=clean_env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE)
         deadline = time.monotonic() + 300
         stored = 0
@@ -107,10 +94,10 @@ def collected(request: pytest.FixtureRequest, kafka_broker: Any, postgres_server
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
         assert stored > 0
-    again = subprocess.run(collect, env=_env(), capture_output=True, text=True, timeout=600,
+    again = subprocess.run(collect, env=clean_env(), capture_output=True, text=True, timeout=600,
                            check=False)
     assert again.returncode == 0, again.stderr[-3000:]
-    truth = [orjson.loads(line) for line in truth_file.read_bytes().splitlines()]
+    truth = read_truth(truth_file)
     return Collected(url, truth, kill)
 
 
