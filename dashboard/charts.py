@@ -37,7 +37,8 @@ def _y_scale(rows: Sequence[dict[str, Any]], y: str) -> alt.Scale:
     values = [float(r[y]) for r in rows if r.get(y) is not None]
     if values and not any(values):
         return alt.Scale(domain=[0, 1])
-    return alt.Scale(domainMin=0, nice=True) if values and min(values) >= 0 else alt.Scale()
+    # zero in the domain, and a nice top (a domainMin would leave the top at the largest value)
+    return alt.Scale(zero=True) if values and min(values) >= 0 else alt.Scale()
 
 
 def _rows(rows: Sequence[dict[str, Any]], bucket: timedelta | None) -> list[dict[str, Any]]:

@@ -83,7 +83,7 @@ def _lag(store: Store, window: timedelta) -> None:
     last = latest_metric(store, "consumer_lag")
     rows = [] if last is None else lag_over_time(store, since=last - window)
     if rows:
-        st.markdown("**Total lag**" + (" per collector" if _several(rows) else ""))
+        st.markdown("**Total lag per collector**" if _several(rows) else "**Total lag**")
         _line(rows, "lag", "lag (records)", "collector" if _several(rows) else None)
 
 

@@ -36,7 +36,8 @@ def test_time_axis_labels_by_span(seconds: list[float], label_format: str,
 
 @pytest.mark.parametrize(("values", "scale"), [
     ([0.0, 0.0, 0.0], {"domain": [0, 1]}),  # zeros only: 0 to 1, not a band around zero
-    ([0.0, 0.2, 3.0], {"domainMin": 0, "nice": True}),
+    ([0.0, 0.2, 3.0], {"zero": True}),
+    ([4000.0, 4100.0, 4200.0], {"zero": True}),  # counts and rates are read against zero
     ([-1.0, 2.0, 3.0], {}),  # a series that may go negative keeps Vega-Lite's own domain
 ])
 def test_y_axis_never_below_zero_for_counts(values: list[float], scale: dict[str, Any]) -> None:
