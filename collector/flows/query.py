@@ -355,12 +355,13 @@ def _let_go(store: Store, since: str | None, keep: Callable[[str], bool]) -> lis
 
 def _unclaimed(store: Store, limit: int) -> list[Event]:
     """The newest events no instance has claimed (as many as wait in a tracker), oldest
-    first: the tracker held them however old, waiting for their start event."""
-    from collector.store.sqlite import event_from_row
-
-    rows = store.query("SELECT * FROM events WHERE instance_id IS NULL "
+    first: the tracker held them however old, waiting for their start event. Only what the
+    tracker reads of them (no payload): in scale-out mode every event stored but not tracked
+    yet is unclaimed, so a restore during a backlog reads tens of thousands (issue 19)."""
+    rows = store.query("SELECT source, id, type, occurred_at, correlation_id, causation_id, "
+                       "sequence FROM events WHERE instance_id IS NULL "
                        "ORDER BY occurred_at DESC LIMIT ?", (limit,))
-    return [event_from_row(r) for r in reversed(rows)]
+    return list(_light_events(reversed(rows)))
 
 
 @dataclass(frozen=True, slots=True)

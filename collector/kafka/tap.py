@@ -492,6 +492,13 @@ class KafkaTap:
         return all(at[tp] is not None and ends.get(tp) is not None and at[tp] >= ends[tp]
                    for tp in assigned)
 
+    def subscribed(self) -> set[tuple[str, int]]:
+        """Every partition of the topics subscribed to, as the consumer's metadata knows them
+        (in a rebalance callback: those it assigns from), whoever of the group reads them."""
+        consumer = self._require()
+        return {(t, p) for t in consumer.subscription() or ()
+                for p in consumer.partitions_for_topic(t)}
+
     def highwaters(self) -> dict[tuple[str, int], int | None]:
         """The end offset of each assigned partition as of the last fetch (None: not known)."""
         consumer = self._require()
