@@ -240,13 +240,19 @@ def _collectors(store: Store) -> None:
         del columns["group"]
         st.caption(f"Group {md_code(rows[0]['group'])}.")
     st.table(readable([{**r, "status": _status(r),
-                        "ago": f"{format_duration(r['since_heartbeat_s'])} ago"} for r in rows],
+                        "ago": f"{format_duration(r['since_heartbeat_s'])} ago",
+                        # as text: a static table shows a float column to four places
+                        "records_per_second": _rate(r["records_per_second"])} for r in rows],
                       columns), hide_index=True)
     if found.replaced:
         st.caption(f"Not listed: {len(found.replaced)} earlier run(s) of these collectors, "
                    "replaced by a restart on the same host (" + ", ".join(
                        f"{md_code(r['collector_id'])} by {md_code(r['replaced_by'])}"
                        for r in found.replaced) + ").")
+
+
+def _rate(per_second: float | None) -> str:
+    return "" if per_second is None else f"{per_second:,.1f}"
 
 
 def _status(row: dict[str, Any]) -> str:
