@@ -16,7 +16,7 @@ from playwright.sync_api import Page
 
 from collector.member import Membership
 from collector.store import Batch, open_store
-from tests.e2e._process import Demo, start_dashboard
+from tests.e2e._process import Demo, serving, start_dashboard
 from tests.e2e.conftest import NewStore
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures used by name
     exception_boxes,
@@ -62,16 +62,8 @@ def dashboard(backend: str, new_store: NewStore,
            else new_store(folder, "group"))
     now = datetime.now(UTC).replace(microsecond=0)
     _group(url, now)
-    served = start_dashboard(folder, url)
-    try:
-        served.wait_serving()
+    with serving(start_dashboard(folder, url)) as served:
         yield served, now
-    finally:
-        try:
-            if served.proc.poll() is None:
-                served.terminate()
-        finally:
-            served.kill_leftovers()
 
 
 def test_a_silent_collector_is_flagged_and_a_stopped_one_says_when(
