@@ -254,7 +254,7 @@ def test_a_partition_no_reader_has_marked_yet_holds_the_group_clock(store: Store
 
     b = Forwarder(_Sent(), store, "kafka:g", highwaters=lambda: {("orders", 0): 4,
                                                                  ("orders", 1): 0},
-                  lag=lambda: {}, now=lambda: NOW, subscribed=lambda: every)
+                  lag=dict, now=lambda: NOW, subscribed=lambda: every)
     b.on_assign([("orders", 0), ("orders", 1)])
     assert readers_mark(forwarded_marks(store, "kafka:g"), NOW, STALE) == (False, None)
     b.after(Batch(events=[ev("PaymentProcessed", 35, "a1")],
