@@ -6,6 +6,7 @@ nothing is known or a rebalance is in progress)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,7 +237,7 @@ class _Sent:
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes]] = []
 
-    def send(self, records: list[tuple[str, bytes]]) -> None:  # the internal topic acked
+    def send(self, records: Sequence[tuple[str, bytes]]) -> None:  # the internal topic acked
         self.records.extend(records)
 
 
