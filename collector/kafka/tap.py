@@ -493,11 +493,16 @@ class KafkaTap:
                    for tp in assigned)
 
     def subscribed(self) -> set[tuple[str, int]]:
-        """Every partition of the topics subscribed to, as the consumer's metadata knows them
-        (in a rebalance callback: those it assigns from), whoever of the group reads them."""
+        """Every partition of the topics subscribed to, as the consumer's metadata cache knows
+        them (those a rebalance assigns from), whoever of the group reads them. Never a
+        request: it is asked in the rebalance callback, where kafka-python cannot wait for
+        one (`partitions_for_topic` asks the cluster for a topic it does not know yet)."""
         consumer = self._require()
+        cluster = getattr(consumer, "_cluster", None)
+        if cluster is None:
+            return set()
         return {(t, p) for t in consumer.subscription() or ()
-                for p in consumer.partitions_for_topic(t)}
+                for p in cluster.partitions_for_topic(t) or ()}
 
     def highwaters(self) -> dict[tuple[str, int], int | None]:
         """The end offset of each assigned partition as of the last fetch (None: not known)."""
