@@ -259,10 +259,11 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
         recount = _recount_from(store, tracker.rollups.horizon(clock), parts)
     since = None if clock is None else to_text(_held_since(tracker, clock, recount))
     recent = _ended_after(store, since) if ended else []
-    flows = (s for s in itertools.chain(store.open_flows(), recent) if keep(s.correlation_id))
-    tracker.restore(_with_events(store, flows),
-                    held=[e for e in _unclaimed(store, tracker.held_limit)
-                          if keep(e.correlation_id)],
+    flows = [s for s in itertools.chain(store.open_flows(), recent) if keep(s.correlation_id)]
+    held = [e for e in _unclaimed(store, tracker.held_limit) if keep(e.correlation_id)]
+    if ended and since is not None:
+        flows += _ended_joined(store, held, since, {s.correlation_id for s in flows})
+    tracker.restore(_with_events(store, flows), held=held,
                     ended=_let_go(store, since),
                     rolled_up=_newest_rollup(store) if rollups and part_of is None else None,
                     now=clock, recount_from=recount)
@@ -341,6 +342,30 @@ def _with_events(store: Store, flows: Iterable[FlowSnapshot]
                 by_instance.setdefault(r["instance_id"], []).append(r)
         for snap in chunk:
             yield snap, list(_light_events(by_instance.get(snap.instance_id, ())))
+
+
+def _ended_joined(store: Store, held: Sequence[Event], since: str,
+                  restored: set[str]) -> list[FlowSnapshot]:
+    """The flows that ended by ``since`` which events stored but not claimed yet still join.
+
+    The clock a restore measures on can be ahead of what was read of the partitions it takes
+    over: a scale-out tracker's own clock, or the store's, moves on once the readers and its
+    own partitions are read to the end, while the partitions of a tracker that died may still
+    hold events its new owner has not read (forwarded again by the reader that took over
+    from a reader that died between storing them and forwarding them). Those events are
+    stored already, unclaimed; the flows they belong to are brought back, so they join them
+    rather than wait for a start that never comes (issue 19)."""
+    from collector.store.sqlite import flow_from_row
+
+    wanted = sorted({e.correlation_id for e in held} - restored)
+    out: list[FlowSnapshot] = []
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i:i + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        out += [flow_from_row(r) for r in store.query(
+            f"SELECT * FROM flows WHERE correlation_id IN ({marks}) "  # noqa: S608
+            "AND ended_at IS NOT NULL AND ended_at <= ? ORDER BY started_at", [*chunk, since])]
+    return out
 
 
 def _newest_rollup(store: Store) -> datetime | None:

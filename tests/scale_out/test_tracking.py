@@ -266,3 +266,30 @@ def test_a_partition_no_reader_has_marked_yet_holds_the_group_clock(store: Store
     a.on_assign([("orders", 2)])  # a rebalance: a row already there is left as it is
     assert {(m.partition, m.next_offset) for m in forwarded_marks(store, "kafka:g")} == {
         (0, 4), (1, 0), (2, 10)}
+
+
+def test_a_restore_brings_back_an_ended_flow_that_a_stored_unclaimed_event_joins(
+        store: Store, definitions: tuple[FlowDefinition, ...]) -> None:
+    """A reader stores an event and dies before forwarding it; its next reader forwards it
+    again, and catches up, so the group's clock is the wall clock when the event's tracker
+    (whose owner died too) is restored: the flow it joins ended long before that clock, yet
+    it must be in memory for the event (issue 19: 307 flows left without their late
+    notifications in a 3,000-flow acceptance run)."""
+    placed, failed = ev("OrderPlaced", 0, "a1"), ev("PaymentFailed", 2, "a1")
+    notified = ev("CustomerNotified", 3, "a1")
+    store.write(Batch(events=[placed, failed]))
+    first = pipeline(store, definitions, [0])
+    store.write(first.prepare([forwarded(placed, 0, 0), forwarded(failed, 0, 1)],
+                              [Position("kafka:g.flows", TOPIC, 0, 2)]))
+    later = T0 + timedelta(days=1)
+    tick = first.prepare_tick(later)  # the group's clock, far past the flow's end
+    assert tick is not None
+    store.write(tick)
+    store.write(Batch(events=[notified]))  # stored; its reader died before forwarding it
+
+    p = TrackingPipeline(store, definitions, TOPIC, partition_of, clock=lambda: later)
+    p.on_assign([(TOPIC, 0)])  # the next owner, restored on that clock
+    store.write(p.prepare([forwarded(notified, 0, 2)], [Position("kafka:g.flows", TOPIC, 0, 3)]))
+    rows = store.query("SELECT id, instance_id FROM events WHERE correlation_id = 'a1'")
+    assert len({r["instance_id"] for r in rows}) == 1, rows
+    assert rows[0]["instance_id"] is not None
