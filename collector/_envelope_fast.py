@@ -128,9 +128,15 @@ class FastPath:
         if data is None and "data_base64" in doc:
             return None
         key = obs.key
-        for kind, arg in correlation:
-            found = _find(kind, arg, doc, headers, key)
-            if found is not _MISSING and (correlation_id := _text(found)) is not None:
+        for kind, arg in correlation:  # `_find`, inline: this runs once per record
+            if kind == "extension":
+                found = get(arg, _MISSING)
+            elif kind == "header":
+                found = headers.get(arg, _MISSING)
+            else:
+                found = _find(kind, arg, doc, headers, key)
+            if found is not _MISSING and (
+                    correlation_id := found if type(found) is str else _text(found)):
                 break
         else:
             return None  # no correlation id: the general path's dead letter
@@ -143,8 +149,10 @@ class FastPath:
         if named:
             keys = []
             for name, kind, arg in named:
-                found = _find(kind, arg, doc, headers, key)
-                if found is not _MISSING and (text := _text(found)) is not None:
+                found = _resolve(doc, arg) if kind == "pointer" else _find(
+                    kind, arg, doc, headers, key)
+                if found is not _MISSING and (
+                        text := found if type(found) is str else _text(found)):
                     keys.append((name, text))
             business_keys = tuple(keys)
         traceparent = headers.get("traceparent")
