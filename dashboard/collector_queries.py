@@ -3,6 +3,7 @@ Collector health page. No Streamlit here: values in, values out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,8 @@ from collector.member import CollectorBeat, Status, silent_after, status_of, suc
 from collector.store import Store
 from collector.store._time import from_text, to_text
 
-__all__ = ["COLLECTOR_LIMIT", "CollectorList", "collectors", "list_collectors"]
+__all__ = ["COLLECTOR_LIMIT", "CollectorList", "collectors", "compact_partitions",
+           "list_collectors"]
 
 COLLECTOR_LIMIT = 200
 SHOWN_FOR = timedelta(days=1)
@@ -75,7 +77,7 @@ def _shown(b: CollectorBeat, now: datetime) -> dict[str, Any]:
         "collector_id": b.collector_id, "group": b.group, "host": b.host,
         "roles": ", ".join(b.roles),
         "partitions": "" if status is Status.STOPPED else "; ".join(
-            f"{role}: {', '.join(p) or '(none)'}" for role, p in b.partitions.items()),
+            f"{role}: {compact_partitions(p) or '(none)'}" for role, p in b.partitions.items()),
         "lag": b.lag, "records": b.records,
         "records_per_second": (None if status is Status.STOPPED
                                else round(b.records_per_second, 1)),
@@ -85,3 +87,30 @@ def _shown(b: CollectorBeat, now: datetime) -> dict[str, Any]:
         "silent_after_s": silent_after(b.beat_every_s).total_seconds(),
         "since_heartbeat_s": max((now - b.heartbeat_at).total_seconds(), 0.0),
     }
+
+
+def compact_partitions(partitions: Iterable[str]) -> str:
+    """``orders[0]``, ``orders[1]``, ``orders[2]``, ``orders[5]``, ``payments[0]`` ->
+    ``orders[0-2, 5], payments[0]``: a topic once, its partitions as runs (what a group of
+    many partitions needs to stay on one line). A name not of the ``topic[n]`` form is kept."""
+    by_topic: dict[str, list[int]] = {}
+    other: list[str] = []
+    for name in partitions:
+        topic, bracket, rest = name.rpartition("[")
+        if bracket and rest.endswith("]") and rest[:-1].isdigit():
+            by_topic.setdefault(topic, []).append(int(rest[:-1]))
+        else:
+            other.append(name)
+    shown = [f"{topic}[{', '.join(_runs(sorted(set(numbers))))}]"
+             for topic, numbers in sorted(by_topic.items())]
+    return ", ".join(shown + other)
+
+
+def _runs(numbers: list[int]) -> list[str]:
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return [str(a) if a == b else f"{a}-{b}" for a, b in runs]

@@ -252,7 +252,7 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
     if not rollups:
         tracker.rollups = None
     tracker.rollup_part = part_of
-    keep = owns if owns is not None else _everything
+    keep = _each_once(owns) if owns is not None else _everything
     clock = detection_clock(store) if clock is None else clock
     recount = None
     if part_of is not None and tracker.rollups is not None and clock is not None:
@@ -263,7 +263,7 @@ def restore_tracker(store: Store, definitions: Sequence[FlowDefinition], *,
     tracker.restore(_with_events(store, flows),
                     held=[e for e in _unclaimed(store, tracker.held_limit)
                           if keep(e.correlation_id)],
-                    ended=_let_go(store, since, keep),
+                    ended=_let_go(store, since),
                     rolled_up=_newest_rollup(store) if rollups and part_of is None else None,
                     now=clock, recount_from=recount)
     return tracker
@@ -302,6 +302,20 @@ def _held_since(tracker: FlowTracker, clock: datetime,
 
 def _everything(_: str) -> bool:
     return True
+
+
+def _each_once(owns: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``owns``, asked once per correlation id (a flow's events and the events waiting for
+    its start share it)."""
+    known: dict[str, bool] = {}
+
+    def keep(corr: str) -> bool:
+        got = known.get(corr)
+        if got is None:
+            got = known[corr] = owns(corr)
+        return got
+
+    return keep
 
 
 _CHUNK = 500
@@ -343,24 +357,27 @@ def _ended_after(store: Store, since: str | None) -> list[FlowSnapshot]:
     return [flow_from_row(r) for r in rows]
 
 
-def _let_go(store: Store, since: str | None, keep: Callable[[str], bool]) -> list[str]:
+def _let_go(store: Store, since: str | None) -> list[str]:
     """Instance ids of the flows that ended by ``since``, the newest the tracker remembers,
-    oldest first."""
+    oldest first. Not filtered by ``owns``: a start event of a flow another tracker owns
+    never comes here, so its id changes nothing, and asking whom each of thousands belongs
+    to (a scale-out tracker hashes the correlation id) took seconds of a restore."""
     if since is None:
         return []
-    rows = store.query("SELECT instance_id, correlation_id FROM flows WHERE ended_at <= ? "
+    rows = store.query("SELECT instance_id FROM flows WHERE ended_at <= ? "
                        "ORDER BY ended_at DESC LIMIT ?", (since, ENDED_MEMORY))
-    return [r["instance_id"] for r in reversed(rows) if keep(r["correlation_id"])]
+    return [r["instance_id"] for r in reversed(rows)]
 
 
 def _unclaimed(store: Store, limit: int) -> list[Event]:
     """The newest events no instance has claimed (as many as wait in a tracker), oldest
-    first: the tracker held them however old, waiting for their start event."""
-    from collector.store.sqlite import event_from_row
-
-    rows = store.query("SELECT * FROM events WHERE instance_id IS NULL "
+    first: the tracker held them however old, waiting for their start event. Only what the
+    tracker reads of them (no payload): in scale-out mode every event stored but not tracked
+    yet is unclaimed, so a restore during a backlog reads tens of thousands (issue 19)."""
+    rows = store.query("SELECT source, id, type, occurred_at, correlation_id, causation_id, "
+                       "sequence FROM events WHERE instance_id IS NULL "
                        "ORDER BY occurred_at DESC LIMIT ?", (limit,))
-    return [event_from_row(r) for r in reversed(rows)]
+    return list(_light_events(reversed(rows)))
 
 
 @dataclass(frozen=True, slots=True)

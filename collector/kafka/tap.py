@@ -496,6 +496,18 @@ class KafkaTap:
         return all(at[tp] is not None and ends.get(tp) is not None and at[tp] >= ends[tp]
                    for tp in assigned)
 
+    def subscribed(self) -> set[tuple[str, int]]:
+        """Every partition of the topics subscribed to, as the consumer's metadata cache knows
+        them (those a rebalance assigns from), whoever of the group reads them. Never a
+        request: it is asked in the rebalance callback, where kafka-python cannot wait for
+        one (`partitions_for_topic` asks the cluster for a topic it does not know yet)."""
+        consumer = self._require()
+        cluster = getattr(consumer, "_cluster", None)
+        if cluster is None:
+            return set()
+        return {(t, p) for t in consumer.subscription() or ()
+                for p in cluster.partitions_for_topic(t) or ()}
+
     def highwaters(self) -> dict[tuple[str, int], int | None]:
         """The end offset of each assigned partition as of the last fetch (None: not known)."""
         consumer = self._require()

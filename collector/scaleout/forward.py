@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +22,7 @@ from collector.scaleout.forwarded import (
     ForwardedMark,
     forwarded_positions,
     write_forwarded,
+    write_unknown,
 )
 from collector.scaleout.record import encode_forwarded
 from collector.store.base import Batch, Store
@@ -41,15 +42,18 @@ class RecordSender(Protocol):
 
 class Forwarder:
     """`collector.kafka.runner.Forwarding` for one reader (``reader``: its positions' source,
-    ``kafka:GROUP``). ``highwaters``: the tap's end offsets per assigned partition."""
+    ``kafka:GROUP``). ``highwaters``: the tap's end offsets per assigned partition;
+    ``subscribed``: every partition of the user's topics, the group's readers' together."""
 
     def __init__(self, sender: RecordSender, store: Store, reader: str, *,
                  highwaters: Callable[[], Mapping[tuple[str, int], int | None]],
                  lag: Callable[[], Mapping[tuple[str, int], int | None]],
                  now: Callable[[], datetime],
+                 subscribed: Callable[[], Iterable[tuple[str, int]]] = tuple,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._sender, self._store, self.reader = sender, store, reader
         self._highwaters, self._tap_lag = highwaters, lag
+        self._subscribed = subscribed
         self._now, self._sleep = now, sleep
         self._written: dict[tuple[str, int], datetime] = {}
         """When each assigned partition's row was last written."""
@@ -63,7 +67,11 @@ class Forwarder:
     def on_assign(self, partitions: list[tuple[str, int]]) -> None:
         """Mark every newly assigned partition as not known to be caught up (lag -1) until
         this reader has measured it, so the trackers' clock holds meanwhile (a partition never
-        forwarded from gets a row with offset -1, which no reader resumes from)."""
+        forwarded from gets a row with offset -1, which no reader resumes from); and every
+        other partition of the user's topics that has no row yet as not known either: when
+        the group first forms, another reader's rows for the partitions assigned to it may
+        come later than this one's first forwards, and the trackers' clock is held back only
+        by the rows there are (issue 19)."""
         stored = forwarded_positions(self._store, self.reader)
         marks = []
         self._written = {}
@@ -77,6 +85,8 @@ class Forwarder:
         now = self._now()
         write_forwarded(self._store, self.reader, marks, now)
         self._written = dict.fromkeys(partitions, now)
+        others = set(self._subscribed()) - set(partitions) - set(stored)
+        write_unknown(self._store, self.reader, sorted(others), now)
 
     def after(self, batch: Batch) -> Callable[[], object]:
         high = self._highwaters()

@@ -17,7 +17,7 @@ from collector.store._time import from_text, to_text
 from collector.store.base import Store
 
 __all__ = ["HEARTBEAT", "ForwardedMark", "forwarded_marks", "forwarded_positions",
-           "write_forwarded"]
+           "write_forwarded", "write_unknown"]
 
 HEARTBEAT = timedelta(seconds=5)
 """How often a reader rewrites the rows of its partitions, caught up or not: a row older than
@@ -53,6 +53,17 @@ def write_forwarded(store: Store, reader: str, marks: Iterable[ForwardedMark],
         store.execute(_UPSERT, (reader, m.topic, m.partition, m.next_offset,
                                 None if m.latest_at is None else to_text(m.latest_at),
                                 m.lag, at))
+
+
+def write_unknown(store: Store, reader: str, partitions: Iterable[tuple[str, int]],
+                  now: datetime) -> None:
+    """A row of "nothing known" (offset -1, no event, lag -1) for each of ``partitions`` that
+    has none yet: a partition of the user's topics without a row would hold no tracker's
+    clock back (`collector.scaleout.clock`), however much of it is unread."""
+    at = to_text(now)
+    for topic, partition in partitions:
+        store.execute("INSERT INTO forwarded VALUES (?,?,?,?,?,?,?) ON CONFLICT (reader, topic, "
+                      "partition) DO NOTHING", (reader, topic, partition, -1, None, -1, at))
 
 
 def forwarded_positions(store: Store, reader: str) -> dict[tuple[str, int], int]:

@@ -116,7 +116,7 @@ def build_scale_out(settings: Settings, store: Store, *,
     user = replace(user, session_timeout_ms=so.session_timeout_ms)
     reader_tap = KafkaTap(user, partial(forwarded_positions, store))  # resume: forwarded
     forwarder = Forwarder(producer, store, user.source, highwaters=reader_tap.highwaters,
-                          lag=reader_tap.lag, now=clock)
+                          lag=reader_tap.lag, now=clock, subscribed=reader_tap.subscribed)
     reader_tap.on_assign = forwarder.on_assign
     reader = KafkaCollector(
         reader_tap, Pipeline(store, Decoder(build_rules(settings)),

@@ -14,6 +14,7 @@ polls cannot have it judge flows that may already be another's.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -81,13 +82,15 @@ class TrackingPipeline(Pipeline):
         self._restore_due = False
         owned = self.owned
         of = self._partition_of
+        began = time.monotonic()
         own, stored = self._clock_now(), detection_clock(self.store)
         at = own if stored is None or (own is not None and own < stored) else stored
         self.tracker = restore_tracker(self.store, self._definitions,
                                        owns=lambda corr: of(corr) in owned, clock=at,
                                        part_of=of, parts=owned)
-        logger.info("tracking internal partitions %s: %d open flows restored",
-                    sorted(owned) or "none", self.tracker.open_flows)
+        logger.info("tracking internal partitions %s: %d open flows restored in %.1f s",
+                    sorted(owned) or "none", self.tracker.open_flows,
+                    time.monotonic() - began)
 
     def prepare(self, observations: Sequence[Observation],
                 positions: Sequence[Position] = ()) -> Batch:

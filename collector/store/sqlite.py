@@ -441,12 +441,20 @@ def _write_events(out: PreparedWrite, events: list[Event],
     """Insert events with the flow instance they joined, taking their assignments out of
     ``assigned`` (what is left joins events stored earlier). An event stored before is kept;
     only its instance is set, as the tracker decided. Answers the dead letters of events
-    whose row could not be made (the rest are written)."""
+    whose row could not be made (the rest are written).
+
+    Rows that set no instance (a scale-out reader's: the trackers set them) leave a stored
+    row alone rather than update it with nothing: on PostgreSQL ``DO UPDATE`` locks the
+    stored row even when its ``WHERE`` declines, and a reader reading records again (after a
+    kill or a rebalance) then locks rows a tracker is setting the instance of, in another
+    order: a deadlock that killed a collector (issue 19). Business keys go in key order, so
+    two readers adding the same ones wait for each other rather than deadlock."""
     unstorable: list[DeadLetter] = []
     if not events:
         return unstorable
     dumps = _json.dumps
     take = assigned.pop
+    assigning = len(assigned)
     rows: list[tuple[object, ...]] = []
     keys: dict[tuple[str, str, str], None] = {}
     """Each business key once per correlation id (in the order first seen)."""
@@ -479,16 +487,18 @@ def _write_events(out: PreparedWrite, events: list[Event],
             corr = e.correlation_id
             for name, value in e.business_keys:
                 keys[name, value, corr] = None
+    joined = len(assigned) < assigning  # some row sets its instance
     out.rows(
         "INSERT INTO events (source, id, type, occurred_at, received_at, "
         "correlation_id, causation_id, subject, dataschema, trace_id, span_id, sequence, "
         'loc_source, topic, partition, "offset", data, time_text, data_bytes, instance_id, '
         "key, headers) VALUES",
-        rows, " ON CONFLICT (source, id) DO UPDATE SET "
-        "instance_id = excluded.instance_id WHERE excluded.instance_id IS NOT NULL",
+        rows, " ON CONFLICT (source, id) DO UPDATE SET instance_id = excluded.instance_id "
+        "WHERE excluded.instance_id IS NOT NULL" if joined
+        else " ON CONFLICT (source, id) DO NOTHING",
     )
     if keys:
-        out.rows("INSERT OR IGNORE INTO business_keys VALUES", list(keys))
+        out.rows("INSERT OR IGNORE INTO business_keys VALUES", sorted(keys))
     return unstorable
 
 

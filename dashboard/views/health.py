@@ -35,7 +35,7 @@ from dashboard.queries import (
     replay_command,
     validation_over_time,
 )
-from dashboard.table import show
+from dashboard.table import readable, show
 
 WINDOWS = {"last 15 minutes": timedelta(minutes=15), "last hour": timedelta(hours=1),
            "last 6 hours": timedelta(hours=6), "last 24 hours": timedelta(hours=24)}
@@ -229,18 +229,30 @@ def _collectors(store: Store) -> None:
     c2.metric("Silent", len(silent))
     c3.metric("Stopped", sum(r["status"] is Status.STOPPED for r in rows))
     c4.metric("Groups", len({r["group"] for r in rows}))
-    show([{**r, "status": _status(r), "ago": format_duration(r["since_heartbeat_s"])}
-          for r in rows], key="collectors_table", columns={
-             "status": "Status", "collector_id": "Collector", "group": "Group",
-             "ago": "Heard from (ago)", "lag": "Lag (records)",
-             "records_per_second": "Records/s", "records": "Records read", "roles": "Roles",
-             "partitions": "Partitions", "heartbeat_at": "Last heartbeat (UTC)",
-             "started_at": "Started (UTC)"})
+    # a static table that wraps its cells (a data grid hid the last columns behind a sideways
+    # scroll): the last heartbeat as "N s ago", short headers, partitions as runs
+    # (orders[0-5]), the group only when there are several; the start time is in the
+    # collector's id (host:pid:started)
+    columns = {"status": "Status", "collector_id": "Collector", "group": "Group",
+               "ago": "Heard from", "lag": "Lag", "records_per_second": "Records/s",
+               "records": "Read", "roles": "Roles", "partitions": "Partitions"}
+    if len({r["group"] for r in rows}) == 1:
+        del columns["group"]
+        st.caption(f"Group {md_code(rows[0]['group'])}.")
+    st.table(readable([{**r, "status": _status(r),
+                        "ago": f"{format_duration(r['since_heartbeat_s'])} ago",
+                        # as text: a static table shows a float column to four places
+                        "records_per_second": _rate(r["records_per_second"])} for r in rows],
+                      columns), hide_index=True)
     if found.replaced:
         st.caption(f"Not listed: {len(found.replaced)} earlier run(s) of these collectors, "
                    "replaced by a restart on the same host (" + ", ".join(
                        f"{md_code(r['collector_id'])} by {md_code(r['replaced_by'])}"
                        for r in found.replaced) + ").")
+
+
+def _rate(per_second: float | None) -> str:
+    return "" if per_second is None else f"{per_second:,.1f}"
 
 
 def _status(row: dict[str, Any]) -> str:

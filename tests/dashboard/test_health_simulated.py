@@ -38,7 +38,7 @@ def test_the_health_page_shows_them_and_calls_lag_not_applicable(
     captions = " ".join(str(c.value) for c in at.caption)
     assert "No " not in captions.replace("No dead letters", ""), captions
     assert "Not applicable: the simulator feeds the collector in process" in captions
-    (table,) = [d.value.to_dict("records") for d in at.dataframe
+    (table,) = [d.value.to_dict("records") for d in at.table
                 if "Collector" in d.value.columns]
     assert [r["Status"][:len("stopped at ")] for r in table] == ["stopped at "]
     assert not at.error

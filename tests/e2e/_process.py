@@ -12,6 +12,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +124,21 @@ class Demo:
                     os.kill(pid, signal.SIGKILL)
         if self.proc.poll() is None:
             self.proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(demo: Demo) -> Iterator[Demo]:
+    """``demo`` once it serves; afterwards SIGTERM if it still runs, and SIGKILL for whatever
+    is left, whether the test passed or not."""
+    try:
+        demo.wait_serving()
+        yield demo
+    finally:
+        try:
+            if demo.proc.poll() is None:
+                demo.terminate()
+        finally:
+            demo.kill_leftovers()
 
 
 def _start(workdir: Path, command: str, store_url: str) -> Demo:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e._process import Demo, start_demo
+from tests.e2e._process import Demo, serving, start_demo
 from tests.e2e.test_browser import CHROMIUM, VIEWPORT
 
 BACKENDS = ("sqlite", "postgresql")
@@ -47,17 +47,9 @@ def running_demo(backend: str, new_store: NewStore,
     ``sqlite:///demo.db`` of the README's screenshots); SIGTERM afterwards, SIGKILL for what
     is left."""
     folder = tmp_path_factory.mktemp("demo")
-    demo = start_demo(folder, "sqlite:///demo.db" if backend == "sqlite"
-                      else new_store(folder, "demo"))
-    try:
-        demo.wait_serving()
+    with serving(start_demo(folder, "sqlite:///demo.db" if backend == "sqlite"
+                            else new_store(folder, "demo"))) as demo:
         yield demo
-    finally:
-        try:
-            if demo.proc.poll() is None:
-                demo.terminate()
-        finally:
-            demo.kill_leftovers()
 
 
 @pytest.fixture(scope="module")

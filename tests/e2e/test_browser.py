@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
 
 from collector.store import open_store
-from tests.e2e._process import Demo, start_dashboard
+from tests.e2e._process import Demo, serving, start_dashboard
 
 CHROMIUM = "/usr/bin/chromium"
 """Debian's package (scripts/ensure_chromium.sh): Playwright never downloads a browser here."""
@@ -145,9 +145,7 @@ def test_a_page_opened_first_by_its_url_shows_the_navigation(
     open_home(page, demo)
     expected = navigation(page)
     assert title in expected, f"{title!r} is not in the sidebar navigation: {sorted(expected)}"
-    server = start_dashboard(tmp_path, demo.store_url)
-    try:
-        server.wait_serving()
+    with serving(start_dashboard(tmp_path, demo.store_url)) as server:
         context = browser.new_context(viewport=VIEWPORT)
         try:
             fresh = context.new_page()
@@ -157,9 +155,6 @@ def test_a_page_opened_first_by_its_url_shows_the_navigation(
             shown = list(navigation(fresh))
         finally:
             context.close()
-    finally:
-        server.terminate()
-        server.kill_leftovers()
     assert shown == list(expected), f"{title} opened by its URL shows the navigation {shown}"
 
 

@@ -20,7 +20,7 @@ from playwright.sync_api import Page
 from collector.catalog_source import refresh_rollups, rollup_store
 from collector.model import Event, EventIdentity, Location, Violation
 from collector.store import Batch, open_store
-from tests.e2e._process import Demo, start_dashboard
+from tests.e2e._process import Demo, serving, start_dashboard
 from tests.e2e.test_browser import (
     NAV_LINK,
     SETTLE_MS,
@@ -64,13 +64,8 @@ def hostile(new_store: Callable[[Path, str], str],
         refresh_rollups(rollup_store(store))
     finally:
         store.close()
-    server = start_dashboard(folder, url)
-    try:
-        server.wait_serving()
+    with serving(start_dashboard(folder, url)) as server:
         yield server
-    finally:
-        server.terminate()
-        server.kill_leftovers()
 
 
 def _open(page: Page, url: str) -> str:

@@ -220,6 +220,8 @@ def run(kafka_broker: Any, postgres_server: Any,
         started.append(c)
         _wait("c tracking", lambda: c.partitions(), 120)
         differences = _settled(url, truth)
+        if differences:
+            _explain(url, truth, differences, folder / "differences.txt")
     finally:
         codes = [x.stop() for x in started]
         receiver.close()
@@ -237,7 +239,8 @@ def run(kafka_broker: Any, postgres_server: Any,
                  killed_at)
     print(f"\nscale-out acceptance, {FLOWS} flows: {_summary(_answers(url), truth, took)}; "
           f"webhook: {len(result.sent)} deliveries of {len({i for _, i in result.sent})} "
-          f"alert ids; one SQLite collector: {_summary(result.sqlite, truth, None)}")  # -s
+          f"alert ids; one SQLite collector: {_summary(result.sqlite, truth, None)}"
+          f"{''.join(f'; DIFFERS: {d}' for d in differences)}")  # -s
     return result
 
 
@@ -258,6 +261,37 @@ def _summary(a: Answers, truth: list[dict[str, Any]], failover_s: float | None) 
             f"SLA breach ({len(breached)}) {pr(a.breached, breached)}; "
             f"{a.alert_ids} alert ids in the outbox, {a.distinct_alert_ids} distinct")
     return line if failover_s is None else f"{line}; fail-over {failover_s:.1f} s"
+
+
+def _explain(url: str, truth: list[dict[str, Any]], differences: list[str],
+             to: Path) -> None:
+    """For a run that differs: the flows that differ, with their stored rows (the diagnosis
+    of issue 19's intermittent verdicts reads them beside the collectors' logs)."""
+    a = _answers(url)
+    iid = {t["correlation_id"]: instance_id(*t["instance"]) for t in truth}
+    odd = [t for t in truth
+           if a.members.get(iid[t["correlation_id"]]) != {tuple(e) for e in t["events"]}
+           or a.status.get(iid[t["correlation_id"]]) != t["outcome"]
+           or (iid[t["correlation_id"]] in a.stuck) != (t["outcome"] == "stuck")
+           or (iid[t["correlation_id"]] in a.breached) != t["sla_breached"]]
+    store = open_store(url, read_only=True)
+    lines = [*differences, ""]
+    try:
+        lines += [f"clock {r}" for r in store.query("SELECT * FROM detection_clock")]
+        for t in odd[:20]:
+            corr = t["correlation_id"]
+            lines += ["", f"truth {t}"]
+            for table, columns, order in (
+                    ("flows", "*", "started_at"),
+                    ("events", "source, id, type, occurred_at, received_at, topic, partition, "
+                     '"offset", instance_id', "occurred_at"),
+                    ("outbox", "*", "at")):
+                lines += [f"{table} {dict(r)}" for r in store.query(
+                    f"SELECT {columns} FROM {table} WHERE correlation_id = ? ORDER BY {order}",
+                    (corr,))]
+    finally:
+        store.close()
+    to.write_text("\n".join(lines) + "\n")
 
 
 def _settled(url: str, truth: list[dict[str, Any]]) -> list[str]:
@@ -298,10 +332,10 @@ def test_each_alert_is_sent_once_but_what_the_killed_sender_had_not_marked(run: 
     assert len({i for i, _ in again}) == len(again)  # none more than twice
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 19 open: in about 3 of 7 runs here one flow's verdict differs (a wrong stuck alert) "
-    "or flows are not yet whole when the wait ends; cause not found yet (see the closing note)"))
 def test_the_store_matches_the_truth_exactly(run: Run) -> None:
+    """Every flow whole with its outcome, stuck and SLA-breach precision and recall 1.0, each
+    alert once (on a difference the run's folder holds differences.txt: the flows that
+    differ, with their stored rows)."""
     assert run.differences == []
 
 

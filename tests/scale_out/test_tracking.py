@@ -6,6 +6,8 @@ nothing is known or a rebalance is in progress)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,8 @@ from collector.flows.definition import FlowDefinition, load_definitions
 from collector.model import Event, FlowStatus, Location, Observation
 from collector.scaleout.clock import GroupClock, readers_mark
 from collector.scaleout.exceptions import ForwardRecordError
-from collector.scaleout.forwarded import ForwardedMark
+from collector.scaleout.forward import Forwarder
+from collector.scaleout.forwarded import ForwardedMark, forwarded_marks
 from collector.scaleout.record import decode_forwarded, encode_forwarded
 from collector.scaleout.tracking import TrackingPipeline
 from collector.store.base import Batch, Position, Store, open_store
@@ -228,3 +231,38 @@ def test_between_revoke_and_assign_a_tracker_holds_no_flow_and_the_clock_no_time
     tick = p.prepare_tick(later)
     assert tick is not None
     assert {a.kind for a in tick.alerts} == {"FlowStuck", "SlaBreached"}  # judged here now
+
+
+class _Sent:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes]] = []
+
+    def send(self, records: Sequence[tuple[str, bytes]]) -> None:  # the internal topic acked
+        self.records.extend(records)
+
+
+def test_a_partition_no_reader_has_marked_yet_holds_the_group_clock(store: Store) -> None:
+    """When the group first forms, one reader may forward (and mark) its partitions before
+    another has written a row for those assigned to it: the partitions without a row, unread
+    as they are, must hold the trackers' clock, not be left out of it (issue 19)."""
+    every = [("orders", 0), ("orders", 1), ("orders", 2)]
+    a = Forwarder(_Sent(), store, "kafka:g", highwaters=lambda: {("orders", 2): 15},
+                  lag=lambda: {("orders", 2): 15}, now=lambda: NOW, subscribed=lambda: every)
+    a.on_assign([("orders", 2)])
+    placed = replace(ev("OrderPlaced", 30, "a1"), location=Location("kafka", "orders", 2, 9))
+    a.after(Batch(events=[placed], positions=[Position("kafka:g", "orders", 2, 10)]))()
+    assert readers_mark(forwarded_marks(store, "kafka:g"), NOW, STALE) == (False, None)
+
+    b = Forwarder(_Sent(), store, "kafka:g", highwaters=lambda: {("orders", 0): 4,
+                                                                 ("orders", 1): 0},
+                  lag=dict, now=lambda: NOW, subscribed=lambda: every)
+    b.on_assign([("orders", 0), ("orders", 1)])
+    assert readers_mark(forwarded_marks(store, "kafka:g"), NOW, STALE) == (False, None)
+    b.after(Batch(events=[ev("PaymentProcessed", 35, "a1")],
+                  positions=[Position("kafka:g", "orders", 0, 4),
+                             Position("kafka:g", "orders", 1, 0)]))()
+    assert readers_mark(forwarded_marks(store, "kafka:g"), NOW, STALE) == (
+        True, placed.occurred_at)  # orders[2] lags, forwarded up to a1's start
+    a.on_assign([("orders", 2)])  # a rebalance: a row already there is left as it is
+    assert {(m.partition, m.next_offset) for m in forwarded_marks(store, "kafka:g")} == {
+        (0, 4), (1, 0), (2, 10)}

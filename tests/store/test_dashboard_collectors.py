@@ -78,7 +78,7 @@ def test_health_page_lists_the_collectors_and_flags_the_silent_one(
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Collectors"], metrics["Silent"]) == ("2", "1")
-    (table,) = [d.value.to_dict("records") for d in at.dataframe
+    (table,) = [d.value.to_dict("records") for d in at.table
                 if "Collector" in d.value.columns]
     assert [(r["Collector"], r["Status"]) for r in table] == [
         ("h1:1:a", "running"), ("h2:2:b", "SILENT")]
@@ -135,10 +135,10 @@ def test_health_page_shows_stopped_at_and_no_alarm_for_a_clean_stop(
     assert not at.error  # the killed run was restarted: no alarm
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Collectors"], metrics["Silent"], metrics["Stopped"]) == ("2", "0", "2")
-    (table,) = [d.value.to_dict("records") for d in at.dataframe
+    (table,) = [d.value.to_dict("records") for d in at.table
                 if "Collector" in d.value.columns]
     stopped = now - timedelta(minutes=2)
-    assert [(r["Collector"], r["Status"], r["Records read"]) for r in table] == [
+    assert [(r["Collector"], r["Status"], r["Read"]) for r in table] == [
         ("h4:9:c", f"stopped at {now - timedelta(minutes=1):%H:%M}", 70),
         ("h3:8:b", f"stopped at {stopped:%H:%M}", 500)]
     captions = " ".join(str(c.value) for c in at.caption)
