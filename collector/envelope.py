@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from typing import Any
 import orjson
 
 from collector import _json
+from collector._envelope_fast import FastPath
 from collector._envelope_rules import (
     CaptureRules,
     EnvelopeRules,
@@ -47,6 +47,8 @@ from collector._envelope_rules import (
     TopicRules,
     build_rules,
 )
+from collector._envelope_values import parse_traceparent
+from collector._envelope_values import text_of as _text
 from collector._jsonpointer import MISSING as _MISSING
 from collector._jsonpointer import REDACTED
 from collector._jsonpointer import redact_all as _redact_all
@@ -78,61 +80,6 @@ __all__ = [
 
 
 # -- values ---------------------------------------------------------------------------------------
-
-
-_CANONICAL_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
-"""What nearly every producer sends (version 00 as the spec writes it): read by slicing."""
-_CANONICAL_TRACEPARENT_BYTES = re.compile(_CANONICAL_TRACEPARENT.pattern.encode())
-_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
-
-
-def parse_traceparent(value: str | bytes | None) -> tuple[str, str] | None:
-    """The (trace id, span id) of a W3C ``traceparent``, or None if it is not one."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        if _CANONICAL_TRACEPARENT_BYTES.fullmatch(value):  # the hot path: once per record
-            return _trace_ids(value[3:35].decode("ascii"), value[36:52].decode("ascii"))
-        text = value.decode("ascii", "replace")
-    elif _CANONICAL_TRACEPARENT.fullmatch(value):
-        return _trace_ids(value[3:35], value[36:52])
-    else:
-        text = value
-    return _parse_traceparent_text(text)
-
-
-def _trace_ids(trace: str, span: str) -> tuple[str, str] | None:
-    return None if trace == _ZERO_TRACE or span == _ZERO_SPAN else (trace, span)
-
-
-def _parse_traceparent_text(text: str) -> tuple[str, str] | None:
-    """`parse_traceparent` for any other shape (surrounding spaces, upper case, more fields)."""
-    parts = text.strip().split("-")
-    if len(parts) < 4 or len(parts[0]) != 2 or len(parts[1]) != 32 or len(parts[2]) != 16:
-        return None
-    trace, span = parts[1].lower(), parts[2].lower()
-    if trace == "0" * 32 or span == "0" * 16:
-        return None
-    try:
-        int(trace, 16)
-        int(span, 16)
-    except ValueError:
-        return None
-    return trace, span
-
-
-def _text(value: Any) -> str | None:
-    """A scalar as an identifier string (None for missing, empty, objects and arrays)."""
-    if type(value) is str:
-        return value or None
-    if type(value) is bytes:
-        try:
-            return value.decode("utf-8") or None
-        except UnicodeDecodeError:
-            return None  # not text: no identifier (lossy decoding would join unrelated records)
-    if type(value) in (int, float):
-        return str(value)
-    return None
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -246,12 +193,19 @@ def _time_of(raw: Any, obs: Observation, where: str, limits: Limits) -> datetime
 class Decoder:
     """`decode` bound to its rules: the callable the pipeline takes."""
 
-    __slots__ = ("rules",)
+    __slots__ = ("_fast", "rules")
 
     def __init__(self, rules: EnvelopeRules) -> None:
         self.rules = rules
+        fast = FastPath(rules)
+        self._fast = fast if fast.usable else None
 
     def __call__(self, observation: Observation) -> Event | DeadLetter:
+        """`decode`; a plain structured CloudEvent through its fast path
+        (`collector._envelope_fast`), which gives the same event."""
+        fast = self._fast
+        if fast is not None and (event := fast(observation)) is not None:
+            return event
         return decode(observation, self.rules)
 
     def fault(self, observation: Observation, exc: BaseException, step: str) -> DeadLetter:

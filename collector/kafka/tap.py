@@ -373,18 +373,22 @@ class KafkaTap:
         received = self._now()
         source = self.source
         append = observations.append
+        last_ts: int | None = None
+        last_at: datetime | None = None
         for tp, records in polled.items():
             if not records:
                 continue
             topic, partition = tp.topic, tp.partition
             for r in records:
                 ts, value = r.timestamp, r.value
+                if ts != last_ts:  # a producer batch's records share their millisecond
+                    last_ts = ts
+                    last_at = (datetime.fromtimestamp(ts / 1000, UTC)
+                               if ts is not None and ts >= 0 else None)
                 append(Observation(
                     Location("kafka", topic, partition, r.offset), received,
                     value if value is not None else b"", r.key,
-                    _headers(r.headers) if r.headers else (),
-                    datetime.fromtimestamp(ts / 1000, UTC) if ts is not None and ts >= 0
-                    else None,
+                    _headers(r.headers) if r.headers else (), last_at,
                 ))
             positions.append(Position(source, topic, partition, records[-1].offset + 1))
         return observations, positions

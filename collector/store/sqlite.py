@@ -52,6 +52,9 @@ _OPEN_STATUSES = (FlowStatus.RUNNING.value, FlowStatus.STUCK.value)
 _RETAINED = (("events", "occurred_at"), ("spans", "start_at"), ("metrics", "at"))
 """Tables retention deletes from, with the time column it goes by (constants, not input)."""
 _WRITER_PRAGMAS = (
+    "page_size=8192",  # a new file's pages (set before its first table; an existing store
+    # keeps its own): 8 KiB against 4 KiB, fewer B-tree splits and WAL frames per event, the
+    # events insert about a tenth cheaper at 200k events
     "journal_mode=WAL",
     "synchronous=NORMAL",  # in WAL: durable at checkpoints; a power cut loses at most the
     # last commits, which the positions stored with them make the tap read again
@@ -687,11 +690,25 @@ def identity_of(row: dict[str, Any]) -> EventIdentity:
 # -- spans (issue 6) --------------------------------------------------------------------------
 
 
+_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
+"""``YYYY-MM-DDTHH:MM:SS`` by whole second, for `_utc_text` (cleared when it holds
+`_SECONDS_MAX`): a batch's events share seconds, and formatting one costs a dict lookup."""
+_SECONDS_MAX = 65_536
+
+
 def _utc_text(at: datetime) -> str:
-    """`to_text`, twice as fast for the UTC datetimes the decoders make (the hot path)."""
-    if at.tzinfo is UTC:
-        return at.isoformat(timespec="microseconds")[:-6] + "Z"
-    return to_text(at)
+    """`to_text`, about four times as fast for the UTC datetimes the decoders make (the hot
+    path: twice per event, five times per flow): the whole second's text is formatted once
+    (`_SECONDS`), the microseconds each time."""
+    if at.tzinfo is not UTC:
+        return to_text(at)
+    key = (at.year, at.month, at.day, at.hour, at.minute, at.second)
+    head = _SECONDS.get(key)
+    if head is None:
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        head = _SECONDS[key] = at.isoformat(timespec="seconds")[:19]
+    return f"{head}.{at.microsecond:06d}Z"
 
 
 def _write_spans(out: PreparedWrite, spans: list[Span]) -> None:

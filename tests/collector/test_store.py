@@ -49,6 +49,17 @@ def test_migrations_applied_once_and_in_order(url: str) -> None:
     versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     assert versions == sorted({v for v, _, _ in migrations()})
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 8192  # a new store's pages
+
+
+def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
+    path = tmp_path / "small-pages.db"
+    with sqlite3.connect(path) as db:  # a store made before page_size=8192
+        db.execute("CREATE TABLE t (x)")
+    open_store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] > 0
 
 
 def test_an_older_stores_business_keys_are_kept_once_per_correlation(tmp_path: Path) -> None:

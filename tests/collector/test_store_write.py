@@ -179,3 +179,16 @@ def test_a_large_batch_in_multi_row_statements_stores_what_row_by_row_writes_sto
     assert {r[-1] for r in _table(big, "SELECT * FROM flows")} == {0}  # recovered column
     assert _table(big, "SELECT event_count FROM flows GROUP BY event_count") == [(2,)]
     assert _table(big, "SELECT instance_id FROM events WHERE id = 'e7'") == [("i6",)]
+
+
+def test_the_hot_paths_time_text_is_the_stores_format() -> None:
+    from collector.store import sqlite as sqlite_store
+    from collector.store._time import to_text
+
+    start = datetime(2026, 1, 5, 23, 59, 58, 999_999, tzinfo=UTC)
+    times = [start + timedelta(microseconds=n * 250_001) for n in range(40)]
+    times += [datetime(1900, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+              datetime(2026, 1, 5, 8, tzinfo=timezone(timedelta(hours=2))), start]
+    sqlite_store._SECONDS.clear()
+    for at in times * 2:  # the second time through, from the cache
+        assert sqlite_store._utc_text(at) == to_text(at), at

@@ -228,15 +228,19 @@ def test_conversion_keeps_headers_and_makes_nulls_empty() -> None:
         rec(7, [("a", b"1"), ("b", b"2")], b"v", ms),
         rec(8, [("a", None), ("b", b"2")], None, -1),
         rec(9, [], b"w", ms),
+        rec(10, [], b"x", ms),  # a producer batch's records share their millisecond
+        rec(11, [], b"y", ms + 1),
     ]}
     observations, positions = tap._convert(polled)
     assert [(o.location, o.headers, o.value, o.timestamp) for o in observations] == [
         (Location("kafka", "t", 1, 7), (("a", b"1"), ("b", b"2")), b"v", at),
         (Location("kafka", "t", 1, 8), (("a", b""), ("b", b"2")), b"", None),
         (Location("kafka", "t", 1, 9), (), b"w", at),
+        (Location("kafka", "t", 1, 10), (), b"x", at),
+        (Location("kafka", "t", 1, 11), (), b"y", at + timedelta(milliseconds=1)),
     ]
     assert {o.received_at for o in observations} == {received}
-    assert positions == [Position("kafka:choreoscope", "t", 1, 10)]
+    assert positions == [Position("kafka:choreoscope", "t", 1, 12)]
 
 
 def test_partitions_resumed_from_the_store_get_their_stored_offsets_committed(
