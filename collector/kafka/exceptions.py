@@ -1,4 +1,4 @@
-"""The Kafka edge's errors: one root, translated from kafka-python's at the edge."""
+"""The Kafka edge's errors: one root, translated from the client libraries' at the edge."""
 
 from __future__ import annotations
 

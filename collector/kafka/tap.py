@@ -5,16 +5,18 @@ store's business: when partitions are assigned, each is positioned at the next o
 with the events read from it (``Store.positions``), or by the start policy if none is stored.
 Offsets are committed to Kafka only after the store commit, so lag tools keep working.
 
-A broker that goes away is not an error: kafka-python reconnects with backoff, and the tap logs
-one line when the link is lost and one when it is back. Starting is different: brokers that
-cannot be reached within ``TapOptions.connect_timeout`` raise `KafkaUnreachable` (with the
-reason, e.g. "connection refused"), and brokers that refuse the credentials raise
-`KafkaAuthFailed` at once, since retrying cannot help.
+The consumer is librdkafka's (confluent-kafka; see ``_rdkafka`` for why). A broker that goes
+away is not an error: librdkafka reconnects with backoff, and the tap logs one line when the
+link is lost and one when it is back. Starting is different: brokers that cannot be reached
+within ``TapOptions.connect_timeout`` raise `KafkaUnreachable` (with the reason, e.g.
+"connection refused"), and brokers that refuse the credentials raise `KafkaAuthFailed` at once,
+since retrying cannot help.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,28 +24,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import (
-    KafkaConnectionError,
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
     KafkaError,
-    KafkaTimeoutError,
-    NodeNotReadyError,
-    RequestTimedOutError,
+    KafkaException,
+    Message,
+    TopicPartition,
 )
 
-from collector.kafka._client import (
-    REFUSED,
-    client_config,
-    reason_of,
-    unreachable_reason,
-    watch_client,
-)
+from collector.kafka import _rdkafka
+from collector.kafka._client import client_config, unreachable_reason, watch_client
 from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
 from collector.model import Location, Observation
 from collector.settings import KafkaSettings
 from collector.store.base import ConsumerSeen, Position
 
-__all__ = ["KafkaTap", "TapOptions", "consumer_config"]
+__all__ = ["KafkaTap", "TapOptions", "consumer_config", "rdkafka_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +61,8 @@ class TapOptions:
     metadata_max_age_ms: int = 10_000
     """How soon new topics matching the pattern are found."""
     client: Mapping[str, Any] = field(default_factory=dict)
-    """Connection and security arguments for kafka-python (see ``_client.client_config``)."""
+    """Connection and security arguments, with kafka-python's names (see
+    ``_client.client_config``; ``rdkafka_config`` maps them for the tap's consumer)."""
     connect_timeout: float | None = None
     """At start-up, seconds to reach the brokers before `KafkaUnreachable` (None: until
     stopped)."""
@@ -87,9 +86,13 @@ class TapOptions:
         """The reader name positions are stored under."""
         return f"kafka:{self.group_id}"
 
+    @property
+    def heartbeat_ms(self) -> int:
+        return min(2_000, self.session_timeout_ms // 5)
+
 
 def consumer_config(options: TapOptions) -> dict[str, Any]:
-    """The consumer configuration; the benchmark's raw baseline uses exactly the same."""
+    """A kafka-python consumer's arguments for these options: the benchmark's raw baseline."""
     return {
         **options.client,
         "group_id": options.group_id,
@@ -103,7 +106,31 @@ def consumer_config(options: TapOptions) -> dict[str, Any]:
         "metadata_max_age_ms": options.metadata_max_age_ms,
         # a collector that died is replaced within seconds, not after the 45 s default
         "session_timeout_ms": options.session_timeout_ms,
-        "heartbeat_interval_ms": min(2_000, options.session_timeout_ms // 5),
+        "heartbeat_interval_ms": options.heartbeat_ms,
+    }
+
+
+def rdkafka_config(options: TapOptions) -> dict[str, Any]:
+    """The tap's librdkafka consumer configuration (without its callbacks), the same
+    settings as `consumer_config`."""
+    return {
+        **_rdkafka.rdkafka_client(options.client),
+        "group.id": options.group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest" if options.start == "earliest" else "latest",
+        "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+        "receive.message.max.bytes": 64 * 1024 * 1024 + 512,  # librdkafka wants the margin
+        "isolation.level": "read_uncommitted",  # kafka-python's: the end is the high watermark
+        "allow.auto.create.topics": False,
+        "enable.partition.eof": False,
+        "topic.metadata.refresh.interval.ms": options.metadata_max_age_ms,
+        "session.timeout.ms": options.session_timeout_ms,
+        "heartbeat.interval.ms": options.heartbeat_ms,
+        # eager: a rebalance revokes the whole assignment (the collector's callbacks assume it)
+        "partition.assignment.strategy": "range,roundrobin",
+        "log.connection.close": False,  # a broker closing an idle connection is no outage
     }
 
 
@@ -124,33 +151,16 @@ class _Link:
             self.up, self._since = True, self._monotonic()
         self.backoff = 0.5
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, reason: str) -> None:
         if self.up:
             logger.warning("Kafka at %s unreachable (%s); retrying with backoff", self.where,
-                           type(exc).__name__)
+                           reason)
             self.up, self._since = False, self._monotonic()
         self.backoff = min(self.backoff * 2, 30.0)
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, tap: KafkaTap) -> None:
-        self.tap = tap
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        logger.info("partitions revoked: %s", _names(revoked))
-        if self.tap.on_revoke is not None:
-            self.tap.on_revoke()
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self.tap.position(list(assigned))
-
-
-_UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError, RequestTimedOutError)
-"""Errors that mean the broker cannot be reached (others are about what was asked)."""
-
-
 def _headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, bytes], ...]:
-    """A record's headers as a tuple, a null value as b"". kafka-python's own (key, value)
+    """A record's headers as a tuple, a null value as b"". The client's own (key, value)
     pairs are kept: allocating new ones per record cost more than the rest of the tap."""
     kept = tuple(headers)
     for _, v in kept:
@@ -161,6 +171,10 @@ def _headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, by
 
 def _names(partitions: Any) -> str:
     return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)) or "none"
+
+
+_AUTHORIZATION = frozenset({KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                            KafkaError.GROUP_AUTHORIZATION_FAILED})
 
 
 class KafkaTap:
@@ -180,13 +194,28 @@ class KafkaTap:
         self._stored = stored_positions
         self._now = now
         self._monotonic = monotonic
-        where = ",".join(options.client.get("bootstrap_servers", ["?"]))
+        servers = options.client.get("bootstrap_servers", ["?"])
+        where = servers if isinstance(servers, str) else ",".join(servers)
         self.link = _Link(where, monotonic)
-        self._consumer: KafkaConsumer | None = None
+        self._consumer: Consumer | None = None
         self._next_probe = 0.0
-        self._by_time: list[Any] = []
-        self._sent: dict[Any, Any] = {}
-        """The last offsets sent to Kafka per partition (TopicPartition -> OffsetAndMetadata)."""
+        self._closing = False
+        self._opening: list[KafkaError] | None = None
+        """While `open` connects: the errors librdkafka reported."""
+        self._fatal: KafkaError | None = None
+        self._by_time: list[TopicPartition] = []
+        """Partitions assigned (paused) whose offsets by the start time are still to find."""
+        self._at: dict[tuple[str, int], int] = {}
+        """The next offset to read per assigned partition, where known (librdkafka's
+        ``position`` says nothing before a partition's first record)."""
+        self._high: dict[tuple[str, int], int | None] = {}
+        """The end offset of each assigned partition as of the last fetch, read after each
+        poll: `lag`, `highwaters` and `caught_up` answer from here, without the consumer,
+        whose calls wait for a `consume` running on another thread."""
+        self._sent: dict[tuple[str, int], int] = {}
+        """The last offsets sent to Kafka per partition."""
+        self._in_flight = 0
+        """Asynchronous commits whose reply has not come back yet."""
         self._due: dict[tuple[str, int], Position] = {}
         """Positions to send to Kafka again: commits the broker failed, and the stored positions
         of partitions resumed from the store (a crash between the store's commit and Kafka's
@@ -222,54 +251,94 @@ class KafkaTap:
         """Connect and subscribe. While the brokers are unreachable, retry with backoff until
         ``stop`` is set or ``options.connect_timeout`` has passed (then `KafkaUnreachable`,
         with the reason); without ``stop``, the first failure raises. Credentials the brokers
-        refuse raise `KafkaAuthFailed` at once."""
+        refuse, and a certificate that is not trusted, raise `KafkaAuthFailed` at once."""
         limit = self.options.connect_timeout
         give_up = None if limit is None else self._monotonic() + limit
-        with watch_client() as watch:
-            while True:
-                try:
-                    consumer = KafkaConsumer(**consumer_config(self.options),
-                                             bootstrap_timeout_ms=self._attempt_ms(give_up))
-                    break
-                except KafkaError as exc:
-                    refused = exc if isinstance(exc, REFUSED) else watch.refused
-                    if refused is not None:
-                        raise KafkaAuthFailed(self.link.where, reason_of(refused)) from exc
-                    if watch.untrusted is not None:
-                        raise KafkaAuthFailed(self.link.where, reason_of(watch.untrusted),
-                                              tls=True) from exc
-                    late = give_up is not None and self._monotonic() >= give_up
-                    if stop is None or late:
-                        reason = unreachable_reason(self.options.client, watch.last or exc)
-                        raise KafkaUnreachable(self.link.where, limit or 0.0, reason) from exc
-                    self.link.failed(exc)
-                    wait = self.link.backoff if give_up is None else max(
-                        0.0, min(self.link.backoff, give_up - self._monotonic()))
-                    if stop.wait(wait):
-                        raise KafkaEdgeError("stopped before Kafka was reachable") from exc
+        self._closing, self._fatal, self._opening = False, None, []
+        with watch_client():  # librdkafka's log stays quiet while it connects
+            try:
+                consumer = Consumer({**rdkafka_config(self.options), "logger": _rdkafka.LOGGER,
+                                     "error_cb": self._on_error,
+                                     "on_commit": self._on_committed})
+            except KafkaException as exc:
+                raise KafkaEdgeError(f"the Kafka tap's configuration was refused: "
+                                     f"{_rdkafka.reason_of(_rdkafka.error_of(exc))}") from exc
+            try:
+                self._connect(consumer, stop, give_up)
+            except BaseException:
+                self._opening = None
+                consumer.close()
+                raise
+            consumer.poll(0)  # what librdkafka said meanwhile, while its log is quiet
+            self._opening = None
         self.link.ok()
         if self.on_open is not None:
             self.on_open()
-        listener = _Rebalance(self)
-        if self.options.pattern:
-            consumer.subscribe(pattern=self.options.pattern, listener=listener)
+        rebalance = {"on_assign": self._assigned, "on_revoke": self._revoked,
+                     "on_lost": self._revoked}
+        pattern = self.options.pattern
+        if pattern:
+            consumer.subscribe([pattern if pattern.startswith("^") else f"^{pattern}"],
+                               **rebalance)
         else:
-            consumer.subscribe(topics=list(self.options.topics), listener=listener)
+            consumer.subscribe(list(self.options.topics), **rebalance)
         self._consumer = consumer
         logger.info("reading %s as group %s from %s", self.options.pattern or
                     ",".join(self.options.topics), self.options.group_id, self.link.where)
 
-    def _attempt_ms(self, give_up: float | None) -> int:
-        """One bootstrap attempt's time: 5 s, or what is left before giving up."""
+    def _connect(self, consumer: Consumer, stop: threading.Event | None,
+                 give_up: float | None) -> None:
+        """Ask the brokers for metadata until they answer (see `open`)."""
+        limit = self.options.connect_timeout
+        while True:
+            attempt_ends = self._monotonic() + self._attempt_s(give_up)
+            while True:  # short asks, so a refusal is seen at once
+                try:
+                    consumer.list_topics(timeout=max(0.1, min(
+                        0.5, attempt_ends - self._monotonic())))
+                    return
+                except KafkaException as exc:
+                    failure: KafkaException = exc
+                consumer.poll(0)  # librdkafka's error callbacks run here
+                self._raise_refused(failure)
+                if self._monotonic() >= attempt_ends:
+                    break
+            late = give_up is not None and self._monotonic() >= give_up
+            if stop is None or late:
+                said = self._opening[-1] if self._opening else _rdkafka.error_of(failure)
+                reason = unreachable_reason(self.options.client,
+                                            KafkaEdgeError(_rdkafka.reason_of(said)))
+                raise KafkaUnreachable(self.link.where, limit or 0.0, reason) from failure
+            self.link.failed(_rdkafka.error_of(failure).name())
+            wait = self.link.backoff if give_up is None else max(
+                0.0, min(self.link.backoff, give_up - self._monotonic()))
+            if stop.wait(wait):
+                raise KafkaEdgeError("stopped before Kafka was reachable") from failure
+
+    def _raise_refused(self, exc: BaseException) -> None:
+        """`KafkaAuthFailed` if librdkafka reported refused credentials or an untrusted
+        certificate while connecting."""
+        for err in self._opening or ():
+            if err.code() in _rdkafka.REFUSED:
+                raise KafkaAuthFailed(self.link.where, _rdkafka.reason_of(err)) from exc
+            if _rdkafka.is_untrusted(err):
+                raise KafkaAuthFailed(self.link.where, _rdkafka.reason_of(err),
+                                      tls=True) from exc
+
+    def _attempt_s(self, give_up: float | None) -> float:
+        """One connection attempt's time: 5 s, or what is left before giving up."""
         if give_up is None:
-            return 5000
-        return max(100, min(5000, int((give_up - self._monotonic()) * 1000)))
+            return 5.0
+        return max(0.1, min(5.0, give_up - self._monotonic()))
 
     def close(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            self._flush_commits(consumer)
-            consumer.close(autocommit=False)
+            self._closing = True  # leaving the group calls no callback of the collector's
+            try:
+                self._flush_commits(consumer)
+            finally:
+                consumer.close()  # never commits: enable.auto.commit is off
 
     def __enter__(self) -> KafkaTap:
         self.open()
@@ -278,16 +347,39 @@ class KafkaTap:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _require(self) -> KafkaConsumer:
+    def _require(self) -> Consumer:
         if self._consumer is None:
             raise KafkaEdgeError("the tap is not open")
         return self._consumer
 
+    def _on_error(self, err: KafkaError) -> None:
+        """librdkafka's error callback (run on the polling thread)."""
+        if self._opening is not None:
+            self._opening.append(err)
+            return
+        if err.fatal():
+            self._fatal = err
+        elif err.code() in _rdkafka.UNREACHABLE or err.code() in _rdkafka.REFUSED:
+            self.link.failed(err.name())
+            self._next_probe = min(self._next_probe, self._monotonic() + self.link.backoff)
+
     # -- positions ------------------------------------------------------------------------------
 
-    def position(self, partitions: list[Any]) -> None:
-        """Seek newly assigned partitions to their stored positions, else by the start policy."""
-        consumer = self._require()
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """librdkafka's revoke (and lost) callback: the whole assignment goes (eager)."""
+        if self._closing:
+            return
+        logger.info("partitions revoked: %s", _names(partitions))
+        self._at, self._high = {}, {}
+        self._by_time = []
+        if self.on_revoke is not None:
+            self.on_revoke()
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """librdkafka's assign callback: each partition at its stored position, else by the
+        start policy; then `on_assign`."""
+        if self._closing:
+            return
         stored = self._stored(self.source)
         resumed, fresh = [], []
         for tp in partitions:
@@ -295,12 +387,18 @@ class KafkaTap:
             if offset is None:
                 fresh.append(tp)
             else:
-                consumer.seek(tp, offset)
+                tp.offset = offset
                 resumed.append(tp)
                 self._due[(tp.topic, tp.partition)] = Position(self.source, tp.topic,
                                                                tp.partition, offset)
         if fresh:
             self._start(consumer, fresh)
+        consumer.assign(partitions)
+        if self._by_time:
+            consumer.pause(self._by_time)
+        self._at = {(tp.topic, tp.partition): tp.offset for tp in partitions if tp.offset >= 0}
+        self._high = dict.fromkeys(((tp.topic, tp.partition) for tp in partitions), None)
+        self._read_highs(consumer)
         logger.info("assigned: resumed %s from the store; %s from %s", _names(resumed),
                     _names(fresh), self._start_name())
         if self.on_assign is not None:
@@ -310,40 +408,57 @@ class KafkaTap:
         start = self.options.start
         return start if isinstance(start, str) else start.isoformat()
 
-    def _start(self, consumer: KafkaConsumer, partitions: list[Any]) -> None:
+    def _start(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Set the offsets of partitions nothing is stored for, by the start policy: a
+        concrete offset where the broker answers, so the lag is known before a record comes."""
         start = self.options.start
-        if start == "earliest":
-            consumer.seek_to_beginning(*partitions)
-        elif start == "latest":
-            consumer.seek_to_end(*partitions)
-        else:
-            # The listener runs on kafka-python's IO thread, where looking up offsets by time
-            # would block it: pause the partitions and seek them after the poll returns.
-            consumer.pause(*partitions)
-            self._by_time.extend(partitions)
-
-    def _seek_by_time(self, consumer: KafkaConsumer) -> None:
-        pending, self._by_time = self._by_time, []
-        start = self.options.start
-        assert isinstance(start, datetime)
-        assigned = consumer.assignment()
-        pending = [tp for tp in pending if tp in assigned]
-        if not pending:
+        if not isinstance(start, datetime):
+            for tp in partitions:
+                tp.offset = self._watermark(consumer, tp, end=start == "latest")
             return
         ms = int(start.timestamp() * 1000)
         try:
-            found = consumer.offsets_for_times(dict.fromkeys(pending, ms), timeout_ms=10_000)
-        except KafkaError as exc:
-            self.link.failed(exc)
-            self._by_time.extend(pending)
+            found = consumer.offsets_for_times(
+                [TopicPartition(tp.topic, tp.partition, ms) for tp in partitions], timeout=10)
+        except KafkaException as exc:  # assigned paused, sought once the broker answers
+            self.link.failed(_rdkafka.error_of(exc).name())
+            self._by_time = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
             return
-        for tp in pending:
-            hit = found.get(tp)
-            if hit is None:
-                consumer.seek_to_end(tp)
-            else:
-                consumer.seek(tp, hit.offset)
-        consumer.resume(*pending)
+        for tp, hit in zip(partitions, found, strict=True):
+            tp.offset = hit.offset if hit.offset >= 0 else self._watermark(consumer, tp,
+                                                                            end=True)
+
+    def _watermark(self, consumer: Consumer, tp: TopicPartition, *, end: bool) -> int:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                                       timeout=5, cached=False)
+        except KafkaException:
+            return OFFSET_END if end else OFFSET_BEGINNING
+        return int(high if end else low)
+
+    def _seek_by_time(self, consumer: Consumer) -> None:
+        """Position the partitions `_start` could not find offsets by time for, and resume."""
+        start = self.options.start
+        assert isinstance(start, datetime)
+        ms = int(start.timestamp() * 1000)
+        pending = self._by_time
+        try:
+            found = consumer.offsets_for_times(
+                [TopicPartition(tp.topic, tp.partition, ms) for tp in pending], timeout=10)
+        except KafkaException as exc:
+            self.link.failed(_rdkafka.error_of(exc).name())
+            return
+        self._by_time = []
+        for tp, hit in zip(pending, found, strict=True):
+            offset = hit.offset if hit.offset >= 0 else self._watermark(consumer, tp, end=True)
+            try:
+                consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+            except KafkaException:  # not fetching yet: again after the next poll
+                self._by_time.append(tp)
+                continue
+            consumer.resume([tp])
+            if offset >= 0:
+                self._at[(tp.topic, tp.partition)] = offset
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -351,64 +466,108 @@ class KafkaTap:
         """The next records as observations, and for each partition the offset after them."""
         consumer = self._require()
         try:
-            polled = consumer.poll(timeout_ms=timeout_ms,
-                                   max_records=self.options.max_poll_records)
-        except _UNREACHABLE as exc:
-            self.link.failed(exc)
+            polled = consumer.consume(num_messages=self.options.max_poll_records,
+                                      timeout=timeout_ms / 1000)
+        except KafkaException as exc:
+            self._read_failed(_rdkafka.error_of(exc))
             return [], []
-        except KafkaError as exc:  # not transient: authorization, configuration, ...
-            raise KafkaEdgeError(f"reading from Kafka at {self.link.where} failed: {exc}") from exc
+        if self._fatal is not None:
+            self._read_failed(self._fatal)
         if self._by_time:
             self._seek_by_time(consumer)
         if polled:
+            if any(m.error() is not None for m in polled):
+                polled = self._without_errors(polled)
             self.link.ok()
         elif self._monotonic() >= self._next_probe:
             self.probe()
-        return self._convert(polled)
+        observations, positions = self._convert(polled)
+        at = self._at
+        for p in positions:
+            at[(p.topic, p.partition)] = p.next_offset
+        self._read_highs(consumer)
+        return observations, positions
 
-    def _convert(self, polled: Mapping[Any, Sequence[Any]]) -> tuple[
-            list[Observation], list[Position]]:
+    def _read_highs(self, consumer: Consumer) -> None:
+        """The assigned partitions' end offsets librdkafka has from its fetches (no request)."""
+        high = self._high
+        for key in high:
+            try:
+                _, end = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+            except KafkaException:
+                continue
+            if end >= 0:
+                high[key] = int(end)
+
+    def _read_failed(self, err: KafkaError) -> None:
+        """A broker away is waited out; anything else stops the tap (authorization,
+        configuration, a fatal error of the client)."""
+        if not err.fatal() and err.code() in _rdkafka.UNREACHABLE:
+            self.link.failed(err.name())
+            return
+        raise KafkaEdgeError(f"reading from Kafka at {self.link.where} failed: "
+                             f"{_rdkafka.reason_of(err)}")
+
+    def _without_errors(self, polled: list[Message]) -> list[Message]:
+        """The records among what `consume` gave; its error events are dropped (a topic not
+        there yet, say), but those that mean the tap cannot read stop it."""
+        kept = []
+        for m in polled:
+            err = m.error()
+            if err is None:
+                kept.append(m)
+            elif err.fatal() or err.code() in _AUTHORIZATION:
+                self._read_failed(err)
+            else:
+                logger.debug("Kafka: %s", _rdkafka.reason_of(err))
+        return kept
+
+    def _convert(self, polled: Sequence[Message]) -> tuple[list[Observation], list[Position]]:
         observations: list[Observation] = []
-        positions: list[Position] = []
         received = self._now()
         source = self.source
         append = observations.append
-        last_ts: int | None = None
+        ends: dict[tuple[str, int], int] = {}
+        last_ts: tuple[int, int] | None = None
         last_at: datetime | None = None
-        for tp, records in polled.items():
-            if not records:
-                continue
-            topic, partition = tp.topic, tp.partition
-            for r in records:
-                ts, value = r.timestamp, r.value
-                if ts != last_ts:  # a producer batch's records share their millisecond
-                    last_ts = ts
-                    last_at = (datetime.fromtimestamp(ts / 1000, UTC)
-                               if ts is not None and ts >= 0 else None)
-                append(Observation(
-                    Location("kafka", topic, partition, r.offset), received,
-                    value if value is not None else b"", r.key,
-                    _headers(r.headers) if r.headers else (), last_at,
-                ))
-            positions.append(Position(source, topic, partition, records[-1].offset + 1))
-        return observations, positions
+        for m in polled:
+            ts = m.timestamp()
+            if ts != last_ts:  # a producer batch's records share their millisecond
+                last_ts = ts
+                kind, ms = ts
+                last_at = datetime.fromtimestamp(ms / 1000, UTC) if kind and ms >= 0 else None
+            topic, partition, offset = m.topic(), m.partition(), m.offset()
+            value, headers = m.value(), m.headers()
+            append(Observation(
+                Location("kafka", topic, partition, offset), received,
+                value if value is not None else b"", m.key(),
+                _headers(headers) if headers else (), last_at,  # type: ignore[arg-type]
+            ))
+            ends[(topic, partition)] = offset + 1  # type: ignore[index,operator]
+        return observations, [Position(source, t, p, n) for (t, p), n in ends.items()]
 
     def probe(self) -> bool:
-        """Ask the broker for the end offsets of the assignment: whether the link is up."""
+        """Ask the broker (an assigned partition's end offset, else the topics' metadata):
+        whether the link is up."""
         consumer = self._require()
         try:
-            assigned = list(consumer.assignment())
+            assigned = list(self._high)
             if assigned:
-                consumer.end_offsets(assigned, timeout_ms=2000)
+                consumer.get_watermark_offsets(TopicPartition(*assigned[0]), timeout=2,
+                                               cached=False)
+            elif self.options.topics:
+                consumer.list_topics(self.options.topics[0], timeout=2)
             else:
-                consumer.bootstrap(timeout_ms=2000, refresh=True)
-        except _UNREACHABLE as exc:
-            self.link.failed(exc)
+                consumer.list_topics(timeout=2)
+        except KafkaException as exc:
+            self.link.failed(_rdkafka.error_of(exc).name())
             self._next_probe = self._monotonic() + self.link.backoff
             return False
         self.link.ok()
-        self._next_probe = self._monotonic() + 1.0  # idle: one cheap ListOffsets a second
+        self._next_probe = self._monotonic() + 1.0  # idle: one cheap request a second
         return True
+
+    # -- commits --------------------------------------------------------------------------------
 
     def commit(self, positions: Sequence[Position]) -> bool:
         """Send positions (already in the store) to Kafka without waiting for the reply.
@@ -421,34 +580,40 @@ class KafkaTap:
         if not positions:
             return True
         consumer = self._require()
-        offsets = {TopicPartition(p.topic, p.partition): OffsetAndMetadata(p.next_offset, "", -1)
-                   for p in positions}
+        offsets = [TopicPartition(p.topic, p.partition, p.next_offset) for p in positions]
         try:
-            consumer.commit_async(offsets, callback=self._on_committed)
-        except KafkaError as exc:
-            self._commit_failed(exc)
+            consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:
+            self._commit_failed(_rdkafka.error_of(exc))
             return False
-        self._sent.update(offsets)
+        self._in_flight += 1
+        for p in positions:
+            self._sent[(p.topic, p.partition)] = p.next_offset
         return True
 
-    def _on_committed(self, offsets: Mapping[Any, Any], response: object) -> None:
-        """kafka-python's callback for an async commit (run on the polling thread)."""
-        if not isinstance(response, BaseException):
+    def _on_committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """librdkafka's commit callback (run on the polling thread): what failed comes back
+        from `due_commits`, unless superseded by a later commit."""
+        self._in_flight = max(0, self._in_flight - 1)
+        failed = [tp for tp in partitions if tp.error is not None]
+        if err is not None and not failed:
+            failed = list(partitions)
+        if not failed:
             return
-        self._commit_failed(response)
+        self._commit_failed(err if err is not None else failed[0].error)  # type: ignore[arg-type]
         sent = self._sent
-        for tp, meta in offsets.items():
-            if sent.get(tp) != meta:  # superseded by a later commit
+        for tp in failed:
+            key = (tp.topic, tp.partition)
+            if sent.get(key) != tp.offset:  # superseded by a later commit
                 continue
-            self._due[(tp.topic, tp.partition)] = Position(
-                self.source, tp.topic, tp.partition, meta.offset)
+            self._due[key] = Position(self.source, tp.topic, tp.partition, tp.offset)
 
-    def _commit_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, _UNREACHABLE):
-            self.link.failed(exc)
+    def _commit_failed(self, err: KafkaError) -> None:
+        if err.code() in _rdkafka.UNREACHABLE:
+            self.link.failed(err.name())
         else:  # e.g. a rebalance took the partitions meanwhile
             logger.info("offset commit to Kafka failed (%s); the store has the positions",
-                        type(exc).__name__)
+                        err.name())
 
     def due_commits(self) -> list[Position]:
         """Positions to send (again) since the last call: commits the broker failed, and the
@@ -456,22 +621,30 @@ class KafkaTap:
         due, self._due = self._due, {}
         return list(due.values())
 
-    def _flush_commits(self, consumer: KafkaConsumer) -> None:
-        """On close, wait for the last offsets sent of the partitions still assigned, so lag
-        tools see where the collector stopped (skipped while the broker is unreachable)."""
-        assigned = consumer.assignment()
-        last = {tp: meta for tp, meta in self._sent.items() if tp in assigned}
+    def _flush_commits(self, consumer: Consumer, timeout: float = 5.0) -> None:
+        """On close, send the last offsets of the partitions still assigned and wait for the
+        replies, so lag tools see where the collector stopped (skipped while the broker is
+        unreachable)."""
+        assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        last = {key: offset for key, offset in self._sent.items() if key in assigned}
         for p in self.due_commits():  # e.g. resumed, then closed before the loop sent them
-            tp = TopicPartition(p.topic, p.partition)
-            if tp in assigned and tp not in last:
-                last[tp] = OffsetAndMetadata(p.next_offset, "", -1)
+            if (p.topic, p.partition) in assigned:
+                last.setdefault((p.topic, p.partition), p.next_offset)
         self._sent.clear()
         if not last or not self.link.up:
             return
         try:
-            consumer.commit(last, timeout_ms=5000)
-        except KafkaError as exc:
-            self._commit_failed(exc)
+            consumer.commit(offsets=[TopicPartition(t, p, n) for (t, p), n in last.items()],
+                            asynchronous=True)
+        except KafkaException as exc:
+            self._commit_failed(_rdkafka.error_of(exc))
+            return
+        self._in_flight += 1
+        deadline = self._monotonic() + timeout
+        while self._in_flight and self._monotonic() < deadline:
+            consumer.poll(0.05)  # serves the commit callbacks (a record polled is let go)
+
+    # -- lag ------------------------------------------------------------------------------------
 
     def caught_up(self) -> bool:
         """Whether partitions are assigned and every one of them has been read to its end."""
@@ -480,51 +653,58 @@ class KafkaTap:
 
     def read_to_end(self, timeout_ms: int = 2000) -> bool | None:
         """Whether partitions are assigned and each has been read to the end offset the broker
-        gives now (one ListOffsets request; `caught_up` answers from the last fetch, which
-        misses records produced since). None when the broker cannot tell."""
+        gives now (one ListOffsets request per partition; `caught_up` answers from the last
+        fetch, which misses records produced since). None when the broker cannot tell."""
         consumer = self._require()
-        assigned = list(consumer.assignment())
+        assigned = list(self._high)
         if not assigned:
             return False
+        at = self._at
         try:
-            ends = consumer.end_offsets(assigned, timeout_ms=timeout_ms)
-            at = {tp: consumer.position(tp, timeout_ms=0) for tp in assigned}
-        except KafkaError as exc:
-            if isinstance(exc, _UNREACHABLE):
-                self.link.failed(exc)
+            for key in assigned:
+                _, high = consumer.get_watermark_offsets(
+                    TopicPartition(*key), timeout=timeout_ms / 1000, cached=False)
+                pos = at.get(key)
+                if pos is None or high < 0 or pos < high:
+                    return False
+        except KafkaException as exc:
+            err = _rdkafka.error_of(exc)
+            if err.code() in _rdkafka.UNREACHABLE:
+                self.link.failed(err.name())
             return None
-        return all(at[tp] is not None and ends.get(tp) is not None and at[tp] >= ends[tp]
-                   for tp in assigned)
+        return True
 
     def subscribed(self) -> set[tuple[str, int]]:
-        """Every partition of the topics subscribed to, as the consumer's metadata cache knows
-        them (those a rebalance assigns from), whoever of the group reads them. Never a
-        request: it is asked in the rebalance callback, where kafka-python cannot wait for
-        one (`partitions_for_topic` asks the cluster for a topic it does not know yet)."""
+        """Every partition of the topics subscribed to, whoever of the group reads them, as
+        the brokers' metadata gives them (a pattern's: of the topics it matches now); empty
+        when the broker cannot tell."""
         consumer = self._require()
-        cluster = getattr(consumer, "_cluster", None)
-        if cluster is None:
-            return set()
-        return {(t, p) for t in consumer.subscription() or ()
-                for p in cluster.partitions_for_topic(t) or ()}
+        found: set[tuple[str, int]] = set()
+        try:
+            if self.options.pattern:
+                match = re.compile(self.options.pattern).match
+                topics = consumer.list_topics(timeout=5).topics
+                chosen = [t for t in topics if match(t) and not t.startswith("__")]
+            else:
+                chosen = list(self.options.topics)
+                topics = {}
+                for t in chosen:
+                    topics.update(consumer.list_topics(t, timeout=5).topics)
+        except KafkaException:
+            return found
+        for t in chosen:
+            meta = topics.get(t)
+            if meta is not None:
+                found.update((t, p) for p in meta.partitions)
+        return found
 
     def highwaters(self) -> dict[tuple[str, int], int | None]:
         """The end offset of each assigned partition as of the last fetch (None: not known)."""
-        consumer = self._require()
-        return {(tp.topic, tp.partition): consumer.highwater(tp)
-                for tp in consumer.assignment()}
+        return dict(self._high)
 
     def lag(self) -> dict[tuple[str, int], int | None]:
         """Records not read yet per assigned partition, from the last fetch (no request);
         None for a partition not fetched from yet."""
-        consumer = self._require()
-        lag: dict[tuple[str, int], int | None] = {}
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            try:
-                pos = consumer.position(tp, timeout_ms=0)
-            except KafkaError:
-                pos = None
-            known = high is not None and pos is not None
-            lag[(tp.topic, tp.partition)] = max(0, high - pos) if known else None
-        return lag
+        at = self._at
+        return {key: max(0, high - pos) if high is not None and (pos := at.get(key)) is not None
+                else None for key, high in list(self._high.items())}
