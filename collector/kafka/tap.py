@@ -423,6 +423,8 @@ class KafkaTap:
         except KafkaException as exc:  # assigned paused, sought once the broker answers
             self.link.failed(_rdkafka.error_of(exc).name())
             self._by_time = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+            for tp in partitions:
+                tp.offset = OFFSET_END  # nothing read before it is sought
             return
         for tp, hit in zip(partitions, found, strict=True):
             tp.offset = hit.offset if hit.offset >= 0 else self._watermark(consumer, tp,

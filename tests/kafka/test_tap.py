@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from collector.kafka.producer import publish
+from collector.kafka.runner import CollectOptions
 from collector.model import Location
 from collector.store.base import Batch, Position, Store, open_store
 from tests.kafka._support import (
@@ -270,3 +271,35 @@ def test_partitions_resumed_from_the_store_get_their_stored_offsets_committed(
     run.collector.run(stop, until=two_ticks_after_caught_up)
     assert run.pipeline.stats.observations == 0  # nothing read again
     assert committed(kafka.bootstrap, "g8", topic) == ends
+
+
+def test_lag_answers_from_another_thread_at_once(kafka: Any, topic: str, store: Store) -> None:
+    """Scale-out's idle check asks the reader's tap from the tracker's thread while the
+    reader's loop waits in a poll: `lag`, `highwaters` and `caught_up` answer without the
+    consumer (whose calls would wait for the poll on the other thread)."""
+    import time
+
+    publish(ce_records(topic, range(30)), kafka.bootstrap)
+    ends = {(topic, p): n for p, n in end_offsets(kafka.bootstrap, topic).items()}
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group="g9",
+                         options=CollectOptions(batch_wait=0.5))
+    stop = threading.Event()
+    t = threading.Thread(target=collect_until, args=(run, 10**9),
+                         kwargs={"stop": stop, "timeout": 120})
+    t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not run.tap.caught_up():
+            assert time.monotonic() < deadline, "never caught up"
+            stop.wait(0.1)
+        slowest = 0.0
+        for _ in range(20):
+            started = time.monotonic()
+            lag, high, caught_up = run.tap.lag(), run.tap.highwaters(), run.tap.caught_up()
+            slowest = max(slowest, time.monotonic() - started)
+            assert (lag, high, caught_up) == (dict.fromkeys(ends, 0), ends, True)
+            stop.wait(0.05)
+        assert slowest < 0.05
+    finally:
+        stop.set()
+        t.join()
