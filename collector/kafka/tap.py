@@ -204,6 +204,8 @@ class KafkaTap:
         """While `open` connects: the errors librdkafka reported."""
         self._fatal: KafkaError | None = None
         self._by_time: list[TopicPartition] = []
+        self._new: list[tuple[str, int]] | None = None
+        """An assignment `on_assign` is still to hear of (see `_assigned`)."""
         """Partitions assigned (paused) whose offsets by the start time are still to find."""
         self._at: dict[tuple[str, int], int] = {}
         """The next offset to read per assigned partition, where known (librdkafka's
@@ -371,13 +373,16 @@ class KafkaTap:
             return
         logger.info("partitions revoked: %s", _names(partitions))
         self._at, self._high = {}, {}
-        self._by_time = []
+        self._by_time, self._new = [], None
         if self.on_revoke is not None:
             self.on_revoke()
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """librdkafka's assign callback: each partition at its stored position, else by the
-        start policy; then `on_assign`."""
+        start policy. `on_assign` hears of them once `consume` has returned, before `poll`
+        does: confluent-kafka loses track of the running `consume` when a callback makes a
+        call that waits for the broker in its own right (``list_topics``, which scale-out's
+        `subscribed` makes), and aborts the process on the next callback."""
         if self._closing:
             return
         stored = self._stored(self.source)
@@ -401,8 +406,7 @@ class KafkaTap:
         self._read_highs(consumer)
         logger.info("assigned: resumed %s from the store; %s from %s", _names(resumed),
                     _names(fresh), self._start_name())
-        if self.on_assign is not None:
-            self.on_assign([(tp.topic, tp.partition) for tp in partitions])
+        self._new = [(tp.topic, tp.partition) for tp in partitions]
 
     def _start_name(self) -> str:
         start = self.options.start
@@ -475,6 +479,10 @@ class KafkaTap:
             return [], []
         if self._fatal is not None:
             self._read_failed(self._fatal)
+        if self._new is not None:
+            assigned, self._new = self._new, None
+            if self.on_assign is not None:
+                self.on_assign(assigned)
         if self._by_time:
             self._seek_by_time(consumer)
         if polled:
