@@ -5,17 +5,25 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ONLY   ?=
 
-.PHONY: demo test lint bench kafka install clean config-docs
+.PHONY: demo test lint bench kafka install clean config-docs lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]' -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## make lock: re-resolve pyproject.toml's ranges in a scratch venv into constraints.txt
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '/^#/p' constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-lock
 
 ## make demo: simulator -> collector -> SQLite -> dashboard on http://127.0.0.1:8501
 demo: $(STAMP)

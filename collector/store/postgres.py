@@ -19,6 +19,7 @@ from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from collector.exceptions import StoreError
+from collector.model import Event
 from collector.store._dialect import COMPAT_FUNCTIONS, PostgresDialect, ddl
 from collector.store.base import Batch, shown_url
 from collector.store.dead_letters import DeadLetterBounds
@@ -273,20 +274,26 @@ class PostgresStore(SqlStore):
             self._conn.close()
 
 
+def _identity(event: Event) -> tuple[str, str]:
+    return event.source, event.id
+
+
 def _one_per_key(batch: Batch) -> Batch:
+    """One row per natural key, and the events in key order: two scale-out readers storing
+    the same new events at once (a record read again by the next owner of its partition, or
+    one event published to two partitions) then take their key locks in the same order, so
+    one waits for the other instead of both waiting for each other (a deadlock that stops a
+    collector)."""
     events = batch.events
     if len({(e.source, e.id) for e in events}) < len(events):
         seen: set[tuple[str, str]] = set()
         events = [e for e in events
                   if (e.source, e.id) not in seen and not seen.add((e.source, e.id))]  # type: ignore[func-returns-value]
+    events = sorted(events, key=_identity)  # the first delivery of each is kept above
     flows = list({f.instance_id: f for f in batch.flows}.values())
     rollups = list({(r.minute, r.flow_type, r.step, r.part): r
                     for r in batch.flow_rollups}.values())
     positions = list({(p.source, p.topic, p.partition): p for p in batch.positions}.values())
-    if (events is batch.events and len(flows) == len(batch.flows)
-            and len(rollups) == len(batch.flow_rollups)
-            and len(positions) == len(batch.positions)):
-        return batch
     return Batch(events=events, dead_letters=batch.dead_letters, flows=flows,
                  assignments=batch.assignments, violations=batch.violations,
                  alerts=batch.alerts, positions=positions, metrics=batch.metrics,

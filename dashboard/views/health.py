@@ -241,7 +241,9 @@ def _collectors(store: Store) -> None:
         st.caption(f"Group {md_code(rows[0]['group'])}.")
     st.table(readable([{**r, "status": _status(r),
                         "ago": f"{format_duration(r['since_heartbeat_s'])} ago",
-                        # as text: a static table shows a float column to four places
+                        # as text: a static table shows a float column to four places and
+                        # an integer column without thousands separators
+                        "records": _count(r["records"]), "lag": _count(r["lag"]),
                         "records_per_second": _rate(r["records_per_second"])} for r in rows],
                       columns), hide_index=True)
     if found.replaced:
@@ -249,6 +251,10 @@ def _collectors(store: Store) -> None:
                    "replaced by a restart on the same host (" + ", ".join(
                        f"{md_code(r['collector_id'])} by {md_code(r['replaced_by'])}"
                        for r in found.replaced) + ").")
+
+
+def _count(n: int | None) -> str:
+    return "" if n is None else f"{n:,}"
 
 
 def _rate(per_second: float | None) -> str:

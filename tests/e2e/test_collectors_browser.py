@@ -81,6 +81,8 @@ def test_a_silent_collector_is_flagged_and_a_stopped_one_says_when(
     assert "SILENT" in shown
     assert f"stopped at {now - timedelta(minutes=1):%H:%M}" in shown
     assert "reader: orders[0-2], payments[0-2]; tracker: choreoscope.flows[0-5]" in shown
+    assert "1,800" in shown  # host a's reader: counts with thousands separators
+    assert "1,200" in shown
     save(page, screenshots / "collector-health-group.png")
 
 

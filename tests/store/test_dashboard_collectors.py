@@ -139,8 +139,8 @@ def test_health_page_shows_stopped_at_and_no_alarm_for_a_clean_stop(
                 if "Collector" in d.value.columns]
     stopped = now - timedelta(minutes=2)
     assert [(r["Collector"], r["Status"], r["Read"]) for r in table] == [
-        ("h4:9:c", f"stopped at {now - timedelta(minutes=1):%H:%M}", 70),
-        ("h3:8:b", f"stopped at {stopped:%H:%M}", 500)]
+        ("h4:9:c", f"stopped at {now - timedelta(minutes=1):%H:%M}", "70"),
+        ("h3:8:b", f"stopped at {stopped:%H:%M}", "500")]
     captions = " ".join(str(c.value) for c in at.caption)
     assert "1 earlier run(s) of these collectors, replaced by a restart" in captions
     assert "h3:7:a" in captions
