@@ -122,6 +122,9 @@ def rdkafka_config(options: TapOptions) -> dict[str, Any]:
         "fetch.max.bytes": 64 * 1024 * 1024,
         "max.partition.fetch.bytes": 8 * 1024 * 1024,
         "receive.message.max.bytes": 64 * 1024 * 1024 + 512,  # librdkafka wants the margin
+        # a fetch waiting for records holds up the requests behind it on the connection
+        # (subscribed's metadata, read_to_end's offsets): 500 ms by default
+        "fetch.wait.max.ms": 100,
         "isolation.level": "read_uncommitted",  # kafka-python's: the end is the high watermark
         "allow.auto.create.topics": False,
         "enable.partition.eof": False,
@@ -690,18 +693,15 @@ class KafkaTap:
         when the broker cannot tell."""
         consumer = self._require()
         found: set[tuple[str, int]] = set()
-        try:
-            if self.options.pattern:
-                match = re.compile(self.options.pattern).match
-                topics = consumer.list_topics(timeout=5).topics
-                chosen = [t for t in topics if match(t) and not t.startswith("__")]
-            else:
-                chosen = list(self.options.topics)
-                topics = {}
-                for t in chosen:
-                    topics.update(consumer.list_topics(t, timeout=5).topics)
+        try:  # one request, not one per topic: each waits behind a fetch
+            topics = consumer.list_topics(timeout=5).topics
         except KafkaException:
             return found
+        if self.options.pattern:
+            match = re.compile(self.options.pattern).match
+            chosen = [t for t in topics if match(t) and not t.startswith("__")]
+        else:
+            chosen = list(self.options.topics)
         for t in chosen:
             meta = topics.get(t)
             if meta is not None:
