@@ -16,7 +16,9 @@ Both clocks run from the first poll that returns records to the last record, so 
 and broker warm-up count on neither side. ``ratio`` = pipeline / raw.
 
 ``kafka_collector_cpu_per_record_vs_raw`` runs the same two sides and reports the figure that
-does not depend on the machine's core count: the CPU µs per record of each process.
+does not depend on the machine's core count: the CPU µs per record of each process. Its
+``raw_confluent_cpu_us`` is a bare confluent-kafka (librdkafka) consumer's, the client the tap
+reads with, on the same topic in the same run: what the consumer library itself costs.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from types import ModuleType
 from typing import Any
 
 from _sim import kafka_script, simulated_records
+from confluent_kafka import Consumer
 from kafka import KafkaConsumer
 
 from collector.commands.collect import build_collector
 from collector.kafka.producer import publish
-from collector.kafka.tap import TapOptions, consumer_config
+from collector.kafka.tap import TapOptions, consumer_config, rdkafka_config
 from collector.pipeline import settle_process
 from collector.settings import KafkaSettings, Settings
 from collector.store.base import open_store
@@ -79,6 +82,26 @@ def _raw_rate(settings: Settings, broker_pid: int) -> tuple[float, dict[str, flo
     assert started is not None
     return RECORDS / (time.perf_counter() - started), _cpu_per_record(
         cpu, _cpu_seconds(broker_pid), "consumer")
+
+
+def _raw_confluent_cpu(settings: Settings, broker_pid: int) -> dict[str, float]:
+    """A bare confluent-kafka consumer (the tap's settings, librdkafka's threads included)
+    consuming until it has every record."""
+    options = TapOptions.from_settings(settings.kafka)
+    consumer = Consumer(rdkafka_config(options))
+    consumer.subscribe([TOPIC])
+    seen, cpu = 0, None
+    try:
+        while seen < RECORDS:
+            polled = consumer.consume(num_messages=options.max_poll_records, timeout=0.5)
+            n = sum(1 for m in polled if m.error() is None)
+            if n and cpu is None:
+                cpu = _cpu_seconds(broker_pid)
+            seen += n
+    finally:
+        consumer.close()
+    assert cpu is not None
+    return _cpu_per_record(cpu, _cpu_seconds(broker_pid), "consumer")
 
 
 def _cpu_seconds(broker_pid: int) -> tuple[float, float]:
@@ -147,7 +170,7 @@ def _pipeline_rate(settings: Settings, broker_pid: int) -> tuple[float, dict[str
             publisher.close()
         store.close()
     s = pipeline.stats
-    # where the time went: tap_poll_s is kafka-python's poll plus the tap's conversion
+    # where the time went: tap_poll_s is librdkafka's consume plus the tap's conversion
     # (tap_convert_s); decode_s .. store_write_s the pipeline; the rest of elapsed_s the loop
     return RECORDS / elapsed, {"events_stored": stored, "store_writes": s.writes,
                                "elapsed_s": round(elapsed, 3),
@@ -161,7 +184,8 @@ def _pipeline_rate(settings: Settings, broker_pid: int) -> tuple[float, dict[str
 
 
 def _measure() -> tuple[float, dict[str, float], float, dict[str, Any]]:
-    """One broker, one topic: (raw rate, raw CPU, collector rate, collector extras)."""
+    """One broker, one topic: (raw rate, raw CPU, collector rate, collector extras); the raw
+    CPU has the bare confluent-kafka consumer's as ``confluent_cpu_us``."""
     ks = _kafka_script()
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
         broker = ks.KafkaBroker(ks.fetch(), workdir=Path(tmp) / "kafka", partitions=3)
@@ -172,6 +196,9 @@ def _measure() -> tuple[float, dict[str, float], float, dict[str, Any]]:
             run = uuid.uuid4().hex[:8]
             raw, raw_cpu = _raw_rate(_settings(Path(tmp), broker.bootstrap, f"raw-{run}"),
                                      broker.pid)
+            confluent = _raw_confluent_cpu(_settings(Path(tmp), broker.bootstrap,
+                                                     f"raw-confluent-{run}"), broker.pid)
+            raw_cpu["confluent_cpu_us"] = confluent["consumer_cpu_us"]
             value, extra = _pipeline_rate(_settings(Path(tmp), broker.bootstrap,
                                                     f"pipeline-{run}"), broker.pid)
         finally:
@@ -197,7 +224,8 @@ def kafka_collector_cpu_per_record_vs_raw() -> dict[str, Any]:
             "unit": "cpu_us/record", "baseline": baseline, "ratio": round(value / baseline, 3),
             "records": RECORDS, "records_per_s": round(rate, 1),
             "raw_records_per_s": round(raw, 1), **extra,
-            "raw_broker_cpu_us": raw_cpu["broker_cpu_us"]}
+            "raw_broker_cpu_us": raw_cpu["broker_cpu_us"],
+            "raw_confluent_cpu_us": raw_cpu["confluent_cpu_us"]}
 
 
 BENCHES = {"kafka_pipeline_vs_raw_consume": kafka_pipeline_vs_raw_consume,
