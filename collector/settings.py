@@ -165,6 +165,12 @@ class EnvelopeSettings(_Section):
     """By event type (``"*"`` for all): name to pointer, e.g. ``order_id = "/data/order_id"``."""
 
 
+_NOT_POSIX = re.compile(r"\\[dD]|\(\?|(?<!\\)[*+?}]\?")
+"""What Python's `re` reads in a topic pattern and POSIX extended regular expressions do not (as
+glibc's regcomp, which librdkafka uses, reads them): the digit classes, ``(?...)`` groups and
+lazy quantifiers."""
+
+
 class KafkaSettings(_Section):
     """The Kafka tap: the cluster, what to read, and the collector's own health endpoint."""
 
@@ -174,7 +180,9 @@ class KafkaSettings(_Section):
         "orders", "payments", "inventory", "shipping", "notifications", "customers")
     """Topics to read (ignored when ``topic_pattern`` is set)."""
     topic_pattern: str | None = pydantic.Field(default=None, examples=["^shop\\..*"])
-    """A regular expression; when set it replaces ``topics`` and new matching topics are read."""
+    """A POSIX extended regular expression, matched from the start of a topic's name (the Kafka
+    client, librdkafka, matches it); when set it replaces ``topics`` and new matching topics are
+    read."""
     group_id: str = "choreoscope"
     """The collector's own consumer group (it never writes to the topics it reads)."""
     client_id: str = "choreoscope-collector"
@@ -239,6 +247,13 @@ class KafkaSettings(_Section):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(f"a regular expression ({exc})") from None
+            found = _NOT_POSIX.search(value)
+            if found is not None:
+                raise ValueError(
+                    f"a POSIX extended regular expression, which is how the Kafka client "
+                    f"(librdkafka) matches topics: {found.group()!r} is Python's only and would "
+                    f"match other topics or none (write [0-9] for \\d, [^0-9] for \\D, plain "
+                    f"groups and greedy * + ? {{m,n}})")
         return value
 
 

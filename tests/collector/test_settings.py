@@ -81,3 +81,21 @@ def test_unknown_key_in_file_is_refused(config: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert info.value.key == "stroe"
+
+
+@pytest.mark.parametrize("pattern", [r"orders-\d+", r"(?i)orders", r"orders.*?"])
+def test_a_topic_pattern_the_kafka_client_would_read_otherwise_is_refused(
+        config: Path, monkeypatch: pytest.MonkeyPatch, pattern: str) -> None:
+    """librdkafka matches topic patterns with glibc's POSIX extended regular expressions,
+    where ``\\d`` is the letter d and ``(?`` does not compile: such a pattern would silently
+    read other topics or none."""
+    monkeypatch.setenv("CHOREOSCOPE_KAFKA__TOPIC_PATTERN", pattern)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.key == "kafka.topic_pattern"
+    assert "POSIX extended regular expression" in str(info.value)
+
+
+def test_a_posix_topic_pattern_is_taken(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHOREOSCOPE_KAFKA__TOPIC_PATTERN", r"^shop\.orders-[0-9]+")
+    assert load_settings().kafka.topic_pattern == r"^shop\.orders-[0-9]+"
