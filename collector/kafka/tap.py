@@ -208,6 +208,11 @@ class KafkaTap:
         self._fatal: KafkaError | None = None
         self._by_time: list[TopicPartition] = []
         self._new: list[tuple[str, int]] | None = None
+        self._started: dict[tuple[str, int], Position] = {}
+        """Partitions just started at "latest" or a time, nothing stored for them: the offset
+        they start at, handed out with the next poll's positions so the store keeps it. Their
+        next owner (a restart, a rebalance) then resumes there rather than at the end again,
+        which would skip what was published in between."""
         """An assignment `on_assign` is still to hear of (see `_assigned`)."""
         """Partitions assigned (paused) whose offsets by the start time are still to find."""
         self._at: dict[tuple[str, int], int] = {}
@@ -376,7 +381,7 @@ class KafkaTap:
             return
         logger.info("partitions revoked: %s", _names(partitions))
         self._at, self._high = {}, {}
-        self._by_time, self._new = [], None
+        self._by_time, self._new, self._started = [], None, {}
         if self.on_revoke is not None:
             self.on_revoke()
 
@@ -401,6 +406,10 @@ class KafkaTap:
                                                                tp.partition, offset)
         if fresh:
             self._start(consumer, fresh)
+            if self.options.start != "earliest":  # earliest stays earliest for the next owner
+                self._started = {(tp.topic, tp.partition): Position(
+                    self.source, tp.topic, tp.partition, tp.offset)
+                    for tp in fresh if tp.offset >= 0}
         consumer.assign(partitions)
         if self._by_time:
             consumer.pause(self._by_time)
@@ -495,6 +504,10 @@ class KafkaTap:
         elif self._monotonic() >= self._next_probe:
             self.probe()
         observations, positions = self._convert(polled)
+        if self._started:  # nothing read from them yet: where they start
+            started, self._started = self._started, {}
+            read = {(p.topic, p.partition) for p in positions}
+            positions += [p for key, p in started.items() if key not in read]
         at = self._at
         for p in positions:
             at[(p.topic, p.partition)] = p.next_offset

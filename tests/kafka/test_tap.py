@@ -115,6 +115,34 @@ def test_start_latest_skips_what_was_there(kafka: Any, topic: str, store: Store)
     assert stored_ids(store) == sorted(f"e-{i}" for i in range(70, 90))
 
 
+def test_a_restart_with_start_latest_reads_what_came_while_it_was_down(
+        kafka: Any, topic: str, store: Store) -> None:
+    """"latest" is where the group first starts: a collector that read nothing before it
+    stopped (a quiet topic) has stored where each partition starts, so a restart (or the
+    partitions' next owner in scale-out) reads what was published meanwhile instead of
+    starting at the end again."""
+    publish(ce_records(topic, range(30)), kafka.bootstrap)  # before the first start: skipped
+    partitions = len(end_offsets(kafka.bootstrap, topic))
+    run = make_collector(kafka.bootstrap, store, topics=[topic], group="g8", start="latest")
+    stop = threading.Event()
+    t = threading.Thread(target=collect_until, args=(run, 1), kwargs={"stop": stop})
+    t.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while len(store.positions("kafka:g8")) < partitions:
+            assert datetime.now(UTC) < deadline, store.positions("kafka:g8")
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        t.join()
+    assert sum(store.positions("kafka:g8").values()) == 30  # each at its end, nothing read
+    assert stored_ids(store) == []
+    publish(ce_records(topic, range(30, 50)), kafka.bootstrap)  # while it is down
+    collect_until(make_collector(kafka.bootstrap, store, topics=[topic], group="g8",
+                                 start="latest"), 20)
+    assert stored_ids(store) == sorted(f"e-{i}" for i in range(30, 50))
+
+
 def test_start_at_a_timestamp(kafka: Any, topic: str, store: Store) -> None:
     old = datetime(2026, 1, 1, tzinfo=UTC)
     new = datetime(2026, 1, 2, tzinfo=UTC)
