@@ -92,10 +92,15 @@ _AFTER = re.compile(r"\s*\(after \d+ms in state [A-Z_]+(?:, \d+ identical error\
 """librdkafka's "(after 301ms in state AUTH_REQ)" suffix: it changes with every attempt."""
 
 
+def _bare(text: str) -> str:
+    """librdkafka's text without its connection prefix and timing suffix."""
+    return _AFTER.sub("", _WHERE.sub("", text))
+
+
 def reason_of(err: KafkaError) -> str:
     """librdkafka's error as a short reason, without the connection it happened on and how
     long that took (an untrusted certificate named as Python's ssl module names it)."""
-    text = _AFTER.sub("", _WHERE.sub("", err.str()))
+    text = _bare(err.str())
     if is_untrusted(err):
         at = text.lower().find("certificate verify failed")
         return "[SSL: CERTIFICATE_VERIFY_FAILED] " + text[at:]
@@ -110,8 +115,7 @@ class _Lines(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) == 3 and record.msg == "%s [%s] %s":
-            text = _AFTER.sub("", _WHERE.sub("", str(args[2])))
-            record.msg, record.args = text, None
+            record.msg, record.args = _bare(str(args[2])), None
         return True
 
 

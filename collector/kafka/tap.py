@@ -605,7 +605,10 @@ class KafkaTap:
         """
         if not positions:
             return True
-        consumer = self._require()
+        return self._send(self._require(), positions)
+
+    def _send(self, consumer: Consumer, positions: Sequence[Position]) -> bool:
+        """`commit` on ``consumer`` (also while closing, when the tap holds it no more)."""
         offsets = [TopicPartition(p.topic, p.partition, p.next_offset) for p in positions]
         try:
             consumer.commit(offsets=offsets, asynchronous=True)
@@ -657,15 +660,9 @@ class KafkaTap:
             if (p.topic, p.partition) in assigned:
                 last.setdefault((p.topic, p.partition), p.next_offset)
         self._sent.clear()
-        if not last or not self.link.up:
+        if not last or not self.link.up or not self._send(
+                consumer, [Position(self.source, t, p, n) for (t, p), n in last.items()]):
             return
-        try:
-            consumer.commit(offsets=[TopicPartition(t, p, n) for (t, p), n in last.items()],
-                            asynchronous=True)
-        except KafkaException as exc:
-            self._commit_failed(_rdkafka.error_of(exc))
-            return
-        self._in_flight += 1
         deadline = self._monotonic() + timeout
         while self._in_flight and self._monotonic() < deadline:
             consumer.poll(0.05)  # serves the commit callbacks (a record polled is let go)

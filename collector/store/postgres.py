@@ -274,22 +274,16 @@ class PostgresStore(SqlStore):
             self._conn.close()
 
 
-def _identity(event: Event) -> tuple[str, str]:
-    return event.source, event.id
-
-
 def _one_per_key(batch: Batch) -> Batch:
     """One row per natural key, and the events in key order: two scale-out readers storing
     the same new events at once (a record read again by the next owner of its partition, or
     one event published to two partitions) then take their key locks in the same order, so
     one waits for the other instead of both waiting for each other (a deadlock that stops a
     collector)."""
-    events = batch.events
-    if len({(e.source, e.id) for e in events}) < len(events):
-        seen: set[tuple[str, str]] = set()
-        events = [e for e in events
-                  if (e.source, e.id) not in seen and not seen.add((e.source, e.id))]  # type: ignore[func-returns-value]
-    events = sorted(events, key=_identity)  # the first delivery of each is kept above
+    first: dict[tuple[str, str], Event] = {}
+    for e in batch.events:  # an event's first delivery
+        first.setdefault((e.source, e.id), e)
+    events = [first[key] for key in sorted(first)]
     flows = list({f.instance_id: f for f in batch.flows}.values())
     rollups = list({(r.minute, r.flow_type, r.step, r.part): r
                     for r in batch.flow_rollups}.values())

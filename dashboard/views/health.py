@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from collector.humanize import TIME_ZONE_NOTE, format_bytes, format_time
+from collector.humanize import TIME_ZONE_NOTE, format_bytes, format_count, format_time
 from collector.member import Status
 from collector.settings import load_settings
 from collector.store import Store
@@ -243,7 +243,7 @@ def _collectors(store: Store) -> None:
                         "ago": f"{format_duration(r['since_heartbeat_s'])} ago",
                         # as text: a static table shows a float column to four places and
                         # an integer column without thousands separators
-                        "records": _count(r["records"]), "lag": _count(r["lag"]),
+                        "records": format_count(r["records"]), "lag": format_count(r["lag"]),
                         "records_per_second": _rate(r["records_per_second"])} for r in rows],
                       columns), hide_index=True)
     if found.replaced:
@@ -251,10 +251,6 @@ def _collectors(store: Store) -> None:
                    "replaced by a restart on the same host (" + ", ".join(
                        f"{md_code(r['collector_id'])} by {md_code(r['replaced_by'])}"
                        for r in found.replaced) + ").")
-
-
-def _count(n: int | None) -> str:
-    return "" if n is None else f"{n:,}"
 
 
 def _rate(per_second: float | None) -> str:
