@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +109,16 @@ def end_offsets(bootstrap: str, topic: str, partitions: int = 3) -> dict[int, in
         return {tp.partition: n for tp, n in consumer.end_offsets(tps).items()}
     finally:
         consumer.close(autocommit=False)
+
+
+def wait_for(condition: Callable[[], object], what: str, *, stop: threading.Event,
+             timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds, checking every 0.1 s; fails naming ``what`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
+        stop.wait(0.1)
 
 
 def stored_ids(store: Store) -> list[str]:

@@ -23,6 +23,7 @@ from tests.kafka._support import (
     end_offsets,
     make_collector,
     stored_ids,
+    wait_for,
 )
 
 pytestmark = pytest.mark.kafka
@@ -96,16 +97,12 @@ def test_start_latest_skips_what_was_there(kafka: Any, topic: str, store: Store)
     publish(ce_records(topic, range(50, 70)), kafka.bootstrap)
     # positions were not stored (nothing read), so "latest" applies again on this start
     run = make_collector(kafka.bootstrap, store, topics=[topic], group="g3", start="latest")
-    import threading
-
     stop = threading.Event()
     t = threading.Thread(target=collect_until, args=(run, 20), kwargs={"stop": stop})
     t.start()
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=30)
-        while not run.tap.lag():  # the collector's thread owns the consumer: no call to it
-            assert datetime.now(UTC) < deadline
-            stop.wait(0.1)
+        # the collector's thread owns the consumer: no call to it
+        wait_for(run.tap.lag, "partitions assigned", stop=stop)
         stop.wait(0.5)
         publish(ce_records(topic, range(70, 90)), kafka.bootstrap)
         t.join(60)
@@ -128,10 +125,8 @@ def test_a_restart_with_start_latest_reads_what_came_while_it_was_down(
     t = threading.Thread(target=collect_until, args=(run, 1), kwargs={"stop": stop})
     t.start()
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=30)
-        while len(store.positions("kafka:g8")) < partitions:
-            assert datetime.now(UTC) < deadline, store.positions("kafka:g8")
-            stop.wait(0.1)
+        wait_for(lambda: len(store.positions("kafka:g8")) == partitions,
+                 "a start position stored for every partition", stop=stop)
     finally:
         stop.set()
         t.join()
@@ -156,18 +151,14 @@ def test_start_at_a_timestamp(kafka: Any, topic: str, store: Store) -> None:
 
 
 def test_a_pattern_picks_up_topics_created_later(kafka: Any, topic: str, store: Store) -> None:
-    import threading
-
     publish(ce_records(f"{topic}-a", range(10)), kafka.bootstrap)
     run = make_collector(kafka.bootstrap, store, pattern=f"^{topic}-.*", group="g5")
     stop = threading.Event()
     t = threading.Thread(target=collect_until, args=(run, 20), kwargs={"stop": stop})
     t.start()
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=30)
-        while run.pipeline.stats.observations < 10:
-            assert datetime.now(UTC) < deadline, "first topic not read"
-            stop.wait(0.1)
+        wait_for(lambda: run.pipeline.stats.observations >= 10, "the first topic read",
+                 stop=stop)
         publish(ce_records(f"{topic}-b", range(10, 20)), kafka.bootstrap)
         t.join(60)
         assert not t.is_alive()
@@ -316,10 +307,7 @@ def test_lag_answers_from_another_thread_at_once(kafka: Any, topic: str, store: 
                          kwargs={"stop": stop, "timeout": 120})
     t.start()
     try:
-        deadline = time.monotonic() + 30
-        while not run.tap.caught_up():
-            assert time.monotonic() < deadline, "never caught up"
-            stop.wait(0.1)
+        wait_for(run.tap.caught_up, "caught up", stop=stop)
         slowest = 0.0
         for _ in range(20):
             started = time.monotonic()
