@@ -43,8 +43,8 @@ def loads(text: bytes | str) -> Any:
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     try:
         return _DECODE(raw)
-    except msgspec.DecodeError:  # not JSON, or a number past msgspec's range: decided below
-        pass
+    except (msgspec.DecodeError, RecursionError):  # not JSON, a number past msgspec's range,
+        pass  # nesting past its stack: decided below
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:

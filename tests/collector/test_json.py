@@ -54,5 +54,10 @@ def test_an_integer_past_pythons_digit_limit_is_a_value_error_not_a_float() -> N
         _json.loads(b"1" + b"0" * 4400)
 
 
+def test_nesting_past_what_the_readers_follow_is_refused_as_not_json() -> None:
+    with pytest.raises(orjson.JSONDecodeError, match="depth limit exceeded"):
+        _json.loads(b"[" * 3000 + b"]" * 3000)
+
+
 def test_text_reads_like_bytes() -> None:
     assert _json.loads('{"é": [1, 2.5, null]}') == {"é": [1, 2.5, None]}
