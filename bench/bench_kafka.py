@@ -3,7 +3,8 @@
 On one 200,000-record topic of simulated events (a real single-node broker started here), with
 the same consumer configuration on both sides (`collector.kafka.tap.consumer_config`):
 
-- baseline: a bare kafka-python consumer polling until it has every record;
+- baseline: a bare kafka-python consumer polling until it has every record, run once before the
+  collector and once after it, the mean of the two (this VM's speed drifts within a minute);
 - value: the collector ``choreoscope collect`` runs, from the same `build_collector`
   (pipeline, options, health, alert pump and catalog rollups on its ticks; start-up heap
   frozen): tap -> decode -> validate -> correlate and track -> one SQLite transaction per
@@ -183,9 +184,11 @@ def _pipeline_rate(settings: Settings, broker_pid: int) -> tuple[float, dict[str
                                "validation": pipeline._validate is not None}  # noqa: SLF001
 
 
-def _measure() -> tuple[float, dict[str, float], float, dict[str, Any]]:
-    """One broker, one topic: (raw rate, raw CPU, collector rate, collector extras); the raw
-    CPU has the bare confluent-kafka consumer's as ``confluent_cpu_us``."""
+def _measure() -> tuple[float, dict[str, Any], float, dict[str, Any]]:
+    """One broker, one topic: (raw rate, raw CPU, collector rate, collector extras). The raw
+    figures are the mean of a kafka-python run before the collector and one after it
+    (`_bracketed`); the raw CPU has the bare confluent-kafka consumer's as
+    ``confluent_cpu_us``."""
     ks = _kafka_script()
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
         broker = ks.KafkaBroker(ks.fetch(), workdir=Path(tmp) / "kafka", partitions=3)
@@ -194,16 +197,34 @@ def _measure() -> tuple[float, dict[str, float], float, dict[str, Any]]:
         try:
             publish(_records(RECORDS), broker.bootstrap)
             run = uuid.uuid4().hex[:8]
-            raw, raw_cpu = _raw_rate(_settings(Path(tmp), broker.bootstrap, f"raw-{run}"),
-                                     broker.pid)
+            before = _raw_rate(_settings(Path(tmp), broker.bootstrap, f"raw-{run}"),
+                               broker.pid)
             confluent = _raw_confluent_cpu(_settings(Path(tmp), broker.bootstrap,
                                                      f"raw-confluent-{run}"), broker.pid)
-            raw_cpu["confluent_cpu_us"] = confluent["consumer_cpu_us"]
             value, extra = _pipeline_rate(_settings(Path(tmp), broker.bootstrap,
                                                     f"pipeline-{run}"), broker.pid)
+            after = _raw_rate(_settings(Path(tmp), broker.bootstrap, f"raw-after-{run}"),
+                              broker.pid)
         finally:
             broker.close()
+    raw, raw_cpu = _bracketed(before, after)
+    raw_cpu["confluent_cpu_us"] = confluent["consumer_cpu_us"]
     return raw, raw_cpu, value, extra
+
+
+def _bracketed(before: tuple[float, dict[str, float]],
+               after: tuple[float, dict[str, float]]) -> tuple[float, dict[str, Any]]:
+    """The raw consumer's figures as the mean of a run before the collector's and one after
+    it: this VM's speed drifts by 10-20 % within a minute, and a baseline taken on one side
+    only moved the ratio with it. Both runs are kept (``*_runs``)."""
+    rate = (before[0] + after[0]) / 2
+    out: dict[str, Any] = {}
+    for key in before[1]:
+        pair = [before[1][key], after[1][key]]
+        out[key] = round(sum(pair) / 2, 1)
+        out[f"{key}_runs"] = pair
+    out["records_per_s_runs"] = [round(before[0], 1), round(after[0], 1)]
+    return rate, out
 
 
 def kafka_pipeline_vs_raw_consume() -> dict[str, Any]:
@@ -225,6 +246,7 @@ def kafka_collector_cpu_per_record_vs_raw() -> dict[str, Any]:
             "records": RECORDS, "records_per_s": round(rate, 1),
             "raw_records_per_s": round(raw, 1), **extra,
             "raw_broker_cpu_us": raw_cpu["broker_cpu_us"],
+            "baseline_runs": raw_cpu["consumer_cpu_us_runs"],
             "raw_confluent_cpu_us": raw_cpu["confluent_cpu_us"]}
 
 
