@@ -35,6 +35,7 @@ from confluent_kafka import (
 
 from collector.kafka import _rdkafka
 from collector.kafka._client import unreachable_reason, watch_client
+from collector.kafka._commits import Commits
 from collector.kafka._link import Link
 from collector.kafka._options import TapOptions, consumer_config, rdkafka_config
 from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
@@ -109,14 +110,8 @@ class KafkaTap:
         """The end offset of each assigned partition as of the last fetch, read after each
         poll: `lag`, `highwaters` and `caught_up` answer from here, without the consumer,
         whose calls wait for a `consume` running on another thread."""
-        self._sent: dict[tuple[str, int], int] = {}
-        """The last offsets sent to Kafka per partition."""
-        self._in_flight = 0
-        """Asynchronous commits whose reply has not come back yet."""
-        self._due: dict[tuple[str, int], Position] = {}
-        """Positions to send to Kafka again: commits the broker failed, and the stored positions
-        of partitions resumed from the store (a crash between the store's commit and Kafka's
-        leaves Kafka behind, and a partition read to its end is never committed otherwise)."""
+        self._commits = Commits(options.source, self.link, monotonic)
+        """The offsets sent to Kafka after the store's commit, and those due again."""
         self.on_open: Callable[[], object] | None = None
         """Called once `open` has connected (e.g. to let the client's own logging through)."""
         self.on_revoke: Callable[[], object] | None = None
@@ -289,8 +284,7 @@ class KafkaTap:
             else:
                 tp.offset = offset
                 resumed.append(tp)
-                self._due[(tp.topic, tp.partition)] = Position(self.source, tp.topic,
-                                                               tp.partition, offset)
+                self._commits.resumed(Position(self.source, tp.topic, tp.partition, offset))
         if fresh:
             self._start(consumer, fresh)
             if self.options.start != "earliest":  # earliest stays earliest for the next owner
@@ -480,7 +474,7 @@ class KafkaTap:
         self._next_probe = self._monotonic() + 1.0  # idle: one cheap request a second
         return True
 
-    # -- commits --------------------------------------------------------------------------------
+    # -- commits (`Commits`) ---------------------------------------------------------------------
 
     def commit(self, positions: Sequence[Position]) -> bool:
         """Send positions (already in the store) to Kafka without waiting for the reply.
@@ -496,63 +490,21 @@ class KafkaTap:
 
     def _send(self, consumer: Consumer, positions: Sequence[Position]) -> bool:
         """`commit` on ``consumer`` (also while closing, when the tap holds it no more)."""
-        offsets = [TopicPartition(p.topic, p.partition, p.next_offset) for p in positions]
-        try:
-            consumer.commit(offsets=offsets, asynchronous=True)
-        except KafkaException as exc:
-            self._commit_failed(_rdkafka.error_of(exc))
-            return False
-        self._in_flight += 1
-        for p in positions:
-            self._sent[(p.topic, p.partition)] = p.next_offset
-        return True
+        return self._commits.send(consumer, positions)
 
     def _on_committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        """librdkafka's commit callback (run on the polling thread): what failed comes back
-        from `due_commits`, unless superseded by a later commit."""
-        self._in_flight = max(0, self._in_flight - 1)
-        failed = [tp for tp in partitions if tp.error is not None]
-        if err is not None and not failed:
-            failed = list(partitions)
-        if not failed:
-            return
-        self._commit_failed(err if err is not None else failed[0].error)  # type: ignore[arg-type]
-        sent = self._sent
-        for tp in failed:
-            key = (tp.topic, tp.partition)
-            if sent.get(key) != tp.offset:  # superseded by a later commit
-                continue
-            self._due[key] = Position(self.source, tp.topic, tp.partition, tp.offset)
+        self._commits.on_committed(err, partitions)
 
     def _commit_failed(self, err: KafkaError) -> None:
-        if err.code() in _rdkafka.UNREACHABLE:
-            self.link.failed(err.name())
-        else:  # e.g. a rebalance took the partitions meanwhile
-            logger.info("offset commit to Kafka failed (%s); the store has the positions",
-                        err.name())
+        self._commits.failed(err)
 
     def due_commits(self) -> list[Position]:
         """Positions to send (again) since the last call: commits the broker failed, and the
         stored positions of partitions just resumed from the store."""
-        due, self._due = self._due, {}
-        return list(due.values())
+        return self._commits.take_due()
 
     def _flush_commits(self, consumer: Consumer, timeout: float = 5.0) -> None:
-        """On close, send the last offsets of the partitions still assigned and wait for the
-        replies, so lag tools see where the collector stopped (skipped while the broker is
-        unreachable)."""
-        assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
-        last = {key: offset for key, offset in self._sent.items() if key in assigned}
-        for p in self.due_commits():  # e.g. resumed, then closed before the loop sent them
-            if (p.topic, p.partition) in assigned:
-                last.setdefault((p.topic, p.partition), p.next_offset)
-        self._sent.clear()
-        if not last or not self.link.up or not self._send(
-                consumer, [Position(self.source, t, p, n) for (t, p), n in last.items()]):
-            return
-        deadline = self._monotonic() + timeout
-        while self._in_flight and self._monotonic() < deadline:
-            consumer.poll(0.05)  # serves the commit callbacks (a record polled is let go)
+        self._commits.flush(consumer, timeout)
 
     # -- lag ------------------------------------------------------------------------------------
 
