@@ -16,7 +16,6 @@ since retrying cannot help.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ from collector.kafka._client import unreachable_reason, watch_client
 from collector.kafka._commits import Commits
 from collector.kafka._link import Link
 from collector.kafka._options import TapOptions, consumer_config, rdkafka_config
+from collector.kafka._progress import Progress, subscribed
 from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
 from collector.model import Location, Observation
 from collector.store.base import ConsumerSeen, Position
@@ -95,21 +95,16 @@ class KafkaTap:
         """While `open` connects: the errors librdkafka reported."""
         self._fatal: KafkaError | None = None
         self._by_time: list[TopicPartition] = []
+        """Partitions assigned (paused) whose offsets by the start time are still to find."""
         self._new: list[tuple[str, int]] | None = None
+        """An assignment `on_assign` is still to hear of (see `_assigned`)."""
         self._started: dict[tuple[str, int], Position] = {}
         """Partitions just started at "latest" or a time, nothing stored for them: the offset
         they start at, handed out with the next poll's positions so the store keeps it. Their
         next owner (a restart, a rebalance) then resumes there rather than at the end again,
         which would skip what was published in between."""
-        """An assignment `on_assign` is still to hear of (see `_assigned`)."""
-        """Partitions assigned (paused) whose offsets by the start time are still to find."""
-        self._at: dict[tuple[str, int], int] = {}
-        """The next offset to read per assigned partition, where known (librdkafka's
-        ``position`` says nothing before a partition's first record)."""
-        self._high: dict[tuple[str, int], int | None] = {}
-        """The end offset of each assigned partition as of the last fetch, read after each
-        poll: `lag`, `highwaters` and `caught_up` answer from here, without the consumer,
-        whose calls wait for a `consume` running on another thread."""
+        self._progress = Progress(self.link)
+        """How far each assigned partition has been read, and its end offset."""
         self._commits = Commits(options.source, self.link, monotonic)
         """The offsets sent to Kafka after the store's commit, and those due again."""
         self.on_open: Callable[[], object] | None = None
@@ -262,7 +257,7 @@ class KafkaTap:
         if self._closing:
             return
         logger.info("partitions revoked: %s", _names(partitions))
-        self._at, self._high = {}, {}
+        self._progress.revoked()
         self._by_time, self._new, self._started = [], None, {}
         if self.on_revoke is not None:
             self.on_revoke()
@@ -294,9 +289,7 @@ class KafkaTap:
         consumer.assign(partitions)
         if self._by_time:
             consumer.pause(self._by_time)
-        self._at = {(tp.topic, tp.partition): tp.offset for tp in partitions if tp.offset >= 0}
-        self._high = dict.fromkeys(((tp.topic, tp.partition) for tp in partitions), None)
-        self._read_highs(consumer)
+        self._progress.assigned(consumer, partitions)
         logger.info("assigned: resumed %s from the store; %s from %s", _names(resumed),
                     _names(fresh), self._start_name())
         self._new = [(tp.topic, tp.partition) for tp in partitions]
@@ -357,7 +350,7 @@ class KafkaTap:
                 continue
             consumer.resume([tp])
             if offset >= 0:
-                self._at[(tp.topic, tp.partition)] = offset
+                self._progress.at[(tp.topic, tp.partition)] = offset
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -389,22 +382,11 @@ class KafkaTap:
             started, self._started = self._started, {}
             read = {(p.topic, p.partition) for p in positions}
             positions += [p for key, p in started.items() if key not in read]
-        at = self._at
+        at = self._progress.at
         for p in positions:
             at[(p.topic, p.partition)] = p.next_offset
-        self._read_highs(consumer)
+        self._progress.read_highs(consumer)
         return observations, positions
-
-    def _read_highs(self, consumer: Consumer) -> None:
-        """The assigned partitions' end offsets librdkafka has from its fetches (no request)."""
-        high = self._high
-        for key in high:
-            try:
-                _, end = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
-            except KafkaException:
-                continue
-            if end >= 0:
-                high[key] = int(end)
 
     def _read_failed(self, err: KafkaError) -> None:
         """A broker away is waited out; anything else stops the tap (authorization,
@@ -458,7 +440,7 @@ class KafkaTap:
         whether the link is up."""
         consumer = self._require()
         try:
-            assigned = list(self._high)
+            assigned = list(self._progress.high)
             if assigned:
                 consumer.get_watermark_offsets(TopicPartition(*assigned[0]), timeout=2,
                                                cached=False)
@@ -506,64 +488,27 @@ class KafkaTap:
     def _flush_commits(self, consumer: Consumer, timeout: float = 5.0) -> None:
         self._commits.flush(consumer, timeout)
 
-    # -- lag ------------------------------------------------------------------------------------
+    # -- lag (`Progress`) -------------------------------------------------------------------------
 
     def caught_up(self) -> bool:
         """Whether partitions are assigned and every one of them has been read to its end."""
-        lag = self.lag()
-        return bool(lag) and all(n == 0 for n in lag.values())
+        return self._progress.caught_up()
 
     def read_to_end(self, timeout_ms: int = 2000) -> bool | None:
         """Whether partitions are assigned and each has been read to the end offset the broker
-        gives now (one ListOffsets request per partition; `caught_up` answers from the last
-        fetch, which misses records produced since). None when the broker cannot tell."""
-        consumer = self._require()
-        assigned = list(self._high)
-        if not assigned:
-            return False
-        at = self._at
-        try:
-            for key in assigned:
-                _, high = consumer.get_watermark_offsets(
-                    TopicPartition(*key), timeout=timeout_ms / 1000, cached=False)
-                pos = at.get(key)
-                if pos is None or high < 0 or pos < high:
-                    return False
-        except KafkaException as exc:
-            err = _rdkafka.error_of(exc)
-            if err.code() in _rdkafka.UNREACHABLE:
-                self.link.failed(err.name())
-            return None
-        return True
+        gives now (see `Progress.read_to_end`). None when the broker cannot tell."""
+        return self._progress.read_to_end(self._require(), timeout_ms)
 
     def subscribed(self) -> set[tuple[str, int]]:
-        """Every partition of the topics subscribed to, whoever of the group reads them, as
-        the brokers' metadata gives them (a pattern's: of the topics it matches now); empty
-        when the broker cannot tell."""
-        consumer = self._require()
-        found: set[tuple[str, int]] = set()
-        try:  # one request, not one per topic: each waits behind a fetch
-            topics = consumer.list_topics(timeout=5).topics
-        except KafkaException:
-            return found
-        if self.options.pattern:
-            match = re.compile(self.options.pattern).match
-            chosen = [t for t in topics if match(t) and not t.startswith("__")]
-        else:
-            chosen = list(self.options.topics)
-        for t in chosen:
-            meta = topics.get(t)
-            if meta is not None:
-                found.update((t, p) for p in meta.partitions)
-        return found
+        """Every partition of the topics subscribed to, whoever of the group reads them (see
+        `_progress.subscribed`); empty when the broker cannot tell."""
+        return subscribed(self._require(), self.options)
 
     def highwaters(self) -> dict[tuple[str, int], int | None]:
         """The end offset of each assigned partition as of the last fetch (None: not known)."""
-        return dict(self._high)
+        return self._progress.highwaters()
 
     def lag(self) -> dict[tuple[str, int], int | None]:
         """Records not read yet per assigned partition, from the last fetch (no request);
         None for a partition not fetched from yet."""
-        at = self._at
-        return {key: max(0, high - pos) if high is not None and (pos := at.get(key)) is not None
-                else None for key, high in list(self._high.items())}
+        return self._progress.lag()
