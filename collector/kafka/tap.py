@@ -11,6 +11,9 @@ link is lost and one when it is back. Starting is different: brokers that cannot
 within ``TapOptions.connect_timeout`` raise `KafkaUnreachable` (with the reason, e.g.
 "connection refused"), and brokers that refuse the credentials raise `KafkaAuthFailed` at once,
 since retrying cannot help.
+
+Its parts: `_options` (what it reads, the consumer's configuration), `_start` (where partitions
+nothing is stored for start), `_progress` (lag), `_commits` (offsets sent to Kafka), `_link`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
     Consumer,
     KafkaError,
     KafkaException,
@@ -38,6 +39,7 @@ from collector.kafka._commits import Commits
 from collector.kafka._link import Link
 from collector.kafka._options import TapOptions, consumer_config, rdkafka_config
 from collector.kafka._progress import Progress, subscribed
+from collector.kafka._start import Start
 from collector.kafka.exceptions import KafkaAuthFailed, KafkaEdgeError, KafkaUnreachable
 from collector.model import Location, Observation
 from collector.store.base import ConsumerSeen, Position
@@ -94,8 +96,8 @@ class KafkaTap:
         self._opening: list[KafkaError] | None = None
         """While `open` connects: the errors librdkafka reported."""
         self._fatal: KafkaError | None = None
-        self._by_time: list[TopicPartition] = []
-        """Partitions assigned (paused) whose offsets by the start time are still to find."""
+        self._start = Start(options.start, self.link)
+        """Where partitions nothing is stored for start, and those waiting to start by time."""
         self._new: list[tuple[str, int]] | None = None
         """An assignment `on_assign` is still to hear of (see `_assigned`)."""
         self._started: dict[tuple[str, int], Position] = {}
@@ -258,7 +260,7 @@ class KafkaTap:
             return
         logger.info("partitions revoked: %s", _names(partitions))
         self._progress.revoked()
-        self._by_time, self._new, self._started = [], None, {}
+        self._start.by_time, self._new, self._started = [], None, {}
         if self.on_revoke is not None:
             self.on_revoke()
 
@@ -281,76 +283,18 @@ class KafkaTap:
                 resumed.append(tp)
                 self._commits.resumed(Position(self.source, tp.topic, tp.partition, offset))
         if fresh:
-            self._start(consumer, fresh)
+            self._start.position(consumer, fresh)
             if self.options.start != "earliest":  # earliest stays earliest for the next owner
                 self._started = {(tp.topic, tp.partition): Position(
                     self.source, tp.topic, tp.partition, tp.offset)
                     for tp in fresh if tp.offset >= 0}
         consumer.assign(partitions)
-        if self._by_time:
-            consumer.pause(self._by_time)
+        if self._start.by_time:
+            consumer.pause(self._start.by_time)
         self._progress.assigned(consumer, partitions)
         logger.info("assigned: resumed %s from the store; %s from %s", _names(resumed),
-                    _names(fresh), self._start_name())
+                    _names(fresh), self._start.name)
         self._new = [(tp.topic, tp.partition) for tp in partitions]
-
-    def _start_name(self) -> str:
-        start = self.options.start
-        return start if isinstance(start, str) else start.isoformat()
-
-    def _start(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Set the offsets of partitions nothing is stored for, by the start policy: a
-        concrete offset where the broker answers, so the lag is known before a record comes."""
-        start = self.options.start
-        if not isinstance(start, datetime):
-            for tp in partitions:
-                tp.offset = self._watermark(consumer, tp, end=start == "latest")
-            return
-        ms = int(start.timestamp() * 1000)
-        try:
-            found = consumer.offsets_for_times(
-                [TopicPartition(tp.topic, tp.partition, ms) for tp in partitions], timeout=10)
-        except KafkaException as exc:  # assigned paused, sought once the broker answers
-            self.link.failed(_rdkafka.error_of(exc).name())
-            self._by_time = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
-            for tp in partitions:
-                tp.offset = OFFSET_END  # nothing read before it is sought
-            return
-        for tp, hit in zip(partitions, found, strict=True):
-            tp.offset = hit.offset if hit.offset >= 0 else self._watermark(consumer, tp,
-                                                                            end=True)
-
-    def _watermark(self, consumer: Consumer, tp: TopicPartition, *, end: bool) -> int:
-        try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                       timeout=5, cached=False)
-        except KafkaException:
-            return OFFSET_END if end else OFFSET_BEGINNING
-        return int(high if end else low)
-
-    def _seek_by_time(self, consumer: Consumer) -> None:
-        """Position the partitions `_start` could not find offsets by time for, and resume."""
-        start = self.options.start
-        assert isinstance(start, datetime)
-        ms = int(start.timestamp() * 1000)
-        pending = self._by_time
-        try:
-            found = consumer.offsets_for_times(
-                [TopicPartition(tp.topic, tp.partition, ms) for tp in pending], timeout=10)
-        except KafkaException as exc:
-            self.link.failed(_rdkafka.error_of(exc).name())
-            return
-        self._by_time = []
-        for tp, hit in zip(pending, found, strict=True):
-            offset = hit.offset if hit.offset >= 0 else self._watermark(consumer, tp, end=True)
-            try:
-                consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
-            except KafkaException:  # not fetching yet: again after the next poll
-                self._by_time.append(tp)
-                continue
-            consumer.resume([tp])
-            if offset >= 0:
-                self._progress.at[(tp.topic, tp.partition)] = offset
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -369,8 +313,8 @@ class KafkaTap:
             assigned, self._new = self._new, None
             if self.on_assign is not None:
                 self.on_assign(assigned)
-        if self._by_time:
-            self._seek_by_time(consumer)
+        if self._start.by_time:
+            self._start.seek_by_time(consumer, self._progress.at)
         if polled:
             if any(m.error() is not None for m in polled):
                 polled = self._without_errors(polled)
