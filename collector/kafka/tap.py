@@ -148,7 +148,7 @@ class KafkaTap:
             try:
                 consumer = Consumer({**rdkafka_config(self.options), "logger": _rdkafka.LOGGER,
                                      "error_cb": self._on_error,
-                                     "on_commit": self._on_committed})
+                                     "on_commit": self._commits.on_committed})
             except KafkaException as exc:
                 raise KafkaEdgeError(f"the Kafka tap's configuration was refused: "
                                      f"{_rdkafka.reason_of(_rdkafka.error_of(exc))}") from exc
@@ -225,7 +225,7 @@ class KafkaTap:
         if consumer is not None:
             self._closing = True  # leaving the group calls no callback of the collector's
             try:
-                self._flush_commits(consumer)
+                self._commits.flush(consumer)
             finally:
                 consumer.close()  # never commits: enable.auto.commit is off
 
@@ -412,25 +412,12 @@ class KafkaTap:
         """
         if not positions:
             return True
-        return self._send(self._require(), positions)
-
-    def _send(self, consumer: Consumer, positions: Sequence[Position]) -> bool:
-        """`commit` on ``consumer`` (also while closing, when the tap holds it no more)."""
-        return self._commits.send(consumer, positions)
-
-    def _on_committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        self._commits.on_committed(err, partitions)
-
-    def _commit_failed(self, err: KafkaError) -> None:
-        self._commits.failed(err)
+        return self._commits.send(self._require(), positions)
 
     def due_commits(self) -> list[Position]:
         """Positions to send (again) since the last call: commits the broker failed, and the
         stored positions of partitions just resumed from the store."""
         return self._commits.take_due()
-
-    def _flush_commits(self, consumer: Consumer, timeout: float = 5.0) -> None:
-        self._commits.flush(consumer, timeout)
 
     # -- lag (`Progress`) -------------------------------------------------------------------------
 
