@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
 from collector.kafka.exceptions import KafkaEdgeError
 
-__all__ = ["LOGGER", "REFUSED", "UNREACHABLE", "error_of", "is_untrusted", "rdkafka_client",
-           "reason_of"]
+__all__ = ["CLOSE_WITHIN", "LOGGER", "REFUSED", "UNREACHABLE", "close_within", "error_of",
+           "is_untrusted", "rdkafka_client", "reason_of"]
 
 _NAMES = {
     "client_id": "client.id",
@@ -124,3 +125,44 @@ LOGGER = logging.getLogger("kafka.rdkafka")
 ``_client.watch_client`` treat both alike)."""
 if not any(isinstance(f, _Lines) for f in LOGGER.filters):
     LOGGER.addFilter(_Lines())
+
+
+_logger = logging.getLogger("collector.kafka.tap")
+"""The tap's own log (users' log settings name it), not librdkafka's lines (`LOGGER`)."""
+
+CLOSE_WITHIN = 10.0
+"""Seconds the tap waits for librdkafka's consumer close (leaving the group; the offsets were
+committed before it): under a second when the broker answers."""
+
+
+def close_within(close: Callable[[], object], seconds: float, what: str) -> bool:
+    """Run ``close`` (a consumer's ``close``) on a thread of its own and wait for it at most
+    ``seconds``: True once it returned (its exception re-raised), False when it is still
+    blocked, left to finish in the background.
+
+    librdkafka's ``rd_kafka_consumer_close`` can block for good (librdkafka issue 4519,
+    confluent-kafka-python issue 1667, both open): here a collector stopping after its broker
+    was stopped and started again waited in it for more than ten minutes
+    (tests/kafka/test_resilience.py, in CI). A collector that cannot stop is worse than one
+    that leaves the group late: its positions are stored, and the broker hands its partitions
+    to the group's other members once the session timeout passes."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            close()
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    closer = threading.Thread(target=run, name=f"{what}-close", daemon=True)
+    closer.start()
+    closer.join(seconds)
+    if closer.is_alive():
+        _logger.warning("%s: librdkafka did not close the consumer within %g s; left closing "
+                        "in the background (its partitions go to the group's other members "
+                        "once the session timeout passes)", what, seconds)
+        return False
+    if failed:
+        raise failed[0]
+    return True
+

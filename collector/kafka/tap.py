@@ -226,8 +226,8 @@ class KafkaTap:
             self._closing = True  # leaving the group calls no callback of the collector's
             try:
                 self._commits.flush(consumer)
-            finally:
-                consumer.close()  # never commits: enable.auto.commit is off
+            finally:  # never commits (enable.auto.commit is off); bounded: it can hang
+                _rdkafka.close_within(consumer.close, _rdkafka.CLOSE_WITHIN, "the Kafka tap")
 
     def __enter__(self) -> KafkaTap:
         self.open()

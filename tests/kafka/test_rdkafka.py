@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,32 @@ def test_librdkafka_errors_and_log_lines_read_the_same_every_time() -> None:
     finally:
         _rdkafka.LOGGER.removeHandler(keep)
     assert seen == ["SASL authentication error: Authentication failed"] * 2
+
+
+def test_a_close_that_blocks_is_left_behind_after_its_bound_and_said(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """librdkafka's consumer close can block for good (a broker restarted under it): the tap
+    stops anyway, after the bound, and says so."""
+    release = threading.Event()
+    caplog.set_level(logging.WARNING, logger="collector.kafka.tap")
+    started = time.monotonic()
+    try:
+        assert _rdkafka.close_within(release.wait, 0.3, "the Kafka tap") is False
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+    assert 0.3 <= waited < 2.0
+    assert "the Kafka tap: librdkafka did not close the consumer within 0.3 s" in caplog.text
+
+
+def test_a_close_that_returns_or_raises_is_waited_for() -> None:
+    closed: list[str] = []
+    assert _rdkafka.close_within(lambda: closed.append(threading.current_thread().name), 5.0,
+                                 "t") is True
+    assert closed == ["t-close"]
+
+    def refused() -> None:
+        raise RuntimeError("consumer already closed")
+
+    with pytest.raises(RuntimeError, match="already closed"):
+        _rdkafka.close_within(refused, 5.0, "t")
