@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from collector.model import (
     FlowStatus,
     Location,
 )
-from collector.store import Batch, Position, open_store
+from collector.store import Batch, Position, Store, open_store
 from collector.store.sqlite import migrations
 from tests.store._events import T0, event
 from tests.store._events import count as rows_in
@@ -29,6 +30,14 @@ from tests.store._events import count as rows_in
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    """The test's store, closed after it (and its checkpoint thread with it)."""
+    opened = open_store(url)
+    yield opened
+    opened.close()
 
 
 def count(url: str, table: str) -> int:
@@ -89,8 +98,7 @@ def test_an_older_stores_business_keys_are_kept_once_per_correlation(tmp_path: P
         ("customer_id", "u1", "c1"), ("order_id", "o1", "c1"), ("order_id", "o2", "c2")]
 
 
-def test_an_event_is_stored_once_however_often_written(url: str) -> None:
-    store = open_store(url)
+def test_an_event_is_stored_once_however_often_written(url: str, store: Store) -> None:
     store.write(Batch(events=[event(1), event(1), event(2)]))
     store.write(Batch(events=[event(1)]))
     assert count(url, "events") == 2
@@ -101,8 +109,7 @@ def test_an_event_is_stored_once_however_often_written(url: str) -> None:
     assert found[0].occurred_at == T0 + timedelta(seconds=1)
 
 
-def test_positions_commit_with_the_batch_and_update(url: str) -> None:
-    store = open_store(url)
+def test_positions_commit_with_the_batch_and_update(url: str, store: Store) -> None:
     store.write(Batch(events=[event(1)], positions=[Position("kafka:g", "orders", 0, 2)]))
     store.write(Batch(events=[event(2)], positions=[Position("kafka:g", "orders", 0, 3),
                                                     Position("kafka:g", "orders", 1, 7)]))
@@ -111,8 +118,7 @@ def test_positions_commit_with_the_batch_and_update(url: str) -> None:
 
 
 def test_an_event_whose_row_cannot_be_made_is_a_dead_letter_and_the_batch_is_stored(
-        url: str) -> None:
-    store = open_store(url)
+        url: str, store: Store) -> None:
     naive = Event(id="bad", type="X", source="s", occurred_at=datetime(2026, 1, 1),
                   correlation_id="c", data=None, location=Location("t", "t", 0, 4),
                   received_at=T0)
@@ -124,8 +130,7 @@ def test_an_event_whose_row_cannot_be_made_is_a_dead_letter_and_the_batch_is_sto
                       "detail": "unstorable: ValueError while preparing the store row"}
 
 
-def test_dead_letters_keep_reason_raw_and_location_once(url: str) -> None:
-    store = open_store(url)
+def test_dead_letters_keep_reason_raw_and_location_once(url: str, store: Store) -> None:
     letter = DeadLetter(DeadLetterReason.NOT_JSON, "expected JSON at byte 0",
                         Location("kafka", "orders", 2, 41), T0, b"\xffnot json",
                         key=b"k", headers=(("x", b"y"),))
@@ -138,8 +143,7 @@ def test_dead_letters_keep_reason_raw_and_location_once(url: str) -> None:
     assert (rows[0]["topic"], rows[0]["partition"], rows[0]["offset"]) == ("orders", 2, 41)
 
 
-def test_flows_upsert_and_assignments(url: str) -> None:
-    store = open_store(url)
+def test_flows_upsert_and_assignments(url: str, store: Store) -> None:
     store.write(Batch(events=[event(1), event(2, type_="PaymentProcessed")]))
     flow = FlowSnapshot("i1", "c1", "order", 1, FlowStatus.RUNNING, T0, T0, "OrderPlaced", 1,
                         expected_next=("PaymentProcessed", "PaymentFailed"))
@@ -154,8 +158,7 @@ def test_flows_upsert_and_assignments(url: str) -> None:
     assert [e.id for e in store.flow_events("i1")] == ["e1"]
 
 
-def test_alerts_are_written_once_per_id(url: str) -> None:
-    store = open_store(url)
+def test_alerts_are_written_once_per_id(url: str, store: Store) -> None:
     alert = Alert("a1", AlertKind.FLOW_STUCK, "i1", "c1", "order", "OrderPlaced", T0, {"late_s": 3})
     store.write(Batch(alerts=[alert]))
     store.write(Batch(alerts=[alert]))
