@@ -27,6 +27,10 @@ class Start:
         self.by_time: list[TopicPartition] = []
         """Partitions assigned (paused) whose offsets by the start time are still to find."""
 
+    def revoked(self) -> None:
+        """The assignment is gone: no partition waits to be sought any more."""
+        self.by_time = []
+
     @property
     def name(self) -> str:
         """The policy as the log names it."""

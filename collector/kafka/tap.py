@@ -260,7 +260,8 @@ class KafkaTap:
             return
         logger.info("partitions revoked: %s", _names(partitions))
         self._progress.revoked()
-        self._start.by_time, self._new, self._started = [], None, {}
+        self._start.revoked()
+        self._new, self._started = None, {}
         if self.on_revoke is not None:
             self.on_revoke()
 
