@@ -128,7 +128,7 @@ def event_map_build_seconds() -> dict[str, Any]:
             baseline = time.perf_counter() - started
 
             for table in ("catalog_traffic_minute", "catalog_latency_minute",
-                          "catalog_rollup_marks"):
+                          "catalog_produce_minute", "catalog_rollup_marks"):
                 rollup_store(store).execute(f"DELETE FROM {table}")
             started = time.perf_counter()
             refresh_rollups(rollup_store(store))

@@ -250,8 +250,10 @@ def validation_by_producer(
     """Per producer and schema version: events seen, events failing validation, last failure.
 
     Events seen are counted per producer and ``dataschema`` (the version it names, else
-    ``latest_version``, the one such events are validated against) by a covering index;
-    failures come from the violations table (indexed by type, producer and version).
+    ``latest_version``, the one such events are validated against) from the traffic rollups
+    (``catalog_schema_hour``, migration 220: as of the collector's last refresh, every 5 s,
+    and events stored since the store began, retention aside); failures come from the
+    violations table (indexed by type, producer and version).
     """
     from catalog.validation import confluent_id, parse_dataschema
 
@@ -265,10 +267,11 @@ def validation_by_producer(
             return (event_type, place[1]) if place else (None, None)
         return parse_dataschema(dataschema)
 
-    counted = [(str(r["source"]), version_named(r["dataschema"]), int(r["n"]))
+    counted = [(str(r["source"]), version_named(r["dataschema"] or None), int(r["n"]))
                for r in store.query(
-        "SELECT source, dataschema, COUNT(*) AS n FROM events INDEXED BY events_type_schema "
-        "WHERE type = ? GROUP BY source, dataschema LIMIT ?", (event_type, VALIDATION_LIMIT))]
+        "SELECT service AS source, dataschema, SUM(count) AS n FROM catalog_schema_hour "
+        "WHERE event_type = ? GROUP BY service, dataschema LIMIT ?",
+        (event_type, VALIDATION_LIMIT))]
     failing = {(r["producer"], r["schema_version"]): r for r in store.query(
         "SELECT producer, schema_version, COUNT(DISTINCT id) AS events, COUNT(*) AS violations, "
         "MAX(occurred_at) AS last FROM violations WHERE event_type = ? "

@@ -1,4 +1,4 @@
-"""The SQL of the event map rollups (migrations 050 and 051), constants only.
+"""The SQL of the event map rollups (migrations 050, 051 and 220), constants only.
 
 Times in the store are fixed-width UTC text (``YYYY-MM-DDTHH:MM:SS.ffffffZ``): a minute key is
 its first 16 characters, an hour key its first 13. Statements over a range take ``?1``/``?2``
@@ -42,12 +42,23 @@ _CONSUMED = f"""
        AND NOT (e.trace_id = s.trace_id AND e.span_id IS s.parent_id)  -- counted as the parent
 """  # noqa: S608 -- built from constants only
 
-_PRODUCE_SQL = """
-INSERT OR REPLACE INTO catalog_traffic_minute
-SELECT substr(occurred_at, 1, 16), 'produce', source, type, COALESCE(topic, ''), COUNT(*), 0, 0,
-       MIN(occurred_at), MAX(occurred_at)
+# Events per minute down to their dataschema (migration 220), then the map's produce rows as
+# their sums: the events of a minute are read once.
+_PRODUCE_BY_SCHEMA_SQL = """
+INSERT OR REPLACE INTO catalog_produce_minute
+SELECT substr(occurred_at, 1, 16), source, type, COALESCE(topic, ''), COALESCE(dataschema, ''),
+       COUNT(*), MIN(occurred_at), MAX(occurred_at)
   FROM events
  WHERE occurred_at >= ?1 AND occurred_at < ?2
+ GROUP BY 1, 2, 3, 4, 5
+"""
+
+_PRODUCE_SQL = """
+INSERT OR REPLACE INTO catalog_traffic_minute
+SELECT minute, 'produce', service, event_type, topic, SUM(count), 0, 0, MIN(first_seen),
+       MAX(last_seen)
+  FROM catalog_produce_minute
+ WHERE minute >= substr(?1, 1, 16) AND minute < substr(?2, 1, 16)
  GROUP BY 1, 3, 4, 5
 """
 
@@ -92,7 +103,8 @@ SELECT minute, 'consume', service, event_type, topic, SUM(count), 0, SUM(errors)
  GROUP BY 1, 3, 4, 5
 """
 
-_RANGE_STATEMENTS = (_PRODUCE_SQL, _VIOLATIONS_SQL, _PRODUCER_ERRORS_SQL, _LATENCY_SQL,
+_RANGE_STATEMENTS = (_PRODUCE_BY_SCHEMA_SQL, _PRODUCE_SQL, _VIOLATIONS_SQL, _PRODUCER_ERRORS_SQL,
+                     _LATENCY_SQL,
                      _CONSUME_SQL)
 
 # The hourly tier (migration 051): hours [?1, ?2) (as minute keys) summed from their minutes.
@@ -109,6 +121,12 @@ INSERT OR REPLACE INTO catalog_latency_hour
 SELECT substr(minute, 1, 13), service, event_type, topic, bucket, SUM(count)
   FROM catalog_latency_minute WHERE minute >= ?1 AND minute < ?2
  GROUP BY 1, 2, 3, 4, 5
+""",
+    """
+INSERT OR REPLACE INTO catalog_schema_hour
+SELECT event_type, service, dataschema, substr(minute, 1, 13), SUM(count)
+  FROM catalog_produce_minute WHERE minute >= ?1 AND minute < ?2
+ GROUP BY 1, 2, 3, 4
 """,
 )
 _HOUR = timedelta(hours=1)

@@ -280,3 +280,39 @@ def test_samples_are_the_latest_stored_payloads(store: Store) -> None:
     store.write(Batch(events=[event(i, T0 + timedelta(seconds=i)) for i in range(6)]))
     samples = read_samples(store, ["OrderPlaced", "Nothing"], per_type=2)
     assert [(s.event_id, s.data) for s in samples] == [("e5", {"i": 5}), ("e4", {"i": 4})]
+
+
+def _per_schema(store: Store, event_type: str) -> dict[tuple[str, str], int]:
+    rows = store.query("SELECT service, dataschema, SUM(count) AS n FROM catalog_schema_hour "
+                       "WHERE event_type = ? GROUP BY 1, 2", (event_type,))
+    return {(r["service"], r["dataschema"]): int(r["n"]) for r in rows}
+
+
+def test_events_are_counted_per_producer_and_dataschema_incrementally(store: Store) -> None:
+    """Migration 220: the schema page's counts come from the rollups (per minute, summed per
+    hour), and the map's produce rows are their sums over dataschema."""
+    import dataclasses
+
+    def named(i: int, at: datetime, schema: str | None, source: str = "order-service") -> Event:
+        return dataclasses.replace(event(i, at, source=source), dataschema=schema)
+
+    v1, v2 = "schemas/events/OrderPlaced/v1", "schemas/events/OrderPlaced/v2"
+    first = [named(1, T0, v1), named(2, T0 + timedelta(seconds=5), v2),
+             named(3, T0 + HOUR, v2), named(4, T0 + HOUR, None),
+             named(5, T0, v2, source="shop-legacy")]
+    store.write(Batch(events=first))
+    refresh_rollups(rollup_store(store))
+    assert _per_schema(store, "OrderPlaced") == {
+        ("order-service", v1): 1, ("order-service", v2): 2, ("order-service", ""): 1,
+        ("shop-legacy", v2): 1}
+    store.write(Batch(events=[named(6, T0 + timedelta(seconds=30), v1), first[0]]))  # e1 again
+    refresh_rollups(rollup_store(store))
+    refresh_rollups(rollup_store(store))  # nothing new: nothing counted twice
+    assert _per_schema(store, "OrderPlaced")[("order-service", v1)] == 2
+    produce = store.query("SELECT minute, service, SUM(count) AS n FROM catalog_traffic_minute "
+                          "WHERE kind = 'produce' GROUP BY 1, 2 ORDER BY 1, 2")
+    minute = T0.strftime("%Y-%m-%dT%H:%M")
+    assert [(r["minute"], r["service"], r["n"]) for r in produce] == [
+        (minute, "order-service", 3), (minute, "shop-legacy", 1),
+        ((T0 + HOUR).strftime("%Y-%m-%dT%H:%M"), "order-service", 2)]
+    assert not store.query("SELECT 1 FROM catalog_schema_hour WHERE event_type = 'Nothing'")

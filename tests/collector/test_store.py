@@ -98,6 +98,48 @@ def test_an_older_stores_business_keys_are_kept_once_per_correlation(tmp_path: P
         ("customer_id", "u1", "c1"), ("order_id", "o1", "c1"), ("order_id", "o2", "c2")]
 
 
+def test_an_older_stores_events_are_counted_per_schema_and_lose_their_index(
+        tmp_path: Path) -> None:
+    """Migration 220 counts the events stored before it per producer and dataschema (the
+    schema page's figures) and drops the index that used to count them."""
+    from collector.store.sqlite import _statements
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # a store as it was before migration 220
+        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+                   "NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        for version, name, sql in migrations():
+            if version >= 220:
+                break
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                       (version, name))
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO events (source, id, type, occurred_at, received_at, correlation_id, "
+            "dataschema, loc_source) VALUES (?, ?, 'OrderPlaced', ?, ?, 'c', ?, 'kafka')",
+            [("shop", "e1", "2026-01-05T08:00:01.000000Z", "2026-01-05T08:00:01.000000Z",
+              "s/OrderPlaced/v1"),
+             ("shop", "e2", "2026-01-05T08:00:02.000000Z", "2026-01-05T08:00:02.000000Z",
+              "s/OrderPlaced/v2"),
+             ("shop", "e3", "2026-01-05T09:30:00.000000Z", "2026-01-05T09:30:00.000000Z",
+              "s/OrderPlaced/v2"),
+             ("shop", "e4", "2026-01-05T09:30:00.000000Z", "2026-01-05T09:30:00.000000Z",
+              None)])
+    store = open_store(f"sqlite:///{path}")
+    try:
+        rows = store.query("SELECT hour, dataschema, count FROM catalog_schema_hour "
+                           "WHERE event_type = 'OrderPlaced' AND service = 'shop' ORDER BY 1, 2")
+        indexes = store.query("SELECT name FROM sqlite_master WHERE type = 'index'")
+    finally:
+        store.close()
+    assert [tuple(r.values()) for r in rows] == [
+        ("2026-01-05T08", "s/OrderPlaced/v1", 1), ("2026-01-05T08", "s/OrderPlaced/v2", 1),
+        ("2026-01-05T09", "", 1), ("2026-01-05T09", "s/OrderPlaced/v2", 1)]
+    assert "events_type_schema" not in {r["name"] for r in indexes}
+
+
 def test_an_event_is_stored_once_however_often_written(url: str, store: Store) -> None:
     store.write(Batch(events=[event(1), event(1), event(2)]))
     store.write(Batch(events=[event(1)]))
