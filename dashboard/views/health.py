@@ -222,8 +222,8 @@ def _collectors(store: Store) -> None:
                    "every kafka.metrics_every_s seconds).")
         return
     silent = [r for r in rows if r["silent"]]
-    for r in silent:
-        st.error(_silence(r))
+    if silent:
+        st.error(_silence(silent[0]) if len(silent) == 1 else _silences(silent))
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Collectors", len(rows))
     c2.metric("Silent", len(silent))
@@ -261,6 +261,30 @@ def _status(row: dict[str, Any]) -> str:
     if row["status"] is Status.STOPPED:
         return f"stopped at {row['stopped_at']:%H:%M}"
     return "SILENT" if row["silent"] else "running"
+
+
+_NAMED_SILENT = 5  # silent collectors named in the page's one box (the table flags each)
+
+
+def _silences(rows: list[dict[str, Any]]) -> str:
+    """One box for several silent collectors (one box each buried the page under red when a
+    whole group went down): how many, which (the first few), for how long."""
+    groups = sorted({str(r["group"]) for r in rows})
+    one_group = len(groups) == 1
+    named = ", ".join(
+        md_code(r["collector_id"]) + ("" if one_group else f" ({md_code(r['group'])})")
+        for r in rows[:_NAMED_SILENT])
+    more = f" and {len(rows) - _NAMED_SILENT} more" if len(rows) > _NAMED_SILENT else ""
+    of = f" of group {md_code(groups[0])}" if one_group else ""
+    least, most = (format_duration(f(r["since_heartbeat_s"] for r in rows)) for f in (min, max))
+    quiet = least if least == most else f"{least} to {most}"
+    said = (f"{len(rows)} collectors{of} are silent: {named}{more}. No heartbeat for {quiet}, "
+            "and none said it stopped; the table below flags each one.")
+    if all(r["roles"] == "simulator" for r in rows):
+        return said
+    whose = "the group's" if one_group else "their groups'"
+    return (said + f" Their partitions move to {whose} other collectors once the broker's "
+            "session times out.")
 
 
 def _silence(row: dict[str, Any]) -> str:

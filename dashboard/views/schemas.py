@@ -96,7 +96,8 @@ def _validation(store: Store, subject: str, latest: int,
                 ids: dict[int, list[tuple[str, int]]]) -> None:
     st.subheader("Live validation")
     st.caption("Events per producer and the schema version their dataschema names (the "
-               "latest when they name none).")
+               "latest when they name none), since the store began, as of the collector's last "
+               "traffic rollup (every few seconds).")
     rows = validation_by_producer(store, subject, latest, ids)
     if not rows:
         st.caption(f"No {md(subject)} events validated yet.")

@@ -199,3 +199,31 @@ def test_lag_over_time_sums_each_collectors_partitions_and_series_keep_the_newes
         (T0 + timedelta(seconds=3), "h8:1:b", 93.0)]
     assert [r["at"] for r in newest] == [T0 + timedelta(seconds=2)] * 3 + [
         T0 + timedelta(seconds=3)] * 6  # the newest 9 of 15, oldest first
+
+
+def test_several_silent_collectors_share_one_box_and_each_is_flagged_in_the_table(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole group gone quiet: one red box saying how many and naming the first few (a box
+    each pushed the table below the fold), and every one flagged in the table."""
+    now = datetime.now(UTC)
+    alive = Membership("h0:1:a", "shop", now - timedelta(hours=1), 10.0)
+    quiet = [Membership(f"h{i}:2:b", "billing", now - timedelta(hours=1), 10.0)
+             for i in range(1, 8)]
+    store = open_store(store_url)
+    try:
+        store.write(Batch(collectors=[alive.role("single").beat({("orders", 0): 0}, 5, now)] + [
+            m.role("single").beat({("bills", i): 0}, 5, now - timedelta(minutes=5 + i))
+            for i, m in enumerate(quiet)]))
+    finally:
+        store.close()
+    monkeypatch.setenv("CHOREOSCOPE_STORE", store_url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("views/health.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Silent"] == "7"
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("7 collectors of group `billing` are silent: `h1:2:b`, `h2:2:b`")
+    assert error.count(":2:b`") == 5
+    assert "and 2 more. No heartbeat for 5 min to 11 min, and none said it stopped" in error
+    (table,) = [d.value.to_dict("records") for d in at.table if "Collector" in d.value.columns]
+    assert sorted(r["Status"] for r in table) == ["SILENT"] * 7 + ["running"]
