@@ -163,6 +163,11 @@ _TOUCHED = {
 }
 
 
+_READS_SPANS = frozenset({_PRODUCER_ERRORS_SQL, _LATENCY_SQL, *_TOUCHED["events"][1:],
+                          *_TOUCHED["spans"]})
+"""Statements that join spans: skipped while no span is stored (they would find nothing, and
+a SQLite store keeps no trace index on its events then, so they would read every event)."""
+
 # On the first refresh every minute is touched: the extent of each table is enough.
 _EXTENT = {
     "events": "SELECT MIN(occurred_at) AS a, MAX(occurred_at) AS b FROM events",

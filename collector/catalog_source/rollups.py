@@ -24,6 +24,7 @@ from collector.catalog_source._sql import (
     _RANGE_STATEMENTS,
     _READ_LATENCY,
     _READ_TRAFFIC,
+    _READS_SPANS,
     _SPAN_SLACK,
     _TOUCHED,
     _VIOLATION_SLACK,
@@ -60,7 +61,8 @@ def _ranges(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[dateti
     return [(a, b) for a, b in out]
 
 
-def _touched(store: ReadStore, table: str, lo: int, hi: int) -> set[tuple[datetime, datetime]]:
+def _touched(store: ReadStore, table: str, lo: int, hi: int, *,
+             spans: bool) -> set[tuple[datetime, datetime]]:
     if lo == 0:
         row = store.query(_EXTENT[table])[0]
         if row["a"] is None:
@@ -68,7 +70,8 @@ def _touched(store: ReadStore, table: str, lo: int, hi: int) -> set[tuple[dateti
         first = _minute(row["a"][:16])
         return {(first, _minute(row["b"][:16]) + _MINUTE)}
     return {(_minute(r["m"]), _minute(r["m"]) + _MINUTE)
-            for sql in _TOUCHED[table] for r in store.query(sql, (lo, hi))}
+            for sql in _TOUCHED[table] if spans or sql not in _READS_SPANS
+            for r in store.query(sql, (lo, hi))}
 
 
 def _hour_pieces(a: datetime, b: datetime) -> Iterator[tuple[datetime, datetime]]:
@@ -89,18 +92,21 @@ def refresh_rollups(store: RollupStore) -> RollupStats:
     marks = {r["source_table"]: r["last_rowid"]
              for r in store.query("SELECT source_table, last_rowid FROM catalog_rollup_marks")}
     tops: dict[str, int] = {}
-    touched: set[tuple[datetime, datetime]] = set()
     for table in _TOUCHED:
         sql_top = f"SELECT COALESCE(MAX(rowid), 0) AS n FROM {table}"  # noqa: S608 -- constant
         tops[table] = int(store.query(sql_top)[0]["n"])
+    spans = tops["spans"] > 0  # spans stored after this are the next refresh's
+    touched: set[tuple[datetime, datetime]] = set()
+    for table in _TOUCHED:
         if tops[table] > marks.get(table, 0):
-            touched |= _touched(store, table, marks.get(table, 0), tops[table])
+            touched |= _touched(store, table, marks.get(table, 0), tops[table], spans=spans)
     ranges = _ranges(touched)
     for a, b in (piece for r in ranges for piece in _hour_pieces(*r)):
         params = (to_text(a), to_text(b), to_text(a - _SPAN_SLACK), to_text(b + _SPAN_SLACK),
                   to_text(a - _VIOLATION_SLACK), to_text(b + _VIOLATION_SLACK))
         for sql in _RANGE_STATEMENTS:
-            store.execute(sql, params[:_highest_parameter(sql)])
+            if spans or sql not in _READS_SPANS:
+                store.execute(sql, params[:_highest_parameter(sql)])
         hours = (_minute_key(_floor_hour(a)), _minute_key(_ceil_hour(b)))
         for sql in _HOUR_STATEMENTS:
             store.execute(sql, hours)

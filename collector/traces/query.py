@@ -39,9 +39,12 @@ def timeline_for(store: Store, correlation_id: str) -> Timeline:
     traces = {e.trace_id for e in events if e.trace_id is not None}
     traces |= traces_linking_into(store, traces)
     traces |= {s.trace_id for s in consumers_at(store, events)}
+    spans = spans_of_traces(store, traces)
+    # other flows' events sent from these spans: only spans are named, so none without spans
+    # (and a SQLite store keeps no trace index without spans: the query would read every event)
     elsewhere = {key: flow for key, flow in flows_sent_from(store, traces).items()
-                 if flow != correlation_id}
-    return build_timeline(correlation_id, events, spans_of_traces(store, traces), elsewhere)
+                 if flow != correlation_id} if spans else {}
+    return build_timeline(correlation_id, events, spans, elsewhere)
 
 
 def spans_of_traces(store: Store, trace_ids: Iterable[str]) -> list[Span]:

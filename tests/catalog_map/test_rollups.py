@@ -316,3 +316,23 @@ def test_events_are_counted_per_producer_and_dataschema_incrementally(store: Sto
         (minute, "order-service", 3), (minute, "shop-legacy", 1),
         ((T0 + HOUR).strftime("%Y-%m-%dT%H:%M"), "order-service", 2)]
     assert not store.query("SELECT 1 FROM catalog_schema_hour WHERE event_type = 'Nothing'")
+
+
+def test_spans_stored_after_a_refresh_that_found_none_are_rolled_up(store: Store) -> None:
+    """While no span is stored the refresh skips the statements joining spans (a SQLite store
+    then keeps no trace index on its events); spans arriving later for events already rolled
+    up still count: their consumers, latencies and producer errors."""
+    rs = rollup_store(store)
+    events = [event(1, T0), event(2, T0 + timedelta(seconds=1))]
+    store.write(Batch(events=events))
+    refresh_rollups(rs)
+    assert set(traffic(store)) == {(EdgeKind.PRODUCE, "order-service", "OrderPlaced")}
+    store.write(Batch(spans=[producer_span(events[0], error=True),
+                             child_consumer(events[0], "payment-service", 20, 50),
+                             child_consumer(events[1], "payment-service", 700, 51)]))
+    refresh_rollups(rs)
+    got = traffic(store)
+    paid = got[EdgeKind.CONSUME, "payment-service", "OrderPlaced"]
+    assert (paid.count, paid.latency[bucket_of(20)], paid.latency[bucket_of(700)]) == (2, 1, 1)
+    produced = got[EdgeKind.PRODUCE, "order-service", "OrderPlaced"]
+    assert (produced.count, produced.errors) == (2, 1)

@@ -8,8 +8,17 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
-from collector.model import Event, EventIdentity, FlowSnapshot, FlowStatus, Location
+from collector.model import (
+    Event,
+    EventIdentity,
+    FlowSnapshot,
+    FlowStatus,
+    Location,
+    Span,
+    SpanKind,
+)
 from collector.store import Batch, Position, open_store
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -109,15 +118,45 @@ def test_a_flow_is_inserted_then_its_progress_updated(tmp_path: Path) -> None:
     store.close()
 
 
-def test_events_are_found_by_trace_through_one_index(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
-    names = {r["name"] for r in store.query(
+def _event_indexes(store: Any) -> set[str]:
+    return {r["name"] for r in store.query(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")}
-    assert "events_trace" not in names
-    plan = " ".join(r["detail"] for r in store.query(
-        "EXPLAIN QUERY PLAN SELECT * FROM events WHERE trace_id IN (?, ?)", ("a", "b")))
-    assert "catalog_events_trace_span" in plan
-    store.close()
+
+
+def _span(n: int) -> Span:
+    return Span(f"{n:032x}", f"{n:016x}", None, "orders process", SpanKind.CONSUMER, "billing",
+                T0, T0 + timedelta(milliseconds=3))
+
+
+def test_the_trace_index_is_kept_exactly_while_spans_are_stored(tmp_path: Path) -> None:
+    """Events are looked up by trace only for spans: a SQLite store without spans keeps no
+    trace index (the costliest of the events' indexes), builds it in the transaction of its
+    first spans, and keeps it across restarts; one whose spans are all gone drops it."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url)
+    try:
+        store.write(Batch(events=[replace(event(1), trace_id=f"{1:032x}", span_id=f"{9:016x}")]))
+        assert "catalog_events_trace_span" not in _event_indexes(store)
+        store.write(Batch(spans=[_span(1)]))
+        assert _event_indexes(store) >= {"catalog_events_trace_span"}
+        assert "events_trace" not in _event_indexes(store)
+        plan = " ".join(r["detail"] for r in store.query(
+            "EXPLAIN QUERY PLAN SELECT * FROM events WHERE trace_id IN (?, ?)", ("a", "b")))
+        assert "catalog_events_trace_span" in plan
+        store.write(Batch(spans=[_span(2)]))  # built once: later span batches leave it be
+    finally:
+        store.close()
+    store = open_store(url)
+    try:
+        assert "catalog_events_trace_span" in _event_indexes(store)
+        store.execute("DELETE FROM spans")
+    finally:
+        store.close()
+    store = open_store(url)
+    try:
+        assert "catalog_events_trace_span" not in _event_indexes(store)
+    finally:
+        store.close()
 
 
 def test_the_last_assignment_of_an_event_in_a_batch_holds(tmp_path: Path) -> None:

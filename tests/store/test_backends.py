@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,11 +22,19 @@ from collector.model import (
     FlowStatus,
     Location,
 )
-from collector.store import Batch, Position, open_store
+from collector.store import Batch, Position, Store, open_store
 from collector.store.base import ConsumerSeen
 from collector.store.dead_letters import DeadLetterBounds
 from collector.store.sqlite import migrations
 from tests.store._events import T0, count, event, stored
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A new store on each backend, closed after the test (its checkpoint thread stopped)."""
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
 
 
 def test_migrations_apply_once_to_the_latest_version(store_url: str) -> None:
@@ -36,8 +45,7 @@ def test_migrations_apply_once_to_the_latest_version(store_url: str) -> None:
         store.close()
 
 
-def test_an_event_is_stored_once_however_often_written(store_url: str) -> None:
-    store = open_store(store_url)
+def test_an_event_is_stored_once_however_often_written(store: Store) -> None:
     store.write(Batch(events=[event(1), event(1), event(2)]))
     store.write(Batch(events=[event(1)]))
     assert count(store, "events") == 2
@@ -48,8 +56,7 @@ def test_an_event_is_stored_once_however_often_written(store_url: str) -> None:
     assert found[0].data == {"order_id": "c1", "amount": 1}
 
 
-def test_payloads_keep_big_integers_bytes_and_nanosecond_text(store_url: str) -> None:
-    store = open_store(store_url)
+def test_payloads_keep_big_integers_bytes_and_nanosecond_text(store: Store) -> None:
     big = event(1, data={"n": 2**63 + 5, "f": 0.1})
     raw = event(2, data=b"\x00\xff binary")
     store.write(Batch(events=[big, raw]))
@@ -58,8 +65,7 @@ def test_payloads_keep_big_integers_bytes_and_nanosecond_text(store_url: str) ->
     assert got["e2"].data == b"\x00\xff binary"
 
 
-def test_rows_and_positions_commit_together_or_not_at_all(store_url: str) -> None:
-    store = open_store(store_url)
+def test_rows_and_positions_commit_together_or_not_at_all(store: Store) -> None:
     store.write(Batch(events=[event(1)], positions=[Position("kafka:g", "orders", 0, 2)]))
     prepared = store.prepare(Batch(events=[event(2), event(3)],
                                    positions=[Position("kafka:g", "orders", 0, 4)]))
@@ -78,8 +84,7 @@ def test_rows_and_positions_commit_together_or_not_at_all(store_url: str) -> Non
     assert store.positions("kafka:other") == {}
 
 
-def test_flows_upsert_with_the_last_snapshot_and_assignments(store_url: str) -> None:
-    store = open_store(store_url)
+def test_flows_upsert_with_the_last_snapshot_and_assignments(store: Store) -> None:
     store.write(Batch(events=[event(1), event(2, type_="PaymentProcessed")]))
     running = FlowSnapshot("i1", "c1", "order", 1, FlowStatus.RUNNING, T0, T0, "OrderPlaced", 1,
                            expected_next=("PaymentProcessed", "PaymentFailed"))
@@ -93,8 +98,7 @@ def test_flows_upsert_with_the_last_snapshot_and_assignments(store_url: str) -> 
     assert [e.id for e in store.flow_events("i1")] == ["e1"]
 
 
-def test_alerts_are_written_once_per_id_and_marked_sent(store_url: str) -> None:
-    store = open_store(store_url)
+def test_alerts_are_written_once_per_id_and_marked_sent(store: Store) -> None:
     alert = Alert("a1", AlertKind.FLOW_STUCK, "i1", "c1", "order", "OrderPlaced", T0,
                   {"late_s": 3})
     store.write(Batch(alerts=[alert]))
@@ -105,15 +109,13 @@ def test_alerts_are_written_once_per_id_and_marked_sent(store_url: str) -> None:
     assert store.query("SELECT sent_at FROM outbox") == [{"sent_at": "2026-01-05T08:00:01.000000Z"}]
 
 
-def test_the_detection_clock_only_moves_forward(store_url: str) -> None:
-    store = open_store(store_url)
+def test_the_detection_clock_only_moves_forward(store: Store) -> None:
     store.write(Batch(detected_at=T0 + timedelta(minutes=5)))
     store.write(Batch(detected_at=T0))
     assert store.query("SELECT at FROM detection_clock") == [{"at": "2026-01-05T08:05:00.000000Z"}]
 
 
-def test_consumers_seen_keep_their_latest_sighting(store_url: str) -> None:
-    store = open_store(store_url)
+def test_consumers_seen_keep_their_latest_sighting(store: Store) -> None:
     store.write(Batch(consumers=[ConsumerSeen("billing", "rabbitmq:orders/OrderPlaced",
                                               T0 + timedelta(minutes=5))]))
     store.write(Batch(consumers=[ConsumerSeen("billing", "rabbitmq:orders/OrderPlaced", T0),
@@ -142,10 +144,10 @@ def test_dead_letters_once_by_location_and_within_their_budget(store_url: str) -
     assert usage.dropped_budget > 0
     assert usage.truncated == 20
     assert usage.stored == count(store, "dead_letters")
+    store.close()
 
 
-def test_retention_deletes_old_rows_in_bounded_steps(store_url: str) -> None:
-    store = open_store(store_url)
+def test_retention_deletes_old_rows_in_bounded_steps(store: Store) -> None:
     store.write(Batch(events=[event(i) for i in range(10)],
                       metrics=[("lag", {"p": "0"}, 1.0, T0)]))
     cutoff = T0 + timedelta(seconds=5)
@@ -155,8 +157,7 @@ def test_retention_deletes_old_rows_in_bounded_steps(store_url: str) -> None:
     assert [e.id for e in store.events_by_correlation("c1")] == [f"e{i}" for i in range(5, 10)]
 
 
-def test_retention_deletes_a_flows_business_keys_with_its_last_event(store_url: str) -> None:
-    store = open_store(store_url)
+def test_retention_deletes_a_flows_business_keys_with_its_last_event(store: Store) -> None:
     store.write(Batch(events=[event(1, corr="gone"), event(2, corr="gone"),
                               event(3, corr="kept"), event(9, corr="kept")]))
     cutoff = T0 + timedelta(seconds=5)
@@ -175,8 +176,7 @@ def test_read_only_store_refuses_writes(store_url: str) -> None:
     ro.close()
 
 
-def test_a_large_batch_is_written_in_multi_row_statements(store_url: str) -> None:
-    store = open_store(store_url)
+def test_a_large_batch_is_written_in_multi_row_statements(store: Store) -> None:
     events = [event(i, corr=f"c{i % 50}") for i in range(3000)]
     store.write(Batch(events=events, positions=[Position("r", "orders", 0, 3000)]))
     assert count(store, "events") == 3000
@@ -220,8 +220,7 @@ def _instances(store: Any) -> dict[str, str | None]:
     return {r["id"]: r["instance_id"] for r in store.query("SELECT id, instance_id FROM events")}
 
 
-def test_instances_are_set_at_insert_and_for_events_stored_earlier(store_url: str) -> None:
-    store = open_store(store_url)
+def test_instances_are_set_at_insert_and_for_events_stored_earlier(store: Store) -> None:
     ident = lambda i: EventIdentity("order-service", f"e{i}")  # noqa: E731
     store.write(Batch(events=[event(1), event(2)], assignments=[(ident(1), "i1")]))
     assert _instances(store) == {"e1": "i1", "e2": None}
@@ -233,16 +232,14 @@ def test_instances_are_set_at_insert_and_for_events_stored_earlier(store_url: st
     assert _instances(store) == {"e1": "i1", "e2": "last", "e3": "i3", "e4": "last"}
 
 
-def test_times_are_stored_as_utc_text_whatever_their_zone(store_url: str) -> None:
-    store = open_store(store_url)
+def test_times_are_stored_as_utc_text_whatever_their_zone(store: Store) -> None:
     plus_two = datetime(2026, 1, 5, 12, 0, 1, tzinfo=timezone(timedelta(hours=2)))
     store.write(Batch(events=[dataclasses.replace(event(1), occurred_at=plus_two)]))
     assert store.query("SELECT occurred_at FROM events") == [
         {"occurred_at": "2026-01-05T10:00:01.000000Z"}]
 
 
-def test_sqlite_functions_answer_the_same_on_both(store_url: str) -> None:
-    store = open_store(store_url)
+def test_sqlite_functions_answer_the_same_on_both(store: Store) -> None:
     (row,) = store.query(
         "SELECT julianday('2026-01-05T08:00:01.234567Z') AS jd, "
         "strftime('%s', '2026-01-05T08:00:01.234567Z') AS epoch, "
