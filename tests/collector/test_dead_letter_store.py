@@ -4,6 +4,7 @@ and an age bound applied in the write transaction, and what they dropped or cut 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from collector.model import DeadLetter, DeadLetterReason, Location
 from collector.store import Batch, open_store
 from collector.store.dead_letters import DeadLetterBounds, decode_headers, encode_headers
+from tests.collector._old_store import store_before
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = b"4111-1111-1111-1111"
@@ -211,19 +213,8 @@ def test_replay_against_an_unreachable_broker_is_one_line_and_exit_2(
 
 def test_dead_letters_stored_before_the_bounds_are_counted_after_the_upgrade(
         tmp_path: Path) -> None:
-    from collector.store.sqlite import _statements, migrations
-
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as db:  # a store as it was before migration 070
-        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-                   "NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-        for version, name, sql in migrations():
-            if version >= 70:
-                break
-            for statement in _statements(sql):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                       (version, name))
+    with closing(store_before(path, 70)) as db, db:  # as it was before migration 070
         db.execute("INSERT INTO dead_letters (reason, detail, loc_source, topic, partition, "
                    "\"offset\", received_at, raw, key, headers) VALUES ('not-json', 'old', "
                    "'kafka', 'orders', 0, 1, '2026-03-01T12:00:00.000000Z', ?, NULL, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from collector.model import (
 )
 from collector.store import Batch, Position, Store, open_store
 from collector.store.sqlite import migrations
+from tests.collector._old_store import store_before
 from tests.store._events import T0, event
 from tests.store._events import count as rows_in
 
@@ -72,19 +74,8 @@ def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
 
 
 def test_an_older_stores_business_keys_are_kept_once_per_correlation(tmp_path: Path) -> None:
-    from collector.store.sqlite import _statements
-
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as db:  # a store as it was before migration 200
-        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-                   "NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-        for version, name, sql in migrations():
-            if version >= 200:
-                break
-            for statement in _statements(sql):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                       (version, name))
+    with closing(store_before(path, 200)) as db, db:  # as it was before migration 200
         db.executemany("INSERT INTO business_keys VALUES (?, ?, 's', ?, ?)",
                        [("order_id", "o1", "e1", "c1"), ("order_id", "o1", "e2", "c1"),
                         ("customer_id", "u1", "e2", "c1"), ("order_id", "o2", "e3", "c2")])
@@ -102,20 +93,8 @@ def test_an_older_stores_events_are_counted_per_schema_and_lose_their_index(
         tmp_path: Path) -> None:
     """Migration 220 counts the events stored before it per producer and dataschema (the
     schema page's figures) and drops the index that used to count them."""
-    from collector.store.sqlite import _statements
-
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as db:  # a store as it was before migration 220
-        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-                   "NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-        for version, name, sql in migrations():
-            if version >= 220:
-                break
-            for statement in _statements(sql):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                       (version, name))
-    with sqlite3.connect(path) as db:
+    with closing(store_before(path, 220)) as db, db:  # as it was before migration 220
         db.executemany(
             "INSERT INTO events (source, id, type, occurred_at, received_at, correlation_id, "
             "dataschema, loc_source) VALUES (?, ?, 'OrderPlaced', ?, ?, 'c', ?, 'kafka')",
