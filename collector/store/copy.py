@@ -22,6 +22,7 @@ from collector.exceptions import StoreError
 from collector.store._dialect import ROWID_TABLES
 from collector.store.base import Store, shown_url
 from collector.store.postgres import PostgresStore
+from collector.store.sqlite import SqliteStore
 
 __all__ = ["TableCopy", "copy_store", "table_columns"]
 
@@ -127,6 +128,8 @@ def copy_store(source: Store, target: Store, *,
         done.append((table, copied))
         if on_table is not None:
             on_table(table, copied)
+    if isinstance(target, SqliteStore):  # spans copied in: their trace index, as a write builds
+        target.keep_trace_index()
     return done
 
 

@@ -281,6 +281,12 @@ class SqliteStore(SqlStore):
         db.execute(_TRACE_INDEX if spans else "DROP INDEX IF EXISTS catalog_events_trace_span")
         return spans
 
+    def keep_trace_index(self) -> None:
+        """Build or drop the trace index for the spans stored now, after rows came in other
+        than by `write` (`collector.store.copy.copy_store`)."""
+        with self._lock:
+            self._trace_indexed = self._trace_index()
+
     def schema_version(self) -> int:
         row = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)

@@ -231,3 +231,19 @@ def test_the_hot_paths_time_text_is_the_stores_format() -> None:
     sqlite_store._SECONDS.clear()
     for at in times * 2:  # the second time through, from the cache
         assert sqlite_store._utc_text(at) == to_text(at), at
+
+
+def test_a_store_copied_with_spans_gets_its_trace_index(tmp_path: Path) -> None:
+    from collector.store.copy import copy_store
+
+    source = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    target = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        source.write(Batch(events=[event(1)], spans=[_span(1)]))
+        assert "catalog_events_trace_span" not in _event_indexes(target)
+        copy_store(source, target)
+        assert "catalog_events_trace_span" in _event_indexes(target)
+        assert target.query("SELECT COUNT(*) AS n FROM spans") == [{"n": 1}]
+    finally:
+        source.close()
+        target.close()
