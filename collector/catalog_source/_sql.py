@@ -104,8 +104,7 @@ SELECT minute, 'consume', service, event_type, topic, SUM(count), 0, SUM(errors)
 """
 
 _RANGE_STATEMENTS = (_PRODUCE_BY_SCHEMA_SQL, _PRODUCE_SQL, _VIOLATIONS_SQL, _PRODUCER_ERRORS_SQL,
-                     _LATENCY_SQL,
-                     _CONSUME_SQL)
+                     _LATENCY_SQL, _CONSUME_SQL)
 
 # The hourly tier (migration 051): hours [?1, ?2) (as minute keys) summed from their minutes.
 _HOUR_STATEMENTS = (

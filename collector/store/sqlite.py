@@ -218,7 +218,6 @@ class SqliteStore(SqlStore):
         self.read_only = read_only
         self._lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
-        self._trace_indexed = True  # a read-only store leaves the schema as it finds it
         self._sender = SenderLock(self.path)
         check_store_path(self.path, read_only=read_only)
         try:
@@ -236,7 +235,7 @@ class SqliteStore(SqlStore):
                 for pragma in _WRITER_PRAGMAS:
                     self._db.execute(f"PRAGMA {pragma}")
                 self._migrate()
-                self._trace_indexed = self._trace_index()
+                self._trace_index()
                 self._checkpointer = Checkpointer(self.path)
             self._db.execute("PRAGMA busy_timeout=10000")
         except sqlite3.Error as exc:  # e.g. a file the process may not write after all
@@ -266,26 +265,34 @@ class SqliteStore(SqlStore):
                 db.execute("ROLLBACK")
                 raise StoreError(f"migration {version:03d}_{name} failed: {exc}") from exc
 
-    def _trace_index(self) -> bool:
-        """Keep the events' trace index exactly while spans are stored; answers whether it is.
+    def _trace_index(self) -> None:
+        """Keep the events' trace index exactly while spans are stored.
 
         Only spans are ever looked up in it (the consumer span's parent is the event's span;
         a trace's spans name the flows they carried), so without spans it is pure cost: a
         random key per event, the costliest of the events' indexes (about 4 us of the store's
         16 per event on the Kafka bench, and 6 % of the file). It is dropped while no span is
-        stored and built in the transaction that writes the first spans (`prepare`), so a
-        span is never stored without it. PostgreSQL keeps it always: several collectors
-        write there at once, and building an index locks the table against their writes."""
+        stored (checked and dropped in one transaction: another process may be writing its
+        first spans), and every write of spans makes sure of it in its own transaction
+        (`prepare`), so a span is never stored without it. PostgreSQL keeps it always:
+        several collectors write there at once, and building an index locks the table
+        against their writes."""
         db = self._db
-        spans = db.execute("SELECT 1 FROM spans LIMIT 1").fetchone() is not None
-        db.execute(_TRACE_INDEX if spans else "DROP INDEX IF EXISTS catalog_events_trace_span")
-        return spans
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            spans = db.execute("SELECT 1 FROM spans LIMIT 1").fetchone() is not None
+            db.execute(_TRACE_INDEX if spans else
+                       "DROP INDEX IF EXISTS catalog_events_trace_span")
+        except sqlite3.Error:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def keep_trace_index(self) -> None:
         """Build or drop the trace index for the spans stored now, after rows came in other
         than by `write` (`collector.store.copy.copy_store`)."""
         with self._lock:
-            self._trace_indexed = self._trace_index()
+            self._trace_index()
 
     def schema_version(self) -> int:
         row = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
@@ -294,18 +301,16 @@ class SqliteStore(SqlStore):
     # -- writes -----------------------------------------------------------------------------
 
     def prepare(self, batch: Batch) -> PreparedWrite:
-        """`SqlStore.prepare`, building the trace index first in the batch that writes this
-        store's first spans (`_trace_index`)."""
+        """`SqlStore.prepare`; a batch with spans first makes sure of the trace index
+        (`_trace_index`: built by the store's first spans, a no-op after)."""
         prepared = super().prepare(batch)
-        if batch.spans and not self._trace_indexed:
+        if batch.spans:
             prepared.statements.insert(0, (_TRACE_INDEX, (), False))
         return prepared
 
     def write_prepared(self, prepared: PreparedWrite) -> None:
         """Run a `prepare`d batch in one transaction."""
         super().write_prepared(prepared)
-        if prepared.statements and prepared.statements[0][0] is _TRACE_INDEX:
-            self._trace_indexed = True
         if self._checkpointer is not None:
             self._checkpointer.wrote(prepared.rows_written)
 

@@ -155,6 +155,15 @@ def test_the_trace_index_is_kept_exactly_while_spans_are_stored(tmp_path: Path) 
     store = open_store(url)
     try:
         assert "catalog_events_trace_span" not in _event_indexes(store)
+        store.write(Batch(spans=[_span(3)]))
+        assert "catalog_events_trace_span" in _event_indexes(store)
+        store.execute("DELETE FROM spans")
+        # another process on the same file (an OTLP receiver, a collector) restarts while no
+        # span is stored: it drops the index under this store, whose next spans rebuild it
+        open_store(url).close()
+        assert "catalog_events_trace_span" not in _event_indexes(store)
+        store.write(Batch(spans=[_span(4)]))
+        assert "catalog_events_trace_span" in _event_indexes(store)
     finally:
         store.close()
 
