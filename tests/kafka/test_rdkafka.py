@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from collector.kafka import _rdkafka
 from collector.kafka.exceptions import KafkaEdgeError, KafkaUnreachable
-from collector.kafka.tap import KafkaTap, TapOptions, rdkafka_config
+from collector.kafka.tap import KafkaTap, TapOptions, attempt_end, rdkafka_config
 from collector.settings import KafkaSettings
 
 
@@ -95,6 +95,20 @@ def test_no_secret_reaches_the_log_or_the_error_when_the_broker_is_away(
     assert "s3cret" not in str(raised.value)
     assert caplog.records, "librdkafka's own lines reach the (DEBUG) log"
     assert "s3cret" not in caplog.text
+
+
+def test_a_connection_attempt_ends_at_the_give_up_time_or_five_seconds_on() -> None:
+    """The attempt that reaches the connect timeout ends at the give-up time itself, from one
+    clock reading: `KafkaTap._connect` read the clock twice for it, so the attempt could end a
+    microsecond short of the give-up time; the check after it then found time left, logged
+    "unreachable; retrying" and asked once more before the one-line error (CI failure of
+    tests/collector/test_collect_startup.py, stop 28)."""
+    assert attempt_end(1000.0, 1003.0) == 1003.0
+    assert attempt_end(1000.25, 1003.0) == 1003.0
+    assert attempt_end(10.0, None) == 15.0
+    assert attempt_end(10.0, 100.0) == 15.0
+    assert attempt_end(10.0, 10.05) == 10.1
+    assert attempt_end(10.0, 9.0) == 10.1  # past the give-up time: one short last ask
 
 
 def test_librdkafka_errors_and_log_lines_read_the_same_every_time() -> None:
